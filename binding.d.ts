@@ -1,0 +1,92 @@
+// The contract of the native addon (build/Release/goal_snn.node). Internal: only src/native.ts
+// loads it. Matrices are row-major Float64Arrays in SPEC.md's orientation; the engine converts
+// them once to its dtype. Every failure is an Error with a `code`:
+//   GOAL_INVALID (bad argument), GOAL_STATE (phase called out of order, or disposed),
+//   GOAL_BUSY (a call on this network is still running), GOAL_ENOMEM, GOAL_NO_CUDA,
+//   GOAL_CUDA (a CUDA runtime failure), GOAL_INTERNAL.
+
+export type Dtype = 'float32' | 'float64';
+export type FeedbackKind = 'spk' | 'out';
+export type NativeBackend = 'cpu' | 'cuda';
+
+/** Sizes and constants of one network (SPEC.md symbols). */
+export interface NetSizes {
+  N: number;
+  I: number;
+  O: number;
+  T: number;
+  /** Feedback rank; 0 = LTTS (D = m·Identity). */
+  R: number;
+  feedback: FeedbackKind;
+  dtype: Dtype;
+  /** Time constants in units of dt. */
+  tau_m: number;
+  tau_s: number;
+  tau_o: number;
+  v_init: number;
+  bias: number;
+  reset: number;
+  thr: number;
+  rec_lr: number;
+  out_lr: number;
+}
+
+export interface NetConfig extends NetSizes {
+  backend: NativeBackend;
+  /** I×N */ W_ih: Float64Array;
+  /** N×N */ W_hh: Float64Array;
+  /** N×O */ W_ho: Float64Array;
+  /** O×N */ W_trg: Float64Array;
+  /** y*, T×O */ targ: Float64Array;
+  /** x, (T−1)×I */ clock: Float64Array;
+}
+
+export type MatrixField = 'W_ih' | 'W_hh' | 'W_ho' | 'W_trg' | 'D' | 'B' | 'r_targ';
+export type RasterField = 'Z_targ' | 'Z_last';
+
+/**
+ * One network. The asynchronous methods run on the libuv pool; a second call while one runs
+ * rejects with GOAL_BUSY. An input array passed to an asynchronous method must not be
+ * modified until its promise settles.
+ */
+export declare class Net {
+  constructor(config: NetConfig);
+  /** SPEC "Training" 1: Z*, r*. */
+  targetRun(): Promise<void>;
+  /** SPEC "Training" 2: `epochs` readout epochs; the mse of each, before its update. */
+  readout(epochs: number): Promise<Float64Array>;
+  /** SPEC "Training" 3, from standard normals g: N×N (spk) or N×R (out). */
+  feedback(noise: Float64Array): Promise<void>;
+  /** SPEC "Training" 4: `epochs` recurrent epochs. */
+  recurrent(epochs: number): Promise<{ mseRec: Float64Array; dz: Float64Array }>;
+  /** Readout MSE on r* with the current W_ho (no update). */
+  readoutMse(): number;
+  read(name: MatrixField): Float64Array;
+  read(name: RasterField): Uint8Array;
+  /** Frees the network's memory now rather than at garbage collection. */
+  dispose(): void;
+  /** Smallest |v' − thr| met so far. */
+  readonly minMargin: number;
+  /** e.g. "cpu:avx2" or "cuda:0 NVIDIA H200". */
+  readonly device: string;
+}
+
+export interface NativeInfo {
+  cpu: { isa: string; isas: string[]; threads: number };
+  cuda: {
+    compiled: boolean;
+    available: boolean;
+    reason?: string;
+    devices?: number;
+    name?: string;
+    computeCapability?: string;
+    multiprocessors?: number;
+    memoryBytes?: number;
+    runtimeVersion?: number;
+    driverVersion?: number;
+  };
+}
+
+export declare function info(): NativeInfo;
+/** Bytes the engine allocates for a network of these sizes (checks the sizes first). */
+export declare function bytesNeeded(sizes: NetSizes): number;

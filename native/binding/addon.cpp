@@ -1,0 +1,376 @@
+// Node-API binding: converts JS values, checks what protects memory (typed-array kinds
+// and lengths, integer sizes), and runs long calls on the libuv pool behind Promises.
+// Every failure becomes a JS Error with a `code`; nothing here exits or aborts.
+#include <napi.h>
+
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../kernels/engine.h"
+
+
+namespace {
+
+using goal::Config;
+using goal::Engine;
+
+Napi::Error coded(Napi::Env env, const char* code, const std::string& message, bool type = false) {
+  Napi::Error err = type ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+[[noreturn]] void invalid(Napi::Env env, const std::string& message) {
+  throw coded(env, "GOAL_INVALID", message, true);
+}
+
+// Runs `fn`, turning C++ failures into coded JS errors.
+template <typename Fn>
+auto guarded(Napi::Env env, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const goal::Error& e) {
+    throw coded(env, e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    throw coded(env, "GOAL_ENOMEM", "out of memory");
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw coded(env, "GOAL_INTERNAL", e.what());
+  }
+}
+
+Napi::Value prop(const Napi::Object& o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) invalid(o.Env(), std::string("config.") + name + " is missing");
+  return v;
+}
+
+double number(const Napi::Object& o, const char* name) {
+  Napi::Value v = prop(o, name);
+  if (!v.IsNumber()) invalid(o.Env(), std::string("config.") + name + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// A whole number within [lo, hi]; the binding's own guard against bad sizes.
+int64_t integer(Napi::Env env, Napi::Value v, const std::string& name, int64_t lo, int64_t hi) {
+  if (!v.IsNumber()) invalid(env, name + " must be an integer");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= double(lo) && d <= double(hi)) || std::floor(d) != d)
+    invalid(env, name + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return int64_t(d);
+}
+
+std::string text(const Napi::Object& o, const char* name) {
+  Napi::Value v = prop(o, name);
+  if (!v.IsString()) invalid(o.Env(), std::string("config.") + name + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// A Float64Array of exactly `count` elements.
+Napi::Float64Array doubles(Napi::Env env, Napi::Value v, const std::string& name, int64_t count) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    invalid(env, name + " must be a Float64Array");
+  Napi::Float64Array a = v.As<Napi::Float64Array>();
+  if (int64_t(a.ElementLength()) != count)
+    invalid(env, name + " must have " + std::to_string(count) + " elements (got " +
+                     std::to_string(a.ElementLength()) + ")");
+  return a;
+}
+
+Config parse_config(const Napi::Object& o) {
+  Napi::Env env = o.Env();
+  constexpr int64_t kMax = int64_t(1) << 20;
+  Config c;
+  c.N = integer(env, prop(o, "N"), "config.N", 1, kMax);
+  c.I = integer(env, prop(o, "I"), "config.I", 1, kMax);
+  c.O = integer(env, prop(o, "O"), "config.O", 1, kMax);
+  c.T = integer(env, prop(o, "T"), "config.T", 2, kMax);
+  c.R = integer(env, prop(o, "R"), "config.R", 0, kMax);
+  const std::string fb = text(o, "feedback");
+  if (fb == "spk") c.feedback = goal::Feedback::spk;
+  else if (fb == "out") c.feedback = goal::Feedback::out;
+  else invalid(env, "config.feedback must be 'spk' or 'out'");
+  const std::string dt = text(o, "dtype");
+  if (dt == "float32") c.dtype = goal::DType::f32;
+  else if (dt == "float64") c.dtype = goal::DType::f64;
+  else invalid(env, "config.dtype must be 'float32' or 'float64'");
+  c.tau_m = number(o, "tau_m");
+  c.tau_s = number(o, "tau_s");
+  c.tau_o = number(o, "tau_o");
+  c.v_init = number(o, "v_init");
+  c.bias = number(o, "bias");
+  c.reset = number(o, "reset");
+  c.thr = number(o, "thr");
+  c.rec_lr = number(o, "rec_lr");
+  c.out_lr = number(o, "out_lr");
+  guarded(env, [&] { goal::check_config(c); });
+  return c;
+}
+
+class NetWrap;
+
+// One asynchronous call on a network: `work` runs on the libuv pool and must not touch
+// JS; `done` builds the resolution value on the main thread. The network and any input
+// array stay referenced (so neither is collected) until the call settles.
+class Job : public Napi::AsyncWorker {
+ public:
+  Job(Napi::Env env, NetWrap* owner, Napi::Object self, std::function<void()> work,
+      std::function<Napi::Value(Napi::Env)> done, Napi::Value keep)
+      : Napi::AsyncWorker(env, "goal-snn"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        owner_(owner),
+        self_(Napi::Persistent(self)),
+        work_(std::move(work)),
+        done_(std::move(done)) {
+    if (keep.IsObject()) keep_ = Napi::Persistent(keep.As<Napi::Object>());
+  }
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      work_();
+    } catch (const goal::Error& e) {
+      fail(e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+      fail("GOAL_ENOMEM", "out of memory");
+    } catch (const std::exception& e) {
+      fail("GOAL_INTERNAL", e.what());
+    }
+  }
+
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+ private:
+  void fail(const char* code, const std::string& msg) {
+    code_ = code;
+    SetError(msg);
+  }
+
+  Napi::Promise::Deferred deferred_;
+  NetWrap* owner_;
+  Napi::ObjectReference self_, keep_;
+  std::function<void()> work_;
+  std::function<Napi::Value(Napi::Env)> done_;
+  const char* code_ = "GOAL_INTERNAL";
+};
+
+// A network: its engine, and a flag that refuses overlapping calls.
+class NetWrap : public Napi::ObjectWrap<NetWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Net",
+                       {InstanceMethod<&NetWrap::TargetRun>("targetRun"),
+                        InstanceMethod<&NetWrap::Readout>("readout"),
+                        InstanceMethod<&NetWrap::Feedback>("feedback"),
+                        InstanceMethod<&NetWrap::Recurrent>("recurrent"),
+                        InstanceMethod<&NetWrap::ReadoutMse>("readoutMse"),
+                        InstanceMethod<&NetWrap::Read>("read"),
+                        InstanceMethod<&NetWrap::Dispose>("dispose"),
+                        InstanceAccessor<&NetWrap::MinMargin>("minMargin"),
+                        InstanceAccessor<&NetWrap::Device>("device")});
+  }
+
+  explicit NetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) invalid(env, "new Net(config): config must be an object");
+    const Napi::Object o = info[0].As<Napi::Object>();
+    const Config c = parse_config(o);
+    const std::string backend = text(o, "backend");
+    auto arr = [&](const char* name, int64_t count) {
+      return doubles(env, prop(o, name), std::string("config.") + name, count).Data();
+    };
+    goal::Inputs in;
+    in.W_ih = arr("W_ih", c.I * c.N);
+    in.W_hh = arr("W_hh", c.N * c.N);
+    in.W_ho = arr("W_ho", c.N * c.O);
+    in.W_trg = arr("W_trg", c.O * c.N);
+    in.targ = arr("targ", c.T * c.O);
+    in.clock = arr("clock", (c.T - 1) * c.I);
+    engine_ = guarded(env, [&]() -> std::unique_ptr<Engine> {
+      if (backend == "cpu") return goal::make_cpu_engine(c, in);
+      if (backend == "cuda") return goal::make_cuda_engine(c, in);
+      throw goal::Error("GOAL_INVALID", "config.backend must be 'cpu' or 'cuda'");
+    });
+  }
+
+  void finish() { busy_ = false; }
+
+ private:
+  Engine& engine(Napi::Env env) {
+    if (!engine_) throw coded(env, "GOAL_STATE", "this network has been disposed");
+    if (busy_) throw coded(env, "GOAL_BUSY", "this network is already running a call; await it first");
+    return *engine_;
+  }
+
+  Napi::Value start(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done,
+                    Napi::Value keep = Napi::Value()) {
+    auto* job = new Job(env, this, Value(), std::move(work), std::move(done), keep);
+    busy_ = true;
+    job->Queue();
+    return job->promise();
+  }
+
+  int64_t epochs_arg(const Napi::CallbackInfo& info) {
+    return integer(info.Env(), info.Length() > 0 ? info[0] : info.Env().Undefined(), "epochs", 0,
+                   int64_t(1) << 40);
+  }
+
+  Napi::Value TargetRun(const Napi::CallbackInfo& info) {
+    Engine& e = engine(info.Env());
+    return start(info.Env(), [&e] { e.target_run(); }, [](Napi::Env env) { return env.Undefined(); });
+  }
+
+  Napi::Value Readout(const Napi::CallbackInfo& info) {
+    Engine& e = engine(info.Env());
+    const int64_t n = epochs_arg(info);
+    auto mse = std::make_shared<std::vector<double>>(size_t(n));
+    return start(info.Env(), [&e, n, mse] { e.readout_epochs(n, mse->data()); },
+                 [mse](Napi::Env env) { return to_array(env, *mse); });
+  }
+
+  Napi::Value Feedback(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Engine& e = engine(env);
+    const int64_t count = goal::noise_size(e.config());
+    Napi::Float64Array noise =
+        doubles(env, info.Length() > 0 ? info[0] : env.Undefined(), "noise", count);
+    const double* data = noise.Data();
+    return start(env, [&e, data] { e.build_feedback(data); }, [](Napi::Env env) { return env.Undefined(); },
+                 noise);
+  }
+
+  Napi::Value Recurrent(const Napi::CallbackInfo& info) {
+    Engine& e = engine(info.Env());
+    const int64_t n = epochs_arg(info);
+    auto mse = std::make_shared<std::vector<double>>(size_t(n));
+    auto dz = std::make_shared<std::vector<double>>(size_t(n));
+    return start(info.Env(), [&e, n, mse, dz] { e.recurrent_epochs(n, mse->data(), dz->data()); },
+                 [mse, dz](Napi::Env env) {
+                   Napi::Object r = Napi::Object::New(env);
+                   r.Set("mseRec", to_array(env, *mse));
+                   r.Set("dz", to_array(env, *dz));
+                   return r;
+                 });
+  }
+
+  Napi::Value ReadoutMse(const Napi::CallbackInfo& info) {
+    Engine& e = engine(info.Env());
+    return Napi::Number::New(info.Env(), guarded(info.Env(), [&] { return e.readout_mse(); }));
+  }
+
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Engine& e = engine(env);
+    if (info.Length() < 1 || !info[0].IsString()) invalid(env, "read(name): name must be a string");
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    const Config& c = e.config();
+    if (name == "Z_targ" || name == "Z_last") {
+      Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(c.T * c.N));
+      guarded(env, [&] { e.read(name == "Z_targ" ? goal::Raster::Z_targ : goal::Raster::Z_last, out.Data()); });
+      return out;
+    }
+    static const std::pair<const char*, goal::Field> fields[] = {
+        {"W_ih", goal::Field::W_ih}, {"W_hh", goal::Field::W_hh}, {"W_ho", goal::Field::W_ho},
+        {"W_trg", goal::Field::W_trg}, {"D", goal::Field::D},     {"B", goal::Field::B},
+        {"r_targ", goal::Field::r_targ}};
+    for (const auto& [key, field] : fields) {
+      if (name != key) continue;
+      Napi::Float64Array out = Napi::Float64Array::New(env, size_t(goal::field_size(c, field)));
+      guarded(env, [&] { e.read(field, out.Data()); });
+      return out;
+    }
+    invalid(env, "read(name): unknown field '" + name + "'");
+  }
+
+  void Dispose(const Napi::CallbackInfo& info) {
+    if (busy_) throw coded(info.Env(), "GOAL_BUSY", "cannot dispose a network while a call runs");
+    engine_.reset();
+  }
+
+  Napi::Value MinMargin(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), engine(info.Env()).min_margin());
+  }
+
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), engine(info.Env()).device());
+  }
+
+  static Napi::Float64Array to_array(Napi::Env env, const std::vector<double>& v) {
+    Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+    std::copy(v.begin(), v.end(), a.Data());
+    return a;
+  }
+
+  std::unique_ptr<Engine> engine_;
+  bool busy_ = false;
+};
+
+void Job::OnOK() {
+  Napi::Env env = Env();
+  owner_->finish();
+  try {
+    deferred_.Resolve(done_(env));
+  } catch (const Napi::Error& e) {
+    deferred_.Reject(e.Value());
+  }
+}
+
+void Job::OnError(const Napi::Error& e) {
+  owner_->finish();
+  deferred_.Reject(coded(Env(), code_, e.Message()).Value());
+}
+
+Napi::Value BytesNeeded(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) invalid(env, "bytesNeeded(config): config must be an object");
+  return Napi::Number::New(env, goal::bytes_needed(parse_config(info[0].As<Napi::Object>())));
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Object cpu = Napi::Object::New(env);
+  Napi::Array isas = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (const char* isa : {"base", "avx2", "avx512"})
+    if (goal::cpu_isa_supported(isa)) isas.Set(k++, Napi::String::New(env, isa));
+  cpu.Set("isa", Napi::String::New(env, guarded(env, [] { return goal::cpu_isa(); })));
+  cpu.Set("isas", isas);
+  cpu.Set("threads", Napi::Number::New(env, std::thread::hardware_concurrency()));
+  o.Set("cpu", cpu);
+  const goal::CudaInfo ci = goal::cuda_info();
+  Napi::Object cuda = Napi::Object::New(env);
+  cuda.Set("compiled", Napi::Boolean::New(env, ci.compiled));
+  cuda.Set("available", Napi::Boolean::New(env, ci.available));
+  if (!ci.available) cuda.Set("reason", Napi::String::New(env, ci.reason));
+  if (ci.available) {
+    cuda.Set("devices", Napi::Number::New(env, ci.count));
+    cuda.Set("name", Napi::String::New(env, ci.name));
+    cuda.Set("computeCapability", Napi::String::New(env, std::to_string(ci.major) + "." + std::to_string(ci.minor)));
+    cuda.Set("multiprocessors", Napi::Number::New(env, ci.sms));
+    cuda.Set("memoryBytes", Napi::Number::New(env, ci.memory));
+  }
+  if (ci.runtime) cuda.Set("runtimeVersion", Napi::Number::New(env, ci.runtime));
+  if (ci.driver) cuda.Set("driverVersion", Napi::Number::New(env, ci.driver));
+  o.Set("cuda", cuda);
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Net", NetWrap::Define(env));
+  exports.Set("info", Napi::Function::New<Info>(env, "info"));
+  exports.Set("bytesNeeded", Napi::Function::New<BytesNeeded>(env, "bytesNeeded"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(goal_snn, Init)

@@ -1,0 +1,330 @@
+// The CPU engine: one allocation per network, named views into it, the phases of
+// SPEC.md "Training" in order, and the choice of instruction-set variant.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cpu_kernels.h"
+#include "engine.h"
+#include "goal_math.h"
+
+namespace goal {
+
+namespace {
+
+constexpr size_t kAlign = 64;
+
+int64_t feedback_cols(const Config& c) { return c.feedback == Feedback::out ? c.R : c.N; }
+
+// Element counts of every array of one network, in allocation order.
+struct Layout {
+  int64_t W_ih, W_hh, W_ho, W_trg, targ, clock, r_targ, Bt, P;
+  int64_t vecN, a, y, grad, err;  // scratch
+  int64_t Z;                      // bytes, twice (Z_targ and Z)
+
+  explicit Layout(const Config& c) {
+    const int64_t N = c.N, I = c.I, O = c.O, T = c.T, R = c.R;
+    W_ih = I * N;
+    W_hh = N * N;
+    W_ho = N * O;
+    W_trg = O * N;
+    targ = T * O;
+    clock = (T - 1) * I;
+    r_targ = T * N;
+    Bt = R * N;
+    P = c.feedback == Feedback::out ? T * R : 0;
+    vecN = N;
+    a = R;
+    y = O;
+    grad = N * O;
+    err = T * O;
+    Z = T * N;
+  }
+};
+
+size_t padded(double bytes) { return size_t((bytes + kAlign - 1) / kAlign) * kAlign; }
+
+double layout_bytes(const Config& c) {
+  const Layout L(c);
+  const double f = c.dtype == DType::f32 ? 4.0 : 8.0;
+  double total = 0;
+  for (int64_t n : {L.W_ih, L.W_hh, L.W_ho, L.W_trg, L.targ, L.clock, L.r_targ, L.Bt, L.P, L.a,
+                    L.y, L.grad, L.err})
+    total += double(padded(double(n) * f));
+  total += 9 * double(padded(double(L.vecN) * f));
+  total += 2 * double(padded(double(L.Z)));
+  return total;
+}
+
+double physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && size > 0 ? double(pages) * double(size) : INFINITY;
+}
+
+std::string gib(double bytes) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
+  return buf;
+}
+
+template <typename F>
+const Kernels<F>* kernels_for(const char* isa);
+
+template <>
+const Kernels<float>* kernels_for<float>(const char* isa) {
+  if (!strcmp(isa, "avx512")) return isa_avx512::kernels_f32();
+  if (!strcmp(isa, "avx2")) return isa_avx2::kernels_f32();
+  return isa_base::kernels_f32();
+}
+
+template <>
+const Kernels<double>* kernels_for<double>(const char* isa) {
+  if (!strcmp(isa, "avx512")) return isa_avx512::kernels_f64();
+  if (!strcmp(isa, "avx2")) return isa_avx2::kernels_f64();
+  return isa_base::kernels_f64();
+}
+
+bool isa_supported(const char* isa) {
+  if (!strcmp(isa, "base")) return true;
+#if defined(GOAL_X86_VARIANTS)
+  if (!strcmp(isa, "avx2")) return __builtin_cpu_supports("x86-64-v3");
+  if (!strcmp(isa, "avx512")) return __builtin_cpu_supports("x86-64-v4");
+#endif
+  return false;
+}
+
+// The widest variant this processor runs; GOAL_CPU_ISA=base|avx2|avx512 forces one
+// (tests use it to check that every variant gives the same bits).
+const char* choose_isa() {
+  const char* forced = getenv("GOAL_CPU_ISA");
+  if (forced && *forced) {
+    for (const char* isa : {"base", "avx2", "avx512"})
+      if (!strcmp(forced, isa)) {
+        if (!isa_supported(isa))
+          throw Error("GOAL_INVALID", std::string("GOAL_CPU_ISA=") + forced +
+                                          ": this processor does not support it");
+        return isa;
+      }
+    throw Error("GOAL_INVALID", std::string("GOAL_CPU_ISA must be base, avx2 or avx512 (got ") +
+                                    forced + ")");
+  }
+  for (const char* isa : {"avx512", "avx2"})
+    if (isa_supported(isa)) return isa;
+  return "base";
+}
+
+template <typename F>
+class CpuNet final : public Engine {
+ public:
+  CpuNet(const Config& c, const Inputs& in) : cfg_(c), isa_(choose_isa()), k_(kernels_for<F>(isa_)) {
+    device_ = std::string("cpu:") + isa_;
+    const double need = layout_bytes(c), have = physical_memory();
+    if (need > 0.9 * have)
+      throw Error("GOAL_ENOMEM", "a network of N=" + std::to_string(c.N) + " needs " + gib(need) +
+                                     ", more than this machine's " + gib(have) + " of memory");
+    const size_t bytes = size_t(need);
+    void* p = std::aligned_alloc(kAlign, bytes);
+    if (!p)
+      throw Error("GOAL_ENOMEM", "cannot allocate " + gib(need) + " for a network of N=" +
+                                     std::to_string(c.N));
+    mem_ = static_cast<uint8_t*>(p);
+    std::memset(mem_, 0, bytes);
+    carve();
+    copy_in(n_.W_ih, in.W_ih, L_.W_ih);
+    copy_in(n_.W_hh, in.W_hh, L_.W_hh);
+    copy_in(n_.W_ho, in.W_ho, L_.W_ho);
+    copy_in(n_.W_trg, in.W_trg, L_.W_trg);
+    copy_in(n_.targ, in.targ, L_.targ);
+    copy_in(n_.clock, in.clock, L_.clock);
+  }
+  ~CpuNet() override { std::free(mem_); }
+
+  void target_run() override {
+    margin_ = std::min(margin_, k_->target_run(n_));
+    targeted_ = true;
+  }
+
+  void readout_epochs(int64_t n, double* mse) override {
+    require(targeted_, "readout epochs need the target run first");
+    k_->readout_epochs(n_, n, mse);
+  }
+
+  double readout_mse() override {
+    require(targeted_, "the readout MSE needs the target run first");
+    return k_->readout_mse(n_);
+  }
+
+  void build_feedback(const double* noise) override {
+    require(targeted_, "the feedback needs the target run first");
+    k_->build_feedback(n_, noise);
+    has_feedback_ = true;
+  }
+
+  void recurrent_epochs(int64_t n, double* mse_rec, double* dz) override {
+    require(has_feedback_, "recurrent epochs need the feedback first");
+    for (int64_t k = 0; k < n; ++k)
+      margin_ = std::min(margin_, k_->recurrent_epoch(n_, mse_rec + k, dz + k));
+    epochs_run_ += n;
+  }
+
+  void read(Field f, double* out) override {
+    switch (f) {
+      case Field::W_ih: return copy_out(out, n_.W_ih, L_.W_ih);
+      case Field::W_hh: return copy_out(out, n_.W_hh, L_.W_hh);
+      case Field::W_ho: return copy_out(out, n_.W_ho, L_.W_ho);
+      case Field::W_trg: return copy_out(out, n_.W_trg, L_.W_trg);
+      case Field::r_targ:
+        require(targeted_, "r* needs the target run first");
+        return copy_out(out, n_.r_targ, L_.r_targ);
+      case Field::D:
+        require(has_feedback_, "D needs the feedback first");
+        return k_->feedback_matrix(n_, out);
+      case Field::B:
+        require(has_feedback_ && cfg_.R > 0, "B is kept only for a rank-R feedback, once built");
+        for (int64_t i = 0; i < cfg_.N; ++i)
+          for (int64_t r = 0; r < cfg_.R; ++r) out[i * cfg_.R + r] = double(n_.Bt[r * cfg_.N + i]);
+        return;
+    }
+  }
+
+  void read(Raster f, uint8_t* out) override {
+    if (f == Raster::Z_targ) {
+      require(targeted_, "Z* needs the target run first");
+      std::memcpy(out, n_.Z_targ, size_t(L_.Z));
+    } else {
+      require(epochs_run_ > 0, "Z_last needs a recurrent epoch first");
+      std::memcpy(out, n_.Z, size_t(L_.Z));
+    }
+  }
+
+  double min_margin() const override { return margin_; }
+  const Config& config() const override { return cfg_; }
+  const char* device() const override { return device_.c_str(); }
+
+ private:
+  static void require(bool ok, const char* what) {
+    if (!ok) throw Error("GOAL_STATE", what);
+  }
+
+  static void copy_in(F* dst, const double* src, int64_t n) {
+    for (int64_t k = 0; k < n; ++k) dst[k] = F(src[k]);
+  }
+  static void copy_out(double* dst, const F* src, int64_t n) {
+    for (int64_t k = 0; k < n; ++k) dst[k] = double(src[k]);
+  }
+
+  // Points every view at its slice of the single allocation.
+  void carve() {
+    uint8_t* p = mem_;
+    auto take = [&p](int64_t count, size_t elem) {
+      uint8_t* here = p;
+      p += padded(double(count) * double(elem));
+      return here;
+    };
+    auto arr = [&](int64_t count) { return reinterpret_cast<F*>(take(count, sizeof(F))); };
+    const Config& c = cfg_;
+    n_.N = c.N;
+    n_.I = c.I;
+    n_.O = c.O;
+    n_.T = c.T;
+    n_.R = c.R;
+    n_.out_feedback = c.feedback == Feedback::out;
+    const double a_m = decay(c.tau_m), a_s = decay(c.tau_s), a_o = decay(c.tau_o);
+    n_.a_m = F(a_m);
+    n_.b_m = F(1.0 - a_m);
+    n_.a_s = F(a_s);
+    n_.b_s = F(1.0 - a_s);
+    n_.a_o = F(a_o);
+    n_.b_o = F(1.0 - a_o);
+    n_.v_init = F(c.v_init);
+    n_.bias = F(c.bias);
+    n_.reset = F(c.reset);
+    n_.thr = F(c.thr);
+    n_.rec_lr = F(c.rec_lr);
+    n_.out_lr = F(c.out_lr);
+    n_.m = F(0);
+    n_.W_ih = arr(L_.W_ih);
+    n_.W_hh = arr(L_.W_hh);
+    n_.W_ho = arr(L_.W_ho);
+    n_.W_trg = arr(L_.W_trg);
+    n_.targ = arr(L_.targ);
+    n_.clock = arr(L_.clock);
+    n_.r_targ = arr(L_.r_targ);
+    n_.Bt = arr(L_.Bt);
+    n_.P = arr(L_.P);
+    n_.a = arr(L_.a);
+    n_.y = arr(L_.y);
+    n_.grad = arr(L_.grad);
+    n_.err = arr(L_.err);
+    for (F** v : {&n_.v, &n_.z, &n_.h, &n_.e, &n_.q, &n_.c, &n_.g, &n_.u, &n_.xin}) *v = arr(L_.vecN);
+    n_.Z_targ = take(L_.Z, 1);
+    n_.Z = take(L_.Z, 1);
+  }
+
+  Config cfg_;
+  Layout L_{cfg_};
+  const char* isa_;
+  const Kernels<F>* k_;
+  std::string device_;
+  uint8_t* mem_ = nullptr;
+  NetView<F> n_{};
+  double margin_ = INFINITY;
+  bool targeted_ = false, has_feedback_ = false;
+  int64_t epochs_run_ = 0;
+};
+
+}  // namespace
+
+int64_t field_size(const Config& c, Field f) {
+  switch (f) {
+    case Field::W_ih: return c.I * c.N;
+    case Field::W_hh: return c.N * c.N;
+    case Field::W_ho: return c.N * c.O;
+    case Field::W_trg: return c.O * c.N;
+    case Field::D: return c.N * c.N;
+    case Field::B: return c.N * c.R;
+    case Field::r_targ: return c.T * c.N;
+  }
+  return 0;
+}
+
+int64_t noise_size(const Config& c) { return c.N * feedback_cols(c); }
+
+void check_config(const Config& c) {
+  auto fail = [](const std::string& what) { throw Error("GOAL_INVALID", what); };
+  // Bounds that keep every product of sizes far from int64 overflow.
+  constexpr int64_t kMax = int64_t(1) << 20;
+  auto size = [&](const char* name, int64_t v, int64_t lo) {
+    if (v < lo || v > kMax)
+      fail(std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " +
+           std::to_string(kMax) + "] (got " + std::to_string(v) + ")");
+  };
+  size("N", c.N, 1);
+  size("I", c.I, 1);
+  size("O", c.O, 1);
+  size("T", c.T, 2);
+  if (c.O > c.N) fail("O must be <= N");
+  if (c.feedback == Feedback::out && c.R == 0) fail("feedback 'out' needs a rank R");
+  if (c.R != 0 && (c.R < c.O || c.R > c.N)) fail("the rank R must be in [O, N]");
+  for (double tau : {c.tau_m, c.tau_s, c.tau_o})
+    if (!(tau > 0) || !std::isfinite(tau)) fail("time constants must be finite and > 0");
+  for (double x : {c.v_init, c.bias, c.reset, c.thr, c.rec_lr, c.out_lr})
+    if (!std::isfinite(x)) fail("parameters must be finite numbers");
+}
+
+double bytes_needed(const Config& c) { return layout_bytes(c); }
+
+std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in) {
+  check_config(c);
+  if (c.dtype == DType::f32) return std::make_unique<CpuNet<float>>(c, in);
+  return std::make_unique<CpuNet<double>>(c, in);
+}
+
+const char* cpu_isa() { return choose_isa(); }
+bool cpu_isa_supported(const char* isa) { return isa_supported(isa); }
+
+}  // namespace goal

@@ -1,0 +1,345 @@
+// CPU kernels: SPEC.md's target run, readout epochs, feedback construction and
+// recurrent epoch, for float and double. This file is the readable reference that the
+// CUDA kernels are checked against.
+//
+// Compiled once per instruction-set variant with -DGOAL_ISA_NS=isa_base|isa_avx2|
+// isa_avx512 and -ffp-contract=off. Everything but the two table getters has internal
+// linkage, so the variants never share (and never mix) machine code. Inner loops run
+// over contiguous rows so the compiler vectorises them; reductions use dot() below,
+// whose summation order does not depend on the vector width.
+//
+// Shapes: see NetView in cpu_kernels.h. Row vectors; x@W is a vector–matrix product.
+#include "cpu_kernels.h"
+
+#include "goal_math.h"
+
+#ifndef GOAL_ISA_NS
+#error "compile with -DGOAL_ISA_NS=isa_base, isa_avx2 or isa_avx512"
+#endif
+
+namespace goal {
+namespace {
+
+// Partial sums of a dot product: enough for any vector width up to 512-bit floats.
+constexpr int kLanes = 16;
+
+// Σ a_i b_i with kLanes interleaved partial sums folded in a fixed tree: the same bits on
+// every instruction set.
+template <typename F>
+F dot(const F* __restrict a, const F* __restrict b, int64_t n) {
+  F acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += a[i + l] * b[i + l];
+  for (int l = 0; i < n; ++i, ++l) acc[l] += a[i] * b[i];
+  for (int w = kLanes / 2; w > 0; w /= 2)
+    for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+  return acc[0];
+}
+
+// y += s·x
+template <typename F>
+void axpy(F* __restrict y, F s, const F* __restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += s * x[i];
+}
+
+template <typename F>
+void fill(F* __restrict y, F value, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = value;
+}
+
+// x' = a x + b in, elementwise (h, e, q and r* all follow this trace).
+template <typename F>
+void trace_all(F* __restrict x, F a, F b, const F* __restrict in, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = trace(a, b, x[i], in[i]);
+}
+
+// c = h@W, skipping silent presynaptic units (h_j = 0 adds exact zeros).
+template <typename F>
+void project(F* __restrict c, const F* __restrict h, const F* __restrict W, int64_t N) {
+  fill(c, F(0), N);
+  for (int64_t j = 0; j < N; ++j)
+    if (h[j] != F(0)) axpy(c, h[j], W + j * N, N);
+}
+
+// W += rec_lr · e ⊗ g with the diagonal held at zero (SPEC step 4) and, when h is given,
+// c = h@W with the updated weights, in one pass over W: the update of step t and the
+// recurrent input of step t+1 share the memory traffic.
+template <typename F>
+void update_and_project(F* __restrict W, const F* __restrict e, const F* __restrict g,
+                        F rec_lr, const F* __restrict h, F* __restrict c, int64_t N) {
+  if (h) fill(c, F(0), N);
+  for (int64_t j = 0; j < N; ++j) {
+    F* __restrict w = W + j * N;
+    const F s = rec_lr * e[j];
+    const F hj = h ? h[j] : F(0);
+    if (s != F(0)) {
+      // -(s·g_j) + s·g_j is exactly +0: the diagonal entry is zeroed by the same loop.
+      w[j] = -(s * g[j]);
+      if (hj != F(0)) {
+        for (int64_t i = 0; i < N; ++i) {
+          const F x = w[i] + s * g[i];
+          w[i] = x;
+          c[i] += hj * x;
+        }
+      } else {
+        axpy(w, s, g, N);
+      }
+    } else if (hj != F(0)) {
+      axpy(c, hj, w, N);
+    }
+  }
+}
+
+// v' and z' of every unit at step t (SPEC "One step"), in place in v and z, from the
+// recurrent input c = h'@W_hh and an optional drive row d. Returns min |v' − thr|.
+template <typename F>
+F integrate(const NetView<F>& n, int64_t t, const F* __restrict c, const F* __restrict d) {
+  const int64_t N = n.N;
+  F* __restrict xin = n.xin;
+  fill(xin, F(0), N);
+  for (int64_t k = 0; k < n.I; ++k) {
+    const F xk = n.clock[t * n.I + k];
+    if (xk != F(0)) axpy(xin, xk, n.W_ih + k * N, N);
+  }
+  F* __restrict v = n.v;
+  F* __restrict z = n.z;
+  for (int64_t i = 0; i < N; ++i) {
+    F input = xin[i] + c[i] + n.bias;
+    if (d) input = input + d[i];
+    v[i] = membrane(n.a_m, n.b_m, v[i], input, n.reset, z[i]);
+    z[i] = spike(v[i], n.thr);
+  }
+  F margin = F(INFINITY);
+  for (int64_t i = 0; i < N; ++i) {
+    const F m = v[i] > n.thr ? v[i] - n.thr : n.thr - v[i];
+    margin = m < margin ? m : margin;
+  }
+  return margin;
+}
+
+template <typename F>
+void reset_state(const NetView<F>& n) {
+  fill(n.v, n.v_init, n.N);
+  fill(n.z, F(0), n.N);
+  fill(n.h, F(0), n.N);
+  fill(n.e, F(0), n.N);
+  fill(n.q, F(0), n.N);
+}
+
+template <typename F>
+void store_spikes(uint8_t* __restrict row, const F* __restrict z, int64_t N) {
+  for (int64_t i = 0; i < N; ++i) row[i] = z[i] != F(0);
+}
+
+// y = r@W_ho for one row r; returns Σ_o (y*_o − y_o)².
+template <typename F>
+double row_error(const NetView<F>& n, const F* __restrict r, const F* __restrict targ_row) {
+  F* __restrict y = n.y;
+  fill(y, F(0), n.O);
+  for (int64_t i = 0; i < n.N; ++i)
+    if (r[i] != F(0)) axpy(y, r[i], n.W_ho + i * n.O, n.O);
+  double se = 0;
+  for (int64_t o = 0; o < n.O; ++o) {
+    const double err = double(targ_row[o] - y[o]);
+    se += err * err;
+  }
+  return se;
+}
+
+// SPEC "Training" 1: Z* = run(x, d) with d_t = y*_t @ W_trg, r* = filter(Z*).
+template <typename F>
+double target_run(const NetView<F>& n) {
+  const int64_t N = n.N;
+  reset_state(n);
+  F* __restrict d = n.u;
+  store_spikes(n.Z_targ, n.z, N);
+  fill(n.r_targ, F(0), N);
+  trace_all(n.r_targ, n.a_o, n.b_o, n.z, N);  // r*_0 = (1 − a_o) Z*_0
+  F margin = F(INFINITY);
+  for (int64_t t = 0; t + 1 < n.T; ++t) {
+    trace_all(n.h, n.a_s, n.b_s, n.z, N);
+    project(n.c, n.h, n.W_hh, N);
+    fill(d, F(0), N);
+    for (int64_t o = 0; o < n.O; ++o) axpy(d, n.targ[t * n.O + o], n.W_trg + o * N, N);
+    const F m = integrate(n, t, n.c, d);
+    margin = m < margin ? m : margin;
+    store_spikes(n.Z_targ + (t + 1) * N, n.z, N);
+    const F* __restrict prev = n.r_targ + t * N;
+    F* __restrict r = n.r_targ + (t + 1) * N;
+    for (int64_t i = 0; i < N; ++i) r[i] = trace(n.a_o, n.b_o, prev[i], n.z[i]);
+  }
+  return double(margin);
+}
+
+template <typename F>
+double readout_mse(const NetView<F>& n) {
+  double se = 0;
+  for (int64_t t = 0; t < n.T; ++t) se += row_error(n, n.r_targ + t * n.N, n.targ + t * n.O);
+  return se / double(n.T * n.O);
+}
+
+// SPEC "Training" 2: y = r*@W_ho; mse before the update; W_ho += out_lr · r*ᵀ@(y* − y).
+template <typename F>
+void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
+  const int64_t N = n.N, O = n.O, T = n.T;
+  F* __restrict err = n.err;
+  F* __restrict grad = n.grad;
+  for (int64_t k = 0; k < epochs; ++k) {
+    double se = 0;
+    for (int64_t t = 0; t < T; ++t) {
+      const F* __restrict r = n.r_targ + t * N;
+      fill(n.y, F(0), O);
+      for (int64_t i = 0; i < N; ++i)
+        if (r[i] != F(0)) axpy(n.y, r[i], n.W_ho + i * O, O);
+      for (int64_t o = 0; o < O; ++o) {
+        const F diff = n.targ[t * O + o] - n.y[o];
+        err[t * O + o] = diff;
+        se += double(diff) * double(diff);
+      }
+    }
+    mse[k] = se / double(T * O);
+    fill(grad, F(0), N * O);
+    for (int64_t t = 0; t < T; ++t) {
+      const F* __restrict r = n.r_targ + t * N;
+      for (int64_t i = 0; i < N; ++i)
+        if (r[i] != F(0)) axpy(grad + i * O, r[i], err + t * O, O);
+    }
+    axpy(n.W_ho, n.out_lr, grad, N * O);
+  }
+}
+
+// SPEC "Training" 3. s = 2·std(W_ho); B = s·g with its first O columns replaced by W_ho.
+// Keeps Bt = B[:, :R]ᵀ (R×N); LTTS keeps only m = mean_i Σ_j B_ij²; out also keeps
+// P = Y* (T×R): r*_t @ B with its first O columns replaced by y*_t.
+template <typename F>
+void build_feedback(NetView<F>& n, const double* noise) {
+  const int64_t N = n.N, O = n.O, NO = N * O;
+  const int64_t cols = n.out_feedback ? n.R : N;
+  double mean = 0;
+  for (int64_t k = 0; k < NO; ++k) mean += double(n.W_ho[k]);
+  mean /= double(NO);
+  double ss = 0;
+  for (int64_t k = 0; k < NO; ++k) ss += (double(n.W_ho[k]) - mean) * (double(n.W_ho[k]) - mean);
+  const F s = NO > 1 ? F(2.0 * sqrt(ss / double(NO - 1))) : F(0);
+  auto B = [&](int64_t i, int64_t j) -> F {
+    return j < O ? n.W_ho[i * O + j] : s * F(noise[i * cols + j]);
+  };
+  if (n.R == 0) {
+    double total = 0;
+    for (int64_t i = 0; i < N; ++i) {
+      double row = 0;
+      for (int64_t j = 0; j < N; ++j) {
+        const F b = B(i, j);
+        row += double(b * b);
+      }
+      total += row;
+    }
+    n.m = F(total / double(N));
+    return;
+  }
+  for (int64_t r = 0; r < n.R; ++r)
+    for (int64_t i = 0; i < N; ++i) n.Bt[r * N + i] = B(i, r);
+  if (n.out_feedback) {
+    for (int64_t t = 0; t < n.T; ++t)
+      for (int64_t r = 0; r < n.R; ++r)
+        n.P[t * n.R + r] = r < O ? n.targ[t * O + r] : dot(n.r_targ + t * N, n.Bt + r * N, N);
+  }
+}
+
+// D = B_R B_Rᵀ (N×N), or m·Identity for LTTS; accumulated in double.
+template <typename F>
+void feedback_matrix(const NetView<F>& n, double* D) {
+  const int64_t N = n.N;
+  for (int64_t k = 0; k < N * N; ++k) D[k] = 0;
+  if (n.R == 0) {
+    for (int64_t i = 0; i < N; ++i) D[i * N + i] = double(n.m);
+    return;
+  }
+  for (int64_t r = 0; r < n.R; ++r) {
+    const F* b = n.Bt + r * N;
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < N; ++j) D[i * N + j] += double(b[i]) * double(b[j]);
+  }
+}
+
+// g = (u@D) ⊙ σ'(v') at step t, with t1 = t + 1 (SPEC step 4):
+//   spk: u = r*_{t1} − q; LTTS applies D = m·I as a scalar, rank R as (u@B_R)@B_Rᵀ;
+//   out: (Y*_{t1} − q@B)@Bᵀ.
+template <typename F>
+void learning_signal(const NetView<F>& n, int64_t t1) {
+  const int64_t N = n.N, R = n.R;
+  const F* __restrict rt = n.r_targ + t1 * N;
+  const F* __restrict q = n.q;
+  const F* __restrict v = n.v;
+  F* __restrict g = n.g;
+  if (R == 0) {
+    for (int64_t i = 0; i < N; ++i) g[i] = (n.m * (rt[i] - q[i])) * sigmoid_prime(v[i]);
+    return;
+  }
+  F* __restrict a = n.a;
+  if (n.out_feedback) {
+    for (int64_t r = 0; r < R; ++r) a[r] = n.P[t1 * R + r] - dot(q, n.Bt + r * N, N);
+  } else {
+    F* __restrict u = n.u;
+    for (int64_t i = 0; i < N; ++i) u[i] = rt[i] - q[i];
+    for (int64_t r = 0; r < R; ++r) a[r] = dot(u, n.Bt + r * N, N);
+  }
+  fill(g, F(0), N);
+  for (int64_t r = 0; r < R; ++r) axpy(g, a[r], n.Bt + r * N, N);
+  for (int64_t i = 0; i < N; ++i) g[i] *= sigmoid_prime(v[i]);
+}
+
+// SPEC "Training" 4: one recurrent epoch without the drive, with the online update after
+// every step; then mse_rec against y* and dz = Σ|Z* − Z|.
+template <typename F>
+double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
+  const int64_t N = n.N, T = n.T;
+  F* __restrict W = n.W_hh;
+  // The reference zeroes the diagonal after step 0's update, which adds nothing
+  // (e'_0 = 0) to weights that step 0 does not read (h'_0 = 0): zeroing it first is the same.
+  for (int64_t i = 0; i < N; ++i) W[i * N + i] = F(0);
+  reset_state(n);
+  store_spikes(n.Z, n.z, N);
+  int64_t diff = 0;
+  for (int64_t i = 0; i < N; ++i) diff += n.Z[i] != n.Z_targ[i];
+  double se = row_error(n, n.q, n.targ);  // r_0 = (1 − a_o) Z_0 = q at the start
+  trace_all(n.h, n.a_s, n.b_s, n.z, N);
+  trace_all(n.e, n.a_m, n.b_m, n.h, N);
+  project(n.c, n.h, W, N);
+  F margin = F(INFINITY);
+  for (int64_t t = 0; t + 1 < T; ++t) {
+    const F m = integrate(n, t, n.c, static_cast<const F*>(nullptr));
+    margin = m < margin ? m : margin;
+    uint8_t* __restrict Zrow = n.Z + (t + 1) * N;
+    const uint8_t* __restrict Ztrow = n.Z_targ + (t + 1) * N;
+    store_spikes(Zrow, n.z, N);
+    for (int64_t i = 0; i < N; ++i) diff += Zrow[i] != Ztrow[i];
+    trace_all(n.q, n.a_o, n.b_o, n.z, N);
+    se += row_error(n, n.q, n.targ + (t + 1) * n.O);
+    learning_signal(n, t + 1);
+    const bool last = t + 2 == T;
+    if (!last) trace_all(n.h, n.a_s, n.b_s, n.z, N);  // h' of step t+1
+    update_and_project(W, n.e, n.g, n.rec_lr, last ? nullptr : n.h, n.c, N);
+    if (!last) trace_all(n.e, n.a_m, n.b_m, n.h, N);  // e' of step t+1
+  }
+  *mse_rec = se / double(T * n.O);
+  *dz = double(diff);
+  return double(margin);
+}
+
+template <typename F>
+const Kernels<F>* table() {
+  static const Kernels<F> k = {&target_run<F>,     &readout_epochs<F>,  &readout_mse<F>,
+                               &build_feedback<F>, &recurrent_epoch<F>, &feedback_matrix<F>};
+  return &k;
+}
+
+}  // namespace
+
+namespace GOAL_ISA_NS {
+const Kernels<float>* kernels_f32() { return table<float>(); }
+const Kernels<double>* kernels_f64() { return table<double>(); }
+}  // namespace GOAL_ISA_NS
+
+}  // namespace goal

@@ -1,0 +1,54 @@
+// The CPU kernels' view of one network and their entry points.
+//
+// cpu_kernels.cpp is compiled once per instruction-set variant (base, avx2, avx512);
+// each variant exports its table from its own namespace and the engine picks one at
+// run time, so a binary built on one x86-64 machine runs on any other. All variants
+// compile with -ffp-contract=off and sum in a fixed order, so they give bit-identical
+// results: the vector width changes the speed, never the numbers.
+#pragma once
+
+#include <cstdint>
+
+namespace goal {
+
+// Pointers into a network's single allocation plus its sizes and constants (cast to F).
+// Shapes: W_ih I×N, W_hh N×N, W_ho N×O, W_trg O×N, targ T×O, clock (T−1)×I,
+// r_targ T×N, Bt R×N (feedback factor, transposed), P T×R (out: Y*), Z_targ/Z T×N bytes.
+template <typename F>
+struct NetView {
+  int64_t N, I, O, T, R;
+  bool out_feedback;  // SPEC "out": a = Y*_{t+1} − q@B; else spk: a = (r*_{t+1} − q)@B
+  F a_m, b_m, a_s, b_s, a_o, b_o;
+  F v_init, bias, reset, thr, rec_lr, out_lr;
+  F m;  // LTTS: D = m·Identity (used when R == 0)
+  F *W_ih, *W_hh, *W_ho, *W_trg, *targ, *clock;
+  F *r_targ, *Bt, *P;
+  uint8_t *Z_targ, *Z;
+  // Scratch. N each: v z h e q c g u xin; R: a; O: y; N×O: grad; T×O: err.
+  F *v, *z, *h, *e, *q, *c, *g, *u, *xin, *a, *y, *grad, *err;
+};
+
+template <typename F>
+struct Kernels {
+  // Returns the smallest |v' − thr| met.
+  double (*target_run)(const NetView<F>&);
+  void (*readout_epochs)(const NetView<F>&, int64_t n, double* mse);
+  double (*readout_mse)(const NetView<F>&);
+  // Fills Bt (and P for out, m for LTTS) from the standard normals g.
+  void (*build_feedback)(NetView<F>&, const double* noise);
+  // One recurrent epoch; returns the smallest |v' − thr| met.
+  double (*recurrent_epoch)(const NetView<F>&, double* mse_rec, double* dz);
+  void (*feedback_matrix)(const NetView<F>&, double* D);  // D = B_R B_Rᵀ or m·I (N×N)
+};
+
+#define GOAL_DECLARE_ISA(ns)                  \
+  namespace ns {                              \
+  const Kernels<float>* kernels_f32();        \
+  const Kernels<double>* kernels_f64();       \
+  }
+GOAL_DECLARE_ISA(isa_base)
+GOAL_DECLARE_ISA(isa_avx2)
+GOAL_DECLARE_ISA(isa_avx512)
+#undef GOAL_DECLARE_ISA
+
+}  // namespace goal

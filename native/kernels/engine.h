@@ -1,0 +1,98 @@
+// The engine contract shared by the CPU and CUDA backends. No Node-API here.
+//
+// Shapes (row-major, SPEC.md orientation): W_ih I×N, W_hh N×N, W_ho N×O, W_trg O×N,
+// targ (y*) T×O, clock (x) (T−1)×I, feedback noise N×N (spk) or N×R (out).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace goal {
+
+// A failure the binding turns into a JS Error with this `code`.
+class Error : public std::runtime_error {
+ public:
+  Error(const char* code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  const char* code() const { return code_; }
+
+ private:
+  const char* code_;
+};
+
+enum class DType { f32, f64 };
+enum class Feedback { spk, out };
+
+struct Config {
+  int64_t N = 0, I = 0, O = 0, T = 0;
+  int64_t R = 0;  // feedback rank; 0 = LTTS (spk only)
+  Feedback feedback = Feedback::spk;
+  DType dtype = DType::f64;
+  double tau_m = 8, tau_s = 2, tau_o = 5;  // units of dt
+  double v_init = -4, bias = -4, reset = -20, thr = 0;
+  double rec_lr = 0, out_lr = 0;
+};
+
+// Initial matrices and the task, all float64 (converted to the engine's dtype once).
+struct Inputs {
+  const double* W_ih;
+  const double* W_hh;
+  const double* W_ho;
+  const double* W_trg;
+  const double* targ;
+  const double* clock;
+};
+
+// What can be copied out of an engine (as float64, or bytes for rasters).
+enum class Field { W_ih, W_hh, W_ho, W_trg, D, B, r_targ };
+enum class Raster { Z_targ, Z_last };
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // SPEC "Training" step 1: Z* = run(x, d), r* = filter(Z*).
+  virtual void target_run() = 0;
+  // Step 2: n readout epochs; mse[k] before the k-th update.
+  virtual void readout_epochs(int64_t n, double* mse) = 0;
+  // Step 3 from standard normals g (N×N for spk, N×R for out).
+  virtual void build_feedback(const double* noise) = 0;
+  // Step 4: n recurrent epochs; mse_rec[k], dz[k] per epoch.
+  virtual void recurrent_epochs(int64_t n, double* mse_rec, double* dz) = 0;
+  // MSE of the readout on r* with the current W_ho, without training it.
+  virtual double readout_mse() = 0;
+  virtual void read(Field f, double* out) = 0;  // out has field_size(cfg, f) entries
+  virtual void read(Raster f, uint8_t* out) = 0;  // T×N
+  // Smallest |v' − thr| met so far (target run and recurrent epochs).
+  virtual double min_margin() const = 0;
+  virtual const Config& config() const = 0;
+  virtual const char* device() const = 0;  // e.g. "cpu:avx2"
+};
+
+int64_t field_size(const Config& c, Field f);
+int64_t noise_size(const Config& c);
+
+// Checks sizes and finiteness of the configuration; throws Error("GOAL_INVALID").
+void check_config(const Config& c);
+
+// Bytes one network needs in the given dtype (for the allocation check before training).
+double bytes_needed(const Config& c);
+
+std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in);
+const char* cpu_isa();  // instruction-set variant the CPU engine runs: base, avx2, avx512
+bool cpu_isa_supported(const char* isa);
+
+// What the CUDA backend can do here. Without nvcc at build time, compiled is false and
+// make_cuda_engine throws GOAL_NO_CUDA (cuda_stub.cpp).
+struct CudaInfo {
+  bool compiled = false, available = false;
+  std::string reason;  // why it is not available
+  std::string name;    // device 0
+  int count = 0, major = 0, minor = 0, sms = 0;
+  double memory = 0;   // bytes
+  int runtime = 0, driver = 0;  // versions, e.g. 13000
+};
+CudaInfo cuda_info();
+std::unique_ptr<Engine> make_cuda_engine(const Config& c, const Inputs& in);
+
+}  // namespace goal

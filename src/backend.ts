@@ -1,0 +1,31 @@
+// Which engine runs a network: the user's choice, checked against what this build and
+// this machine offer.
+import { GoalError } from './errors';
+import { addon } from './native';
+import type { NativeBackend } from '../binding';
+
+export type Backend = 'auto' | 'cpu' | 'cuda';
+export const BACKENDS: readonly Backend[] = Object.freeze(['auto', 'cpu', 'cuda']);
+
+let warnedFallback = false;
+
+/**
+ * 'cpu' and 'cuda' are taken as asked ('cuda' without a usable device is an error that says
+ * what to do); 'auto' takes CUDA when available, else the CPU with one warning per process.
+ */
+export function chooseBackend(requested: Backend, warn: (message: string) => void): NativeBackend {
+  if (!BACKENDS.includes(requested)) {
+    throw new GoalError('GOAL_INVALID_PARAM', `backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(requested)})`, 'backend');
+  }
+  if (requested === 'cpu') return 'cpu';
+  const cuda = addon().info().cuda;
+  if (cuda.available) return 'cuda';
+  if (requested === 'cuda') {
+    throw new GoalError('GOAL_NO_CUDA', `backend cuda is not available: ${cuda.reason}; use backend cpu (or auto to fall back)`);
+  }
+  if (!warnedFallback) {
+    warnedFallback = true;
+    warn(`no usable GPU (${cuda.reason}); running on the CPU`);
+  }
+  return 'cpu';
+}

@@ -1,0 +1,26 @@
+/** Every error goal-snn raises on purpose: a one-line message and a stable `code`. */
+export class GoalError extends Error {
+  readonly code: string;
+  /** The parameter at fault, by its library name, when there is one. */
+  readonly param?: string;
+
+  constructor(code: string, message: string, param?: string) {
+    super(message);
+    this.name = 'GoalError';
+    this.code = code;
+    if (param !== undefined) this.param = param;
+  }
+}
+
+/**
+ * Gives native errors (plain Errors with a GOAL_* `code`) our class, so callers test one
+ * type; anything else (a throwing onEpoch callback, say) passes through unchanged.
+ */
+export function asGoalError(err: unknown): unknown {
+  if (err instanceof GoalError) return err;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e && typeof e.code === 'string' && e.code.startsWith('GOAL_')) {
+    return new GoalError(e.code, typeof e.message === 'string' ? e.message : String(err));
+  }
+  return err;
+}

@@ -1,0 +1,16 @@
+// goal-snn: train recurrent spiking networks with GOAL (Capone, Muratore, Paolucci 2022).
+export { GoalError } from './errors';
+export { defaults, paramDocs, resolveParams, specParams, MAX_SIZE } from './params';
+export type { Params, ResolvedParams, ParamDoc, ParamName, Dtype, FeedbackKind } from './params';
+export { Rng, randomSeed } from './rng';
+export { buildTarget, buildClock, TARGET_FREQUENCIES, TARGET_SILENT_STEPS } from './tasks';
+export type { Matrix } from './tasks';
+export { train, drawNetwork } from './train';
+export type { TrainOptions, TrainResult } from './train';
+export type { EpochInfo } from './run';
+export { replay, compareReplay, fixtureParams, REPLAY_TOLERANCE } from './replay';
+export type { Fixture, ReplayOptions, ReplayResult, FieldCheck } from './replay';
+export { BACKENDS } from './backend';
+export type { Backend } from './backend';
+export { info, version } from './info';
+export type { Info } from './info';

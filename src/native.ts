@@ -1,0 +1,30 @@
+// Loads the addon built by `npm install` (cmake-js) and nothing else: src/ talks to native
+// code only through this module.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as Binding from '../binding';
+import { GoalError } from './errors';
+
+/** The package root: the nearest folder above this file with our package.json. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'goal-snn') return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new GoalError('GOAL_NO_ADDON', 'cannot find the goal-snn package root');
+    dir = up;
+  }
+}
+
+let cached: typeof Binding | undefined;
+
+export function addon(): typeof Binding {
+  if (cached) return cached;
+  const file = path.join(packageRoot(), 'build', 'Release', 'goal_snn.node');
+  if (!fs.existsSync(file)) {
+    throw new GoalError('GOAL_NO_ADDON', `the native addon is not built (${file} is missing): run npm install`);
+  }
+  cached = require(file) as typeof Binding;
+  return cached;
+}

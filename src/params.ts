@@ -1,0 +1,276 @@
+// Parameters: the one place where defaults live (SPEC.md "Parameters and defaults"), their
+// documentation for the CLI and README, and validation with messages that name the
+// parameter, what it accepts and what it received.
+import { GoalError } from './errors';
+
+export type Dtype = 'float32' | 'float64';
+export type FeedbackKind = 'spk' | 'out';
+
+/** Everything that defines a training run. Time constants are in units of dt. */
+export interface Params {
+  /** N, recurrent units. */
+  nRec: number;
+  /** I, input (clock) units. */
+  nInp: number;
+  /** O, output units. */
+  nOut: number;
+  /** T, sequence length in time steps. */
+  tSeq: number;
+  /** [readout epochs, recurrent epochs]. */
+  epochs: readonly [number, number];
+  /** R, rank of the feedback (nOut ≤ R ≤ nRec); null = LTTS (diagonal feedback). */
+  rank: number | null;
+  /** Recurrent learning rate; null = 5/√N. */
+  recLr: number | null;
+  /** Readout learning rate. */
+  outLr: number;
+  /** 'spk': spike-level error; 'out': output-level error (needs a rank). */
+  feedback: FeedbackKind;
+  /** Draw a new feedback matrix at every recurrent epoch. */
+  resample: boolean;
+  tauM: number;
+  tauS: number;
+  /** τ⋆: readout and target time constant. */
+  tauO: number;
+  sigmaInp: number;
+  sigmaTrg: number;
+  sigmaRec: number;
+  /** Initial membrane potential (SPEC `Vo`). */
+  vInit: number;
+  bias: number;
+  reset: number;
+  /** Spike threshold (SPEC `thr`; fixed at 0 by the paper, settable here for completeness). */
+  thr: number;
+  /** Time step in seconds; the math uses time constants in units of dt, so dt only labels. */
+  dt: number;
+  /** Seed of the one random generator; null = draw one and report it. */
+  seed: number | null;
+  /** Arithmetic precision of the engine. */
+  dtype: Dtype;
+}
+
+/** Params with every default applied and checked. */
+export interface ResolvedParams extends Params {
+  recLr: number;
+}
+
+/**
+ * The defaults, frozen (SPEC.md's table unless noted). `nRec` has none: it is required.
+ */
+export const defaults = Object.freeze({
+  /** N, recurrent units — required. SPEC `n_rec`. */
+  nRec: null,
+  /** I = 5 input (clock) units. SPEC `n_inp`. */
+  nInp: 5,
+  /** O = 3 output units. SPEC `n_out`. */
+  nOut: 3,
+  /** T = 150 time steps. SPEC `t_seq`. */
+  tSeq: 150,
+  /** 5000 readout epochs, then 10000 recurrent epochs. SPEC `epochs`. */
+  epochs: Object.freeze([5000, 10000] as const),
+  /** none = LTTS (D = m·Identity). SPEC `rank`. */
+  rank: null,
+  /** 5/√N when null. SPEC `rec_lr`. */
+  recLr: null,
+  /** 0.0025. SPEC `out_lr`. */
+  outLr: 0.0025,
+  /** 'spk'. SPEC `feedback`. */
+  feedback: 'spk' as FeedbackKind,
+  /** off. SPEC `resample` (a new feedback matrix every recurrent epoch). */
+  resample: false,
+  /** 8 dt. SPEC `tau_m`. */
+  tauM: 8,
+  /** 2 dt. SPEC `tau_s`. */
+  tauS: 2,
+  /** 5 dt. SPEC `tau_o` (τ⋆). */
+  tauO: 5,
+  /** 22. SPEC `sigma_inp`. */
+  sigmaInp: 22,
+  /** 8. SPEC `sigma_trg`. */
+  sigmaTrg: 8,
+  /** 1 (the reference CLI's value). SPEC `sigma_rec`. */
+  sigmaRec: 1,
+  /** −4. SPEC `Vo`. */
+  vInit: -4,
+  /** −4. SPEC `bias`. */
+  bias: -4,
+  /** −20. SPEC `reset`. */
+  reset: -20,
+  /** 0. SPEC `thr`. */
+  thr: 0,
+  /** 0.001 s. SPEC `dt`. */
+  dt: 0.001,
+  /** none: a random seed, reported in the result. goal-snn's own. */
+  seed: null,
+  /** 'float32'. goal-snn's own (the reference runs float32 on the GPU, float64 in NumPy). */
+  dtype: 'float32' as Dtype,
+});
+
+export type ParamName = keyof Params;
+
+/** How each parameter is spelled and what it means: the CLI's flags and the README table. */
+export interface ParamDoc {
+  name: ParamName;
+  /** SPEC.md's (and the fixtures') name. */
+  spec: string;
+  /** The paper's command-line spellings. */
+  legacy: readonly string[];
+  /** The conventional long option. */
+  long: string;
+  unit: string;
+  meaning: string;
+}
+
+export const paramDocs: readonly ParamDoc[] = Object.freeze([
+  { name: 'nRec', spec: 'n_rec', legacy: ['-N', '-n_rec'], long: '--n-rec', unit: 'units', meaning: 'recurrent units N' },
+  { name: 'nInp', spec: 'n_inp', legacy: ['-I', '-n_inp'], long: '--n-inp', unit: 'units', meaning: 'input (clock) units I' },
+  { name: 'nOut', spec: 'n_out', legacy: ['-O', '-n_out'], long: '--n-out', unit: 'units', meaning: 'output units O' },
+  { name: 'tSeq', spec: 't_seq', legacy: ['-T', '-t_seq'], long: '--t-seq', unit: 'steps', meaning: 'sequence length T' },
+  { name: 'epochs', spec: 'epochs', legacy: ['-E', '-epochs'], long: '--epochs', unit: 'epochs', meaning: 'readout epochs, recurrent epochs' },
+  { name: 'rank', spec: 'rank', legacy: ['-R', '-rank'], long: '--rank', unit: '', meaning: 'rank R of the feedback, O ≤ R ≤ N; none = LTTS' },
+  { name: 'recLr', spec: 'rec_lr', legacy: ['-Rlr', '-rec_lr'], long: '--rec-lr', unit: '', meaning: 'recurrent learning rate (none = 5/√N)' },
+  { name: 'outLr', spec: 'out_lr', legacy: ['-Olr', '-out_lr'], long: '--out-lr', unit: '', meaning: 'readout learning rate' },
+  { name: 'feedback', spec: 'feedback', legacy: ['-F', '-feedback'], long: '--feedback', unit: '', meaning: 'spk (spike-level error) or out (output-level error)' },
+  { name: 'resample', spec: 'resample', legacy: [], long: '--resample', unit: '', meaning: 'draw a new feedback matrix at every recurrent epoch' },
+  { name: 'tauM', spec: 'tau_m', legacy: ['-Tm', '-tau_m'], long: '--tau-m', unit: 'dt', meaning: 'membrane time constant' },
+  { name: 'tauS', spec: 'tau_s', legacy: ['-Ts', '-tau_s'], long: '--tau-s', unit: 'dt', meaning: 'spike-filter time constant' },
+  { name: 'tauO', spec: 'tau_o', legacy: ['-To', '-tau_o'], long: '--tau-o', unit: 'dt', meaning: 'readout and target time constant τ⋆' },
+  { name: 'sigmaInp', spec: 'sigma_inp', legacy: ['-Si', '-sigma_inp'], long: '--sigma-inp', unit: '', meaning: 'scale of the input matrix' },
+  { name: 'sigmaTrg', spec: 'sigma_trg', legacy: ['-St', '-sigma_trg'], long: '--sigma-trg', unit: '', meaning: 'scale of the target-projection matrix' },
+  { name: 'sigmaRec', spec: 'sigma_rec', legacy: ['-Sr', '-sigma_rec'], long: '--sigma-rec', unit: '', meaning: 'scale of the initial recurrent matrix' },
+  { name: 'vInit', spec: 'Vo', legacy: ['-Vo'], long: '--v-init', unit: '', meaning: 'initial membrane potential' },
+  { name: 'bias', spec: 'bias', legacy: ['-B', '-bias'], long: '--bias', unit: '', meaning: 'constant external current' },
+  { name: 'reset', spec: 'reset', legacy: ['-rst', '-reset'], long: '--reset', unit: '', meaning: 'reset current after a spike' },
+  { name: 'thr', spec: 'thr', legacy: [], long: '--thr', unit: '', meaning: 'spike threshold' },
+  { name: 'dt', spec: 'dt', legacy: ['-dt'], long: '--dt', unit: 's', meaning: 'time step' },
+  { name: 'seed', spec: 'seed', legacy: [], long: '--seed', unit: '', meaning: 'seed of the random generator (none = drawn and reported)' },
+  { name: 'dtype', spec: 'dtype', legacy: [], long: '--dtype', unit: '', meaning: 'float32 or float64 arithmetic' },
+] as ParamDoc[]).map((d) => Object.freeze(d)) as readonly ParamDoc[];
+
+/** Largest N (and every other size) accepted: far beyond memory, far below int64 overflow. */
+export const MAX_SIZE = 1 << 20;
+
+/** How a parameter is named in messages: the library name unless a caller (the CLI) says otherwise. */
+export type Labeller = (name: ParamName) => string;
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  return typeof value;
+}
+
+function suggest(key: string): string {
+  const lower = key.toLowerCase().replace(/[_-]/g, '');
+  const hit = paramDocs.find((d) => d.name.toLowerCase() === lower || d.spec.toLowerCase().replace(/_/g, '') === lower);
+  return hit ? ` (did you mean ${hit.name}?)` : '';
+}
+
+/**
+ * Applies the defaults to `input` and checks every value. Throws a GoalError
+ * (code GOAL_INVALID_PARAM, `param` set) on the first bad value. Returns the warnings of
+ * soft cases (SPEC: `feedback out` without a rank falls back to `spk`).
+ */
+export function resolveParams(
+  input: Partial<Params>,
+  label: Labeller = (n) => n,
+): { params: ResolvedParams; warnings: string[] } {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new GoalError('GOAL_INVALID_PARAM', `params must be an object (got ${show(input)})`);
+  }
+  for (const key of Object.keys(input)) {
+    if (!(key in defaults)) throw new GoalError('GOAL_INVALID_PARAM', `unknown parameter ${key}${suggest(key)}`, key);
+  }
+  const given = (name: ParamName) => (input as Record<string, unknown>)[name];
+  const pick = (name: ParamName) => (given(name) === undefined ? (defaults as Record<string, unknown>)[name] : given(name));
+  const fail = (name: ParamName, expected: string, value: unknown): never => {
+    throw new GoalError('GOAL_INVALID_PARAM', `${label(name)} must be ${expected} (got ${show(value)})`, name);
+  };
+  const integer = (name: ParamName, lo: number, hi = MAX_SIZE): number => {
+    const v = pick(name);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+      fail(name, hi === MAX_SIZE ? `an integer ≥ ${lo}` : `an integer in [${lo}, ${hi}]`, v);
+    }
+    return v as number;
+  };
+  const real = (name: ParamName, kind: 'any' | 'positive' | 'nonnegative'): number => {
+    const v = pick(name);
+    const ok =
+      typeof v === 'number' && Number.isFinite(v) && (kind === 'any' || (kind === 'positive' ? v > 0 : v >= 0));
+    if (!ok) fail(name, kind === 'any' ? 'a finite number' : kind === 'positive' ? 'a finite number > 0' : 'a finite number ≥ 0', v);
+    return v as number;
+  };
+  const oneOf = <T extends string>(name: ParamName, options: readonly T[]): T => {
+    const v = pick(name);
+    if (typeof v !== 'string' || !options.includes(v as T)) fail(name, `one of ${options.join(', ')}`, v);
+    return v as T;
+  };
+
+  const warnings: string[] = [];
+  if (given('nRec') === undefined) throw new GoalError('GOAL_INVALID_PARAM', `${label('nRec')} is required (the number of recurrent units N)`, 'nRec');
+  const nRec = integer('nRec', 1);
+  const nInp = integer('nInp', 1);
+  const nOut = integer('nOut', 1);
+  if (nOut > nRec) fail('nOut', `an integer in [1, ${nRec}] (at most ${label('nRec')})`, nOut);
+  const tSeq = integer('tSeq', 2);
+  const ep = pick('epochs') as unknown[];
+  if (
+    !Array.isArray(ep) || ep.length !== 2 ||
+    !ep.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= Number.MAX_SAFE_INTEGER)
+  ) {
+    fail('epochs', 'two integers ≥ 0 (readout epochs, recurrent epochs)', ep);
+  }
+  const epochs = Object.freeze([ep[0], ep[1]] as const) as readonly [number, number];
+  let rank: number | null = null;
+  if (pick('rank') !== null) rank = integer('rank', nOut, nRec);
+  let feedback = oneOf('feedback', ['spk', 'out'] as const);
+  if (feedback === 'out' && rank === null) {
+    warnings.push(`${label('feedback')} out needs a rank (${label('rank')}); using spk (LTTS) instead`);
+    feedback = 'spk';
+  }
+  const resample = pick('resample');
+  if (typeof resample !== 'boolean') fail('resample', 'true or false', resample);
+  const recLrIn = pick('recLr');
+  const recLr = recLrIn === null ? 5 / Math.sqrt(nRec) : real('recLr', 'nonnegative');
+  const seedIn = pick('seed');
+  let seed: number | null = null;
+  if (seedIn !== null) {
+    if (typeof seedIn !== 'number' || !Number.isSafeInteger(seedIn) || seedIn < 0) {
+      fail('seed', `an integer in [0, ${Number.MAX_SAFE_INTEGER}]`, seedIn);
+    }
+    seed = seedIn as number;
+  }
+  const params: ResolvedParams = {
+    nRec,
+    nInp,
+    nOut,
+    tSeq,
+    epochs,
+    rank,
+    recLr,
+    outLr: real('outLr', 'nonnegative'),
+    feedback,
+    resample: resample as boolean,
+    tauM: real('tauM', 'positive'),
+    tauS: real('tauS', 'positive'),
+    tauO: real('tauO', 'positive'),
+    sigmaInp: real('sigmaInp', 'nonnegative'),
+    sigmaTrg: real('sigmaTrg', 'nonnegative'),
+    sigmaRec: real('sigmaRec', 'nonnegative'),
+    vInit: real('vInit', 'any'),
+    bias: real('bias', 'any'),
+    reset: real('reset', 'any'),
+    thr: real('thr', 'any'),
+    dt: real('dt', 'positive'),
+    seed,
+    dtype: oneOf('dtype', ['float32', 'float64'] as const),
+  };
+  return { params, warnings };
+}
+
+/** The params as SPEC.md (and the fixtures, and the stats of the reference) name them. */
+export function specParams(p: ResolvedParams): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const d of paramDocs) out[d.spec] = p[d.name];
+  return out;
+}

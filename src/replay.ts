@@ -1,0 +1,228 @@
+// replay(): run a fixture-format object (SPEC.md "Fixtures": params, every random draw, the
+// task and the dtype of a reference run) and compare the outcome with its `expect`.
+import { chooseBackend, type Backend } from './backend';
+import { GoalError } from './errors';
+import { paramDocs, resolveParams, type Params, type ParamName, type ResolvedParams } from './params';
+import { checkMemory, runPhases, type RunOptions } from './run';
+
+type Nested = number[][];
+
+/** A fixture as SPEC.md "Fixtures" defines it; `expect` is optional for replay. */
+export interface Fixture {
+  name?: string;
+  dtype: 'float32' | 'float64';
+  params: Record<string, unknown>;
+  init: { W_ih: Nested; W_hh: Nested; W_ho: Nested; W_trg: Nested; B_noise: Nested };
+  task: { targ: Nested; clock: Nested };
+  expect?: {
+    z_targ?: Nested;
+    W_ho_trained?: Nested;
+    mse_out?: number;
+    D?: Nested;
+    B?: Nested;
+    mse_rec?: number[];
+    dz?: number[];
+    W_hh_final?: Nested;
+    Z_last?: Nested;
+    min_margin?: number;
+  };
+}
+
+export interface ReplayOptions extends RunOptions {
+  backend?: Backend;
+  onWarning?: (message: string) => void;
+}
+
+/** What a replay computed, in the fixture's orientation (row-major nested arrays). */
+export interface ReplayResult {
+  mseOut: number;
+  mseRec: number[];
+  dz: number[];
+  dtype: 'float32' | 'float64';
+  backend: 'cpu' | 'cuda';
+  device: string;
+  seconds: number;
+  params: ResolvedParams;
+  /** Smallest |v' − thr| met during the run. */
+  minMargin: number;
+  /** Z* (T×N). */
+  zTarg: Nested;
+  /** Raster of the last recurrent epoch (T×N); null without recurrent epochs. */
+  zLast: Nested | null;
+  /** W_ho after the readout epochs (N×O). */
+  wHoTrained: Nested;
+  /** W_hh after the recurrent epochs (N×N). */
+  wHhFinal: Nested;
+  /** spk: D (N×N). */
+  D?: Nested;
+  /** out: B (N×R). */
+  B?: Nested;
+  aborted: boolean;
+}
+
+// Params whose values decide the arithmetic: a fixture must state them all.
+const REQUIRED: readonly string[] = [
+  'n_rec', 'n_inp', 'n_out', 't_seq', 'epochs', 'rank', 'feedback',
+  'tau_m', 'tau_s', 'tau_o', 'Vo', 'bias', 'reset', 'rec_lr', 'out_lr',
+];
+
+function bad(message: string): never {
+  throw new GoalError('GOAL_BAD_FIXTURE', message);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A rows×cols nested array of finite numbers, flattened row-major. */
+function matrix(value: unknown, rows: number, cols: number, where: string): Float64Array {
+  const want = `a ${rows}×${cols} matrix of finite numbers`;
+  if (!Array.isArray(value) || value.length !== rows) {
+    bad(`${where} must be ${want} (got ${Array.isArray(value) ? `${value.length} rows` : typeof value})`);
+  }
+  const out = new Float64Array(rows * cols);
+  value.forEach((row: unknown, i: number) => {
+    if (!Array.isArray(row) || row.length !== cols) bad(`${where} must be ${want} (row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries)`);
+    row.forEach((x: unknown, j: number) => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) bad(`${where} must be ${want} (entry [${i}][${j}] is ${JSON.stringify(x)})`);
+      out[i * cols + j] = x;
+    });
+  });
+  return out;
+}
+
+function nested(data: ArrayLike<number>, rows: number, cols: number): Nested {
+  const out: Nested = [];
+  for (let i = 0; i < rows; i++) out.push(Array.from({ length: cols }, (_, j) => data[i * cols + j]));
+  return out;
+}
+
+/** The fixture's params as library params (SPEC names → camelCase), checked. */
+export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warnings: string[] } {
+  if (!isObject(fixture)) bad('a fixture must be a JSON object');
+  if (fixture.dtype !== 'float32' && fixture.dtype !== 'float64') {
+    bad(`fixture.dtype must be float32 or float64 (got ${JSON.stringify(fixture.dtype)})`);
+  }
+  if (!isObject(fixture.params)) bad('fixture.params is missing');
+  const missing = REQUIRED.filter((k) => !(k in fixture.params));
+  if (missing.length) bad(`fixture.params lacks ${missing.join(', ')}`);
+  if (fixture.params.resample === true) bad('fixture.params.resample is true: a fixture holds one feedback draw, so it cannot be replayed');
+  const input: Record<string, unknown> = { dtype: fixture.dtype };
+  const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
+  for (const [key, value] of Object.entries(fixture.params)) {
+    const name = bySpec.get(key);
+    if (!name || name === 'resample' || name === 'seed' || name === 'dtype') continue;
+    if (['sigmaInp', 'sigmaTrg', 'sigmaRec'].includes(name)) continue; // the matrices are given, already scaled
+    input[name] = value;
+  }
+  const specName = new Map(paramDocs.map((d) => [d.name, d.spec]));
+  try {
+    return resolveParams(input as Partial<Params>, (n: ParamName) => `fixture.params.${specName.get(n)}`);
+  } catch (err) {
+    if (err instanceof GoalError) bad(err.message);
+    throw err;
+  }
+}
+
+/**
+ * Replays a fixture: its params, initial matrices, feedback noise, task and dtype. Resolves
+ * to the run's statistics plus its final matrices and rasters.
+ */
+export async function replay(fixture: Fixture, options: ReplayOptions = {}): Promise<ReplayResult> {
+  const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
+  const { params: p, warnings } = fixtureParams(fixture);
+  warnings.forEach(warn);
+  if (!isObject(fixture.init)) bad('fixture.init is missing');
+  if (!isObject(fixture.task)) bad('fixture.task is missing');
+  const N = p.nRec, I = p.nInp, O = p.nOut, T = p.tSeq;
+  const cols = p.feedback === 'out' ? (p.rank as number) : N;
+  checkMemory(p);
+  const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
+  const noise = matrix(init.B_noise, N, cols, 'fixture.init.B_noise');
+  const backend = chooseBackend(options.backend ?? 'cpu', warn);
+  const out = await runPhases(
+    {
+      params: p,
+      backend,
+      W_ih: matrix(init.W_ih, I, N, 'fixture.init.W_ih'),
+      W_hh: matrix(init.W_hh, N, N, 'fixture.init.W_hh'),
+      W_ho: matrix(init.W_ho, N, O, 'fixture.init.W_ho'),
+      W_trg: matrix(init.W_trg, O, N, 'fixture.init.W_trg'),
+      targ: matrix(task.targ, T, O, 'fixture.task.targ'),
+      clock: matrix(task.clock, T - 1, I, 'fixture.task.clock'),
+      noise: () => noise,
+      keep: true,
+    },
+    options,
+  );
+  const result: ReplayResult = {
+    mseOut: out.mseOut,
+    mseRec: out.mseRec,
+    dz: out.dz,
+    dtype: p.dtype,
+    backend,
+    device: out.device,
+    seconds: out.seconds,
+    params: p,
+    minMargin: out.minMargin,
+    zTarg: [],
+    zLast: null,
+    wHoTrained: [],
+    wHhFinal: [],
+    aborted: out.aborted,
+  };
+  const k = out.kept;
+  if (k) {
+    result.zTarg = nested(k.zTarg, T, N);
+    result.zLast = k.zLast && nested(k.zLast, T, N);
+    result.wHoTrained = nested(k.wHo, N, O);
+    result.wHhFinal = nested(k.wHh, N, N);
+    if (p.feedback === 'out') result.B = nested(k.feedback, N, cols);
+    else result.D = nested(k.feedback, N, N);
+  }
+  return result;
+}
+
+/** One field of a replay against the fixture's `expect`. */
+export interface FieldCheck {
+  field: string;
+  /** max |got − expected|. */
+  maxAbs: number;
+  /** maxAbs / max |expected| (relative to the field's largest entry). */
+  maxRel: number;
+  /** 0 for fields that must match exactly (spikes, dz). */
+  tolerance: number;
+  ok: boolean;
+}
+
+/** Tolerances of the replay contract: spikes and ΔZ exact; the rest relative, by dtype. */
+export const REPLAY_TOLERANCE = Object.freeze({ float64: 1e-9, float32: 1e-4 });
+
+function check(field: string, got: ArrayLike<number> | null | undefined, want: ArrayLike<number>, tolerance: number): FieldCheck {
+  if (!got || got.length !== want.length) return { field, maxAbs: Infinity, maxRel: Infinity, tolerance, ok: false };
+  let maxAbs = 0, scale = 0;
+  for (let k = 0; k < want.length; k++) {
+    maxAbs = Math.max(maxAbs, Math.abs(got[k] - want[k]));
+    scale = Math.max(scale, Math.abs(want[k]));
+  }
+  const maxRel = maxAbs === 0 ? 0 : maxAbs / scale;
+  return { field, maxAbs, maxRel, tolerance, ok: tolerance === 0 ? maxAbs === 0 : maxRel <= tolerance };
+}
+
+/** Compares a replay with every field of the fixture's `expect` it holds. */
+export function compareReplay(fixture: Fixture, result: ReplayResult): FieldCheck[] {
+  const e = fixture.expect ?? {};
+  const tol = REPLAY_TOLERANCE[fixture.dtype];
+  const flat = (m: Nested | null | undefined) => (m ? m.flat() : null);
+  const checks: FieldCheck[] = [];
+  if (e.z_targ) checks.push(check('z_targ', flat(result.zTarg), e.z_targ.flat(), 0));
+  if (e.Z_last) checks.push(check('Z_last', flat(result.zLast), e.Z_last.flat(), 0));
+  if (e.dz) checks.push(check('dz', result.dz, e.dz, 0));
+  if (typeof e.mse_out === 'number') checks.push(check('mse_out', [result.mseOut], [e.mse_out], tol));
+  if (e.mse_rec) checks.push(check('mse_rec', result.mseRec, e.mse_rec, tol));
+  if (e.W_ho_trained) checks.push(check('W_ho_trained', flat(result.wHoTrained), e.W_ho_trained.flat(), tol));
+  if (e.D) checks.push(check('D', flat(result.D), e.D.flat(), tol));
+  if (e.B) checks.push(check('B', flat(result.B), e.B.flat(), tol));
+  if (e.W_hh_final) checks.push(check('W_hh_final', flat(result.wHhFinal), e.W_hh_final.flat(), tol));
+  return checks;
+}

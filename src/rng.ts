@@ -1,0 +1,86 @@
+// The one seeded generator behind every random draw (tasks, matrices, feedback noise):
+// xoshiro128** (Blackman & Vigna) seeded through SplitMix64, uniform doubles from 53 bits,
+// standard normals by Marsaglia's polar method. Pure integer arithmetic plus Math.log and
+// Math.sqrt, so a seed gives the same stream on every machine running the same Node.js.
+import { randomInt } from 'node:crypto';
+
+const MASK64 = (1n << 64n) - 1n;
+
+function splitmix64(state: { s: bigint }): bigint {
+  state.s = (state.s + 0x9e3779b97f4a7c15n) & MASK64;
+  let z = state.s;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+  return z ^ (z >> 31n);
+}
+
+const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
+
+export class Rng {
+  readonly seed: number;
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+  private spare: number | null = null;
+
+  constructor(seed: number) {
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer in [0, 2^53) (got ${seed})`);
+    this.seed = seed;
+    const st = { s: BigInt(seed) };
+    const a = splitmix64(st), b = splitmix64(st);
+    this.s0 = Number(a & 0xffffffffn) | 0;
+    this.s1 = Number(a >> 32n) | 0;
+    this.s2 = Number(b & 0xffffffffn) | 0;
+    this.s3 = Number(b >> 32n) | 0;
+  }
+
+  /** Next 32 random bits, as an unsigned integer. */
+  uint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9);
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return result >>> 0;
+  }
+
+  /** Uniform on [0, 1), 53 random bits. */
+  uniform(): number {
+    const hi = this.uint32() >>> 5, lo = this.uint32() >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /** Standard normal. */
+  normal(): number {
+    if (this.spare !== null) {
+      const s = this.spare;
+      this.spare = null;
+      return s;
+    }
+    for (;;) {
+      const u = 2 * this.uniform() - 1, v = 2 * this.uniform() - 1;
+      const s = u * u + v * v;
+      if (s > 0 && s < 1) {
+        const f = Math.sqrt((-2 * Math.log(s)) / s);
+        this.spare = v * f;
+        return u * f;
+      }
+    }
+  }
+
+  /** `count` standard normals times `scale` (row-major fill of a matrix). */
+  normals(count: number, scale = 1): Float64Array {
+    const out = new Float64Array(count);
+    for (let k = 0; k < count; k++) out[k] = scale * this.normal();
+    return out;
+  }
+}
+
+/** A fresh seed for a run that was given none (reported back so it can be repeated). */
+export function randomSeed(): number {
+  return randomInt(0, 2 ** 32);
+}

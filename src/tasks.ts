@@ -1,0 +1,57 @@
+// The ND-trajectory task of SPEC.md "The task": a smooth target y* and a clock input x.
+import { GoalError } from './errors';
+import type { Rng } from './rng';
+
+/** A row-major matrix. */
+export interface Matrix {
+  rows: number;
+  cols: number;
+  data: Float64Array;
+}
+
+/** Frequencies of the four sine components of every target trace. */
+export const TARGET_FREQUENCIES = Object.freeze([1, 2, 3, 5] as const);
+/** Leading steps of the target set to zero. */
+export const TARGET_SILENT_STEPS = 8;
+
+/**
+ * y* (T × O): for each output, amplitudes A_q ~ U(0,1) then phases P_q ~ U(0,2π) (drawn in
+ * that order, output by output), y*_o(n) = Σ_q A_q sin(F_q t_n + P_q) on t_n = 2πn/(T−1);
+ * the first 8 steps zeroed; the whole array divided by its (signed) maximum.
+ */
+export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
+  const T = tSeq, O = nOut;
+  const data = new Float64Array(T * O);
+  for (let o = 0; o < O; o++) {
+    const A = TARGET_FREQUENCIES.map(() => rng.uniform());
+    const P = TARGET_FREQUENCIES.map(() => 2 * Math.PI * rng.uniform());
+    for (let n = TARGET_SILENT_STEPS; n < T; n++) {
+      const t = (2 * Math.PI * n) / (T - 1);
+      let y = 0;
+      for (let q = 0; q < TARGET_FREQUENCIES.length; q++) y += A[q] * Math.sin(TARGET_FREQUENCIES[q] * t + P[q]);
+      data[n * O + o] = y;
+    }
+  }
+  let max = -Infinity;
+  for (const y of data) max = Math.max(max, y);
+  if (!(max > 0)) {
+    throw new GoalError(
+      'GOAL_DEGENERATE_TASK',
+      `the target is degenerate for t_seq=${T}: its largest value is ${max} (the first ${TARGET_SILENT_STEPS} steps are zero, so t_seq must exceed ${TARGET_SILENT_STEPS})`,
+      'tSeq',
+    );
+  }
+  for (let k = 0; k < data.length; k++) data[k] /= max;
+  return { rows: T, cols: O, data };
+}
+
+/** x ((T−1) × I): unit k is 1 on steps [k·span, (k+1)·span), span = floor((T−1)/I). */
+export function buildClock(tSeq: number, nInp: number): Matrix {
+  const rows = tSeq - 1, I = nInp;
+  const span = Math.floor(rows / I);
+  const data = new Float64Array(rows * I);
+  for (let k = 0; k < I; k++) {
+    for (let t = k * span; t < (k + 1) * span; t++) data[t * I + k] = 1;
+  }
+  return { rows, cols: I, data };
+}

@@ -1,0 +1,81 @@
+// train(): draw a network and its task from one seeded generator, then run SPEC.md's phases.
+import { chooseBackend, type Backend } from './backend';
+import { resolveParams, type Params, type ResolvedParams } from './params';
+import { Rng, randomSeed } from './rng';
+import { checkMemory, noiseCount, runPhases, type RunOptions } from './run';
+import { buildClock, buildTarget } from './tasks';
+
+export interface TrainOptions extends RunOptions {
+  /** 'cpu' (default), 'cuda', or 'auto' (CUDA when available, else the CPU with one warning). */
+  backend?: Backend;
+  /** Where warnings go (default: process.emitWarning). */
+  onWarning?: (message: string) => void;
+}
+
+export interface TrainResult {
+  /** Readout MSE of the last readout epoch (before its update). */
+  mseOut: number;
+  /** Readout MSE of the network after each recurrent epoch. */
+  mseRec: number[];
+  /** Spike error ΔZ = Σ|Z* − Z| of each recurrent epoch. */
+  dz: number[];
+  /** The seed every draw came from: pass it back to repeat the run bit for bit. */
+  seed: number;
+  backend: 'cpu' | 'cuda';
+  /** e.g. "cpu:avx2". */
+  device: string;
+  dtype: ResolvedParams['dtype'];
+  seconds: number;
+  params: ResolvedParams;
+  /** True when options.signal stopped the run; the lists then hold the epochs done. */
+  aborted: boolean;
+}
+
+/** Everything a seed decides, in the order it is drawn: task, then W_ih, W_hh, W_ho, W_trg. */
+export function drawNetwork(p: ResolvedParams, rng: Rng) {
+  const targ = buildTarget(p.tSeq, p.nOut, rng).data;
+  const clock = buildClock(p.tSeq, p.nInp).data;
+  const N = p.nRec;
+  return {
+    targ,
+    clock,
+    W_ih: rng.normals(p.nInp * N, p.sigmaInp),
+    W_hh: rng.normals(N * N, p.sigmaRec),
+    W_ho: rng.normals(N * p.nOut, 1 / Math.sqrt(N)),
+    W_trg: rng.normals(p.nOut * N, p.sigmaTrg),
+  };
+}
+
+const emitWarning = (message: string) => process.emitWarning(message, { code: 'GOAL_WARNING' });
+
+/**
+ * Trains one network as the paper does: readout epochs on the target spikes, then recurrent
+ * epochs with the GOAL feedback. Rejects with a GoalError on bad params before any work.
+ */
+export async function train(params: Partial<Params>, options: TrainOptions = {}): Promise<TrainResult> {
+  const warn = options.onWarning ?? emitWarning;
+  const { params: p, warnings } = resolveParams(params);
+  warnings.forEach(warn);
+  const backend = chooseBackend(options.backend ?? 'cpu', warn);
+  checkMemory(p);
+  const seed = p.seed ?? randomSeed();
+  const resolved: ResolvedParams = { ...p, seed };
+  const rng = new Rng(seed);
+  const net = drawNetwork(resolved, rng);
+  const out = await runPhases(
+    { params: resolved, backend, ...net, noise: () => rng.normals(noiseCount(resolved)) },
+    options,
+  );
+  return {
+    mseOut: out.mseOut,
+    mseRec: out.mseRec,
+    dz: out.dz,
+    seed,
+    backend,
+    device: out.device,
+    dtype: resolved.dtype,
+    seconds: out.seconds,
+    params: resolved,
+    aborted: out.aborted,
+  };
+}
