@@ -1,6 +1,6 @@
 // goal-snn: train recurrent spiking networks with GOAL (Capone, Muratore, Paolucci 2022).
 export { GoalError } from './errors';
-export { defaults, paramDocs, resolveParams, specParams, MAX_SIZE } from './params';
+export { defaults, paramDocs, resolveParams, specParams, describeDefault, parameterTable, MAX_SIZE } from './params';
 export type { Params, ResolvedParams, ParamDoc, ParamName, Dtype, FeedbackKind } from './params';
 export { Rng, randomSeed } from './rng';
 export { buildTarget, buildClock, TARGET_FREQUENCIES, TARGET_SILENT_STEPS } from './tasks';

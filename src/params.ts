@@ -274,3 +274,26 @@ export function specParams(p: ResolvedParams): Record<string, unknown> {
   for (const d of paramDocs) out[d.spec] = p[d.name];
   return out;
 }
+
+/** A default as people read it (CLI help, README): the value, or what null stands for. */
+export function describeDefault(name: ParamName): string {
+  const v = (defaults as Record<string, unknown>)[name];
+  switch (name) {
+    case 'nRec': return 'required';
+    case 'epochs': return defaults.epochs.join(' ');
+    case 'rank': return 'none (LTTS)';
+    case 'recLr': return '5/√N';
+    case 'seed': return 'random';
+    case 'resample': return 'off';
+    default: return String(v);
+  }
+}
+
+/** The parameter table of the README, generated from paramDocs and the defaults. */
+export function parameterTable(): string {
+  const rows = paramDocs.map((d) => {
+    const flags = [...d.legacy, d.long].map((f) => `\`${f}\``).join(', ');
+    return `| \`${d.name}\` | ${flags} | ${describeDefault(d.name)} | ${d.unit} | ${d.meaning} |`;
+  });
+  return ['| library | CLI flags | default | unit | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}

@@ -152,6 +152,7 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
       clock: matrix(task.clock, T - 1, I, 'fixture.task.clock'),
       noise: () => noise,
       keep: true,
+      warn,
     },
     options,
   );

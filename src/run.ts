@@ -37,6 +37,7 @@ export interface RunInput {
   noise: () => Float64Array;
   /** Read the final matrices and rasters back (replay). */
   keep?: boolean;
+  warn: (message: string) => void;
 }
 
 export interface Kept {
@@ -140,6 +141,10 @@ export async function runPhases(input: RunInput, options: RunOptions = {}): Prom
         options.onEpoch?.({ phase: 'readout', epoch: ++readoutDone, epochs: nReadout, mse: m });
       }
     });
+    if (!Number.isFinite(mseOut)) {
+      input.warn(`the readout training diverged (mse_out = ${mseOut}): outLr=${p.outLr} is too large for nRec=${p.nRec}; ` +
+        `try outLr ≈ ${+(0.375 / p.nRec).toPrecision(2)} (0.0025·150/N)`);
+    }
     const mseRec: number[] = [], dz: number[] = [];
     if (!aborted) {
       if (!p.resample) await net.feedback(input.noise());

@@ -63,7 +63,7 @@ export async function train(params: Partial<Params>, options: TrainOptions = {})
   const rng = new Rng(seed);
   const net = drawNetwork(resolved, rng);
   const out = await runPhases(
-    { params: resolved, backend, ...net, noise: () => rng.normals(noiseCount(resolved)) },
+    { params: resolved, backend, ...net, noise: () => rng.normals(noiseCount(resolved)), warn },
     options,
   );
   return {

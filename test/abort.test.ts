@@ -1,0 +1,38 @@
+// options.signal stops a run cleanly between epochs; onEpoch reports every epoch in order.
+import t from 'tap';
+import { train, type EpochInfo } from '../src/index';
+
+t.test('progress is reported for every epoch, in order', async (t) => {
+  const seen: EpochInfo[] = [];
+  const r = await train({ nRec: 30, tSeq: 40, epochs: [7, 5], seed: 2 }, { onEpoch: (e) => seen.push(e) });
+  t.strictSame(seen.map((e) => `${e.phase}${e.epoch}/${e.epochs}`),
+    ['readout1/7', 'readout2/7', 'readout3/7', 'readout4/7', 'readout5/7', 'readout6/7', 'readout7/7',
+      'recurrent1/5', 'recurrent2/5', 'recurrent3/5', 'recurrent4/5', 'recurrent5/5']);
+  t.strictSame(seen.filter((e) => e.phase === 'recurrent').map((e) => e.dz), r.dz);
+  t.equal(seen[6].mse, r.mseOut);
+});
+
+t.test('abort during the recurrent phase keeps the epochs done', async (t) => {
+  const ac = new AbortController();
+  const full = await train({ nRec: 40, tSeq: 50, epochs: [10, 200], seed: 4 });
+  const r = await train({ nRec: 40, tSeq: 50, epochs: [10, 200], seed: 4 }, {
+    signal: ac.signal,
+    onEpoch: (e) => { if (e.phase === 'recurrent' && e.epoch === 3) ac.abort(); },
+  });
+  t.equal(r.aborted, true);
+  t.ok(r.mseRec.length >= 3 && r.mseRec.length < 200, `stopped after ${r.mseRec.length} epochs`);
+  t.equal(r.dz.length, r.mseRec.length);
+  t.strictSame(r.mseRec, full.mseRec.slice(0, r.mseRec.length), 'the epochs done are the same as in a full run');
+  t.equal(full.aborted, false);
+});
+
+t.test('an already aborted signal runs no epoch', async (t) => {
+  const r = await train({ nRec: 20, tSeq: 30, epochs: [10, 10], seed: 1 }, { signal: AbortSignal.abort() });
+  t.equal(r.aborted, true);
+  t.strictSame(r.mseRec, []);
+});
+
+t.test('an error thrown by onEpoch propagates unchanged', async (t) => {
+  const boom = new Error('callback failed');
+  await t.rejects(train({ nRec: 20, tSeq: 30, epochs: [3, 3], seed: 1 }, { onEpoch: () => { throw boom; } }), boom);
+});

@@ -1,0 +1,62 @@
+// The same seed, backend and dtype give bit-identical results; so does every CPU variant.
+import t from 'tap';
+import { info, train } from '../src/index';
+
+const small = { nRec: 60, tSeq: 60, epochs: [40, 12] as [number, number] };
+
+t.test('same seed twice: identical', async (t) => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    const a = await train({ ...small, seed: 11, dtype });
+    const b = await train({ ...small, seed: 11, dtype });
+    t.strictSame(b.mseRec, a.mseRec, `${dtype}: mse_rec`);
+    t.strictSame(b.dz, a.dz, `${dtype}: dz`);
+    t.equal(b.mseOut, a.mseOut, `${dtype}: mse_out`);
+  }
+});
+
+t.test('different seeds, different networks', async (t) => {
+  const a = await train({ ...small, seed: 1 });
+  const b = await train({ ...small, seed: 2 });
+  t.not(a.mseOut, b.mseOut);
+});
+
+t.test('without a seed one is drawn, reported, and repeats the run', async (t) => {
+  const a = await train(small);
+  t.ok(Number.isInteger(a.seed) && a.seed >= 0, `seed ${a.seed} reported`);
+  t.equal(a.params.seed, a.seed);
+  const b = await train({ ...small, seed: a.seed });
+  t.strictSame(b.mseRec, a.mseRec);
+});
+
+t.test('every instruction-set variant gives the same bits', async (t) => {
+  const isas = info().cpu.isas;
+  t.ok(isas.includes('base'), `variants here: ${isas.join(', ')}`);
+  const saved = process.env.GOAL_CPU_ISA;
+  try {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const rank of [null, 5]) {
+        const runs = [];
+        for (const isa of isas) {
+          process.env.GOAL_CPU_ISA = isa;
+          runs.push(await train({ ...small, seed: 5, dtype, rank }));
+        }
+        for (let k = 1; k < runs.length; k++) {
+          t.equal(runs[k].device, `cpu:${isas[k]}`);
+          t.strictSame(runs[k].mseRec, runs[0].mseRec, `${dtype} rank ${rank}: ${isas[k]} = ${isas[0]}`);
+          t.strictSame(runs[k].dz, runs[0].dz);
+        }
+      }
+    }
+    process.env.GOAL_CPU_ISA = 'sse9';
+    await t.rejects(train({ ...small, seed: 5 }), { code: 'GOAL_INVALID' }, 'an unknown variant is refused');
+  } finally {
+    if (saved === undefined) delete process.env.GOAL_CPU_ISA;
+    else process.env.GOAL_CPU_ISA = saved;
+  }
+});
+
+t.test('float32 and float64 agree closely at the start of training', async (t) => {
+  const a = await train({ ...small, seed: 9, dtype: 'float32', epochs: [40, 1] });
+  const b = await train({ ...small, seed: 9, dtype: 'float64', epochs: [40, 1] });
+  t.ok(Math.abs(a.mseOut - b.mseOut) <= 1e-4 * b.mseOut, `mse_out ${a.mseOut} vs ${b.mseOut}`);
+});

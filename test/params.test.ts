@@ -1,0 +1,80 @@
+// Defaults are SPEC.md's; every bad value is refused with a message naming the parameter,
+// what it accepts and what it got.
+import t from 'tap';
+import { defaults, GoalError, paramDocs, resolveParams, train } from '../src/index';
+
+t.test('defaults follow SPEC.md and are frozen', async (t) => {
+  t.match(defaults, {
+    nRec: null, nInp: 5, nOut: 3, tSeq: 150, rank: null, recLr: null, outLr: 0.0025, feedback: 'spk',
+    resample: false, tauM: 8, tauS: 2, tauO: 5, sigmaInp: 22, sigmaTrg: 8, sigmaRec: 1, vInit: -4, bias: -4,
+    reset: -20, thr: 0, dt: 0.001, seed: null, dtype: 'float32',
+  });
+  t.strictSame([...defaults.epochs], [5000, 10000]);
+  t.ok(Object.isFrozen(defaults) && Object.isFrozen(defaults.epochs), 'frozen');
+  t.strictSame(paramDocs.map((d) => d.name).sort(), Object.keys(defaults).sort(), 'every default is documented');
+});
+
+t.test('resolution applies the defaults', async (t) => {
+  const { params, warnings } = resolveParams({ nRec: 100 });
+  t.equal(params.recLr, 5 / Math.sqrt(100), 'rec_lr = 5/√N');
+  t.equal(params.nInp, 5);
+  t.strictSame(warnings, []);
+});
+
+const bad: [Record<string, unknown>, RegExp][] = [
+  [{ nRec: -3 }, /^nRec must be an integer ≥ 1 \(got -3\)$/],
+  [{ nRec: 0 }, /^nRec must be an integer ≥ 1 \(got 0\)$/],
+  [{ nRec: 2.5 }, /^nRec must be an integer ≥ 1 \(got 2\.5\)$/],
+  [{ nRec: 'ten' }, /^nRec must be an integer ≥ 1 \(got "ten"\)$/],
+  [{}, /^nRec is required/],
+  [{ nRec: 10, tSeq: 1 }, /^tSeq must be an integer ≥ 2 \(got 1\)$/],
+  [{ nRec: 10, nOut: 11 }, /^nOut must be an integer in \[1, 10\]/],
+  [{ nRec: 10, rank: 2 }, /^rank must be an integer in \[3, 10\] \(got 2\)$/],
+  [{ nRec: 10, rank: 11 }, /^rank must be an integer in \[3, 10\] \(got 11\)$/],
+  [{ nRec: 10, feedback: 'err' }, /^feedback must be one of spk, out \(got "err"\)$/],
+  [{ nRec: 10, tauM: 0 }, /^tauM must be a finite number > 0 \(got 0\)$/],
+  [{ nRec: 10, tauO: NaN }, /^tauO must be a finite number > 0 \(got NaN\)$/],
+  [{ nRec: 10, bias: Infinity }, /^bias must be a finite number \(got Infinity\)$/],
+  [{ nRec: 10, recLr: -1 }, /^recLr must be a finite number ≥ 0 \(got -1\)$/],
+  [{ nRec: 10, epochs: [10] }, /^epochs must be two integers ≥ 0 .* \(got \[10\]\)$/],
+  [{ nRec: 10, epochs: [10, -1] }, /^epochs must be two integers ≥ 0/],
+  [{ nRec: 10, dtype: 'float16' }, /^dtype must be one of float32, float64 \(got "float16"\)$/],
+  [{ nRec: 10, seed: -1 }, /^seed must be an integer in \[0, /],
+  [{ nRec: 10, resample: 'yes' }, /^resample must be true or false/],
+  [{ nRec: 10, n_rec: 10 }, /^unknown parameter n_rec \(did you mean nRec\?\)$/],
+  [{ nRec: 10, tau_m: 8 }, /^unknown parameter tau_m \(did you mean tauM\?\)$/],
+];
+
+t.test('bad values', async (t) => {
+  for (const [input, message] of bad) {
+    t.throws(() => resolveParams(input), message, JSON.stringify(input));
+  }
+  const err = (() => { try { resolveParams({ nRec: 10, tauS: -2 }); } catch (e) { return e; } })() as GoalError;
+  t.ok(err instanceof GoalError);
+  t.equal(err.code, 'GOAL_INVALID_PARAM');
+  t.equal(err.param, 'tauS');
+});
+
+t.test('train rejects before doing any work', async (t) => {
+  await t.rejects(train({ nRec: 10, rank: 1 }), { code: 'GOAL_INVALID_PARAM', param: 'rank' });
+  await t.rejects(train({ nRec: 100000 }), { code: 'GOAL_ENOMEM', message: /nRec=100000 needs .* GiB/ }, 'too large to allocate');
+  await t.rejects(train({ nRec: 10, tSeq: 8, epochs: [1, 1] }), { code: 'GOAL_DEGENERATE_TASK' });
+  await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_PARAM', param: 'backend' });
+});
+
+t.test('feedback out without a rank warns and uses spk', async (t) => {
+  const { params, warnings } = resolveParams({ nRec: 10, feedback: 'out' });
+  t.equal(params.feedback, 'spk');
+  t.match(warnings, [/out needs a rank/]);
+  const seen: string[] = [];
+  const r = await train({ nRec: 10, tSeq: 20, epochs: [1, 1], feedback: 'out', seed: 1 }, { onWarning: (m) => seen.push(m) });
+  t.equal(r.params.feedback, 'spk');
+  t.equal(seen.length, 1);
+});
+
+t.test('a diverging readout is reported, not hidden', async (t) => {
+  const seen: string[] = [];
+  const r = await train({ nRec: 40, tSeq: 40, epochs: [200, 1], outLr: 5, seed: 1 }, { onWarning: (m) => seen.push(m) });
+  t.notOk(Number.isFinite(r.mseOut), `mse_out ${r.mseOut}`);
+  t.match(seen, [/readout training diverged .*outLr=5 is too large for nRec=40/]);
+});
