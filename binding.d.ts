@@ -71,6 +71,38 @@ export declare class Net {
   readonly device: string;
 }
 
+/** One network of a batch: a NetConfig without its backend. */
+export type BatchNet = Omit<NetConfig, 'backend'>;
+
+export interface BatchConfig {
+  backend: NativeBackend;
+  /** CPU only: threads that share the networks (default 1). */
+  threads?: number;
+  /** Networks sharing N, I, O, T and dtype; each with its own rank, constants and matrices. */
+  nets: BatchNet[];
+}
+
+/**
+ * K networks trained in lockstep: one native call per phase for all of them. Per-epoch outputs
+ * are network-major (k·epochs + epoch). A row equals the same network run alone on the same
+ * backend.
+ */
+export declare class Batch {
+  constructor(config: BatchConfig);
+  readonly size: number;
+  readonly device: string;
+  targetRun(): Promise<void>;
+  readout(epochs: number): Promise<Float64Array>;
+  /** One noise array per network (N×N spk, N×R out). */
+  feedback(noise: Float64Array[]): Promise<void>;
+  recurrent(epochs: number): Promise<{ mseRec: Float64Array; dz: Float64Array }>;
+  readoutMse(k: number): number;
+  read(k: number, name: MatrixField): Float64Array;
+  read(k: number, name: RasterField): Uint8Array;
+  minMargin(k: number): number;
+  dispose(): void;
+}
+
 export interface NativeInfo {
   cpu: { isa: string; isas: string[]; threads: number };
   cuda: {

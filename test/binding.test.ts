@@ -54,3 +54,52 @@ t.test('cuda without CUDA is a coded error', async (t) => {
   if (addon().info().cuda.available) return t.skip('a GPU is available here');
   t.throws(() => new (addon().Net)({ ...base(), backend: 'cuda' }), { code: /GOAL_NO_CUDA|GOAL_CUDA/ });
 });
+
+t.test('a CPU batch equals its networks run one at a time, bit for bit', async (t) => {
+  const { Batch, Net } = addon();
+  const nets = [0, 1, 2].map((k) => {
+    const c = base();
+    c.W_hh = Float64Array.from({ length: N * N }, (_, i) => Math.sin(i * 7 + k));
+    c.W_ih = Float64Array.from({ length: I * N }, (_, i) => 4 + Math.cos(i + k));
+    const { backend: _b, ...rest } = { ...c, R: k === 2 ? 2 : 0 };
+    return rest;
+  });
+  const noise = nets.map((_, k) => Float64Array.from({ length: N * N }, (_, i) => Math.cos(i * 3 + k)));
+  for (const threads of [1, 2]) {
+    const b = new Batch({ backend: 'cpu', threads, nets });
+    t.equal(b.size, 3);
+    await b.targetRun();
+    const mse = await b.readout(4);
+    await b.feedback(noise);
+    const r = await b.recurrent(3);
+    for (let k = 0; k < 3; k++) {
+      const alone = new Net({ ...nets[k], backend: 'cpu' });
+      await alone.targetRun();
+      const m1 = await alone.readout(4);
+      await alone.feedback(noise[k]);
+      const r1 = await alone.recurrent(3);
+      t.strictSame(Array.from(mse.subarray(4 * k, 4 * k + 4)), Array.from(m1), `threads ${threads}, net ${k}: readout`);
+      t.strictSame(Array.from(r.mseRec.subarray(3 * k, 3 * k + 3)), Array.from(r1.mseRec), `net ${k}: mse_rec`);
+      t.strictSame(Array.from(r.dz.subarray(3 * k, 3 * k + 3)), Array.from(r1.dz), `net ${k}: dz`);
+      t.strictSame(Array.from(b.read(k, 'W_hh')), Array.from(alone.read('W_hh')), `net ${k}: W_hh`);
+    }
+    b.dispose();
+  }
+});
+
+t.test('batch arguments are checked', async (t) => {
+  const { Batch } = addon();
+  const { backend: _b, ...one } = base();
+  t.throws(() => new Batch({ backend: 'cpu', nets: [] }), { code: 'GOAL_INVALID' });
+  t.throws(() => new Batch({ backend: 'cpu', nets: [one, { ...one, N: 5, W_hh: new Float64Array(25), W_ih: new Float64Array(10), W_ho: new Float64Array(5), W_trg: new Float64Array(5) }] }),
+    { code: 'GOAL_INVALID', message: /share N, I, O, T and dtype/ });
+  t.throws(() => new Batch({ backend: 'cpu', threads: 0, nets: [one] }), { code: 'GOAL_INVALID' });
+  const b = new Batch({ backend: 'cpu', nets: [one, one] });
+  await b.targetRun();
+  t.throws(() => b.feedback([new Float64Array(16)]), { code: 'GOAL_INVALID', message: /one noise array per network/ });
+  t.throws(() => b.read(2, 'W_hh'), { code: 'GOAL_INVALID' });
+  const pending = b.readout(1);
+  t.equal(b.size, 2, 'size is readable while a call runs');
+  t.throws(() => b.read(0, 'W_hh'), { code: 'GOAL_BUSY' });
+  await pending;
+});

@@ -113,18 +113,68 @@ Config parse_config(const Napi::Object& o) {
   return c;
 }
 
-class NetWrap;
+// Pointers into the config's Float64Arrays: valid while `o` lives (engines copy them at once).
+goal::Inputs parse_inputs(const Napi::Object& o, const Config& c, const std::string& where) {
+  auto arr = [&](const char* name, int64_t count) {
+    return doubles(o.Env(), prop(o, name), where + name, count).Data();
+  };
+  goal::Inputs in;
+  in.W_ih = arr("W_ih", c.I * c.N);
+  in.W_hh = arr("W_hh", c.N * c.N);
+  in.W_ho = arr("W_ho", c.N * c.O);
+  in.W_trg = arr("W_trg", c.O * c.N);
+  in.targ = arr("targ", c.T * c.O);
+  in.clock = arr("clock", (c.T - 1) * c.I);
+  return in;
+}
+
+// Matrix fields by name, shared by Net and Batch.
+const std::pair<const char*, goal::Field> kFields[] = {
+    {"W_ih", goal::Field::W_ih}, {"W_hh", goal::Field::W_hh}, {"W_ho", goal::Field::W_ho},
+    {"W_trg", goal::Field::W_trg}, {"D", goal::Field::D},     {"B", goal::Field::B},
+    {"r_targ", goal::Field::r_targ}};
+
+// read(name) of a network with config c: a Float64Array for a matrix, a Uint8Array for a
+// raster, filled by the given readers.
+template <typename ReadField, typename ReadRaster>
+Napi::Value read_named(Napi::Env env, Napi::Value nameArg, const Config& c, ReadField readField,
+                       ReadRaster readRaster) {
+  if (!nameArg.IsString()) invalid(env, "read(name): name must be a string");
+  const std::string name = nameArg.As<Napi::String>().Utf8Value();
+  if (name == "Z_targ" || name == "Z_last") {
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(c.T * c.N));
+    guarded(env, [&] { readRaster(name == "Z_targ" ? goal::Raster::Z_targ : goal::Raster::Z_last, out.Data()); });
+    return out;
+  }
+  for (const auto& [key, field] : kFields) {
+    if (name != key) continue;
+    Napi::Float64Array out = Napi::Float64Array::New(env, size_t(goal::field_size(c, field)));
+    guarded(env, [&] { readField(field, out.Data()); });
+    return out;
+  }
+  invalid(env, "read(name): unknown field '" + name + "'");
+}
+
+Napi::Float64Array to_array(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
+
+int64_t epochs_arg(const Napi::CallbackInfo& info) {
+  return integer(info.Env(), info.Length() > 0 ? info[0] : info.Env().Undefined(), "epochs", 0, int64_t(1) << 40);
+}
 
 // One asynchronous call on a network: `work` runs on the libuv pool and must not touch
 // JS; `done` builds the resolution value on the main thread. The network and any input
 // array stay referenced (so neither is collected) until the call settles.
 class Job : public Napi::AsyncWorker {
  public:
-  Job(Napi::Env env, NetWrap* owner, Napi::Object self, std::function<void()> work,
+  Job(Napi::Env env, bool* busy, Napi::Object self, std::function<void()> work,
       std::function<Napi::Value(Napi::Env)> done, Napi::Value keep)
       : Napi::AsyncWorker(env, "goal-snn"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        owner_(owner),
+        busy_(busy),
         self_(Napi::Persistent(self)),
         work_(std::move(work)),
         done_(std::move(done)) {
@@ -155,7 +205,7 @@ class Job : public Napi::AsyncWorker {
   }
 
   Napi::Promise::Deferred deferred_;
-  NetWrap* owner_;
+  bool* busy_;
   Napi::ObjectReference self_, keep_;
   std::function<void()> work_;
   std::function<Napi::Value(Napi::Env)> done_;
@@ -184,24 +234,13 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
     const Napi::Object o = info[0].As<Napi::Object>();
     const Config c = parse_config(o);
     const std::string backend = text(o, "backend");
-    auto arr = [&](const char* name, int64_t count) {
-      return doubles(env, prop(o, name), std::string("config.") + name, count).Data();
-    };
-    goal::Inputs in;
-    in.W_ih = arr("W_ih", c.I * c.N);
-    in.W_hh = arr("W_hh", c.N * c.N);
-    in.W_ho = arr("W_ho", c.N * c.O);
-    in.W_trg = arr("W_trg", c.O * c.N);
-    in.targ = arr("targ", c.T * c.O);
-    in.clock = arr("clock", (c.T - 1) * c.I);
+    const goal::Inputs in = parse_inputs(o, c, "config.");
     engine_ = guarded(env, [&]() -> std::unique_ptr<Engine> {
       if (backend == "cpu") return goal::make_cpu_engine(c, in);
       if (backend == "cuda") return goal::make_cuda_engine(c, in);
       throw goal::Error("GOAL_INVALID", "config.backend must be 'cpu' or 'cuda'");
     });
   }
-
-  void finish() { busy_ = false; }
 
  private:
   Engine& engine(Napi::Env env) {
@@ -212,15 +251,10 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
 
   Napi::Value start(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done,
                     Napi::Value keep = Napi::Value()) {
-    auto* job = new Job(env, this, Value(), std::move(work), std::move(done), keep);
+    auto* job = new Job(env, &busy_, Value(), std::move(work), std::move(done), keep);
     busy_ = true;
     job->Queue();
     return job->promise();
-  }
-
-  int64_t epochs_arg(const Napi::CallbackInfo& info) {
-    return integer(info.Env(), info.Length() > 0 ? info[0] : info.Env().Undefined(), "epochs", 0,
-                   int64_t(1) << 40);
   }
 
   Napi::Value TargetRun(const Napi::CallbackInfo& info) {
@@ -269,25 +303,9 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Engine& e = engine(env);
-    if (info.Length() < 1 || !info[0].IsString()) invalid(env, "read(name): name must be a string");
-    const std::string name = info[0].As<Napi::String>().Utf8Value();
-    const Config& c = e.config();
-    if (name == "Z_targ" || name == "Z_last") {
-      Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(c.T * c.N));
-      guarded(env, [&] { e.read(name == "Z_targ" ? goal::Raster::Z_targ : goal::Raster::Z_last, out.Data()); });
-      return out;
-    }
-    static const std::pair<const char*, goal::Field> fields[] = {
-        {"W_ih", goal::Field::W_ih}, {"W_hh", goal::Field::W_hh}, {"W_ho", goal::Field::W_ho},
-        {"W_trg", goal::Field::W_trg}, {"D", goal::Field::D},     {"B", goal::Field::B},
-        {"r_targ", goal::Field::r_targ}};
-    for (const auto& [key, field] : fields) {
-      if (name != key) continue;
-      Napi::Float64Array out = Napi::Float64Array::New(env, size_t(goal::field_size(c, field)));
-      guarded(env, [&] { e.read(field, out.Data()); });
-      return out;
-    }
-    invalid(env, "read(name): unknown field '" + name + "'");
+    return read_named(
+        env, info.Length() > 0 ? info[0] : env.Undefined(), e.config(),
+        [&](goal::Field f, double* out) { e.read(f, out); }, [&](goal::Raster f, uint8_t* out) { e.read(f, out); });
   }
 
   void Dispose(const Napi::CallbackInfo& info) {
@@ -300,22 +318,173 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
   }
 
   Napi::Value Device(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), engine(info.Env()).device());
-  }
-
-  static Napi::Float64Array to_array(Napi::Env env, const std::vector<double>& v) {
-    Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
-    std::copy(v.begin(), v.end(), a.Data());
-    return a;
+    if (!engine_) throw coded(info.Env(), "GOAL_STATE", "this network has been disposed");
+    return Napi::String::New(info.Env(), engine_->device());  // constant: readable while a call runs
   }
 
   std::unique_ptr<Engine> engine_;
   bool busy_ = false;
 };
 
+// K networks trained in lockstep (engine.h Batch): one call per phase for all of them.
+class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Batch",
+                       {InstanceMethod<&BatchWrap::TargetRun>("targetRun"),
+                        InstanceMethod<&BatchWrap::Readout>("readout"),
+                        InstanceMethod<&BatchWrap::Feedback>("feedback"),
+                        InstanceMethod<&BatchWrap::Recurrent>("recurrent"),
+                        InstanceMethod<&BatchWrap::ReadoutMse>("readoutMse"),
+                        InstanceMethod<&BatchWrap::Read>("read"),
+                        InstanceMethod<&BatchWrap::MinMargin>("minMargin"),
+                        InstanceMethod<&BatchWrap::Dispose>("dispose"),
+                        InstanceAccessor<&BatchWrap::Size>("size"),
+                        InstanceAccessor<&BatchWrap::Device>("device")});
+  }
+
+  explicit BatchWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) invalid(env, "new Batch(config): config must be an object");
+    const Napi::Object o = info[0].As<Napi::Object>();
+    const std::string backend = text(o, "backend");
+    const Napi::Value netsValue = prop(o, "nets");
+    if (!netsValue.IsArray()) invalid(env, "config.nets must be an array of network configs");
+    const Napi::Array nets = netsValue.As<Napi::Array>();
+    const uint32_t K = nets.Length();
+    if (K == 0) invalid(env, "config.nets must hold at least one network");
+    std::vector<Config> cfgs;
+    std::vector<goal::Inputs> ins;
+    for (uint32_t k = 0; k < K; ++k) {
+      const Napi::Value v = nets.Get(k);
+      if (!v.IsObject()) invalid(env, "config.nets[" + std::to_string(k) + "] must be an object");
+      const Napi::Object net = v.As<Napi::Object>();
+      cfgs.push_back(parse_config(net));
+      ins.push_back(parse_inputs(net, cfgs.back(), "config.nets[" + std::to_string(k) + "]."));
+    }
+    int threads = 1;
+    if (!o.Get("threads").IsUndefined()) threads = int(integer(env, o.Get("threads"), "config.threads", 1, 4096));
+    batch_ = guarded(env, [&]() -> std::unique_ptr<goal::Batch> {
+      if (backend == "cpu") return goal::make_cpu_batch(cfgs, ins, threads);
+      if (backend == "cuda") return goal::make_cuda_batch(cfgs, ins);
+      throw goal::Error("GOAL_INVALID", "config.backend must be 'cpu' or 'cuda'");
+    });
+  }
+
+ private:
+  goal::Batch& batch(Napi::Env env) {
+    if (!batch_) throw coded(env, "GOAL_STATE", "this batch has been disposed");
+    if (busy_) throw coded(env, "GOAL_BUSY", "this batch is already running a call; await it first");
+    return *batch_;
+  }
+
+  int64_t index(const Napi::CallbackInfo& info, goal::Batch& b) {
+    return integer(info.Env(), info.Length() > 0 ? info[0] : info.Env().Undefined(), "network index", 0,
+                   b.size() - 1);
+  }
+
+  Napi::Value start(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done,
+                    Napi::Value keep = Napi::Value()) {
+    auto* job = new Job(env, &busy_, Value(), std::move(work), std::move(done), keep);
+    busy_ = true;
+    job->Queue();
+    return job->promise();
+  }
+
+  Napi::Value TargetRun(const Napi::CallbackInfo& info) {
+    goal::Batch& b = batch(info.Env());
+    return start(info.Env(), [&b] { b.target_run(); }, [](Napi::Env env) { return env.Undefined(); });
+  }
+
+  Napi::Value Readout(const Napi::CallbackInfo& info) {
+    goal::Batch& b = batch(info.Env());
+    const int64_t n = epochs_arg(info);
+    auto mse = std::make_shared<std::vector<double>>(size_t(n * b.size()));
+    return start(info.Env(), [&b, n, mse] { b.readout_epochs(n, mse->data()); },
+                 [mse](Napi::Env env) { return to_array(env, *mse); });
+  }
+
+  Napi::Value Feedback(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    goal::Batch& b = batch(env);
+    if (info.Length() < 1 || !info[0].IsArray()) invalid(env, "feedback(noise): noise must be an array of Float64Arrays");
+    const Napi::Array given = info[0].As<Napi::Array>();
+    if (int64_t(given.Length()) != b.size())
+      invalid(env, "feedback(noise): one noise array per network (" + std::to_string(b.size()) + ")");
+    // Our own array holds the inputs alive until the call settles, whatever the caller does.
+    Napi::Array keep = Napi::Array::New(env, given.Length());
+    auto ptrs = std::make_shared<std::vector<const double*>>();
+    for (uint32_t k = 0; k < given.Length(); ++k) {
+      Napi::Float64Array a = doubles(env, given.Get(k), "noise[" + std::to_string(k) + "]",
+                                     goal::noise_size(b.config(k)));
+      keep.Set(k, a);
+      ptrs->push_back(a.Data());
+    }
+    return start(env, [&b, ptrs] { b.build_feedback(ptrs->data()); }, [](Napi::Env env) { return env.Undefined(); },
+                 keep);
+  }
+
+  Napi::Value Recurrent(const Napi::CallbackInfo& info) {
+    goal::Batch& b = batch(info.Env());
+    const int64_t n = epochs_arg(info);
+    auto mse = std::make_shared<std::vector<double>>(size_t(n * b.size()));
+    auto dz = std::make_shared<std::vector<double>>(size_t(n * b.size()));
+    return start(info.Env(), [&b, n, mse, dz] { b.recurrent_epochs(n, mse->data(), dz->data()); },
+                 [mse, dz](Napi::Env env) {
+                   Napi::Object r = Napi::Object::New(env);
+                   r.Set("mseRec", to_array(env, *mse));
+                   r.Set("dz", to_array(env, *dz));
+                   return r;
+                 });
+  }
+
+  Napi::Value ReadoutMse(const Napi::CallbackInfo& info) {
+    goal::Batch& b = batch(info.Env());
+    const int64_t k = index(info, b);
+    return Napi::Number::New(info.Env(), guarded(info.Env(), [&] { return b.readout_mse(k); }));
+  }
+
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    goal::Batch& b = batch(env);
+    const int64_t k = index(info, b);
+    return read_named(
+        env, info.Length() > 1 ? info[1] : env.Undefined(), b.config(k),
+        [&](goal::Field f, double* out) { b.read(k, f, out); },
+        [&](goal::Raster f, uint8_t* out) { b.read(k, f, out); });
+  }
+
+  Napi::Value MinMargin(const Napi::CallbackInfo& info) {
+    goal::Batch& b = batch(info.Env());
+    return Napi::Number::New(info.Env(), b.min_margin(index(info, b)));
+  }
+
+  void Dispose(const Napi::CallbackInfo& info) {
+    if (busy_) throw coded(info.Env(), "GOAL_BUSY", "cannot dispose a batch while a call runs");
+    batch_.reset();
+  }
+
+  // Constant for the batch's life: readable while a call runs.
+  goal::Batch& alive(Napi::Env env) {
+    if (!batch_) throw coded(env, "GOAL_STATE", "this batch has been disposed");
+    return *batch_;
+  }
+
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(alive(info.Env()).size()));
+  }
+
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), alive(info.Env()).device());
+  }
+
+  std::unique_ptr<goal::Batch> batch_;
+  bool busy_ = false;
+};
+
 void Job::OnOK() {
   Napi::Env env = Env();
-  owner_->finish();
+  *busy_ = false;
   try {
     deferred_.Resolve(done_(env));
   } catch (const Napi::Error& e) {
@@ -324,7 +493,7 @@ void Job::OnOK() {
 }
 
 void Job::OnError(const Napi::Error& e) {
-  owner_->finish();
+  *busy_ = false;
   deferred_.Reject(coded(Env(), code_, e.Message()).Value());
 }
 
@@ -366,6 +535,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Net", NetWrap::Define(env));
+  exports.Set("Batch", BatchWrap::Define(env));
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("bytesNeeded", Napi::Function::New<BytesNeeded>(env, "bytesNeeded"));
   return exports;

@@ -9,6 +9,10 @@ CudaInfo cuda_info() {
   return info;
 }
 
+std::unique_ptr<Batch> make_cuda_batch(const std::vector<Config>&, const std::vector<Inputs>&) {
+  throw Error("GOAL_NO_CUDA", cuda_info().reason);
+}
+
 std::unique_ptr<Engine> make_cuda_engine(const Config&, const Inputs&) {
   throw Error("GOAL_NO_CUDA", cuda_info().reason);
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace goal {
 
@@ -68,6 +69,32 @@ class Engine {
   virtual const Config& config() const = 0;
   virtual const char* device() const = 0;  // e.g. "cpu:avx2"
 };
+
+// K independent networks trained in lockstep by one call per phase: the engine of sweeps.
+// The networks share N, I, O, T and dtype; each has its own rank, feedback, constants and
+// matrices. Per-epoch outputs are network-major: out[k * n + epoch].
+class Batch {
+ public:
+  virtual ~Batch() = default;
+  virtual int64_t size() const = 0;
+  virtual void target_run() = 0;
+  virtual void readout_epochs(int64_t n, double* mse) = 0;
+  virtual void build_feedback(const double* const* noise) = 0;  // one pointer per network
+  virtual void recurrent_epochs(int64_t n, double* mse_rec, double* dz) = 0;
+  virtual double readout_mse(int64_t k) = 0;
+  virtual void read(int64_t k, Field f, double* out) = 0;
+  virtual void read(int64_t k, Raster f, uint8_t* out) = 0;
+  virtual double min_margin(int64_t k) const = 0;
+  virtual const Config& config(int64_t k) const = 0;
+  virtual const char* device() const = 0;
+};
+
+// Checks that the configs may share a batch (same N, I, O, T, dtype; each valid).
+void check_batch(const std::vector<Config>& c);
+
+// CPU: each network is a CPU engine; every call spreads the networks over `threads` threads.
+std::unique_ptr<Batch> make_cpu_batch(const std::vector<Config>& c, const std::vector<Inputs>& in, int threads);
+std::unique_ptr<Batch> make_cuda_batch(const std::vector<Config>& c, const std::vector<Inputs>& in);
 
 int64_t field_size(const Config& c, Field f);
 int64_t noise_size(const Config& c);
