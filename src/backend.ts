@@ -25,7 +25,7 @@ export function chooseBackend(requested: Backend, warn: (message: string) => voi
   }
   if (!warnedFallback) {
     warnedFallback = true;
-    warn(`no usable GPU (${cuda.reason}); running on the CPU`);
+    warn(`no usable GPU: ${cuda.reason}; running on the CPU`);
   }
   return 'cpu';
 }

@@ -127,8 +127,8 @@ export const paramDocs: readonly ParamDoc[] = Object.freeze([
   { name: 'nOut', spec: 'n_out', legacy: ['-O', '-n_out'], long: '--n-out', unit: 'units', meaning: 'output units O' },
   { name: 'tSeq', spec: 't_seq', legacy: ['-T', '-t_seq'], long: '--t-seq', unit: 'steps', meaning: 'sequence length T' },
   { name: 'epochs', spec: 'epochs', legacy: ['-E', '-epochs'], long: '--epochs', unit: 'epochs', meaning: 'readout epochs, recurrent epochs' },
-  { name: 'rank', spec: 'rank', legacy: ['-R', '-rank'], long: '--rank', unit: '', meaning: 'rank R of the feedback, O ≤ R ≤ N; none = LTTS' },
-  { name: 'recLr', spec: 'rec_lr', legacy: ['-Rlr', '-rec_lr'], long: '--rec-lr', unit: '', meaning: 'recurrent learning rate (none = 5/√N)' },
+  { name: 'rank', spec: 'rank', legacy: ['-R', '-rank'], long: '--rank', unit: '', meaning: 'rank R of the feedback, O ≤ R ≤ N' },
+  { name: 'recLr', spec: 'rec_lr', legacy: ['-Rlr', '-rec_lr'], long: '--rec-lr', unit: '', meaning: 'recurrent learning rate' },
   { name: 'outLr', spec: 'out_lr', legacy: ['-Olr', '-out_lr'], long: '--out-lr', unit: '', meaning: 'readout learning rate' },
   { name: 'feedback', spec: 'feedback', legacy: ['-F', '-feedback'], long: '--feedback', unit: '', meaning: 'spk (spike-level error) or out (output-level error)' },
   { name: 'resample', spec: 'resample', legacy: [], long: '--resample', unit: '', meaning: 'draw a new feedback matrix at every recurrent epoch' },
@@ -143,7 +143,7 @@ export const paramDocs: readonly ParamDoc[] = Object.freeze([
   { name: 'reset', spec: 'reset', legacy: ['-rst', '-reset'], long: '--reset', unit: '', meaning: 'reset current after a spike' },
   { name: 'thr', spec: 'thr', legacy: [], long: '--thr', unit: '', meaning: 'spike threshold' },
   { name: 'dt', spec: 'dt', legacy: ['-dt'], long: '--dt', unit: 's', meaning: 'time step' },
-  { name: 'seed', spec: 'seed', legacy: [], long: '--seed', unit: '', meaning: 'seed of the random generator (none = drawn and reported)' },
+  { name: 'seed', spec: 'seed', legacy: [], long: '--seed', unit: '', meaning: 'seed of the random generator (reported when drawn)' },
   { name: 'dtype', spec: 'dtype', legacy: [], long: '--dtype', unit: '', meaning: 'float32 or float64 arithmetic' },
 ] as ParamDoc[]).map((d) => Object.freeze(d)) as readonly ParamDoc[];
 

@@ -1,0 +1,34 @@
+// Where the CLI writes and how it hears Ctrl-C: the process by default, something else in tests.
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** For progress bars (they need to know whether it is a terminal). */
+  stderr: NodeJS.WriteStream;
+  /**
+   * Calls `handler` on the first Ctrl-C (the run then stops cleanly within one epoch); a second
+   * Ctrl-C exits at once with 130. Returns the unsubscribe function.
+   */
+  onInterrupt(handler: () => void): () => void;
+  exitCode: number;
+}
+
+export function processIo(): Io {
+  return {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    stderr: process.stderr,
+    onInterrupt(handler) {
+      let seen = false;
+      const listener = () => {
+        if (seen) process.exit(130);
+        seen = true;
+        process.stderr.write('\ngoal: stopping after the current epoch (Ctrl-C again to quit at once)\n');
+        handler();
+      };
+      process.on('SIGINT', listener);
+      return () => process.off('SIGINT', listener);
+    },
+    exitCode: 0,
+  };
+}

@@ -1,0 +1,38 @@
+// The paper's command line used argparse with single-dash multi-letter flags (-n_rec, -Rlr,
+// -Tm, -savepath) and --V. commander cannot declare those, so before parsing we rewrite
+// each such token, when it is one we know, into the long option it stands for.
+import { GoalError } from '../errors';
+import { paramDocs } from '../params';
+
+/** Legacy spelling → long option, for every flag commander cannot take as it is. */
+export const LEGACY: ReadonlyMap<string, string> = new Map([
+  ...paramDocs.flatMap((d) => d.legacy.filter((f) => f.length > 2).map((f) => [f, d.long] as [string, string])),
+  ['-savepath', '--savepath'],
+  ['--V', '--verbose'],
+]);
+
+const SHORT = new Set(paramDocs.flatMap((d) => d.legacy.filter((f) => f.length === 2)));
+
+/**
+ * Rewrites legacy tokens (also `-flag=value`, as argparse accepts) up to a `--` terminator.
+ * A single-dash word that is no flag of ours (`-Tx`) is refused here: commander would read
+ * it as `-T x`.
+ */
+export function rewriteLegacy(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (token === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const eq = token.indexOf('=');
+    const name = eq > 0 ? token.slice(0, eq) : token;
+    const long = LEGACY.get(name);
+    if (long) out.push(long + (eq > 0 ? token.slice(eq) : ''));
+    else if (eq > 0 && SHORT.has(name)) out.push(name, token.slice(eq + 1));
+    else if (/^-[A-Za-z][A-Za-z_]+$/.test(name)) throw new GoalError('GOAL_USAGE', `unknown option '${name}'`);
+    else out.push(token);
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+// The `goal` command: subcommands, the legacy-flag rewrite, and one policy for failures:
+// a short message on stderr, exit 2 for bad input, 1 for failures at run time, never a stack.
+import { Command, CommanderError } from 'commander';
+import { GoalError } from '../errors';
+import { version } from '../info';
+import { infoCommand } from './info';
+import { processIo, type Io } from './io';
+import { rewriteLegacy } from './legacy';
+import { trainCommand } from './train';
+
+/** Codes of errors that come from what the user asked for: exit status 2. */
+const USER_ERRORS = new Set([
+  'GOAL_USAGE', 'GOAL_INVALID_PARAM', 'GOAL_BAD_FIXTURE', 'GOAL_BAD_PATH', 'GOAL_ENOMEM',
+  'GOAL_NO_CUDA', 'GOAL_DEGENERATE_TASK', 'GOAL_INVALID',
+]);
+
+function program(io: Io): Command {
+  const root = new Command('goal')
+    .description('GOAL: train recurrent spiking networks with error- or target-based feedback')
+    .version(version(), '--version', 'print the version');
+  for (const cmd of [trainCommand(io), infoCommand(io)]) root.addCommand(cmd);
+  for (const cmd of [root, ...root.commands]) {
+    cmd.exitOverride().configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      outputError: () => {}, // reported once, below, in our own words
+    });
+  }
+  return root;
+}
+
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  const root = program(io);
+  if (argv.length === 0) {
+    io.err(root.helpInformation());
+    return 2;
+  }
+  const where = argv[0] && !argv[0].startsWith('-') ? `goal ${argv[0]}` : 'goal';
+  try {
+    const args = rewriteLegacy(argv);
+    await root.parseAsync(args, { from: 'user' });
+    return io.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)) return 0;
+      io.err(`${where}: ${err.message.replace(/^error: /, '')}\n(see ${where} --help)\n`);
+      return 2;
+    }
+    if (err instanceof GoalError) {
+      io.err(`${where}: ${err.message}\n`);
+      return USER_ERRORS.has(err.code) ? 2 : 1;
+    }
+    const e = err as Error;
+    io.err(`${where}: unexpected failure: ${e?.message ?? String(err)}\n`);
+    if (process.env.GOAL_DEBUG) io.err(`${e?.stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,175 @@
+// The `goal` command as users run it: a real process, its exit code, stdout and stderr.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { Parser } from 'pickleparser';
+import { paramDocs, version } from '../src/index';
+import { addon } from '../src/native';
+import { FIXTURE_DIR, loadFixture } from './helpers';
+
+const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
+const python = spawnSync('python3', ['--version']).status === 0;
+const gpu = addon().info().cuda.available;
+
+function goal(args: string[], cwd = os.tmpdir()) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GOAL_DEBUG: '' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function tmpdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cli-'));
+}
+
+t.test("the seed README's command, verbatim", async (t) => {
+  const dir = tmpdir();
+  const r = goal('train -N 150 -T 150 -O 3 -E 5000 1000 -savepath output.pkl --gpu --verbose'.split(' '), dir);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^Training time: .*\nTarget readout MSE: .*\nModel readout MSE: .*\nModel spike error: .*\n$/);
+  const warnings = r.err.split('\n').filter((l) => /warning/.test(l));
+  if (!gpu) t.match(warnings, [/no usable GPU.*running on the CPU/], 'exactly one warning: it runs on the CPU');
+  t.match(r.err, /n_rec +150/, 'parameter recap');
+  t.match(r.err, /recurrent 1000\/1000 \(100%\) \d+ ep\/s ETA .* mse .* ΔZ \d+/, 'plain progress lines off a terminal');
+  const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'output.pkl'))) as [number, number[], number[]];
+  t.equal(stats.length, 3);
+  t.equal(stats[1].length, 1000, '1000 mse_rec values');
+  t.equal(stats[2].length, 1000, '1000 dz values');
+  if (python) {
+    const py = spawnSync('python3', ['-c', 'import pickle; d = pickle.load(open("output.pkl", "rb")); print(type(d).__name__, len(d), type(d[0]).__name__, len(d[1]), len(d[2]))'], { cwd: dir, encoding: 'utf8' });
+    t.equal(py.stdout.trim(), 'tuple 3 float 1000 1000', 'Python loads (mse_out, [1000], [1000])');
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('--json prints one object and nothing else', async (t) => {
+  const r = goal(['train', '-N', '40', '-T', '50', '-E', '20', '5', '--seed', '3', '--json']);
+  t.equal(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n');
+  t.equal(lines.length, 1, 'one line');
+  const j = JSON.parse(lines[0]);
+  t.match(j, { mse_out: Number, seed: 3, backend: 'cpu', dtype: 'float32', seconds: Number, aborted: false, params: { n_rec: 40, t_seq: 50 } });
+  t.equal(j.mse_rec.length, 5);
+  t.equal(j.dz.length, 5);
+});
+
+t.test('legacy and long spellings give identical runs', async (t) => {
+  const legacy = '-N 30 -I 4 -O 2 -T 40 -E 10 3 -R 5 -Rlr 0.2 -Olr 0.003 -F spk -Tm 7 -Ts 3 -To 4 -Si 20 -St 7 -Sr 0.9 -Vo -3 -B -5 -rst -15 -dt 0.002 --seed 9 --json';
+  const long = '--n-rec 30 --n-inp 4 --n-out 2 --t-seq 40 --epochs 10 3 --rank 5 --rec-lr 0.2 --out-lr 0.003 --feedback spk --tau-m 7 --tau-s 3 --tau-o 4 --sigma-inp 20 --sigma-trg 7 --sigma-rec 0.9 --v-init -3 --bias -5 --reset -15 --dt 0.002 --seed 9 --json';
+  const argparse = '-n_rec 30 -n_inp 4 -n_out 2 -t_seq 40 -epochs 10 3 -rank 5 -rec_lr 0.2 -out_lr 0.003 -feedback spk -tau_m 7 -tau_s 3 -tau_o 4 -sigma_inp 20 -sigma_trg 7 -sigma_rec 0.9 -Vo -3 -bias -5 -reset -15 -dt 0.002 --seed 9 --json';
+  const runs = [legacy, long, argparse].map((a) => goal(['train', ...a.split(' ')]));
+  for (const r of runs) t.equal(r.code, 0, r.err);
+  const [a, b, c] = runs.map((r) => JSON.parse(r.out));
+  t.strictSame(b.params, a.params, 'long = legacy params');
+  t.strictSame(c.params, a.params, 'argparse names = legacy params');
+  t.match(a.params, { n_rec: 30, n_inp: 4, n_out: 2, t_seq: 40, epochs: [10, 3], rank: 5, rec_lr: 0.2, out_lr: 0.003, tau_m: 7, tau_s: 3, tau_o: 4, sigma_inp: 20, sigma_trg: 7, sigma_rec: 0.9, Vo: -3, bias: -5, reset: -15, dt: 0.002 });
+  t.strictSame([b.mse_rec, b.dz], [a.mse_rec, a.dz], 'and identical results');
+  const eq = goal(['train', '-N=30', '-T', '40', '-E', '10', '3', '-savepath=' + path.join(os.tmpdir(), `goal-eq-${process.pid}.pkl`), '--seed', '9', '--V', '--json']);
+  t.equal(eq.code, 0, `-flag=value and --V work: ${eq.err}`);
+});
+
+t.test('help, version, info', async (t) => {
+  const h = goal(['train', '--help']);
+  t.equal(h.code, 0);
+  for (const d of paramDocs) t.match(h.out, d.long, `--help lists ${d.long}`);
+  t.equal((h.out.match(/\(default: /g) ?? []).length >= paramDocs.length, true, 'each with its default');
+  t.match(h.out, /-N, --n-rec <n> .*\(default: required\)/);
+  const v = goal(['--version']);
+  t.equal(v.out.trim(), version());
+  const i = goal(['info', '--json']);
+  t.equal(i.code, 0);
+  const info = JSON.parse(i.out);
+  t.equal(typeof info.cuda.compiled, 'boolean');
+  t.equal(typeof info.cuda.available, 'boolean');
+  t.equal(info.version, version());
+  t.ok(info.cpu.threads >= 1);
+  t.equal(goal([]).code, 2, 'no command: usage, exit 2');
+});
+
+t.test('bad command lines: exit 2, a short message, no stack, no file', async (t) => {
+  const dir = tmpdir();
+  const malformed = path.join(dir, 'malformed.json');
+  fs.writeFileSync(malformed, '{"dtype": "float64", ');
+  const incomplete = path.join(dir, 'incomplete.json');
+  const fx = loadFixture('rank3-n40.json') as unknown as { params: Record<string, unknown> };
+  delete fx.params.n_rec;
+  fs.writeFileSync(incomplete, JSON.stringify(fx));
+  const wrongShape = path.join(dir, 'shape.json');
+  const fx2 = loadFixture('rank3-n40.json');
+  fx2.init.W_hh.pop();
+  fs.writeFileSync(wrongShape, JSON.stringify(fx2));
+  const cases: [string, RegExp][] = [
+    ['-N abc', /-N\/--n-rec expects a number \(got "abc"\)/],
+    ['-N -3', /-N\/--n-rec must be an integer ≥ 1 \(got -3\)/],
+    ['-N 0', /-N\/--n-rec must be an integer ≥ 1 \(got 0\)/],
+    ['-N 2.5', /-N\/--n-rec must be an integer ≥ 1 \(got 2.5\)/],
+    ['-N 1e999', /-N\/--n-rec must be an integer ≥ 1 \(got Infinity\)/],
+    ['-N 10 -T 1', /-T\/--t-seq must be an integer ≥ 2 \(got 1\)/],
+    ['-N 10 -T 5', /degenerate/],
+    ['-N 150 -R 2', /-R\/--rank must be an integer in \[3, 150\] \(got 2\)/],
+    ['-N 150 -R 151', /-R\/--rank must be an integer in \[3, 150\] \(got 151\)/],
+    ['-N 10 -F err', /-F\/--feedback must be one of spk, out \(got "err"\)/],
+    ['-N 10 --foo', /unknown option '--foo'/],
+    ['-N 10 -Tx 3', /unknown option '-Tx'/],
+    ['-T 10', /-N\/--n-rec is required/],
+    ['-N 1000000', /-N\/--n-rec|nRec=1000000 needs .* GiB/],
+    ['-N 10 -E 5', /-E\/--epochs takes two integers/],
+    ['-N 10 -E 5 x', /-E\/--epochs expects a number/],
+    ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
+    ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a number \(got "nan"\)/],
+    ['-N 10 --dtype float16', /--dtype must be one of float32, float64/],
+    ['-N 10 --backend tpu', /--backend must be one of auto, cpu, cuda/],
+    ['-N 10 --seed -1', /--seed must be an integer in \[0, /],
+    ['-N 10 -savepath /nonexistent-goal-dir/x.pkl', /-savepath .*does not exist/],
+    [`-N 10 -savepath ${dir}`, /is a folder/],
+    [`-N 10 -savepath=${dir}`, /is a folder/],
+    [`--replay ${path.join(dir, 'missing.json')}`, /--replay .*missing.json: cannot read it \(ENOENT\)/],
+    [`--replay ${malformed}`, /--replay .*malformed.json: not valid JSON/],
+    [`--replay ${incomplete}`, /--replay .*incomplete.json: fixture.params lacks n_rec/],
+    [`--replay ${wrongShape}`, /W_hh must be a 40×40 matrix/],
+    [`--replay ${path.join(FIXTURE_DIR, 'rank3-n40.json')} -N 5`, /--replay takes every parameter from its file; drop --n-rec/],
+  ];
+  if (!gpu) cases.push(['-N 10 --backend cuda', /backend cuda is not available/]);
+  for (const [k, [args, message]] of cases.entries()) {
+    const out = path.join(dir, `stats-${k}.pkl`);
+    const r = goal(['train', ...args.split(' '), ...(/savepath/.test(args) ? [] : ['--savepath', out])]);
+    const lines = r.err.trim().split('\n');
+    t.equal(r.code, 2, `${args}: exit 2`);
+    t.match(r.err, message, `${args}: ${lines[0]}`);
+    t.ok(lines.length <= 3, `${args}: at most 3 lines`);
+    t.notMatch(r.err, /^\s+at /m, `${args}: no stack trace`);
+    t.equal(r.out, '', `${args}: nothing on stdout`);
+    t.notOk(fs.existsSync(out), `${args}: no file written`);
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('--replay FILE --json replays a reference run', async (t) => {
+  for (const name of ['rank3-n40.json', 'ltts-n40-f32.json']) {
+    const r = goal(['train', '--replay', path.join(FIXTURE_DIR, name), '--json']);
+    t.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    const fx = loadFixture(name);
+    t.strictSame(j.dz, fx.expect!.dz, `${name}: dz`);
+    t.equal(j.dtype, fx.dtype);
+    t.ok(Object.values(j.replay_check).every((c) => (c as { ok: boolean }).ok), `${name}: every field matches`);
+  }
+});
+
+t.test('Ctrl-C stops within an epoch, keeps the stats so far, exits 130', async (t) => {
+  const dir = tmpdir();
+  const child = spawn(process.execPath, [BIN, 'train', '-N', '150', '-E', '50', '100000', '--seed', '1', '-savepath', 'out.pkl', '--verbose'], { cwd: dir });
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+    if (/recurrent /.test(err) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  t.equal(code, 130, 'exit 130');
+  t.match(err, /interrupted after \d+ of 100000 recurrent epochs; the stats so far are in out.pkl/);
+  const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'out.pkl'))) as [number, number[], number[]];
+  t.ok(stats[1].length > 0 && stats[1].length < 100000, `${stats[1].length} epochs saved`);
+  t.equal(stats[2].length, stats[1].length);
+  t.strictSame(fs.readdirSync(dir), ['out.pkl'], 'no temporary file left');
+  fs.rmSync(dir, { recursive: true });
+});
