@@ -8,6 +8,8 @@ export type { Matrix } from './tasks';
 export { train, drawNetwork } from './train';
 export type { TrainOptions, TrainResult } from './train';
 export type { EpochInfo } from './run';
+export { sweep, summarize, summaryTables, mergeRows, readRows, convergenceEpoch, DEFAULT_CONV } from './sweep';
+export type { SweepOptions, SweepResult, SweepRow, SweepRank, SummaryCell } from './sweep';
 export { replay, compareReplay, fixtureParams, REPLAY_TOLERANCE } from './replay';
 export type { Fixture, ReplayOptions, ReplayResult, FieldCheck } from './replay';
 export { BACKENDS } from './backend';

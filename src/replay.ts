@@ -140,10 +140,9 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
   const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
   const noise = matrix(init.B_noise, N, cols, 'fixture.init.B_noise');
   const backend = chooseBackend(options.backend ?? 'cpu', warn);
-  const out = await runPhases(
-    {
+  const [out] = await runPhases(
+    [{
       params: p,
-      backend,
       W_ih: matrix(init.W_ih, I, N, 'fixture.init.W_ih'),
       W_hh: matrix(init.W_hh, N, N, 'fixture.init.W_hh'),
       W_ho: matrix(init.W_ho, N, O, 'fixture.init.W_ho'),
@@ -151,9 +150,8 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
       targ: matrix(task.targ, T, O, 'fixture.task.targ'),
       clock: matrix(task.clock, T - 1, I, 'fixture.task.clock'),
       noise: () => noise,
-      keep: true,
-      warn,
-    },
+    }],
+    { backend, keep: true, warn },
     options,
   );
   const result: ReplayResult = {

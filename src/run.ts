@@ -1,8 +1,8 @@
-// The phases of SPEC.md "Training" on one network, one native call per chunk of epochs:
-// target run → readout epochs → feedback → recurrent epochs. Shared by train() and replay().
+// The phases of SPEC.md "Training", one native call per chunk of epochs: target run →
+// readout epochs → feedback → recurrent epochs. Shared by train(), replay() and sweep().
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Net, NetSizes, NativeBackend } from '../binding';
+import type { MatrixField, Net, NetSizes, NativeBackend, RasterField } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon } from './native';
 import type { ResolvedParams } from './params';
@@ -13,8 +13,9 @@ export interface EpochInfo {
   /** 1-based index within the phase. */
   epoch: number;
   epochs: number;
+  /** The epoch's MSE (the median over the networks of a batch). */
   mse: number;
-  /** Spike error ΔZ = Σ|Z* − Z| (recurrent phase only). */
+  /** Spike error ΔZ = Σ|Z* − Z| (recurrent phase only; the median over a batch). */
   dz?: number;
 }
 
@@ -24,9 +25,9 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-export interface RunInput {
+/** One network: its params, initial matrices, task and feedback draws. */
+export interface NetInput {
   params: ResolvedParams;
-  backend: NativeBackend;
   W_ih: Float64Array;
   W_hh: Float64Array;
   W_ho: Float64Array;
@@ -35,6 +36,12 @@ export interface RunInput {
   clock: Float64Array;
   /** Standard normals for the feedback (N×N spk, N×R out): once, or every epoch with resample. */
   noise: () => Float64Array;
+}
+
+export interface RunPlan {
+  backend: NativeBackend;
+  /** CPU batches: threads that share the networks (default 1). */
+  threads?: number;
   /** Read the final matrices and rasters back (replay). */
   keep?: boolean;
   warn: (message: string) => void;
@@ -117,66 +124,123 @@ async function inChunks(total: number, signal: AbortSignal | undefined, fixed1: 
   return false;
 }
 
-export async function runPhases(input: RunInput, options: RunOptions = {}): Promise<RunOutput> {
-  const p = input.params;
-  const [nReadout, nRecurrent] = p.epochs;
+/** What the phases drive: one Net seen as a batch of one, or a Batch. */
+interface Engines {
+  readonly size: number;
+  readonly device: string;
+  targetRun(): Promise<void>;
+  readout(epochs: number): Promise<Float64Array>;
+  feedback(noise: Float64Array[]): Promise<void>;
+  recurrent(epochs: number): Promise<{ mseRec: Float64Array; dz: Float64Array }>;
+  readoutMse(k: number): number;
+  read(k: number, name: MatrixField): Float64Array;
+  read(k: number, name: RasterField): Uint8Array;
+  minMargin(k: number): number;
+  dispose(): void;
+}
+
+function single(net: Net): Engines {
+  return {
+    size: 1,
+    device: net.device,
+    targetRun: () => net.targetRun(),
+    readout: (n) => net.readout(n),
+    feedback: (noise) => net.feedback(noise[0]),
+    recurrent: (n) => net.recurrent(n),
+    readoutMse: () => net.readoutMse(),
+    read: ((_k: number, name: MatrixField & RasterField) => net.read(name)) as Engines['read'],
+    minMargin: () => net.minMargin,
+    dispose: () => net.dispose(),
+  };
+}
+
+function median(xs: ArrayLike<number>): number {
+  const s = Array.from(xs).sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/**
+ * Runs SPEC.md's phases for one network, or for several in lockstep (one Batch, one native
+ * call per chunk of epochs for all of them). The networks must share N, I, O, T, dtype and
+ * epochs.
+ */
+export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOptions = {}): Promise<RunOutput[]> {
+  const K = nets.length;
+  const p0 = nets[0].params;
+  const [nReadout, nRecurrent] = p0.epochs;
+  const resample = nets.some((n) => n.params.resample);
   const t0 = performance.now();
-  let net: Net;
+  const config = (n: NetInput) => ({
+    ...netSizes(n.params),
+    W_ih: n.W_ih, W_hh: n.W_hh, W_ho: n.W_ho, W_trg: n.W_trg, targ: n.targ, clock: n.clock,
+  });
+  let eng: Engines;
   try {
-    net = new (addon().Net)({
-      ...netSizes(p), backend: input.backend,
-      W_ih: input.W_ih, W_hh: input.W_hh, W_ho: input.W_ho, W_trg: input.W_trg, targ: input.targ, clock: input.clock,
-    });
+    const { Net, Batch } = addon();
+    eng = K === 1
+      ? single(new Net({ ...config(nets[0]), backend: plan.backend }))
+      : new Batch({ backend: plan.backend, threads: plan.threads, nets: nets.map(config) });
   } catch (err) {
     throw asGoalError(err);
   }
   try {
-    await net.targetRun();
+    await eng.targetRun();
     // With no readout epochs, mse_out is the error of the initial readout.
-    let mseOut = nReadout === 0 ? net.readoutMse() : NaN;
+    const mseOut = nets.map((_, k) => (nReadout === 0 ? eng.readoutMse(k) : NaN));
     let readoutDone = 0;
     let aborted = await inChunks(nReadout, options.signal, false, async (n) => {
-      for (const m of await net.readout(n)) {
-        mseOut = m;
-        options.onEpoch?.({ phase: 'readout', epoch: ++readoutDone, epochs: nReadout, mse: m });
+      const mse = await eng.readout(n);
+      for (let e = 0; e < n; e++) {
+        const row = nets.map((_, k) => mse[k * n + e]);
+        row.forEach((m, k) => { mseOut[k] = m; });
+        options.onEpoch?.({ phase: 'readout', epoch: ++readoutDone, epochs: nReadout, mse: median(row) });
       }
     });
-    if (!Number.isFinite(mseOut)) {
-      input.warn(`the readout training diverged (mse_out = ${mseOut}): outLr=${p.outLr} is too large for nRec=${p.nRec}; ` +
-        `try outLr ≈ ${+(0.375 / p.nRec).toPrecision(2)} (0.0025·150/N)`);
-    }
-    const mseRec: number[] = [], dz: number[] = [];
+    nets.forEach((net, k) => {
+      if (!Number.isFinite(mseOut[k])) {
+        const p = net.params;
+        plan.warn(`the readout training diverged (mse_out = ${mseOut[k]}): outLr=${p.outLr} is too large for nRec=${p.nRec}; ` +
+          `try outLr ≈ ${+(0.375 / p.nRec).toPrecision(2)} (0.0025·150/N)`);
+      }
+    });
+    const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
+    const draw = () => nets.map((n) => n.noise());
     if (!aborted) {
-      if (!p.resample) await net.feedback(input.noise());
-      aborted = await inChunks(nRecurrent, options.signal, p.resample, async (n) => {
-        if (p.resample) await net.feedback(input.noise());
-        const r = await net.recurrent(n);
-        for (let k = 0; k < n; k++) {
-          mseRec.push(r.mseRec[k]);
-          dz.push(r.dz[k]);
-          options.onEpoch?.({ phase: 'recurrent', epoch: mseRec.length, epochs: nRecurrent, mse: r.mseRec[k], dz: r.dz[k] });
+      if (!resample) await eng.feedback(draw());
+      aborted = await inChunks(nRecurrent, options.signal, resample, async (n) => {
+        if (resample) await eng.feedback(draw());
+        const r = await eng.recurrent(n);
+        for (let e = 0; e < n; e++) {
+          for (let k = 0; k < K; k++) {
+            mseRec[k].push(r.mseRec[k * n + e]);
+            dz[k].push(r.dz[k * n + e]);
+          }
+          options.onEpoch?.({
+            phase: 'recurrent', epoch: mseRec[0].length, epochs: nRecurrent,
+            mse: median(mseRec.map((m) => m[m.length - 1])), dz: median(dz.map((d) => d[d.length - 1])),
+          });
         }
       });
     }
-    const out: RunOutput = {
-      mseOut, mseRec, dz, aborted,
-      seconds: (performance.now() - t0) / 1000,
-      device: net.device,
-      minMargin: net.minMargin,
-    };
-    if (input.keep && !aborted) {
-      out.kept = {
-        zTarg: net.read('Z_targ'),
-        zLast: mseRec.length > 0 ? net.read('Z_last') : null,
-        wHo: net.read('W_ho'),
-        wHh: net.read('W_hh'),
-        feedback: net.read(p.feedback === 'out' ? 'B' : 'D'),
+    const seconds = (performance.now() - t0) / 1000;
+    return nets.map((net, k) => {
+      const out: RunOutput = {
+        mseOut: mseOut[k], mseRec: mseRec[k], dz: dz[k], aborted, seconds, device: eng.device, minMargin: eng.minMargin(k),
       };
-    }
-    return out;
+      if (plan.keep && !aborted) {
+        out.kept = {
+          zTarg: eng.read(k, 'Z_targ'),
+          zLast: mseRec[k].length > 0 ? eng.read(k, 'Z_last') : null,
+          wHo: eng.read(k, 'W_ho'),
+          wHh: eng.read(k, 'W_hh'),
+          feedback: eng.read(k, net.params.feedback === 'out' ? 'B' : 'D'),
+        };
+      }
+      return out;
+    });
   } catch (err) {
     throw asGoalError(err);
   } finally {
-    net.dispose();
+    eng.dispose();
   }
 }

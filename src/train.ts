@@ -62,8 +62,9 @@ export async function train(params: Partial<Params>, options: TrainOptions = {})
   const resolved: ResolvedParams = { ...p, seed };
   const rng = new Rng(seed);
   const net = drawNetwork(resolved, rng);
-  const out = await runPhases(
-    { params: resolved, backend, ...net, noise: () => rng.normals(noiseCount(resolved)), warn },
+  const [out] = await runPhases(
+    [{ params: resolved, ...net, noise: () => rng.normals(noiseCount(resolved)) }],
+    { backend, warn },
     options,
   );
   return {

@@ -6,20 +6,22 @@ import { version } from '../info';
 import { infoCommand } from './info';
 import { processIo, type Io } from './io';
 import { rewriteLegacy } from './legacy';
+import { sweepCommand } from './sweep';
 import { trainCommand } from './train';
 
 /** Codes of errors that come from what the user asked for: exit status 2. */
 const USER_ERRORS = new Set([
   'GOAL_USAGE', 'GOAL_INVALID_PARAM', 'GOAL_BAD_FIXTURE', 'GOAL_BAD_PATH', 'GOAL_ENOMEM',
-  'GOAL_NO_CUDA', 'GOAL_DEGENERATE_TASK', 'GOAL_INVALID',
+  'GOAL_NO_CUDA', 'GOAL_DEGENERATE_TASK', 'GOAL_INVALID', 'GOAL_BAD_RESULTS',
 ]);
 
 function program(io: Io): Command {
   const root = new Command('goal')
     .description('GOAL: train recurrent spiking networks with error- or target-based feedback')
-    .version(version(), '--version', 'print the version');
-  for (const cmd of [trainCommand(io), infoCommand(io)]) root.addCommand(cmd);
-  for (const cmd of [root, ...root.commands]) {
+    .version(version(), '--version', 'print the version')
+    .enablePositionalOptions();
+  for (const cmd of [trainCommand(io), sweepCommand(io), infoCommand(io)]) root.addCommand(cmd);
+  for (const cmd of [root, ...root.commands, ...root.commands.flatMap((c) => c.commands)]) {
     cmd.exitOverride().configureOutput({
       writeOut: (s) => io.out(s),
       writeErr: (s) => io.err(s),

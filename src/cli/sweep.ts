@@ -1,0 +1,145 @@
+// `goal sweep`: the (rank, τ⋆) grid of the paper's Figure 2 in one command; `goal sweep merge`
+// joins the files of a sharded sweep.
+import * as os from 'node:os';
+import { Command, Option } from 'commander';
+import { BACKENDS, type Backend } from '../backend';
+import { GoalError } from '../errors';
+import { checkWritable, writeFileAtomic } from '../io/files';
+import { DEFAULT_CONV, mergeRows, summarize, summaryTables, sweep, type SweepRank, type SweepRow } from '../sweep';
+import { addParamOptions, flagLabel, paramsFromOptions } from './options';
+import { makeProgress } from './progress';
+import type { Io } from './io';
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+function usage(message: string): never {
+  throw new GoalError('GOAL_USAGE', message);
+}
+
+function list(flag: string, text: string, item: (x: string) => number | SweepRank): (number | SweepRank)[] {
+  const parts = text.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (!parts.length) usage(`${flag} needs a comma-separated list (got ${JSON.stringify(text)})`);
+  return parts.map(item);
+}
+
+function number(flag: string, x: string): number {
+  if (!NUMBER.test(x)) usage(`${flag} expects numbers (got ${JSON.stringify(x)})`);
+  return Number(x);
+}
+
+/** `--ranks 3,19,150,ltts` */
+export function parseRanks(text: string): SweepRank[] {
+  return list('--ranks', text, (x) => (/^(ltts|none)$/i.test(x) ? 'ltts' : number('--ranks', x))) as SweepRank[];
+}
+
+/** `--seeds 1,2,3` (a list; `7,` is the single seed 7) or `--seeds 3` (a count: 1, 2, 3). */
+export function parseSeeds(text: string): number[] {
+  if (!text.includes(',')) {
+    const n = number('--seeds', text);
+    if (!Number.isInteger(n) || n < 1 || n > 100000) usage(`--seeds: a count must be an integer in [1, 100000] (got ${text})`);
+    return Array.from({ length: n }, (_, k) => k + 1);
+  }
+  return list('--seeds', text, (x) => number('--seeds', x)) as number[];
+}
+
+function parseShard(text: string): { k: number; n: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  if (!m || +m[1] < 1 || +m[1] > +m[2]) usage(`--shard must be k/n with 1 ≤ k ≤ n, e.g. 2/8 (got ${JSON.stringify(text)})`);
+  return { k: +m[1], n: +m[2] };
+}
+
+function positiveInt(flag: string, text: string): number {
+  const n = NUMBER.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1) usage(`${flag} must be an integer ≥ 1 (got ${JSON.stringify(text)})`);
+  return n;
+}
+
+function printRow(io: Io, r: SweepRow, done: number, total: number): void {
+  io.err(`point ${done}/${total}: rank ${r.rank === 'ltts' ? 'LTTS' : r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ` +
+    `mse ${r.mse_final.toPrecision(3)}, ΔS ${r.dz_final}, T_conv ${r.t_conv ?? '—'} (${r.seconds.toFixed(1)} s)\n`);
+}
+
+function mergeCommand(io: Io): Command {
+  return new Command('merge')
+    .description('join the JSON Lines files of a sharded sweep (each point once) and print the summary')
+    .argument('<files...>', 'shard files')
+    .requiredOption('--out <file>', 'merged JSON Lines file (written atomically)')
+    .action((files: string[], opts: { out: string }) => {
+      checkWritable(opts.out, '--out');
+      const rows = mergeRows(files);
+      writeFileAtomic(opts.out, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      io.err(`merged ${rows.length} points from ${files.length} files into ${opts.out}\n`);
+      if (rows.length) io.out(`${summaryTables(rows)}\n`);
+    });
+}
+
+export function sweepCommand(io: Io): Command {
+  const cmd = new Command('sweep')
+    .description('train a grid over feedback rank and τ⋆ (tau_o) with several seeds; print the paper\'s Figure 2 D–F tables')
+    .addOption(new Option('--ranks <list>', 'feedback ranks, e.g. 3,19,150,ltts (ltts: diagonal feedback); required'))
+    .addOption(new Option('--taus <list>', 'τ⋆ values in units of dt, e.g. 1,2,5,10; required'))
+    .addOption(new Option('--seeds <list|count>', 'seeds, e.g. 1,2,3; or a count n for seeds 1..n; required'))
+    .addOption(new Option('--out <file>', 'JSON Lines results, one row appended per finished point'))
+    .addOption(new Option('--resume', 'skip the points already in --out'))
+    .addOption(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array)'))
+    .addOption(new Option('--threads <k>', `CPU networks run at once (default: all cores, ${os.availableParallelism()} here)`))
+    .addOption(new Option('--backend <name>', 'cpu, cuda, or auto: the CUDA batch when available (default: auto)'))
+    .addOption(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`))
+    .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row'))
+    .addOption(new Option('--json', 'print one JSON object (the summary cells) instead of the tables'))
+    .addOption(new Option('--verbose', 'progress of GPU batches on stderr'));
+  addParamOptions(cmd, ['rank', 'tauO', 'seed']);
+  // Options after `merge` belong to merge (both take --out).
+  cmd.enablePositionalOptions().addCommand(mergeCommand(io));
+  return cmd.action(async (opts: Record<string, unknown>) => {
+    io.exitCode = await runSweep(opts, io);
+  });
+}
+
+async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> {
+  const backend = (opts.backend as Backend | undefined) ?? 'auto';
+  if (!BACKENDS.includes(backend)) usage(`--backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(backend)})`);
+  // Checked here, not by commander: `goal sweep merge` does not take them.
+  for (const flag of ['ranks', 'taus', 'seeds']) if (opts[flag] === undefined) usage(`--${flag} is required`);
+  const ranks = parseRanks(opts.ranks as string);
+  const taus = list('--taus', opts.taus as string, (x) => number('--taus', x)) as number[];
+  const seeds = parseSeeds(opts.seeds as string);
+  const controller = new AbortController();
+  const stop = io.onInterrupt(() => controller.abort());
+  const progress = opts.verbose ? makeProgress(io.stderr, 'batch ') : null;
+  let result;
+  try {
+    result = await sweep({
+      ranks, taus, seeds,
+      base: paramsFromOptions(opts, ['rank', 'tauO', 'seed']),
+      out: opts.out as string | undefined,
+      resume: opts.resume === true,
+      shard: opts.shard === undefined ? undefined : parseShard(opts.shard as string),
+      threads: opts.threads === undefined ? undefined : positiveInt('--threads', opts.threads as string),
+      backend,
+      conv: opts.conv === undefined ? undefined : number('--conv', opts.conv as string),
+      curves: opts.curves === true,
+      signal: controller.signal,
+      onRow: (r, done, total) => printRow(io, r, done, total),
+      onEpoch: progress ? (e) => progress.update(e) : undefined,
+      onWarning: (m) => io.err(`goal: warning: ${m}\n`),
+      label: (n) => (n === 'rank' ? '--ranks' : n === 'tauO' ? '--taus' : n === 'seed' ? '--seeds' : flagLabel(n)),
+    });
+  } finally {
+    progress?.stop();
+    stop();
+  }
+  if (result.skipped) io.err(`resumed: ${result.skipped} points were already in ${opts.out}\n`);
+  if (opts.json) {
+    io.out(`${JSON.stringify({ planned: result.planned, skipped: result.skipped, aborted: result.aborted, seconds: result.seconds, backend: result.backend, summary: summarize(result.rows) })}\n`);
+  } else if (result.rows.length) {
+    io.out(`${summaryTables(result.rows)}\n`);
+  }
+  if (result.aborted) {
+    io.err(`goal: interrupted with ${result.completed} of ${result.planned} points done` +
+      `${opts.out !== undefined ? `; run the same command with --resume to finish` : ''}\n`);
+    return 130;
+  }
+  io.err(`sweep: ${result.planned} points in ${result.seconds.toFixed(1)} s on ${result.backend}\n`);
+  return 0;
+}

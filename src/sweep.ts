@@ -1,0 +1,316 @@
+// sweep(): the paper's grid over feedback rank R and target timescale τ⋆ (tau_o), several seeds
+// per point (Capone et al. 2022, Fig. 2). Points run in parallel — concurrent networks on the
+// CPU, one lockstep batch on a GPU — and each finished point is appended to a JSON Lines file
+// at once, so a crash or Ctrl-C loses only the points in flight and --resume skips the rest.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { chooseBackend, type Backend } from './backend';
+import { GoalError } from './errors';
+import { appendLine, checkWritable, writeFileAtomic } from './io/files';
+import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
+import { Rng } from './rng';
+import { checkMemory, noiseCount, runPhases, type EpochInfo, type NetInput, type RunOutput } from './run';
+import { drawNetwork } from './train';
+
+export type SweepRank = number | 'ltts';
+
+/** One finished point: a JSON Lines row. */
+export interface SweepRow {
+  rank: SweepRank;
+  tau_o: number;
+  seed: number;
+  mse_out: number;
+  /** Readout MSE after the last recurrent epoch. */
+  mse_final: number;
+  /** Spike error ΔZ (ΔS in the paper) after the last recurrent epoch. */
+  dz_final: number;
+  /** First recurrent epoch (1-based) with mse_rec ≤ conv·mse_out; null when none. */
+  t_conv: number | null;
+  seconds: number;
+  device: string;
+  mse_rec?: number[];
+  dz?: number[];
+}
+
+export interface SweepOptions {
+  /** Feedback ranks; 'ltts' for the diagonal (LTTS) feedback. */
+  ranks: readonly SweepRank[];
+  /** τ⋆ values (tau_o, in units of dt). */
+  taus: readonly number[];
+  seeds: readonly number[];
+  /** Every other parameter, fixed for all points (rank, tauO and seed come from the grid). */
+  base: Partial<Params>;
+  /** JSON Lines file; each finished point is appended as it finishes. */
+  out?: string;
+  /** Skip the points already in `out`. */
+  resume?: boolean;
+  /** Run only the points i with i mod n = k − 1 (k in 1..n), e.g. one job of a Slurm array. */
+  shard?: { k: number; n: number };
+  /** CPU networks run at once (default: all cores). */
+  threads?: number;
+  /** 'auto' (default): the CUDA batch when available, else the CPU with one warning. */
+  backend?: Backend;
+  /** T_conv threshold as a multiple of mse_out (default 2). */
+  conv?: number;
+  /** Keep the mse_rec and dz curves in each row. */
+  curves?: boolean;
+  /**
+   * Networks per lockstep batch: on a GPU 1100 unless set; on the CPU, setting it trains that
+   * many points in lockstep over `threads` threads instead of point by point.
+   */
+  batch?: number;
+  signal?: AbortSignal;
+  onRow?: (row: SweepRow, done: number, total: number) => void;
+  /** Progress of a GPU batch (median over its networks). */
+  onEpoch?: (info: EpochInfo) => void;
+  onWarning?: (message: string) => void;
+  /** How parameters are named in messages (the CLI names its flags). */
+  label?: Labeller;
+}
+
+export interface SweepResult {
+  /** The grid's rows: those already in `out` (when resuming) first, then this run's in grid order. */
+  rows: SweepRow[];
+  /** Points this run was to compute (after shard and resume). */
+  planned: number;
+  /** Points this run finished. */
+  completed: number;
+  /** Points skipped because `out` already had them. */
+  skipped: number;
+  aborted: boolean;
+  seconds: number;
+  backend: 'cpu' | 'cuda';
+}
+
+export const DEFAULT_CONV = 2;
+
+export function rowKey(r: { rank: SweepRank; tau_o: number; seed: number }): string {
+  return `${r.rank}|${r.tau_o}|${r.seed}`;
+}
+
+/** T_conv: the first recurrent epoch (1-based) whose mse_rec ≤ conv·mse_out, or null. */
+export function convergenceEpoch(mseRec: readonly number[], mseOut: number, conv: number): number | null {
+  const k = mseRec.findIndex((m) => m <= conv * mseOut);
+  return k < 0 ? null : k + 1;
+}
+
+/** Reads a JSON Lines results file; a torn last line (a crash mid-append) is dropped. */
+export function readRows(file: string): { rows: SweepRow[]; torn: boolean } {
+  const text = fs.readFileSync(file, 'utf8');
+  const lines = text.split('\n');
+  const torn = lines[lines.length - 1] !== '';
+  const rows: SweepRow[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      rows.push(JSON.parse(line) as SweepRow);
+    } catch {
+      if (i === lines.length - 1) return; // the torn tail
+      throw new GoalError('GOAL_BAD_RESULTS', `${file}: line ${i + 1} is not JSON`);
+    }
+  });
+  return { rows, torn };
+}
+
+interface Point {
+  rank: SweepRank;
+  tau_o: number;
+  seed: number;
+  params: ResolvedParams;
+}
+
+/** The grid in a fixed order (rank, then τ⋆, then seed), every point checked. */
+function plan(o: SweepOptions): Point[] {
+  const label = o.label ?? ((n) => n);
+  for (const key of ['rank', 'tauO', 'seed'] as const) {
+    if ((o.base as Record<string, unknown>)[key] !== undefined) {
+      throw new GoalError('GOAL_USAGE', `${label(key)} is set by the sweep's grid; give it with the grid instead`);
+    }
+  }
+  if (!o.ranks.length || !o.taus.length || !o.seeds.length) throw new GoalError('GOAL_USAGE', 'a sweep needs at least one rank, one τ⋆ and one seed');
+  const points: Point[] = [];
+  for (const rank of o.ranks)
+    for (const tau_o of o.taus)
+      for (const seed of o.seeds) {
+        const { params } = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed }, label);
+        points.push({ rank, tau_o, seed, params });
+      }
+  return points;
+}
+
+function toRow(p: Point, r: RunOutput, conv: number, curves: boolean): SweepRow {
+  const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : NaN);
+  const row: SweepRow = {
+    rank: p.rank, tau_o: p.tau_o, seed: p.seed,
+    mse_out: r.mseOut, mse_final: last(r.mseRec), dz_final: last(r.dz),
+    t_conv: convergenceEpoch(r.mseRec, r.mseOut, conv),
+    seconds: r.seconds, device: r.device,
+  };
+  if (curves) {
+    row.mse_rec = r.mseRec;
+    row.dz = r.dz;
+  }
+  return row;
+}
+
+/** The draws of train() for the same params and seed: a sweep row equals that run. */
+function netInput(p: ResolvedParams): NetInput {
+  const rng = new Rng(p.seed as number);
+  return { params: p, ...drawNetwork(p, rng), noise: () => rng.normals(noiseCount(p)) };
+}
+
+export async function sweep(o: SweepOptions): Promise<SweepResult> {
+  const t0 = Date.now();
+  const warn = o.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
+  const conv = o.conv ?? DEFAULT_CONV;
+  if (!(conv > 0) || !Number.isFinite(conv)) throw new GoalError('GOAL_USAGE', `conv must be a finite number > 0 (got ${conv})`);
+  const threads = o.threads ?? os.availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw new GoalError('GOAL_USAGE', `threads must be an integer ≥ 1 (got ${threads})`);
+  const grid = plan(o);
+  let points = grid;
+  if (o.shard) {
+    const { k, n } = o.shard;
+    if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 1 || k > n) {
+      throw new GoalError('GOAL_USAGE', `shard must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
+    }
+    points = points.filter((_, i) => i % n === k - 1);
+  }
+  checkMemory(grid[0].params);
+
+  let previous: SweepRow[] = [];
+  if (o.out !== undefined) {
+    checkWritable(o.out, 'out');
+    if (fs.existsSync(o.out)) {
+      if (!o.resume) throw new GoalError('GOAL_USAGE', `${o.out} exists: resume it, or choose another file`);
+      const { rows, torn } = readRows(o.out);
+      if (torn) {
+        warn(`${o.out}: dropping a torn last line (a run stopped while writing it)`);
+        writeFileAtomic(o.out, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      }
+      previous = rows;
+    }
+  } else if (o.resume) {
+    throw new GoalError('GOAL_USAGE', 'resume needs an output file (out)');
+  }
+  const have = new Set(previous.map(rowKey));
+  const todo = points.filter((p) => !have.has(rowKey(p)));
+  const skipped = points.length - todo.length;
+  const backend = todo.length ? chooseBackend(o.backend ?? 'auto', warn) : 'cpu';
+
+  const fresh = new Map<string, SweepRow>();
+  let aborted = false;
+  const finish = (p: Point, r: RunOutput) => {
+    const row = toRow(p, r, conv, o.curves === true);
+    if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
+    fresh.set(rowKey(p), row);
+    o.onRow?.(row, fresh.size, todo.length);
+  };
+
+  if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
+    throw new GoalError('GOAL_USAGE', `batch must be an integer ≥ 1 (got ${o.batch})`);
+  }
+  if (backend === 'cuda' || o.batch !== undefined) {
+    // Lockstep batches: every native call advances all the batch's networks (the GPU path).
+    const size = o.batch ?? 1100;
+    for (let i = 0; i < todo.length && !aborted; i += size) {
+      const group = todo.slice(i, i + size);
+      const outs = await runPhases(group.map((p) => netInput(p.params)), { backend, warn, threads }, { signal: o.signal, onEpoch: o.onEpoch });
+      if (outs[0].aborted) aborted = true;
+      else group.forEach((p, k) => finish(p, outs[k]));
+    }
+  } else {
+    // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
+    const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+    if (threads > pool) warn(`threads=${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length && !aborted && !o.signal?.aborted) {
+        const p = todo[next++];
+        const [r] = await runPhases([netInput(p.params)], { backend, warn }, { signal: o.signal });
+        if (r.aborted) aborted = true;
+        else finish(p, r);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(threads, todo.length) }, worker));
+    if (o.signal?.aborted && fresh.size < todo.length) aborted = true;
+  }
+
+  const order = new Map(points.map((p, i) => [rowKey(p), i]));
+  const inGrid = previous.filter((r) => order.has(rowKey(r)));
+  const rows = [...inGrid, ...[...fresh.values()].sort((a, b) => order.get(rowKey(a))! - order.get(rowKey(b))!)];
+  return { rows, planned: todo.length, completed: fresh.size, skipped, aborted, seconds: (Date.now() - t0) / 1000, backend };
+}
+
+/** Joins shard files into one, each point once (the first file holding it wins). */
+export function mergeRows(files: readonly string[]): SweepRow[] {
+  const seen = new Map<string, SweepRow>();
+  for (const f of files) {
+    let rows: SweepRow[];
+    try {
+      rows = readRows(f).rows;
+    } catch (err) {
+      if (err instanceof GoalError) throw err;
+      throw new GoalError('GOAL_BAD_RESULTS', `${f}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    for (const r of rows) if (!seen.has(rowKey(r))) seen.set(rowKey(r), r);
+  }
+  return [...seen.values()];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export interface SummaryCell {
+  rank: SweepRank;
+  tau_o: number;
+  seeds: number;
+  mse_final: number;
+  dz_final: number;
+  /** Median over seeds, a run that never converged counting as +∞; null when that median is. */
+  t_conv: number | null;
+}
+
+/** Medians over seeds per (rank, τ⋆), ranks in the order given (LTTS last). */
+export function summarize(rows: readonly SweepRow[]): SummaryCell[] {
+  const groups = new Map<string, SweepRow[]>();
+  for (const r of rows) {
+    const key = `${r.rank}|${r.tau_o}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => {
+    const t = median(g.map((r) => r.t_conv ?? Infinity));
+    return {
+      rank: g[0].rank, tau_o: g[0].tau_o, seeds: g.length,
+      mse_final: median(g.map((r) => r.mse_final)),
+      dz_final: median(g.map((r) => r.dz_final)),
+      t_conv: Number.isFinite(t) ? t : null,
+    };
+  });
+}
+
+/** The summary laid out like the paper's Figure 2 D–F: one table per measure, ranks × τ⋆. */
+export function summaryTables(rows: readonly SweepRow[]): string {
+  const cells = summarize(rows);
+  const rankOrder = (r: SweepRank) => (r === 'ltts' ? Infinity : r);
+  const ranks = [...new Set(cells.map((c) => c.rank))].sort((a, b) => rankOrder(a) - rankOrder(b));
+  const taus = [...new Set(cells.map((c) => c.tau_o))].sort((a, b) => a - b);
+  const at = new Map(cells.map((c) => [`${c.rank}|${c.tau_o}`, c]));
+  const table = (title: string, value: (c: SummaryCell) => string) => {
+    const head = ['rank \\ τ⋆', ...taus.map(String)];
+    const body = ranks.map((r) => [r === 'ltts' ? 'LTTS' : String(r), ...taus.map((t) => {
+      const c = at.get(`${r}|${t}`);
+      return c ? value(c) : '';
+    })]);
+    const width = head.map((_, j) => Math.max(...[head, ...body].map((row) => row[j].length)));
+    const line = (row: string[]) => row.map((x, j) => (j === 0 ? x.padEnd(width[j]) : x.padStart(width[j]))).join('  ');
+    return [title, line(head), ...body.map(line)].join('\n');
+  };
+  const seeds = Math.max(...cells.map((c) => c.seeds));
+  return [
+    table(`final readout MSE (median over ${seeds} seed${seeds === 1 ? '' : 's'})`, (c) => c.mse_final.toPrecision(3)),
+    table('final spike error ΔS', (c) => String(Math.round(c.dz_final))),
+    table('T_conv (epochs; — = not reached)', (c) => (c.t_conv === null ? '—' : String(Math.round(c.t_conv)))),
+  ].join('\n\n');
+}

@@ -1,0 +1,93 @@
+// `goal sweep` as users run it: the Figure 2 tables, Ctrl-C then --resume, shards and merge,
+// and bad grids refused with exit 2.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { readRows } from '../src/index';
+
+const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
+const goal = (args: string[], cwd: string) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const GRID = ['-N', '30', '-T', '40', '-E', '20', '8', '--ranks', '3,ltts', '--taus', '2,5', '--seeds', '2', '--backend', 'cpu'];
+
+t.test('tables laid out like Figure 2 D–F', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const r = goal(['sweep', ...GRID, '--out', 'rows.jsonl'], dir);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /final readout MSE \(median over 2 seeds\)\nrank \\ τ⋆ +2 +5\n3 +\S+ +\S+\nLTTS +\S+ +\S+/);
+  t.match(r.out, /final spike error ΔS\n/);
+  t.match(r.out, /T_conv \(epochs; — = not reached\)\n/);
+  t.equal(readRows(path.join(dir, 'rows.jsonl')).rows.length, 8);
+  const again = goal(['sweep', ...GRID, '--out', 'rows.jsonl'], dir);
+  t.equal(again.code, 2, 'an existing file needs --resume');
+  t.match(again.err, /rows.jsonl exists: resume it/);
+  const resumed = goal(['sweep', ...GRID, '--out', 'rows.jsonl', '--resume'], dir);
+  t.equal(resumed.code, 0);
+  t.match(resumed.err, /resumed: 8 points were already in rows.jsonl/);
+  t.equal(readRows(path.join(dir, 'rows.jsonl')).rows.length, 8, 'nothing added');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('Ctrl-C, then --resume: each point once', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const args = ['sweep', '-N', '60', '-T', '60', '-E', '50', '300', '--ranks', '3,6,ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl', '--threads', '1', '--backend', 'cpu'];
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+    if (/point 2\/9/.test(err) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  t.equal(code, 130);
+  t.match(err, /interrupted with \d of 9 points done; run the same command with --resume to finish/);
+  const before = readRows(path.join(dir, 'rows.jsonl')).rows.length;
+  t.ok(before >= 2 && before < 9, `${before} points kept`);
+  const r = goal([...args, '--resume'], dir);
+  t.equal(r.code, 0, r.err);
+  const rows = readRows(path.join(dir, 'rows.jsonl')).rows;
+  t.equal(rows.length, 9);
+  t.equal(new Set(rows.map((x) => `${x.rank}|${x.seed}`)).size, 9, 'no point twice');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('shards and merge', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  for (const k of [1, 2]) t.equal(goal(['sweep', ...GRID, '--shard', `${k}/2`, '--out', `s${k}.jsonl`], dir).code, 0);
+  const m = goal(['sweep', 'merge', 's1.jsonl', 's2.jsonl', '--out', 'all.jsonl'], dir);
+  t.equal(m.code, 0, m.err);
+  t.match(m.err, /merged 8 points from 2 files into all.jsonl/);
+  const full = goal(['sweep', ...GRID], dir);
+  t.equal(m.out, full.out, 'merged summary = unsharded summary');
+  const missing = goal(['sweep', 'merge', 'nope.jsonl', '--out', 'x.jsonl'], dir);
+  t.equal(missing.code, 2);
+  t.match(missing.err, /nope.jsonl: cannot read it \(ENOENT\)/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('bad sweeps: exit 2, one short message', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const cases: [string[], RegExp][] = [
+    [['-N', '30', '--ranks', '3,200', '--taus', '5', '--seeds', '1'], /--ranks must be an integer in \[3, 30\] \(got 200\)/],
+    [['-N', '30', '--ranks', '3,x', '--taus', '5', '--seeds', '1'], /--ranks expects numbers \(got "x"\)/],
+    [['-N', '30', '--ranks', '3', '--taus', '0', '--seeds', '1'], /--taus must be a finite number > 0 \(got 0\)/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '0'], /--seeds: a count must be an integer in \[1, 100000\]/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--shard', '3/2'], /--shard must be k\/n/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', '0'], /--threads must be an integer ≥ 1/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--resume'], /resume needs an output file/],
+    [['-N', '30', '--taus', '5', '--seeds', '1'], /--ranks is required/],
+    [['--ranks', '3', '--taus', '5', '--seeds', '1'], /-N\/--n-rec is required/],
+  ];
+  for (const [args, message] of cases) {
+    const r = goal(['sweep', ...args, '--backend', 'cpu'], dir);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.err, message);
+    t.ok(r.err.trim().split('\n').length <= 3, 'at most 3 lines');
+    t.notMatch(r.err, /^\s+at /m, 'no stack trace');
+  }
+  t.strictSame(fs.readdirSync(dir), [], 'no file written');
+  fs.rmSync(dir, { recursive: true });
+});

@@ -1,0 +1,91 @@
+// sweep(): rows equal single train() runs bit for bit, whatever the threads or batching;
+// resume, shards and merge give each point exactly once; the summary is the median per cell.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { convergenceEpoch, mergeRows, readRows, summarize, sweep, train, type SweepRow } from '../src/index';
+
+const base = { nRec: 40, tSeq: 50, epochs: [30, 12] as [number, number] };
+const grid = { ranks: [3, 10, 'ltts'] as (number | 'ltts')[], taus: [2, 5], seeds: [1, 2], base, backend: 'cpu' as const, onWarning: () => {} };
+const strip = (rows: SweepRow[]) => rows.map(({ seconds: _s, device: _d, ...r }) => r);
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'goal-sweep-'));
+
+t.test('a row equals goal train with the same params and seed', async (t) => {
+  const r = await sweep({ ...grid, ranks: [3, 'ltts'], taus: [5], seeds: [7], curves: true });
+  for (const row of r.rows) {
+    const alone = await train({ ...base, rank: row.rank === 'ltts' ? null : row.rank, tauO: 5, seed: 7 });
+    t.strictSame(row.mse_rec, alone.mseRec, `rank ${row.rank}: mse_rec curve`);
+    t.strictSame(row.dz, alone.dz, `rank ${row.rank}: dz curve`);
+    t.equal(row.mse_out, alone.mseOut);
+    t.equal(row.mse_final, alone.mseRec.at(-1));
+  }
+});
+
+t.test('threads and lockstep batches do not change a bit', async (t) => {
+  const one = await sweep({ ...grid, threads: 1 });
+  const two = await sweep({ ...grid, threads: 2 });
+  const batched = await sweep({ ...grid, threads: 2, batch: 5 });
+  t.equal(one.rows.length, 12);
+  t.strictSame(strip(two.rows), strip(one.rows), '2 threads = 1 thread');
+  t.strictSame(strip(batched.rows), strip(one.rows), 'lockstep CPU batches = one by one');
+});
+
+t.test('interrupted, then resumed: every point exactly once, same numbers', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const ac = new AbortController();
+  const first = await sweep({ ...grid, threads: 2, out, signal: ac.signal, onRow: (_r, done) => { if (done === 3) ac.abort(); } });
+  t.equal(first.aborted, true);
+  const partial = readRows(out).rows.length;
+  t.ok(partial >= 3 && partial < 12, `${partial} rows before the interrupt`);
+  fs.appendFileSync(out, '{"rank":3,"tau_o":'); // a torn line, as from a crash mid-write
+  const warnings: string[] = [];
+  const second = await sweep({ ...grid, threads: 2, out, resume: true, onWarning: (m) => warnings.push(m) });
+  t.match(warnings, [/torn last line/]);
+  t.equal(second.skipped, partial);
+  t.equal(second.completed, 12 - partial);
+  const rows = readRows(out).rows;
+  t.equal(rows.length, 12);
+  t.equal(new Set(rows.map((r) => `${r.rank}|${r.tau_o}|${r.seed}`)).size, 12, 'no point twice');
+  const full = await sweep(grid);
+  const key = (r: SweepRow) => `${r.rank}|${r.tau_o}|${r.seed}`;
+  const sorted = (rs: SweepRow[]) => strip([...rs].sort((a, b) => key(a).localeCompare(key(b))));
+  t.strictSame(sorted(rows), sorted(full.rows), 'resumed rows = an uninterrupted sweep');
+  await t.rejects(sweep({ ...grid, out }), { code: 'GOAL_USAGE', message: /exists/ }, 'no silent append without resume');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('shards split the grid; merge joins them', async (t) => {
+  const dir = tmp();
+  const files = [1, 2, 3].map((k) => path.join(dir, `shard${k}.jsonl`));
+  for (const [i, f] of files.entries()) await sweep({ ...grid, out: f, shard: { k: i + 1, n: 3 } });
+  const parts = files.map((f) => readRows(f).rows.length);
+  t.strictSame(parts, [4, 4, 4], 'every third point');
+  const merged = mergeRows([...files, files[0]]);
+  t.equal(merged.length, 12, 'each point once, even when a file is given twice');
+  const full = await sweep(grid);
+  t.strictSame(summarize(merged).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(),
+    summarize(full.rows).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(), 'same summary');
+  await t.rejects(sweep({ ...grid, shard: { k: 4, n: 3 } }), { code: 'GOAL_USAGE' });
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('bad grids are refused before any work', async (t) => {
+  await t.rejects(sweep({ ...grid, ranks: [200] }), { param: 'rank', message: /rank must be an integer in \[3, 40\] \(got 200\)/ });
+  await t.rejects(sweep({ ...grid, taus: [0] }), { param: 'tauO' });
+  await t.rejects(sweep({ ...grid, seeds: [] }), { code: 'GOAL_USAGE' });
+  await t.rejects(sweep({ ...grid, base: { ...base, rank: 3 } }), { code: 'GOAL_USAGE', message: /set by the sweep's grid/ });
+  await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_USAGE', message: /resume needs an output file/ });
+});
+
+t.test('T_conv and the medians, by hand', async (t) => {
+  t.equal(convergenceEpoch([0.5, 0.3, 0.2, 0.1], 0.1, 2), 3, 'first epoch with mse ≤ 2·mse_out (1-based)');
+  t.equal(convergenceEpoch([0.5, 0.3], 0.1, 2), null);
+  const row = (seed: number, mse: number, dz: number, tc: number | null): SweepRow =>
+    ({ rank: 3, tau_o: 5, seed, mse_out: 0.1, mse_final: mse, dz_final: dz, t_conv: tc, seconds: 0, device: 'x' });
+  const [cell] = summarize([row(1, 0.3, 10, 5), row(2, 0.1, 30, null), row(3, 0.2, 20, 7)]);
+  t.match(cell, { seeds: 3, mse_final: 0.2, dz_final: 20, t_conv: 7 });
+  const [never] = summarize([row(1, 0.3, 10, null), row(2, 0.1, 30, null), row(3, 0.2, 20, 7)]);
+  t.equal(never.t_conv, null, 'most seeds never converged: the median is never');
+});
