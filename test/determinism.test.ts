@@ -34,7 +34,7 @@ t.test('every instruction-set variant gives the same bits', async (t) => {
   const saved = process.env.GOAL_CPU_ISA;
   try {
     for (const dtype of ['float32', 'float64'] as const) {
-      for (const rank of [null, 5]) {
+      for (const rank of [null, 5, 40]) { // LTTS, factored and dense rank-R feedback
         const runs = [];
         for (const isa of isas) {
           process.env.GOAL_CPU_ISA = isa;

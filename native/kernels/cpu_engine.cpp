@@ -20,9 +20,12 @@ constexpr size_t kAlign = 64;
 
 int64_t feedback_cols(const Config& c) { return c.feedback == Feedback::out ? c.R : c.N; }
 
+// A rank-R spike feedback costs 2·N·R per step as factors, N·N as the matrix D = B_R B_Rᵀ.
+bool dense_feedback(const Config& c) { return c.feedback == Feedback::spk && 2 * c.R > c.N; }
+
 // Element counts of every array of one network, in allocation order.
 struct Layout {
-  int64_t W_ih, W_hh, W_ho, W_trg, targ, clock, r_targ, Bt, P;
+  int64_t W_ih, W_hh, W_ho, W_trg, targ, clock, r_targ, Bt, P, D;
   int64_t vecN, a, y, grad, err;  // scratch
   int64_t Z;                      // bytes, twice (Z_targ and Z)
 
@@ -37,6 +40,7 @@ struct Layout {
     r_targ = T * N;
     Bt = R * N;
     P = c.feedback == Feedback::out ? T * R : 0;
+    D = dense_feedback(c) ? N * N : 0;
     vecN = N;
     a = R;
     y = O;
@@ -52,7 +56,7 @@ double layout_bytes(const Config& c) {
   const Layout L(c);
   const double f = c.dtype == DType::f32 ? 4.0 : 8.0;
   double total = 0;
-  for (int64_t n : {L.W_ih, L.W_hh, L.W_ho, L.W_trg, L.targ, L.clock, L.r_targ, L.Bt, L.P, L.a,
+  for (int64_t n : {L.W_ih, L.W_hh, L.W_ho, L.W_trg, L.targ, L.clock, L.r_targ, L.Bt, L.P, L.D, L.a,
                     L.y, L.grad, L.err})
     total += double(padded(double(n) * f));
   total += 9 * double(padded(double(L.vecN) * f));
@@ -256,6 +260,7 @@ class CpuNet final : public Engine {
     n_.r_targ = arr(L_.r_targ);
     n_.Bt = arr(L_.Bt);
     n_.P = arr(L_.P);
+    n_.D = L_.D ? arr(L_.D) : nullptr;
     n_.a = arr(L_.a);
     n_.y = arr(L_.y);
     n_.grad = arr(L_.grad);

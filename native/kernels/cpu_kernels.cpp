@@ -240,6 +240,14 @@ void build_feedback(NetView<F>& n, const double* noise) {
   }
   for (int64_t r = 0; r < n.R; ++r)
     for (int64_t i = 0; i < N; ++i) n.Bt[r * N + i] = B(i, r);
+  if (n.D) {
+    // D = B_R B_Rᵀ row by row: D[i,:] = Σ_r Bt[r,i] · Bt[r,:].
+    for (int64_t i = 0; i < N; ++i) {
+      F* __restrict row = n.D + i * N;
+      fill(row, F(0), N);
+      for (int64_t r = 0; r < n.R; ++r) axpy(row, n.Bt[r * N + i], n.Bt + r * N, N);
+    }
+  }
   if (n.out_feedback) {
     for (int64_t t = 0; t < n.T; ++t)
       for (int64_t r = 0; r < n.R; ++r)
@@ -247,10 +255,15 @@ void build_feedback(NetView<F>& n, const double* noise) {
   }
 }
 
-// D = B_R B_Rᵀ (N×N), or m·Identity for LTTS; accumulated in double.
+// D = B_R B_Rᵀ (N×N) as the engine uses it, or accumulated in double from the factors; or
+// m·Identity for LTTS.
 template <typename F>
 void feedback_matrix(const NetView<F>& n, double* D) {
   const int64_t N = n.N;
+  if (n.D) {
+    for (int64_t k = 0; k < N * N; ++k) D[k] = double(n.D[k]);
+    return;
+  }
   for (int64_t k = 0; k < N * N; ++k) D[k] = 0;
   if (n.R == 0) {
     for (int64_t i = 0; i < N; ++i) D[i * N + i] = double(n.m);
@@ -264,7 +277,8 @@ void feedback_matrix(const NetView<F>& n, double* D) {
 }
 
 // g = (u@D) ⊙ σ'(v') at step t, with t1 = t + 1 (SPEC step 4):
-//   spk: u = r*_{t1} − q; LTTS applies D = m·I as a scalar, rank R as (u@B_R)@B_Rᵀ;
+//   spk: u = r*_{t1} − q; LTTS applies D = m·I as a scalar, rank R as (u@B_R)@B_Rᵀ, or as
+//        u@D with D = B_R B_Rᵀ when that is cheaper (2R > N);
 //   out: (Y*_{t1} − q@B)@Bᵀ.
 template <typename F>
 void learning_signal(const NetView<F>& n, int64_t t1) {
@@ -275,6 +289,16 @@ void learning_signal(const NetView<F>& n, int64_t t1) {
   F* __restrict g = n.g;
   if (R == 0) {
     for (int64_t i = 0; i < N; ++i) g[i] = (n.m * (rt[i] - q[i])) * sigmoid_prime(v[i]);
+    return;
+  }
+  if (n.D) {
+    // u@D (D symmetric): one pass over N×N instead of two over R×N when 2R > N.
+    F* __restrict u = n.u;
+    for (int64_t i = 0; i < N; ++i) u[i] = rt[i] - q[i];
+    fill(g, F(0), N);
+    for (int64_t j = 0; j < N; ++j)
+      if (u[j] != F(0)) axpy(g, u[j], n.D + j * N, N);
+    for (int64_t i = 0; i < N; ++i) g[i] *= sigmoid_prime(v[i]);
     return;
   }
   F* __restrict a = n.a;

@@ -13,7 +13,8 @@ namespace goal {
 
 // Pointers into a network's single allocation plus its sizes and constants (cast to F).
 // Shapes: W_ih I×N, W_hh N×N, W_ho N×O, W_trg O×N, targ T×O, clock (T−1)×I,
-// r_targ T×N, Bt R×N (feedback factor, transposed), P T×R (out: Y*), Z_targ/Z T×N bytes.
+// r_targ T×N, Bt R×N (feedback factor, transposed), P T×R (out: Y*), D N×N (spk with
+// 2R > N: B_R B_Rᵀ, cheaper than the factors), Z_targ/Z T×N bytes.
 template <typename F>
 struct NetView {
   int64_t N, I, O, T, R;
@@ -22,7 +23,7 @@ struct NetView {
   F v_init, bias, reset, thr, rec_lr, out_lr;
   F m;  // LTTS: D = m·Identity (used when R == 0)
   F *W_ih, *W_hh, *W_ho, *W_trg, *targ, *clock;
-  F *r_targ, *Bt, *P;
+  F *r_targ, *Bt, *P, *D;  // D null unless the dense feedback is cheaper
   uint8_t *Z_targ, *Z;
   // Scratch. N each: v z h e q c g u xin; R: a; O: y; N×O: grad; T×O: err.
   F *v, *z, *h, *e, *q, *c, *g, *u, *xin, *a, *y, *grad, *err;
