@@ -1,0 +1,31 @@
+// The README says what the code does: its parameter table is the library's defaults, and CI
+// runs the README's test command.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { defaults, describeDefault, paramDocs, parameterTable } from '../src/index';
+
+const root = path.join(__dirname, '..');
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+
+t.test('the parameter table is generated from defaults and paramDocs', async (t) => {
+  t.ok(readme.includes(parameterTable()), 'README holds parameterTable() verbatim (regenerate it if this fails)');
+  const rows = readme.split('\n').filter((l) => /^\| `\w+` \|/.test(l));
+  t.equal(rows.length, paramDocs.length, 'one row per parameter');
+  for (const row of rows) {
+    const [, name, , shown] = row.split('|').map((c) => c.trim());
+    const key = name.replace(/`/g, '') as keyof typeof defaults;
+    const value = defaults[key];
+    if (typeof value === 'number' || typeof value === 'string') t.equal(shown, String(value), `${key}: ${shown}`);
+    else t.equal(shown, describeDefault(key), `${key}: ${shown}`);
+  }
+});
+
+t.test('quick start and CI agree', async (t) => {
+  t.match(readme, /\$ npm install\n/);
+  t.match(readme, /\$ npm test\n/);
+  t.match(readme, /\$ npx goal train -N 150\n/);
+  const ci = fs.readFileSync(path.join(root, '.ci', 'run'), 'utf8');
+  t.match(ci, /^npm ci$/m);
+  t.match(ci, /^npm test$/m, 'CI runs the README test command');
+});
