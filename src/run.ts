@@ -2,7 +2,7 @@
 // readout epochs → feedback → recurrent epochs. Shared by train(), replay() and sweep().
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { MatrixField, Net, NetSizes, NativeBackend, RasterField } from '../binding';
+import type { Batch, MatrixField, Net, NetSizes, NativeBackend, RasterField } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon } from './native';
 import type { ResolvedParams } from './params';
@@ -124,20 +124,8 @@ async function inChunks(total: number, signal: AbortSignal | undefined, fixed1: 
   return false;
 }
 
-/** What the phases drive: one Net seen as a batch of one, or a Batch. */
-interface Engines {
-  readonly size: number;
-  readonly device: string;
-  targetRun(): Promise<void>;
-  readout(epochs: number): Promise<Float64Array>;
-  feedback(noise: Float64Array[]): Promise<void>;
-  recurrent(epochs: number): Promise<{ mseRec: Float64Array; dz: Float64Array }>;
-  readoutMse(k: number): number;
-  read(k: number, name: MatrixField): Float64Array;
-  read(k: number, name: RasterField): Uint8Array;
-  minMargin(k: number): number;
-  dispose(): void;
-}
+/** What the phases drive: a Batch, or one Net seen as a batch of one. */
+type Engines = Pick<Batch, keyof Batch>;
 
 function single(net: Net): Engines {
   return {
