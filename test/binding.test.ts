@@ -39,6 +39,7 @@ t.test('phases out of order, overlapping calls, disposal', async (t) => {
   t.throws(() => net.feedback(new Float64Array(3)), { code: 'GOAL_INVALID', message: /noise must have 16 elements/ });
   t.throws(() => net.readout(-1), { code: 'GOAL_INVALID' });
   t.throws(() => net.readout(Number.NaN), { code: 'GOAL_INVALID' });
+  t.throws(() => net.readout(2 ** 40), { code: 'GOAL_INVALID' }, 'an absurd epoch count is an error, not an abort');
   t.throws(() => net.read('nope' as never), { code: 'GOAL_INVALID' });
   const mse = await net.readout(3);
   t.equal(mse.length, 3);

@@ -162,7 +162,13 @@ Napi::Float64Array to_array(Napi::Env env, const std::vector<double>& v) {
 }
 
 int64_t epochs_arg(const Napi::CallbackInfo& info) {
-  return integer(info.Env(), info.Length() > 0 ? info[0] : info.Env().Undefined(), "epochs", 0, int64_t(1) << 40);
+  return integer(info.Env(), info.Length() > 0 ? info[0] : info.Env().Undefined(), "epochs", 0, int64_t(1) << 30);
+}
+
+// Per-epoch outputs of one call (`count` values), allocated where a failure is a JS error.
+std::shared_ptr<std::vector<double>> outputs(Napi::Env env, int64_t count) {
+  if (count > (int64_t(1) << 30)) invalid(env, "too many epochs × networks in one call (at most 2^30)");
+  return guarded(env, [&] { return std::make_shared<std::vector<double>>(size_t(count)); });
 }
 
 // One asynchronous call on a network: `work` runs on the libuv pool and must not touch
@@ -265,7 +271,7 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
   Napi::Value Readout(const Napi::CallbackInfo& info) {
     Engine& e = engine(info.Env());
     const int64_t n = epochs_arg(info);
-    auto mse = std::make_shared<std::vector<double>>(size_t(n));
+    auto mse = outputs(info.Env(), n);
     return start(info.Env(), [&e, n, mse] { e.readout_epochs(n, mse->data()); },
                  [mse](Napi::Env env) { return to_array(env, *mse); });
   }
@@ -284,8 +290,8 @@ class NetWrap : public Napi::ObjectWrap<NetWrap> {
   Napi::Value Recurrent(const Napi::CallbackInfo& info) {
     Engine& e = engine(info.Env());
     const int64_t n = epochs_arg(info);
-    auto mse = std::make_shared<std::vector<double>>(size_t(n));
-    auto dz = std::make_shared<std::vector<double>>(size_t(n));
+    auto mse = outputs(info.Env(), n);
+    auto dz = outputs(info.Env(), n);
     return start(info.Env(), [&e, n, mse, dz] { e.recurrent_epochs(n, mse->data(), dz->data()); },
                  [mse, dz](Napi::Env env) {
                    Napi::Object r = Napi::Object::New(env);
@@ -399,7 +405,7 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   Napi::Value Readout(const Napi::CallbackInfo& info) {
     goal::Batch& b = batch(info.Env());
     const int64_t n = epochs_arg(info);
-    auto mse = std::make_shared<std::vector<double>>(size_t(n * b.size()));
+    auto mse = outputs(info.Env(), n * b.size());
     return start(info.Env(), [&b, n, mse] { b.readout_epochs(n, mse->data()); },
                  [mse](Napi::Env env) { return to_array(env, *mse); });
   }
@@ -427,8 +433,8 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   Napi::Value Recurrent(const Napi::CallbackInfo& info) {
     goal::Batch& b = batch(info.Env());
     const int64_t n = epochs_arg(info);
-    auto mse = std::make_shared<std::vector<double>>(size_t(n * b.size()));
-    auto dz = std::make_shared<std::vector<double>>(size_t(n * b.size()));
+    auto mse = outputs(info.Env(), n * b.size());
+    auto dz = outputs(info.Env(), n * b.size());
     return start(info.Env(), [&b, n, mse, dz] { b.recurrent_epochs(n, mse->data(), dz->data()); },
                  [mse, dz](Napi::Env env) {
                    Napi::Object r = Napi::Object::New(env);
