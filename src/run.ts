@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Batch, MatrixField, Net, NetSizes, NativeBackend, RasterField } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon } from './native';
-import type { ResolvedParams } from './params';
+import type { Labeller, ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -89,14 +89,14 @@ const GiB = 1024 ** 3;
  * Refuses, before anything is drawn or allocated, a network this machine cannot hold: the
  * engine's allocation plus the float64 matrices and noise the library draws for it.
  */
-export function checkMemory(p: ResolvedParams): void {
+export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n): void {
   const engine = addon().bytesNeeded(netSizes(p));
   const drawn = 8 * (p.nRec * p.nRec + noiseCount(p) + (p.nInp + 2 * p.nOut) * p.nRec);
   const need = engine + drawn, have = os.totalmem();
   if (need > 0.9 * have) {
     throw new GoalError(
       'GOAL_ENOMEM',
-      `a network of nRec=${p.nRec} needs ${(need / GiB).toFixed(1)} GiB of memory; this machine has ${(have / GiB).toFixed(1)} GiB`,
+      `${label('nRec')}=${p.nRec}: the network needs ${(need / GiB).toFixed(1)} GiB of memory; this machine has ${(have / GiB).toFixed(1)} GiB`,
       'nRec',
     );
   }

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
-import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
+import { resolveParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { Rng } from './rng';
 import { checkMemory, noiseCount, runPhases, type EpochInfo, type NetInput, type RunOutput } from './run';
 import { drawNetwork } from './train';
@@ -120,8 +120,7 @@ interface Point {
 }
 
 /** The grid in a fixed order (rank, then τ⋆, then seed), every point checked. */
-function plan(o: SweepOptions): Point[] {
-  const label = o.label ?? ((n) => n);
+function plan(o: SweepOptions, label: Labeller): Point[] {
   for (const key of ['rank', 'tauO', 'seed'] as const) {
     if ((o.base as Record<string, unknown>)[key] !== undefined) {
       throw new GoalError('GOAL_USAGE', `${label(key)} is set by the sweep's grid; give it with the grid instead`);
@@ -166,7 +165,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (!(conv > 0) || !Number.isFinite(conv)) throw new GoalError('GOAL_USAGE', `conv must be a finite number > 0 (got ${conv})`);
   const threads = o.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new GoalError('GOAL_USAGE', `threads must be an integer ≥ 1 (got ${threads})`);
-  const grid = plan(o);
+  const label = o.label ?? ((n: ParamName) => n);
+  const grid = plan(o, label);
   let points = grid;
   if (o.shard) {
     const { k, n } = o.shard;
@@ -175,7 +175,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     }
     points = points.filter((_, i) => i % n === k - 1);
   }
-  checkMemory(grid[0].params);
+  checkMemory(grid[0].params, label);
 
   let previous: SweepRow[] = [];
   if (o.out !== undefined) {

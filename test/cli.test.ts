@@ -112,7 +112,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 --foo', /unknown option '--foo'/],
     ['-N 10 -Tx 3', /unknown option '-Tx'/],
     ['-T 10', /-N\/--n-rec is required/],
-    ['-N 1000000', /-N\/--n-rec|nRec=1000000 needs .* GiB/],
+    ['-N 1000000', /-N\/--n-rec=1000000: the network needs .* GiB of memory/],
     ['-N 10 -E 5', /-E\/--epochs takes two integers/],
     ['-N 10 -E 5 x', /-E\/--epochs expects a number/],
     ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],

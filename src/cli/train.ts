@@ -10,8 +10,8 @@ import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { compareReplay, fixtureParams, replay, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { train } from '../train';
-import type { EpochInfo } from '../run';
-import { addParamOptions, resolveOptions } from './options';
+import { checkMemory, type EpochInfo } from '../run';
+import { addParamOptions, flagLabel, resolveOptions } from './options';
 import { makeProgress } from './progress';
 import type { Io } from './io';
 
@@ -99,6 +99,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     // Drawn here rather than in train() so that the recap shows it.
     if (params.seed === null) params = { ...params, seed: randomSeed() };
   }
+  checkMemory(params, flagLabel);
   if (savepath !== undefined) checkWritable(savepath, '-savepath');
 
   const verbose = opts.verbose === true;
