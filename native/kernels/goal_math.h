@@ -35,7 +35,13 @@ GOAL_HD F membrane(F a_m, F b_m, F v, F c_plus_d, F reset, F z) {
 template <typename F>
 GOAL_HD F spike(F v, F thr) { return v > thr ? F(1) : F(0); }
 
+#if defined(__CUDA_ARCH__)
+// CUDA's expf is off by up to 2 units in the last place; the double exp rounded to float is the
+// correctly rounded value almost always, as glibc's expf is, so σ' matches the CPU's.
+GOAL_HD float exp_(float x) { return float(exp(double(x))); }
+#else
 GOAL_HD float exp_(float x) { return expf(x); }
+#endif
 GOAL_HD double exp_(double x) { return exp(x); }
 
 // sigma'(v) = sigma(v)(1 - sigma(v)), sigma the logistic function.

@@ -1,0 +1,39 @@
+// The node half of bench/device-check.sh, run with plain node on the device machine (no npm, no
+// tap there): the device, driver and compute capability; every reference fixture and the random
+// seeds of bench:gpu replayed on the GPU and on the CPU with the max abs/rel differences and
+// whether spikes agree; a batch against its networks run alone; then the GPU and CPU timings of
+// the same run. Writes gpu-report.md and gpu-report.json into the folder given as argument.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { info } from '../src/index';
+import { packageRoot } from '../src/native';
+import { gpuBench } from './gpu';
+
+async function main() {
+  const out = process.argv[2] ?? process.env.OUT ?? '.';
+  fs.mkdirSync(out, { recursive: true });
+  const lines: string[] = [];
+  const log = (l: string) => {
+    lines.push(l);
+    console.log(l);
+    fs.writeFileSync(path.join(out, 'gpu-report.md'), `${lines.join('\n')}\n`);  // kept if a later step dies
+  };
+  const i = info();
+  if (!i.cuda.available) {
+    log(`no usable GPU: ${i.cuda.reason} (CUDA backend ${i.cuda.compiled ? '' : 'not '}compiled into this build)`);
+    process.exit(2);
+  }
+  const fixtures = fs.readdirSync(path.join(packageRoot(), 'test', 'fixtures', 'reference'))
+    .filter((f) => f.endsWith('.json')).sort();
+  const report = await gpuBench({ fixtures, log });
+  fs.writeFileSync(path.join(out, 'gpu-report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const bad = report.parity.filter((r) => !r.ok);
+  log('');
+  log(bad.length ? `PARITY FAILED in ${bad.length} case(s): ${bad.map((r) => r.name).join('; ')}` : 'parity: all cases within tolerance');
+  if (bad.length) process.exit(1);
+}
+
+main().catch((err) => {
+  console.error(`gpu-check: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

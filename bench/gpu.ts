@@ -1,0 +1,102 @@
+// npm run bench:gpu: the CUDA engine beside the CPU engine, in the same run. Results first: a
+// reference replay on CUDA, then GPU-vs-CPU parity on both GPU paths and a batch against its
+// networks run alone; only if all agree, the timings: recurrent epochs/s of one network (T=150,
+// float32, LTTS) for N from 150 to 8192 on the GPU and, up to N=2000, on the CPU; and
+// network-epochs/s of 1100 networks of N=150 (ranks × τ⋆, the paper's kind of grid) as one
+// batch on the GPU and on all CPU cores. Without a usable GPU it says so and exits 0.
+import * as os from 'node:os';
+import { info, type Info } from '../src/index';
+import { checkReplay } from './common';
+import {
+  BATCH_CASES, batchParity, batchThroughput, fixtureParity, fmt, msPerEpoch, paperGrid, SEED_CASES, seedParity,
+  SINGLE_SIZES, type ParityRow,
+} from './gpu-cases';
+
+export interface SingleRow {
+  N: number;
+  gpuMs: number;
+  cpuMs: number | null;
+}
+
+export interface GpuReport {
+  info: Info;
+  parity: ParityRow[];
+  single: SingleRow[];
+  batch: { K: number; N: number; gpu: number; cpu: number; cpuThreads: number } | null;
+}
+
+export function parityTable(rows: ParityRow[]): string[] {
+  const out = ['| case | compared | max abs diff | max rel diff | tolerance | spikes equal | ok |', '|---|---|---:|---:|---:|---|---|'];
+  for (const r of rows)
+    out.push(`| ${r.name} | ${r.fields} | ${fmt(r.maxAbs)} | ${fmt(r.maxRel)} | ${r.tolerance} | ${r.spikesEqual ? 'yes' : 'NO'} | ${r.ok ? 'yes' : 'NO'} |`);
+  return out;
+}
+
+export function deviceLine(i: Info): string {
+  const c = i.cuda;
+  return `${c.name}, compute capability ${c.computeCapability}, ${c.multiprocessors} SMs, ` +
+    `${((c.memoryBytes ?? 0) / 2 ** 30).toFixed(0)} GiB; driver ${c.driverVersion}, runtime ${c.runtimeVersion}; ` +
+    `CPU: ${os.cpus()[0]?.model ?? 'unknown'} × ${os.availableParallelism()}, variant ${i.cpu.isa}`;
+}
+
+/** Parity, then timings; `log` gets each line as it is known. */
+export async function gpuBench(opts: { fixtures: string[]; log: (line: string) => void }): Promise<GpuReport> {
+  const { log } = opts;
+  const report: GpuReport = { info: info(), parity: [], single: [], batch: null };
+  log(`goal-snn ${report.info.version} on ${deviceLine(report.info)}`);
+  log('');
+  log('## Parity: GPU against the CPU on the same inputs');
+  if (opts.fixtures.length) report.parity.push(...(await fixtureParity(opts.fixtures)));
+  for (const [name, p, exact] of SEED_CASES) report.parity.push(await seedParity(name, p, exact));
+  for (const [name, members, epochs] of BATCH_CASES) report.parity.push(await batchParity(name, members, epochs));
+  parityTable(report.parity).forEach((l) => log(l));
+  if (report.parity.some((r) => !r.ok)) {
+    log('');
+    log('the GPU does not match the CPU: not timing');
+    return report;
+  }
+
+  log('');
+  log('## One network: recurrent epochs, T=150, float32, LTTS, out_lr = 0.0025·150/N (median of 5 calls)');
+  log('| N | GPU ms/epoch | GPU epochs/s | CPU ms/epoch (1 thread) | CPU epochs/s | GPU/CPU |');
+  log('|---:|---:|---:|---:|---:|---:|');
+  for (const s of SINGLE_SIZES) {
+    const gpuMs = await msPerEpoch(s.N, 'cuda', s.gpuEpochs);
+    const cpuMs = s.cpuEpochs === null ? null : await msPerEpoch(s.N, 'cpu', s.cpuEpochs);
+    report.single.push({ N: s.N, gpuMs, cpuMs });
+    log(`| ${s.N} | ${fmt(gpuMs)} | ${fmt(1000 / gpuMs)} | ${cpuMs === null ? '—' : fmt(cpuMs)} | ` +
+      `${cpuMs === null ? '—' : fmt(1000 / cpuMs)} | ${cpuMs === null ? '—' : `${fmt(cpuMs / gpuMs)}×`} |`);
+  }
+
+  const grid = paperGrid(1100);
+  const threads = os.availableParallelism();
+  log('');
+  log(`## Batch: ${grid.length} networks of N=150, T=150, float32, ranks LTTS…150 × 100 values of τ⋆ (best of 3 calls)`);
+  const gpu = await batchThroughput(grid, 'cuda', 20);
+  const cpu = await batchThroughput(grid, 'cpu', 2, 1);
+  report.batch = { K: grid.length, N: 150, gpu, cpu, cpuThreads: threads };
+  log('| engine | network-epochs/s | GPU/CPU |');
+  log('|---|---:|---:|');
+  log(`| cuda, one batch | ${fmt(gpu)} | ${fmt(gpu / cpu)}× |`);
+  log(`| cpu, ${threads} threads | ${fmt(cpu)} | 1× |`);
+  return report;
+}
+
+async function main() {
+  const i = info();
+  if (!i.cuda.available) {
+    console.log(`bench:gpu: no usable GPU here (${i.cuda.reason}); nothing to time ` +
+      `(the CUDA backend is ${i.cuda.compiled ? '' : 'not '}compiled into this build).`);
+    return;
+  }
+  await checkReplay('cuda', 'ltts-n40-f32.json');
+  const report = await gpuBench({ fixtures: [], log: (l) => console.log(l) });
+  if (report.parity.some((r) => !r.ok)) process.exit(1);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`bench:gpu: ${err.message}`);
+    process.exit(1);
+  });
+}

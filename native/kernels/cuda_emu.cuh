@@ -1,0 +1,375 @@
+// A host emulation of the part of CUDA that cuda_kernels.cuh and cuda_engine.cu use, so that the
+// kernels' logic (indices, barriers, shuffles, shared-memory layouts, the launch planning) can
+// run and be checked against the CPU engine on a machine without a GPU. Every CUDA thread is a
+// host thread; __syncthreads and grid-wide barriers are std::barrier; a warp shuffle or ballot
+// is an exchange through per-warp slots between two warp barriers. Shared memory is a heap
+// block of exactly the launch's size (AddressSanitizer sees overruns), and all synchronisation
+// goes through std::barrier/atomics (ThreadSanitizer sees a missing barrier as a data race).
+// Not part of the addon: cuda_emu_check.cu builds it (GOAL_CUDA_EMU).
+//
+// The emulated device has GOAL_EMU_SMS multiprocessors (default 4) with H100/H200 shared
+// memory sizes; its exp is glibc's, so the block path must equal the CPU engine bit for bit.
+#pragma once
+
+#include <atomic>
+#include <barrier>
+#include <bit>
+#include <cassert>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(16) double2 {
+  double x, y;
+};
+inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
+inline double2 make_double2(double a, double b) { return {a, b}; }
+
+struct dim3 {
+  unsigned x, y, z;
+  dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorLaunchFailure = 719,
+  cudaErrorCooperativeLaunchTooLarge = 720,
+};
+enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+struct CUstream_emu;
+using cudaStream_t = CUstream_emu*;
+
+struct cudaDeviceProp {
+  char name[256];
+  int major, minor, multiProcessorCount, maxThreadsPerMultiProcessor, cooperativeLaunch;
+  size_t totalGlobalMem, sharedMemPerBlockOptin, sharedMemPerMultiprocessor, reservedSharedMemPerBlock;
+};
+
+namespace goal_emu {
+
+struct Warp {
+  std::barrier<> bar{32};
+  uint64_t slot[32];
+};
+
+struct Block {
+  std::unique_ptr<std::barrier<>> bar;
+  std::vector<std::unique_ptr<Warp>> warps;
+  unsigned char* smem = nullptr;
+};
+
+struct Ctx {
+  dim3 thread, block, bdim, gdim;
+  Block* blk = nullptr;
+  std::barrier<>* grid = nullptr;  // one arrival per block, cooperative launches only
+};
+
+inline thread_local Ctx ctx;
+
+struct State {
+  std::mutex lock;
+  std::map<void*, size_t> allocations;
+  std::map<const void*, size_t> max_smem;  // cudaFuncAttributeMaxDynamicSharedMemorySize
+  cudaError_t last = cudaSuccess;
+  size_t in_use = 0;
+};
+inline State& state() {
+  static State s;
+  return s;
+}
+
+inline int sms() {
+  const char* v = std::getenv("GOAL_EMU_SMS");
+  return v && *v ? std::atoi(v) : 4;
+}
+constexpr size_t kOptin = 227 * 1024, kPerSM = 228 * 1024, kReserved = 1024, kMemory = size_t(8) << 30;
+constexpr int kThreadsPerSM = 2048;
+
+inline Warp& warp() { return *ctx.blk->warps[ctx.thread.x / 32]; }
+inline int lane() { return int(ctx.thread.x % 32); }
+
+inline cudaError_t fail(cudaError_t e) {
+  state().last = e;
+  return e;
+}
+
+// Runs one block's threads to completion.
+template <typename Fn>
+void run_block(Fn& body, dim3 block, dim3 bdim, dim3 gdim, size_t smem, std::barrier<>* grid,
+               std::vector<std::thread>& threads, std::vector<std::unique_ptr<Block>>& keep) {
+  auto b = std::make_unique<Block>();
+  b->bar = std::make_unique<std::barrier<>>(std::ptrdiff_t(bdim.x));
+  for (unsigned w = 0; w < bdim.x / 32; ++w) b->warps.push_back(std::make_unique<Warp>());
+  b->smem = static_cast<unsigned char*>(std::aligned_alloc(16, smem ? (smem + 15) / 16 * 16 : 16));
+  std::memset(b->smem, 0xA5, smem ? (smem + 15) / 16 * 16 : 16);  // garbage, as on a GPU
+  Block* bp = b.get();
+  keep.push_back(std::move(b));
+  for (unsigned t = 0; t < bdim.x; ++t)
+    threads.emplace_back([&body, bp, t, block, bdim, gdim, grid] {
+      ctx.thread = dim3(t);
+      ctx.block = block;
+      ctx.bdim = bdim;
+      ctx.gdim = gdim;
+      ctx.blk = bp;
+      ctx.grid = grid;
+      body();
+    });
+}
+
+inline void free_blocks(std::vector<std::unique_ptr<Block>>& keep) {
+  for (auto& b : keep) std::free(b->smem);
+  keep.clear();
+}
+
+inline cudaError_t check_launch(const void* kernel, int grid, int block, size_t smem) {
+  if (grid < 1 || block < 32 || block > 1024 || block % 32) return fail(cudaErrorInvalidValue);
+  if (smem > 48 * 1024) {
+    std::lock_guard<std::mutex> g(state().lock);
+    auto it = state().max_smem.find(kernel);
+    if (it == state().max_smem.end() || it->second < smem) return fail(cudaErrorInvalidValue);
+  }
+  return cudaSuccess;
+}
+
+inline int occupancy(int block, size_t smem) {
+  const int by_threads = kThreadsPerSM / block;
+  const int by_smem = int(kPerSM / (smem + kReserved));
+  return by_threads < by_smem ? by_threads : by_smem;
+}
+
+}  // namespace goal_emu
+
+#define threadIdx (goal_emu::ctx.thread)
+#define blockIdx (goal_emu::ctx.block)
+#define blockDim (goal_emu::ctx.bdim)
+#define gridDim (goal_emu::ctx.gdim)
+
+inline void __syncthreads() { goal_emu::ctx.blk->bar->arrive_and_wait(); }
+
+inline unsigned __ballot_sync(unsigned mask, int pred) {
+  if (mask != 0xffffffffu) std::abort();
+  goal_emu::Warp& w = goal_emu::warp();
+  w.slot[goal_emu::lane()] = pred != 0;
+  w.bar.arrive_and_wait();
+  unsigned r = 0;
+  for (int l = 0; l < 32; ++l)
+    if (w.slot[l]) r |= 1u << l;
+  w.bar.arrive_and_wait();
+  return r;
+}
+
+template <typename T>
+T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+  static_assert(sizeof(T) <= 8, "shuffles move at most 8 bytes");
+  if (mask != 0xffffffffu) std::abort();
+  goal_emu::Warp& w = goal_emu::warp();
+  const int lane = goal_emu::lane();
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  w.slot[lane] = bits;
+  w.bar.arrive_and_wait();
+  const int seg = lane / width * width, src = lane + int(delta);
+  T r = v;
+  if (src < seg + width) std::memcpy(&r, &w.slot[src], sizeof(T));
+  w.bar.arrive_and_wait();
+  return r;
+}
+
+inline int __popc(unsigned x) { return std::popcount(x); }
+inline unsigned __float_as_uint(float x) { return std::bit_cast<unsigned>(x); }
+inline long long __double_as_longlong(double x) { return std::bit_cast<long long>(x); }
+
+template <typename T>
+T atomicAdd(T* p, T v) {
+  return std::atomic_ref<T>(*p).fetch_add(v);
+}
+template <typename T>
+T atomicMin(T* p, T v) {
+  std::atomic_ref<T> a(*p);
+  T cur = a.load();
+  while (v < cur && !a.compare_exchange_weak(cur, v)) {
+  }
+  return cur;
+}
+
+inline unsigned char* smem_base() { return goal_emu::ctx.blk->smem; }
+
+inline void grid_sync() {
+  __syncthreads();
+  if (threadIdx.x == 0) goal_emu::ctx.grid->arrive_and_wait();
+  __syncthreads();
+}
+
+#define GOAL_CHECK_ALIGNED(p)                                                     \
+  do {                                                                            \
+    if (reinterpret_cast<uintptr_t>(p) % 16) {                                    \
+      std::fprintf(stderr, "misaligned 16-byte access at %p\n", (const void*)(p)); \
+      std::abort();                                                               \
+    }                                                                             \
+  } while (0)
+
+// ---- runtime API ----
+
+inline cudaError_t cudaRuntimeGetVersion(int* v) {
+  *v = 13000;
+  return cudaSuccess;
+}
+inline cudaError_t cudaDriverGetVersion(int* v) {
+  *v = 13000;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGetDeviceCount(int* n) {
+  *n = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
+  std::memset(p, 0, sizeof *p);
+  std::snprintf(p->name, sizeof p->name, "emulated sm_90 (%d SMs)", goal_emu::sms());
+  p->major = 9;
+  p->minor = 0;
+  p->multiProcessorCount = goal_emu::sms();
+  p->maxThreadsPerMultiProcessor = goal_emu::kThreadsPerSM;
+  p->cooperativeLaunch = 1;
+  p->totalGlobalMem = goal_emu::kMemory;
+  p->sharedMemPerBlockOptin = goal_emu::kOptin;
+  p->sharedMemPerMultiprocessor = goal_emu::kPerSM;
+  p->reservedSharedMemPerBlock = goal_emu::kReserved;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGetLastError() {
+  const cudaError_t e = goal_emu::state().last;
+  goal_emu::state().last = cudaSuccess;
+  return e;
+}
+inline const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorCooperativeLaunchTooLarge: return "too many blocks in cooperative launch";
+    default: return "unspecified launch failure";
+  }
+}
+inline cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
+  std::lock_guard<std::mutex> g(goal_emu::state().lock);
+  *total_b = goal_emu::kMemory;
+  *free_b = goal_emu::kMemory - goal_emu::state().in_use;
+  return cudaSuccess;
+}
+inline cudaError_t cudaMalloc(void** p, size_t bytes) {
+  *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+  if (!*p) return goal_emu::fail(cudaErrorMemoryAllocation);
+  std::memset(*p, 0x5A, (bytes + 255) / 256 * 256);  // garbage until written
+  std::lock_guard<std::mutex> g(goal_emu::state().lock);
+  goal_emu::state().allocations[*p] = bytes;
+  goal_emu::state().in_use += bytes;
+  return cudaSuccess;
+}
+inline cudaError_t cudaFree(void* p) {
+  if (!p) return cudaSuccess;
+  std::lock_guard<std::mutex> g(goal_emu::state().lock);
+  auto it = goal_emu::state().allocations.find(p);
+  if (it == goal_emu::state().allocations.end()) return goal_emu::fail(cudaErrorInvalidValue);
+  goal_emu::state().in_use -= it->second;
+  goal_emu::state().allocations.erase(it);
+  std::free(p);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemset(void* p, int v, size_t n) {
+  std::memset(p, v, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+  if (n) std::memcpy(dst, src, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpy2D(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+                                size_t height, cudaMemcpyKind) {
+  if (width > dpitch || width > spitch) return goal_emu::fail(cudaErrorInvalidValue);
+  for (size_t r = 0; r < height; ++r)
+    std::memcpy(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamCreate(cudaStream_t* s) {
+  *s = reinterpret_cast<cudaStream_t>(new char);
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  delete reinterpret_cast<char*>(s);
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return goal_emu::state().last; }
+
+template <typename Kernel>
+cudaError_t cudaFuncSetAttribute(Kernel* k, cudaFuncAttribute, int value) {
+  if (value < 0 || size_t(value) > goal_emu::kOptin) return goal_emu::fail(cudaErrorInvalidValue);
+  std::lock_guard<std::mutex> g(goal_emu::state().lock);
+  goal_emu::state().max_smem[reinterpret_cast<const void*>(k)] = size_t(value);
+  return cudaSuccess;
+}
+
+template <typename Kernel>
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, Kernel*, int block, size_t smem) {
+  *n = goal_emu::occupancy(block, smem);
+  return cudaSuccess;
+}
+
+// Blocks run one after another (they are independent on the block path).
+template <typename... KArgs, typename... Args>
+void launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStream_t, Args... args) {
+  if (goal_emu::check_launch(reinterpret_cast<const void*>(kernel), grid, block, smem) != cudaSuccess) return;
+  std::tuple<KArgs...> values(args...);
+  auto body = [&] { std::apply(kernel, values); };
+  for (int b = 0; b < grid; ++b) {
+    std::vector<std::thread> threads;
+    std::vector<std::unique_ptr<goal_emu::Block>> keep;
+    goal_emu::run_block(body, dim3(unsigned(b)), dim3(unsigned(block)), dim3(unsigned(grid)), smem, nullptr, threads,
+                        keep);
+    for (auto& t : threads) t.join();
+    goal_emu::free_blocks(keep);
+  }
+}
+
+// Every block at once, with a grid-wide barrier; refused beyond the resident capacity.
+template <typename... KArgs, typename... Args>
+cudaError_t launch_cooperative(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStream_t,
+                               Args... args) {
+  const cudaError_t e = goal_emu::check_launch(reinterpret_cast<const void*>(kernel), grid, block, smem);
+  if (e != cudaSuccess) return e;
+  if (grid > goal_emu::occupancy(block, smem) * goal_emu::sms()) return goal_emu::fail(cudaErrorCooperativeLaunchTooLarge);
+  std::tuple<KArgs...> values(args...);
+  auto body = [&] { std::apply(kernel, values); };
+  std::barrier<> grid_bar(grid);
+  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<goal_emu::Block>> keep;
+  for (int b = 0; b < grid; ++b)
+    goal_emu::run_block(body, dim3(unsigned(b)), dim3(unsigned(block)), dim3(unsigned(grid)), smem, &grid_bar, threads,
+                        keep);
+  for (auto& t : threads) t.join();
+  goal_emu::free_blocks(keep);
+  return cudaSuccess;
+}

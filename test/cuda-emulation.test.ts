@@ -1,0 +1,37 @@
+// The CUDA kernels cannot run without a GPU, but their logic can: cuda_emu_check.cu compiles
+// cuda_engine.cu and cuda_kernels.cuh against a host emulation of CUDA (cuda_emu.cuh: a thread
+// per GPU thread, real barriers, shared memory of exactly the launch's size) and compares every
+// phase with the CPU engine: the block path bit for bit, the grid path within its stated
+// tolerance, batches against their networks alone. This runs it on every machine with g++ ≥ 11.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+
+const root = path.join(__dirname, '..');
+const gxx = spawnSync('g++', ['-dumpversion'], { encoding: 'utf8' });
+const major = gxx.status === 0 ? parseInt(gxx.stdout, 10) : 0;
+const skip = major >= 11 ? false : `g++ ≥ 11 (C++20 <barrier>) not found${major ? ` (g++ ${major})` : ''}`;
+
+t.test('the CUDA engine under emulation equals the CPU engine', { skip, timeout: 600_000 }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-emu-'));
+  const flags = ['-std=c++20', '-O1', '-pthread', '-ffp-contract=off', '-fno-strict-aliasing', '-Inative/kernels'];
+  const run = (args: string[]) => spawnSync('g++', [...flags, ...args], { cwd: root, encoding: 'utf8' });
+  const objects: string[] = [];
+  for (const isa of ['base', 'avx2', 'avx512']) {
+    const o = path.join(dir, `cpu_${isa}.o`);
+    const r = run([`-DGOAL_ISA_NS=isa_${isa}`, '-c', 'native/kernels/cpu_kernels.cpp', '-o', o]);
+    t.equal(r.status, 0, `cpu kernels (${isa}) compile ${r.stderr}`);
+    objects.push(o);
+  }
+  const exe = path.join(dir, 'goal_emu_check');
+  const b = run(['-DGOAL_CUDA_EMU', '-x', 'c++', 'native/kernels/cuda_emu_check.cu', '-x', 'none',
+    'native/kernels/cpu_engine.cpp', 'native/kernels/cpu_batch.cpp', ...objects, '-o', exe]);
+  t.equal(b.status, 0, `the emulation check compiles ${b.stderr}`);
+  const r = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2' } });
+  const tail = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-6).join('\n');
+  t.equal(r.status, 0, `it passes:\n${tail}`);
+  t.match(r.stdout, /all checks passed/);
+  fs.rmSync(dir, { recursive: true });
+});
