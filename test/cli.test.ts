@@ -173,3 +173,12 @@ t.test('Ctrl-C stops within an epoch, keeps the stats so far, exits 130', async 
   t.strictSame(fs.readdirSync(dir), ['out.pkl'], 'no temporary file left');
   fs.rmSync(dir, { recursive: true });
 });
+
+t.test('a closed pipe (goal … | head -1) is not an error, and the stats are still written', async (t) => {
+  const dir = tmpdir();
+  const r = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" train -N 40 -T 50 -E 10 400 --seed 1 --verbose -savepath s.pkl 2>&1 | head -1; echo "rc=\${PIPESTATUS:-}"`],
+    { cwd: dir, encoding: 'utf8' });
+  t.notMatch(r.stdout + r.stderr, /EPIPE|Unhandled/, 'no stack trace');
+  t.ok(fs.existsSync(path.join(dir, 's.pkl')), 'stats written');
+  fs.rmSync(dir, { recursive: true });
+});

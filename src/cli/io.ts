@@ -13,10 +13,26 @@ export interface Io {
   exitCode: number;
 }
 
+/**
+ * Writes to `stream` until its reader goes away (`goal … | head`): then further output is
+ * dropped, and the run still finishes its work (the stats file included) instead of dying on
+ * EPIPE.
+ */
+function writer(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    closed = true;
+  });
+  return (text) => {
+    if (!closed) stream.write(text);
+  };
+}
+
 export function processIo(): Io {
   return {
-    out: (t) => process.stdout.write(t),
-    err: (t) => process.stderr.write(t),
+    out: writer(process.stdout),
+    err: writer(process.stderr),
     stderr: process.stderr,
     onInterrupt(handler) {
       let seen = false;
