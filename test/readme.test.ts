@@ -29,3 +29,18 @@ t.test('quick start and CI agree', async (t) => {
   t.match(ci, /^npm ci$/m);
   t.match(ci, /^npm test$/m, 'CI runs the README test command');
 });
+
+t.test("the README's library example runs as printed", async (t) => {
+  const code = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  t.ok(code, 'README has a js example');
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'goal-readme-'));
+  fs.mkdirSync(path.join(dir, 'node_modules'));
+  fs.symlinkSync(root, path.join(dir, 'node_modules', 'goal-snn'), 'dir');
+  fs.writeFileSync(path.join(dir, 'example.js'), code!);
+  const r = require('node:child_process').spawnSync(process.execPath, ['example.js'], { cwd: dir, encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.strictSame(lines.slice(0, 4).map((l: string) => Number(l.split(' ')[0])), [250, 500, 750, 1000], 'progress every 250 epochs');
+  t.match(lines[4], /^\S+ \S+ \d+ 1 cpu:/, 'mse_out, last mse_rec, last dz, seed, device');
+  fs.rmSync(dir, { recursive: true });
+});
