@@ -48,7 +48,7 @@ function row(name: string, fields: string, pairs: [ArrayLike<number>, ArrayLike<
 
 /**
  * Tolerances against the CPU (test/gpu.test.ts says why). Block path (N ≤ 224 float32, ≤ 160
- * float64): the CPU's operations in the CPU's order, only exp differs in the last place, so the
+ * float64): the CPU's operations in the CPU's order (exp included: goal_math.h's own), so the
  * fixtures' own contract holds: spikes exact, float64 1e-9, float32 1e-4. Grid path: sums over
  * rows in 8 ranges; float64 keeps that contract; float32 may flip a spike with |v' − thr| ~ 1e-6,
  * so there dz may differ by 0.2% of T·N and statistics by 1e-3 ("close").

@@ -1,7 +1,7 @@
 // Runs the CUDA engine (cuda_engine.cu + cuda_kernels.cuh) under the host emulation of
 // cuda_emu.cuh and compares it with the CPU engine, phase by phase, on random networks:
 //   - block path (N ≤ 224 float32, ≤ 160 float64): every field equal to the CPU's bit for bit
-//     (the emulation's exp is glibc's, so any difference is a bug in the kernels);
+//     (exp is goal_math.h's on both sides, so any difference is a bug in the kernels);
 //   - grid path: spikes equal while margins allow, statistics within a stated tolerance;
 //   - a batch equal, bit for bit, to its networks run one at a time; phases out of order refused.
 // Not part of the addon. Build and run from the repository root (C++20, pthreads), with the

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <shared_mutex>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -155,6 +157,12 @@ cudaError_t launch_cooperative(void (*kernel)(KArgs...), int grid, int block, si
 }
 #endif
 
+// A cooperative launch needs every block of its grid resident at once; kernels of another batch
+// running on other streams (another thread of this process) could hold the multiprocessors it
+// counted on. So grid-path launches run alone: they take this gate exclusively, every other
+// launch shares it.
+std::shared_mutex gpu_gate;
+
 constexpr size_t kPad = 256;
 size_t pad(size_t bytes) { return (bytes + kPad - 1) / kPad * kPad; }
 
@@ -268,6 +276,10 @@ class CudaBatch final : public Batch {
 
   void target_run() override {
     use_device();
+    std::shared_lock<std::shared_mutex> shared(gpu_gate, std::defer_lock);
+    std::unique_lock<std::shared_mutex> alone(gpu_gate, std::defer_lock);
+    if (grid_path_) alone.lock();
+    else shared.lock();
     if (!grid_path_) {
       const size_t smem = gpu::target_layout(N_, sizeof(F)).bytes;
       set_smem(gpu::block_target<F>, smem);
@@ -287,6 +299,7 @@ class CudaBatch final : public Batch {
   void readout_epochs(int64_t n, double* mse) override {
     require(targeted_, "readout epochs need the target run first");
     use_device();
+    std::shared_lock<std::shared_mutex> shared(gpu_gate);
     const int place = readout_place();
     const size_t smem = gpu::readout_layout(N_, O_, T_, place, sizeof(F)).bytes;
     set_smem(gpu::readout_kernel<F>, smem);
@@ -304,6 +317,7 @@ class CudaBatch final : public Batch {
   void build_feedback(const double* const* noise) override {
     require(targeted_, "the feedback needs the target run first");
     use_device();
+    std::shared_lock<std::shared_mutex> shared(gpu_gate);
     std::vector<size_t> off(static_cast<size_t>(K_));
     size_t total = 0;
     for (int k = 0; k < K_; ++k) {
@@ -338,6 +352,10 @@ class CudaBatch final : public Batch {
   void recurrent_epochs(int64_t n, double* mse_rec, double* dz) override {
     require(has_feedback_, "recurrent epochs need the feedback first");
     use_device();
+    std::shared_lock<std::shared_mutex> shared(gpu_gate, std::defer_lock);
+    std::unique_lock<std::shared_mutex> alone(gpu_gate, std::defer_lock);
+    if (grid_path_) alone.lock();
+    else shared.lock();
     for (int64_t done = 0; done < n;) {
       const int chunk = int(std::min<int64_t>(n - done, max_chunk()));
       double* out = output(2 * size_t(K_) * size_t(chunk));
@@ -373,6 +391,7 @@ class CudaBatch final : public Batch {
     const size_t x = index(k);
     require(targeted_, "the readout MSE needs the target run first");
     use_device();
+    std::shared_lock<std::shared_mutex> shared(gpu_gate);
     const int place = readout_place();
     const size_t smem = gpu::readout_layout(N_, O_, T_, place, sizeof(F)).bytes;
     set_smem(gpu::readout_kernel<F>, smem);
@@ -407,6 +426,7 @@ class CudaBatch final : public Batch {
             for (int64_t j = 0; j < c.N; ++j) out[i * c.N + j] = double(rows[size_t(i * pitch_ + j)]);
           return;
         }
+        std::shared_lock<std::shared_mutex> shared(gpu_gate);
         DeviceMemory D;
         D.allocate(size_t(c.N * c.N) * sizeof(double), "the feedback matrix D");
         const int blocks = int(std::min<int64_t>((c.N * c.N + gpu::kAuxThreads - 1) / gpu::kAuxThreads,
@@ -489,7 +509,9 @@ class CudaBatch final : public Batch {
   void plan_block_groups() {
     const size_t f = sizeof(F), optin = prop_.sharedMemPerBlockOptin;
     w_on_chip_ = gpu::block_layout(N_, pitch_, 0, N_, true, false, f).bytes <= optin;
-    std::map<std::pair<bool, size_t>, Group> by_key;
+    // Keyed also by dense: a dense network's feedback (N·pitch) and a factored one's rank are
+    // maxima of different networks, and together could outgrow a block.
+    std::map<std::tuple<bool, size_t, bool>, Group> by_key;
     for (int k = 0; k < K_; ++k) {
       const Config& c = cfg_[size_t(k)];
       const int R = int(c.R);
@@ -499,7 +521,7 @@ class CudaBatch final : public Batch {
       const size_t per_sm = std::max<size_t>(
           1, std::min<size_t>(prop_.sharedMemPerMultiprocessor / (bytes + prop_.reservedSharedMemPerBlock),
                               size_t(prop_.maxThreadsPerMultiProcessor / nt_)));
-      Group& g = by_key[{fb, per_sm}];
+      Group& g = by_key[{fb, per_sm, c.R > 0 && gpu::dense_feedback(N_, R, c.feedback == Feedback::out)}];
       g.fb_on_chip = fb;
       g.Rmax = std::max(g.Rmax, R);
       g.fb_elems = std::max(g.fb_elems, elems);
@@ -507,6 +529,10 @@ class CudaBatch final : public Batch {
     }
     for (auto& [key, g] : by_key) {
       g.smem = gpu::block_layout(N_, pitch_, g.fb_elems, g.Rmax, w_on_chip_, g.fb_on_chip, f).bytes;
+      // Refused here, before any launch, so that no call can leave some groups advanced.
+      if (g.smem > optin)
+        throw Error("GOAL_INTERNAL", "a launch plan exceeds the shared memory of a block (" + std::to_string(g.smem) +
+                                         " bytes)");
       groups_.push_back(std::move(g));
     }
   }

@@ -4,8 +4,8 @@
 //
 // cpu_kernels.cpp is the reference: every equation here is the same sequence of float
 // operations (built with --fmad=false, like the CPU's -ffp-contract=off). On the block path
-// every sum also runs in the CPU's order, so a network matches the CPU engine bit for bit
-// except where the GPU's exp differs from glibc's in the last place (rare; goal_math.h).
+// every sum also runs in the CPU's order and exp is goal_math.h's own (no libm), so a network
+// is expected to match the CPU engine bit for bit.
 //
 // Shapes (row-major, SPEC orientation): W_ih I×N, W_hh N×N, W_ho N×O, W_trg O×N, targ T×O,
 // clock (T−1)×I, r_targ T×N, Bt R×N (B_R transposed), P T×R (out: Y*), D N×pitch (spk with

@@ -35,14 +35,85 @@ GOAL_HD F membrane(F a_m, F b_m, F v, F c_plus_d, F reset, F z) {
 template <typename F>
 GOAL_HD F spike(F v, F thr) { return v > thr ? F(1) : F(0); }
 
+// exp(x) with the same bits on every CPU, every GPU and every libm: only +, −, × and bit
+// operations (no fused multiply-add: the kernels build with -ffp-contract=off / --fmad=false),
+// so results do not depend on glibc's or CUDA's exp, and the CPU loops that call it vectorise.
+// x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by its Taylor polynomial (to
+// within an ulp or two: degree 7 for float, 13 for double), 2^k put in the exponent bits. k is
+// rounded by adding 1.5·2^(mantissa bits), whose low bits then hold k as an integer. x is
+// clamped to the normal range: e^x saturates at about ±e^±88 (float), e^±708 (double).
+template <typename F>
+struct ExpConst;
+template <>
+struct ExpConst<float> {
+  using Bits = uint32_t;
+  static constexpr float lo = -87.0f, hi = 88.0f, log2e = 1.44269504f;
+  static constexpr float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+  static constexpr float shifter = 12582912.0f;  // 1.5·2^23
+  static constexpr int mantissa = 23, bias = 127, degree = 7;
+};
+template <>
+struct ExpConst<double> {
+  using Bits = uint64_t;
+  static constexpr double lo = -708.0, hi = 709.0, log2e = 1.4426950408889634;
+  static constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  static constexpr double shifter = 6755399441055744.0;  // 1.5·2^52
+  static constexpr int mantissa = 52, bias = 1023, degree = 13;
+};
+
+GOAL_HD uint32_t bits_of(float x) {
 #if defined(__CUDA_ARCH__)
-// CUDA's expf is off by up to 2 units in the last place; the double exp rounded to float is the
-// correctly rounded value almost always, as glibc's expf is, so σ' matches the CPU's.
-GOAL_HD float exp_(float x) { return float(exp(double(x))); }
+  return __float_as_uint(x);
 #else
-GOAL_HD float exp_(float x) { return expf(x); }
+  uint32_t b;
+  __builtin_memcpy(&b, &x, sizeof b);
+  return b;
 #endif
-GOAL_HD double exp_(double x) { return exp(x); }
+}
+GOAL_HD uint64_t bits_of(double x) {
+#if defined(__CUDA_ARCH__)
+  return static_cast<uint64_t>(__double_as_longlong(x));
+#else
+  uint64_t b;
+  __builtin_memcpy(&b, &x, sizeof b);
+  return b;
+#endif
+}
+GOAL_HD float from_bits(uint32_t b) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(b);
+#else
+  float x;
+  __builtin_memcpy(&x, &b, sizeof x);
+  return x;
+#endif
+}
+GOAL_HD double from_bits(uint64_t b) {
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(static_cast<long long>(b));
+#else
+  double x;
+  __builtin_memcpy(&x, &b, sizeof x);
+  return x;
+#endif
+}
+
+template <typename F>
+GOAL_HD F exp_(F x) {
+  using C = ExpConst<F>;
+  using Bits = typename C::Bits;
+  x = x < C::lo ? C::lo : x;
+  x = x > C::hi ? C::hi : x;
+  const F shifted = x * C::log2e + C::shifter;
+  const F k = shifted - C::shifter;
+  const F r = (x - k * C::ln2_hi) - k * C::ln2_lo;
+  // Horner from the highest term: 1 + r(1 + r/2(1 + r/3(…))); 1/d folds to a constant.
+  F p = F(1);
+  for (int d = C::degree; d >= 1; --d) p = F(1) + (r * (F(1) / F(d))) * p;
+  const Bits ki = bits_of(shifted) - bits_of(C::shifter);  // k, two's complement
+  const F scale = from_bits(Bits(ki + Bits(C::bias)) << C::mantissa);
+  return p * scale;
+}
 
 // sigma'(v) = sigma(v)(1 - sigma(v)), sigma the logistic function.
 template <typename F>
