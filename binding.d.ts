@@ -2,7 +2,7 @@
 // loads it. Matrices are row-major Float64Arrays in SPEC.md's orientation; the engine converts
 // them once to its dtype. Every failure is an Error with a `code`:
 //   GOAL_INVALID (bad argument), GOAL_STATE (phase called out of order, or disposed),
-//   GOAL_BUSY (a call on this network is still running), GOAL_ENOMEM, GOAL_NO_CUDA,
+//   GOAL_BUSY (a call on this batch is still running), GOAL_ENOMEM, GOAL_NO_CUDA,
 //   GOAL_CUDA (a CUDA runtime failure), GOAL_INTERNAL.
 
 export type Dtype = 'float32' | 'float64';
@@ -31,8 +31,8 @@ export interface NetSizes {
   out_lr: number;
 }
 
+/** One network: its sizes, constants, initial matrices and task. */
 export interface NetConfig extends NetSizes {
-  backend: NativeBackend;
   /** I×N */ W_ih: Float64Array;
   /** N×N */ W_hh: Float64Array;
   /** N×O */ W_ho: Float64Array;
@@ -44,62 +44,41 @@ export interface NetConfig extends NetSizes {
 export type MatrixField = 'W_ih' | 'W_hh' | 'W_ho' | 'W_trg' | 'D' | 'B' | 'r_targ';
 export type RasterField = 'Z_targ' | 'Z_last';
 
-/**
- * One network. The asynchronous methods run on the libuv pool; a second call while one runs
- * rejects with GOAL_BUSY. An input array passed to an asynchronous method must not be
- * modified until its promise settles.
- */
-export declare class Net {
-  constructor(config: NetConfig);
-  /** SPEC "Training" 1: Z*, r*. */
-  targetRun(): Promise<void>;
-  /** SPEC "Training" 2: `epochs` readout epochs; the mse of each, before its update. */
-  readout(epochs: number): Promise<Float64Array>;
-  /** SPEC "Training" 3, from standard normals g: N×N (spk) or N×R (out). */
-  feedback(noise: Float64Array): Promise<void>;
-  /** SPEC "Training" 4: `epochs` recurrent epochs. */
-  recurrent(epochs: number): Promise<{ mseRec: Float64Array; dz: Float64Array }>;
-  /** Readout MSE on r* with the current W_ho (no update). */
-  readoutMse(): number;
-  read(name: MatrixField): Float64Array;
-  read(name: RasterField): Uint8Array;
-  /** Frees the network's memory now rather than at garbage collection. */
-  dispose(): void;
-  /** Smallest |v' − thr| met so far. */
-  readonly minMargin: number;
-  /** e.g. "cpu:avx2" or "cuda:0 NVIDIA H200". */
-  readonly device: string;
-}
-
-/** One network of a batch: a NetConfig without its backend. */
-export type BatchNet = Omit<NetConfig, 'backend'>;
-
 export interface BatchConfig {
   backend: NativeBackend;
   /** CPU only: threads that share the networks (default 1). */
   threads?: number;
-  /** Networks sharing N, I, O, T and dtype; each with its own rank, constants and matrices. */
-  nets: BatchNet[];
+  /** K ≥ 1 networks sharing N, I, O, T and dtype; each with its own rank, constants and matrices. */
+  nets: NetConfig[];
 }
 
 /**
- * K networks trained in lockstep: one native call per phase for all of them. Per-epoch outputs
- * are network-major (k·epochs + epoch). A row equals the same network run alone on the same
- * backend.
+ * K ≥ 1 networks trained in lockstep: one native call per phase for all of them (a lone network
+ * is a batch of one). The asynchronous methods run on the libuv pool; a second call while one
+ * runs throws GOAL_BUSY; an input array passed to one must not be modified until its promise
+ * settles. Per-epoch outputs are network-major (k·epochs + epoch). A network computes the same
+ * numbers alone or in any batch on the same backend.
  */
 export declare class Batch {
   constructor(config: BatchConfig);
   readonly size: number;
+  /** e.g. "cpu:avx2" or "cuda:0 NVIDIA H200". */
   readonly device: string;
+  /** SPEC "Training" 1: Z*, r*. */
   targetRun(): Promise<void>;
+  /** SPEC "Training" 2: `epochs` readout epochs; the mse of each, before its update (K×epochs). */
   readout(epochs: number): Promise<Float64Array>;
-  /** One noise array per network (N×N spk, N×R out). */
+  /** SPEC "Training" 3, from standard normals g: one array per network, N×N (spk) or N×R (out). */
   feedback(noise: Float64Array[]): Promise<void>;
+  /** SPEC "Training" 4: `epochs` recurrent epochs (K×epochs each). */
   recurrent(epochs: number): Promise<{ mseRec: Float64Array; dz: Float64Array }>;
+  /** Readout MSE of network k on r* with its current W_ho (no update). */
   readoutMse(k: number): number;
   read(k: number, name: MatrixField): Float64Array;
   read(k: number, name: RasterField): Uint8Array;
+  /** Smallest |v' − thr| network k met so far. */
   minMargin(k: number): number;
+  /** Frees the memory now rather than at garbage collection. */
   dispose(): void;
 }
 

@@ -2,11 +2,11 @@
 // timing recurrent epochs, and a replay check that must pass before anything is timed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Net, NativeBackend } from '../binding';
-import { compareReplay, replay, resolveParams, Rng, type Fixture, type Params } from '../src/index';
+import type { Batch, NativeBackend, NetConfig } from '../binding';
+import { compareReplay, replay, resolveParams, type Fixture, type Params } from '../src/index';
 import { addon, packageRoot } from '../src/native';
-import { netSizes, noiseCount } from '../src/run';
-import { drawNetwork } from '../src/train';
+import { netConfig } from '../src/run';
+import { drawInput } from '../src/train';
 
 /** Replays a reference fixture on `backend` and exits non-zero if it does not match. */
 export async function checkReplay(backend: NativeBackend, name = 'ltts-n40.json'): Promise<void> {
@@ -28,20 +28,30 @@ export async function checkReplay(backend: NativeBackend, name = 'ltts-n40.json'
  */
 export const scaledOutLr = (N: number) => (0.0025 * 150) / N;
 
-/** A network after its target run, readout epochs and feedback: ready for recurrent epochs. */
-export async function readyNet(params: Partial<Params>, backend: NativeBackend, readout = 200): Promise<Net> {
-  const { params: p } = resolveParams({ ...params, epochs: [readout, 0] });
-  const rng = new Rng(p.seed ?? 1);
-  const m = drawNetwork(p, rng);
-  const net = new (addon().Net)({ ...netSizes(p), backend, ...m });
-  await net.targetRun();
-  await net.readout(readout);
-  await net.feedback(rng.normals(noiseCount(p)));
-  return net;
+/** One network as train() draws it for these params, and its feedback noise: a batch member. */
+export function drawMember(params: Partial<Params>): { net: NetConfig; noise: Float64Array } {
+  const { params: p } = resolveParams(params);
+  const input = drawInput({ ...p, seed: p.seed ?? 1 });
+  return { net: netConfig(input), noise: input.noise() };
+}
+
+/** A batch after its target run, readout epochs and feedback: ready for recurrent epochs. */
+export async function readyBatch(members: { net: NetConfig; noise: Float64Array }[], backend: NativeBackend,
+  readout: number, threads = 1): Promise<Batch> {
+  const b = new (addon().Batch)({ backend, threads, nets: members.map((m) => m.net) });
+  await b.targetRun();
+  await b.readout(readout);
+  await b.feedback(members.map((m) => m.noise));
+  return b;
+}
+
+/** One network (a batch of one), ready for recurrent epochs. */
+export function readyNet(params: Partial<Params>, backend: NativeBackend, readout = 200): Promise<Batch> {
+  return readyBatch([drawMember({ ...params, epochs: [readout, 0] })], backend, readout);
 }
 
 /** Median ms per recurrent epoch over `rounds` timed calls of `epochs` each (after a warm-up). */
-export async function timeRecurrent(net: Net, epochs: number, rounds = 5): Promise<number> {
+export async function timeRecurrent(net: Batch, epochs: number, rounds = 5): Promise<number> {
   await net.recurrent(Math.max(1, Math.ceil(epochs / 4)));
   const ms: number[] = [];
   for (let k = 0; k < rounds; k++) {

@@ -4,12 +4,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Batch, BatchNet, NativeBackend, Net } from '../binding';
-import { REPLAY_TOLERANCE, replay, resolveParams, Rng, train, type Fixture, type Params } from '../src/index';
-import { addon, packageRoot } from '../src/native';
-import { netSizes, noiseCount } from '../src/run';
-import { drawNetwork } from '../src/train';
-import { readyNet, scaledOutLr, timeRecurrent } from './common';
+import type { NativeBackend } from '../binding';
+import { REPLAY_TOLERANCE, replay, train, type Fixture, type Params } from '../src/index';
+import { packageRoot } from '../src/native';
+import { drawMember, readyBatch, readyNet, scaledOutLr, timeRecurrent } from './common';
 
 /** One GPU-vs-CPU comparison: the largest difference over the compared fields. */
 export interface ParityRow {
@@ -102,39 +100,18 @@ export const SEED_CASES: [string, Partial<Params>, boolean][] = [
   ['grid path: N=500 rank 400 (u@D) float32', { nRec: 500, epochs: [200, 3], dtype: 'float32', rank: 400, outLr: scaledOutLr(500), seed: 11 }, false],
 ];
 
-/** Draws the network train() would for these params (and its feedback noise) as a batch member. */
-export function drawBatchNet(params: Partial<Params>): { net: BatchNet; noise: Float64Array } {
-  const { params: p } = resolveParams(params);
-  const rng = new Rng(p.seed ?? 1);
-  const m = drawNetwork(p, rng);
-  return { net: { ...netSizes(p), ...m }, noise: rng.normals(noiseCount(p)) };
-}
-
-/** A batch after its target run, readout epochs and feedback. */
-export async function readyBatch(nets: { net: BatchNet; noise: Float64Array }[], backend: NativeBackend,
-  readout: number): Promise<Batch> {
-  const b = new (addon().Batch)({ backend, threads: backend === 'cpu' ? os.availableParallelism() : undefined, nets: nets.map((n) => n.net) });
-  await b.targetRun();
-  await b.readout(readout);
-  await b.feedback(nets.map((n) => n.noise));
-  return b;
-}
-
 /** A CUDA batch against its networks run alone on CUDA: must be equal bit for bit. */
 export async function batchParity(name: string, members: Partial<Params>[], epochs: number): Promise<ParityRow> {
-  const nets = members.map(drawBatchNet);
+  const nets = members.map(drawMember);
   const b = await readyBatch(nets, 'cuda', 20);
   const r = await b.recurrent(epochs);
   const pairs: [ArrayLike<number>, ArrayLike<number>][] = [];
   let spikes = true;
   for (let k = 0; k < nets.length; k++) {
-    const alone = new (addon().Net)({ ...nets[k].net, backend: 'cuda' });
-    await alone.targetRun();
-    await alone.readout(20);
-    await alone.feedback(nets[k].noise);
+    const alone = await readyBatch([nets[k]], 'cuda', 20);
     const r1 = await alone.recurrent(epochs);
-    pairs.push([r.mseRec.subarray(k * epochs, (k + 1) * epochs), r1.mseRec], [b.read(k, 'W_hh'), alone.read('W_hh')]);
-    spikes &&= same(r.dz.subarray(k * epochs, (k + 1) * epochs), r1.dz) && same(b.read(k, 'Z_last'), alone.read('Z_last'));
+    pairs.push([r.mseRec.subarray(k * epochs, (k + 1) * epochs), r1.mseRec], [b.read(k, 'W_hh'), alone.read(0, 'W_hh')]);
+    spikes &&= same(r.dz.subarray(k * epochs, (k + 1) * epochs), r1.dz) && same(b.read(k, 'Z_last'), alone.read(0, 'Z_last'));
     alone.dispose();
   }
   b.dispose();
@@ -154,7 +131,7 @@ export const BATCH_CASES: [string, Partial<Params>[], number][] = [
 
 /** Milliseconds per recurrent epoch of one network of N units (T=150, float32, LTTS). */
 export async function msPerEpoch(N: number, backend: NativeBackend, epochs: number): Promise<number> {
-  const net: Net = await readyNet({ nRec: N, tSeq: 150, seed: 1, dtype: 'float32', outLr: scaledOutLr(N) }, backend);
+  const net = await readyNet({ nRec: N, tSeq: 150, seed: 1, dtype: 'float32', outLr: scaledOutLr(N) }, backend);
   try {
     return await timeRecurrent(net, epochs);
   } finally {
@@ -173,25 +150,23 @@ export const SINGLE_SIZES: { N: number; gpuEpochs: number; cpuEpochs: number | n
 ];
 
 /**
- * The paper's kind of grid: ranks × τ⋆ (here 11 × 100 = 1100 networks of N=150, T=150, seeds
- * 1..1100), float32. Rank 'ltts' is the diagonal feedback.
+ * The paper's Figure 2 grid: 11 ranks (LTTS and 3…150) × 10 values of τ⋆ (1…10 dt) × 10 seeds
+ * = 1100 networks of N=150, T=150, float32.
  */
-export function paperGrid(K = 1100): Partial<Params>[] {
-  const ranks: (number | null)[] = [null, 3, 5, 8, 12, 20, 30, 50, 75, 100, 150];
+export function paperGrid(): Partial<Params>[] {
+  const ranks: (number | null)[] = [null, 3, 19, 34, 49, 64, 79, 94, 109, 124, 150];
   const nets: Partial<Params>[] = [];
-  for (let k = 0; k < K; k++) {
-    const rank = ranks[k % ranks.length];
-    const tauO = 1 + (Math.floor(k / ranks.length) % 100) * 0.2;
-    nets.push({ nRec: 150, tSeq: 150, dtype: 'float32', rank, tauO, seed: k + 1 });
-  }
+  for (const rank of ranks)
+    for (let tauO = 1; tauO <= 10; tauO++)
+      for (let seed = 1; seed <= 10; seed++) nets.push({ nRec: 150, tSeq: 150, dtype: 'float32', rank, tauO, seed });
   return nets;
 }
 
 /** Network-epochs per second of a lockstep batch (recurrent epochs only, after a warm-up). */
 export async function batchThroughput(members: Partial<Params>[], backend: NativeBackend, epochs: number,
   rounds = 3): Promise<number> {
-  const nets = members.map(drawBatchNet);
-  const b = await readyBatch(nets, backend, 50);
+  const nets = members.map(drawMember);
+  const b = await readyBatch(nets, backend, 50, backend === 'cpu' ? os.availableParallelism() : 1);
   try {
     await b.recurrent(1);
     let best = Infinity;

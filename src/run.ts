@@ -2,7 +2,7 @@
 // readout epochs → feedback → recurrent epochs. Shared by train(), replay() and sweep().
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Batch, MatrixField, Net, NetSizes, NativeBackend, RasterField } from '../binding';
+import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon } from './native';
 import type { Labeller, ResolvedParams } from './params';
@@ -78,6 +78,14 @@ export function netSizes(p: ResolvedParams): NetSizes {
   };
 }
 
+/** What the engine takes for one network: its sizes, constants, matrices and task. */
+export function netConfig(n: NetInput): NetConfig {
+  return {
+    ...netSizes(n.params),
+    W_ih: n.W_ih, W_hh: n.W_hh, W_ho: n.W_ho, W_trg: n.W_trg, targ: n.targ, clock: n.clock,
+  };
+}
+
 /** Entries of the feedback noise matrix: N×N for spk, N×R for out. */
 export function noiseCount(p: ResolvedParams): number {
   return p.nRec * (p.feedback === 'out' ? (p.rank as number) : p.nRec);
@@ -124,24 +132,6 @@ async function inChunks(total: number, signal: AbortSignal | undefined, fixed1: 
   return false;
 }
 
-/** What the phases drive: a Batch, or one Net seen as a batch of one. */
-type Engines = Pick<Batch, keyof Batch>;
-
-function single(net: Net): Engines {
-  return {
-    size: 1,
-    device: net.device,
-    targetRun: () => net.targetRun(),
-    readout: (n) => net.readout(n),
-    feedback: (noise) => net.feedback(noise[0]),
-    recurrent: (n) => net.recurrent(n),
-    readoutMse: () => net.readoutMse(),
-    read: ((_k: number, name: MatrixField & RasterField) => net.read(name)) as Engines['read'],
-    minMargin: () => net.minMargin,
-    dispose: () => net.dispose(),
-  };
-}
-
 function median(xs: ArrayLike<number>): number {
   const s = Array.from(xs).sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -158,16 +148,9 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   const [nReadout, nRecurrent] = p0.epochs;
   const resample = nets.some((n) => n.params.resample);
   const t0 = performance.now();
-  const config = (n: NetInput) => ({
-    ...netSizes(n.params),
-    W_ih: n.W_ih, W_hh: n.W_hh, W_ho: n.W_ho, W_trg: n.W_trg, targ: n.targ, clock: n.clock,
-  });
-  let eng: Engines;
+  let eng: Batch;
   try {
-    const { Net, Batch } = addon();
-    eng = K === 1
-      ? single(new Net({ ...config(nets[0]), backend: plan.backend }))
-      : new Batch({ backend: plan.backend, threads: plan.threads, nets: nets.map(config) });
+    eng = new (addon().Batch)({ backend: plan.backend, threads: plan.threads, nets: nets.map(netConfig) });
   } catch (err) {
     throw asGoalError(err);
   }

@@ -8,9 +8,8 @@ import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
 import { resolveParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
-import { Rng } from './rng';
-import { checkMemory, noiseCount, runPhases, type EpochInfo, type NetInput, type RunOutput } from './run';
-import { drawNetwork } from './train';
+import { checkMemory, runPhases, type EpochInfo, type RunOutput } from './run';
+import { drawInput } from './train';
 
 export type SweepRank = number | 'ltts';
 
@@ -152,12 +151,6 @@ function toRow(p: Point, r: RunOutput, conv: number, curves: boolean): SweepRow 
   return row;
 }
 
-/** The draws of train() for the same params and seed: a sweep row equals that run. */
-function netInput(p: ResolvedParams): NetInput {
-  const rng = new Rng(p.seed as number);
-  return { params: p, ...drawNetwork(p, rng), noise: () => rng.normals(noiseCount(p)) };
-}
-
 export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const t0 = Date.now();
   const warn = o.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
@@ -214,7 +207,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const size = o.batch ?? 1100;
     for (let i = 0; i < todo.length && !aborted; i += size) {
       const group = todo.slice(i, i + size);
-      const outs = await runPhases(group.map((p) => netInput(p.params)), { backend, warn, threads }, { signal: o.signal, onEpoch: o.onEpoch });
+      const outs = await runPhases(group.map((p) => drawInput(p.params as ResolvedParams & { seed: number })), { backend, warn, threads }, { signal: o.signal, onEpoch: o.onEpoch });
       if (outs[0].aborted) aborted = true;
       else group.forEach((p, k) => finish(p, outs[k]));
     }
@@ -226,7 +219,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const worker = async () => {
       while (next < todo.length && !aborted && !o.signal?.aborted) {
         const p = todo[next++];
-        const [r] = await runPhases([netInput(p.params)], { backend, warn }, { signal: o.signal });
+        const [r] = await runPhases([drawInput(p.params as ResolvedParams & { seed: number })], { backend, warn }, { signal: o.signal });
         if (r.aborted) aborted = true;
         else finish(p, r);
       }

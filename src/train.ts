@@ -2,7 +2,7 @@
 import { chooseBackend, type Backend } from './backend';
 import { resolveParams, type Params, type ResolvedParams } from './params';
 import { Rng, randomSeed } from './rng';
-import { checkMemory, noiseCount, runPhases, type RunOptions } from './run';
+import { checkMemory, noiseCount, runPhases, type NetInput, type RunOptions } from './run';
 import { buildClock, buildTarget } from './tasks';
 
 export interface TrainOptions extends RunOptions {
@@ -46,6 +46,12 @@ export function drawNetwork(p: ResolvedParams, rng: Rng) {
   };
 }
 
+/** One network with its seed's draws and a source of feedback noise from the same stream. */
+export function drawInput(p: ResolvedParams & { seed: number }): NetInput {
+  const rng = new Rng(p.seed);
+  return { params: p, ...drawNetwork(p, rng), noise: () => rng.normals(noiseCount(p)) };
+}
+
 const emitWarning = (message: string) => process.emitWarning(message, { code: 'GOAL_WARNING' });
 
 /**
@@ -59,14 +65,8 @@ export async function train(params: Partial<Params>, options: TrainOptions = {})
   const backend = chooseBackend(options.backend ?? 'cpu', warn);
   checkMemory(p);
   const seed = p.seed ?? randomSeed();
-  const resolved: ResolvedParams = { ...p, seed };
-  const rng = new Rng(seed);
-  const net = drawNetwork(resolved, rng);
-  const [out] = await runPhases(
-    [{ params: resolved, ...net, noise: () => rng.normals(noiseCount(resolved)) }],
-    { backend, warn },
-    options,
-  );
+  const resolved = { ...p, seed };
+  const [out] = await runPhases([drawInput(resolved)], { backend, warn }, options);
   return {
     mseOut: out.mseOut,
     mseRec: out.mseRec,

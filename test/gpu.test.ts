@@ -14,11 +14,11 @@
 // may differ by a few spikes (at most 0.2% of T·N per epoch) and mse_rec by 1e-3 relative.
 // A batch row and the same network alone on CUDA run the same kernels: equal bit for bit.
 import t from 'tap';
-import type { BatchNet } from '../binding';
-import { compareReplay, REPLAY_TOLERANCE, replay, resolveParams, Rng, train, type Params } from '../src/index';
+import type { NetConfig } from '../binding';
+import { compareReplay, REPLAY_TOLERANCE, replay, resolveParams, train, type Params } from '../src/index';
 import { addon } from '../src/native';
-import { netSizes, noiseCount } from '../src/run';
-import { drawNetwork } from '../src/train';
+import { netConfig } from '../src/run';
+import { drawInput } from '../src/train';
 import { fixtureNames, loadFixture, mismatches, relDiff } from './helpers';
 
 const cuda = addon().info().cuda;
@@ -87,12 +87,14 @@ for (const [name, params, exact] of seeds) {
   });
 }
 
-function member(params: Partial<Params>): { net: BatchNet; noise: Float64Array } {
+function member(params: Partial<Params>): { net: NetConfig; noise: Float64Array } {
   const { params: p } = resolveParams(params);
-  const rng = new Rng(p.seed ?? 1);
-  const m = drawNetwork(p, rng);
-  return { net: { ...netSizes(p), ...m }, noise: rng.normals(noiseCount(p)) };
+  const input = drawInput({ ...p, seed: p.seed ?? 1 });
+  return { net: netConfig(input), noise: input.noise() };
 }
+
+/** A lone network: a batch of one. */
+const one = (net: NetConfig, backend: 'cpu' | 'cuda') => new (addon().Batch)({ backend, nets: [net] });
 
 const batches: [string, Partial<Params>[]][] = [
   ['block path', [
@@ -107,7 +109,7 @@ const batches: [string, Partial<Params>[]][] = [
 
 for (const [name, members] of batches) {
   t.test(`a CUDA batch equals its networks run alone on CUDA, bit for bit (${name})`, { skip }, async (t) => {
-    const { Batch, Net } = addon();
+    const { Batch } = addon();
     const nets = members.map(member);
     const b = new Batch({ backend: 'cuda', nets: nets.map((n) => n.net) });
     t.match(b.device, /^cuda:0 /);
@@ -116,18 +118,18 @@ for (const [name, members] of batches) {
     await b.feedback(nets.map((n) => n.noise));
     const r = await b.recurrent(3);
     for (let k = 0; k < nets.length; k++) {
-      const alone = new Net({ ...nets[k].net, backend: 'cuda' });
+      const alone = one(nets[k].net, 'cuda');
       await alone.targetRun();
       const m1 = await alone.readout(10);
-      await alone.feedback(nets[k].noise);
+      await alone.feedback([nets[k].noise]);
       const r1 = await alone.recurrent(3);
       t.strictSame(Array.from(mse.subarray(10 * k, 10 * k + 10)), Array.from(m1), `net ${k}: readout`);
       t.strictSame(Array.from(r.mseRec.subarray(3 * k, 3 * k + 3)), Array.from(r1.mseRec), `net ${k}: mse_rec`);
       t.strictSame(Array.from(r.dz.subarray(3 * k, 3 * k + 3)), Array.from(r1.dz), `net ${k}: dz`);
-      t.strictSame(Array.from(b.read(k, 'W_hh')), Array.from(alone.read('W_hh')), `net ${k}: W_hh`);
-      t.strictSame(Array.from(b.read(k, 'Z_last')), Array.from(alone.read('Z_last')), `net ${k}: last raster`);
-      t.equal(b.minMargin(k), alone.minMargin, `net ${k}: min margin`);
-      t.equal(b.readoutMse(k), alone.readoutMse(), `net ${k}: readout MSE`);
+      t.strictSame(Array.from(b.read(k, 'W_hh')), Array.from(alone.read(0, 'W_hh')), `net ${k}: W_hh`);
+      t.strictSame(Array.from(b.read(k, 'Z_last')), Array.from(alone.read(0, 'Z_last')), `net ${k}: last raster`);
+      t.equal(b.minMargin(k), alone.minMargin(0), `net ${k}: min margin`);
+      t.equal(b.readoutMse(k), alone.readoutMse(0), `net ${k}: readout MSE`);
       alone.dispose();
     }
     b.dispose();
@@ -138,13 +140,13 @@ t.test('feedback matrices and the readout MSE equal the CPU\'s', { skip }, async
   for (const params of [{ rank: null }, { rank: 8 }, { rank: 50 }, { rank: 8, feedback: 'out' as const }]) {
     const m = member({ nRec: 60, tSeq: 50, seed: 3, dtype: 'float64', ...params });
     const read = async (backend: 'cpu' | 'cuda') => {
-      const net = new (addon().Net)({ ...m.net, backend });
+      const net = one(m.net, backend);
       await net.targetRun();
-      const before = net.readoutMse();
+      const before = net.readoutMse(0);
       await net.readout(20);
-      await net.feedback(m.noise);
-      const fb = net.read(params.feedback === 'out' ? 'B' : 'D');
-      const r = { before, after: net.readoutMse(), fb, rTarg: net.read('r_targ'), wHo: net.read('W_ho') };
+      await net.feedback([m.noise]);
+      const fb = net.read(0, params.feedback === 'out' ? 'B' : 'D');
+      const r = { before, after: net.readoutMse(0), fb, rTarg: net.read(0, 'r_targ'), wHo: net.read(0, 'W_ho') };
       net.dispose();
       return r;
     };
@@ -159,16 +161,16 @@ t.test('feedback matrices and the readout MSE equal the CPU\'s', { skip }, async
 
 t.test('phases out of order on CUDA are coded errors', { skip }, async (t) => {
   const m = member({ nRec: 20, tSeq: 10, seed: 1 });
-  const net = new (addon().Net)({ ...m.net, backend: 'cuda' });
+  const net = one(m.net, 'cuda');
   await t.rejects(net.readout(1), { code: 'GOAL_STATE' }, 'readout before the target run');
-  t.throws(() => net.readoutMse(), { code: 'GOAL_STATE' });
-  t.throws(() => net.read('Z_targ'), { code: 'GOAL_STATE' });
+  t.throws(() => net.readoutMse(0), { code: 'GOAL_STATE' });
+  t.throws(() => net.read(0, 'Z_targ'), { code: 'GOAL_STATE' });
   await net.targetRun();
   await t.rejects(net.recurrent(1), { code: 'GOAL_STATE' }, 'recurrent epochs before the feedback');
-  t.throws(() => net.read('D'), { code: 'GOAL_STATE' });
-  t.throws(() => net.read('Z_last'), { code: 'GOAL_STATE' });
-  await net.feedback(m.noise);
-  t.throws(() => net.read('B'), { code: 'GOAL_STATE' }, 'B of an LTTS network');
+  t.throws(() => net.read(0, 'D'), { code: 'GOAL_STATE' });
+  t.throws(() => net.read(0, 'Z_last'), { code: 'GOAL_STATE' });
+  await net.feedback([m.noise]);
+  t.throws(() => net.read(0, 'B'), { code: 'GOAL_STATE' }, 'B of an LTTS network');
   const r = await net.recurrent(2);
   t.equal(r.dz.length, 2);
   net.dispose();

@@ -17,7 +17,6 @@
 namespace {
 
 using goal::Config;
-using goal::Engine;
 
 Napi::Error coded(Napi::Env env, const char* code, const std::string& message, bool type = false) {
   Napi::Error err = type ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
@@ -218,121 +217,8 @@ class Job : public Napi::AsyncWorker {
   const char* code_ = "GOAL_INTERNAL";
 };
 
-// A network: its engine, and a flag that refuses overlapping calls.
-class NetWrap : public Napi::ObjectWrap<NetWrap> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Net",
-                       {InstanceMethod<&NetWrap::TargetRun>("targetRun"),
-                        InstanceMethod<&NetWrap::Readout>("readout"),
-                        InstanceMethod<&NetWrap::Feedback>("feedback"),
-                        InstanceMethod<&NetWrap::Recurrent>("recurrent"),
-                        InstanceMethod<&NetWrap::ReadoutMse>("readoutMse"),
-                        InstanceMethod<&NetWrap::Read>("read"),
-                        InstanceMethod<&NetWrap::Dispose>("dispose"),
-                        InstanceAccessor<&NetWrap::MinMargin>("minMargin"),
-                        InstanceAccessor<&NetWrap::Device>("device")});
-  }
-
-  explicit NetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetWrap>(info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) invalid(env, "new Net(config): config must be an object");
-    const Napi::Object o = info[0].As<Napi::Object>();
-    const Config c = parse_config(o);
-    const std::string backend = text(o, "backend");
-    const goal::Inputs in = parse_inputs(o, c, "config.");
-    engine_ = guarded(env, [&]() -> std::unique_ptr<Engine> {
-      if (backend == "cpu") return goal::make_cpu_engine(c, in);
-      if (backend == "cuda") return goal::make_cuda_engine(c, in);
-      throw goal::Error("GOAL_INVALID", "config.backend must be 'cpu' or 'cuda'");
-    });
-  }
-
- private:
-  Engine& engine(Napi::Env env) {
-    if (!engine_) throw coded(env, "GOAL_STATE", "this network has been disposed");
-    if (busy_) throw coded(env, "GOAL_BUSY", "this network is already running a call; await it first");
-    return *engine_;
-  }
-
-  Napi::Value start(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done,
-                    Napi::Value keep = Napi::Value()) {
-    auto* job = new Job(env, &busy_, Value(), std::move(work), std::move(done), keep);
-    busy_ = true;
-    job->Queue();
-    return job->promise();
-  }
-
-  Napi::Value TargetRun(const Napi::CallbackInfo& info) {
-    Engine& e = engine(info.Env());
-    return start(info.Env(), [&e] { e.target_run(); }, [](Napi::Env env) { return env.Undefined(); });
-  }
-
-  Napi::Value Readout(const Napi::CallbackInfo& info) {
-    Engine& e = engine(info.Env());
-    const int64_t n = epochs_arg(info);
-    auto mse = outputs(info.Env(), n);
-    return start(info.Env(), [&e, n, mse] { e.readout_epochs(n, mse->data()); },
-                 [mse](Napi::Env env) { return to_array(env, *mse); });
-  }
-
-  Napi::Value Feedback(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Engine& e = engine(env);
-    const int64_t count = goal::noise_size(e.config());
-    Napi::Float64Array noise =
-        doubles(env, info.Length() > 0 ? info[0] : env.Undefined(), "noise", count);
-    const double* data = noise.Data();
-    return start(env, [&e, data] { e.build_feedback(data); }, [](Napi::Env env) { return env.Undefined(); },
-                 noise);
-  }
-
-  Napi::Value Recurrent(const Napi::CallbackInfo& info) {
-    Engine& e = engine(info.Env());
-    const int64_t n = epochs_arg(info);
-    auto mse = outputs(info.Env(), n);
-    auto dz = outputs(info.Env(), n);
-    return start(info.Env(), [&e, n, mse, dz] { e.recurrent_epochs(n, mse->data(), dz->data()); },
-                 [mse, dz](Napi::Env env) {
-                   Napi::Object r = Napi::Object::New(env);
-                   r.Set("mseRec", to_array(env, *mse));
-                   r.Set("dz", to_array(env, *dz));
-                   return r;
-                 });
-  }
-
-  Napi::Value ReadoutMse(const Napi::CallbackInfo& info) {
-    Engine& e = engine(info.Env());
-    return Napi::Number::New(info.Env(), guarded(info.Env(), [&] { return e.readout_mse(); }));
-  }
-
-  Napi::Value Read(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Engine& e = engine(env);
-    return read_named(
-        env, info.Length() > 0 ? info[0] : env.Undefined(), e.config(),
-        [&](goal::Field f, double* out) { e.read(f, out); }, [&](goal::Raster f, uint8_t* out) { e.read(f, out); });
-  }
-
-  void Dispose(const Napi::CallbackInfo& info) {
-    if (busy_) throw coded(info.Env(), "GOAL_BUSY", "cannot dispose a network while a call runs");
-    engine_.reset();
-  }
-
-  Napi::Value MinMargin(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), engine(info.Env()).min_margin());
-  }
-
-  Napi::Value Device(const Napi::CallbackInfo& info) {
-    if (!engine_) throw coded(info.Env(), "GOAL_STATE", "this network has been disposed");
-    return Napi::String::New(info.Env(), engine_->device());  // constant: readable while a call runs
-  }
-
-  std::unique_ptr<Engine> engine_;
-  bool busy_ = false;
-};
-
-// K networks trained in lockstep (engine.h Batch): one call per phase for all of them.
+// K ≥ 1 networks trained in lockstep (engine.h Batch): one call per phase for all of them, and
+// a flag that refuses overlapping calls. A lone network is a batch of one.
 class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -540,7 +426,6 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("Net", NetWrap::Define(env));
   exports.Set("Batch", BatchWrap::Define(env));
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("bytesNeeded", Napi::Function::New<BytesNeeded>(env, "bytesNeeded"));

@@ -30,7 +30,7 @@ class CpuBatch final : public Batch {
     if (threads < 1) throw Error("GOAL_INVALID", "threads must be >= 1");
     nets_.reserve(c.size());
     for (size_t k = 0; k < c.size(); ++k) nets_.push_back(make_cpu_engine(c[k], in[k]));
-    device_ = std::string(nets_[0]->device()) + " x" + std::to_string(threads);
+    device_ = nets_[0]->device();
   }
 
   int64_t size() const override { return int64_t(nets_.size()); }
