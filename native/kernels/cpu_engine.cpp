@@ -10,6 +10,7 @@
 
 #include "cpu_kernels.h"
 #include "engine.h"
+#include "net_constants.h"
 #include "goal_math.h"
 
 namespace goal {
@@ -237,19 +238,7 @@ class CpuNet final : public Engine {
     n_.T = c.T;
     n_.R = c.R;
     n_.out_feedback = c.feedback == Feedback::out;
-    const double a_m = decay(c.tau_m), a_s = decay(c.tau_s), a_o = decay(c.tau_o);
-    n_.a_m = F(a_m);
-    n_.b_m = F(1.0 - a_m);
-    n_.a_s = F(a_s);
-    n_.b_s = F(1.0 - a_s);
-    n_.a_o = F(a_o);
-    n_.b_o = F(1.0 - a_o);
-    n_.v_init = F(c.v_init);
-    n_.bias = F(c.bias);
-    n_.reset = F(c.reset);
-    n_.thr = F(c.thr);
-    n_.rec_lr = F(c.rec_lr);
-    n_.out_lr = F(c.out_lr);
+    set_constants<F>(n_, c);
     n_.m = F(0);
     n_.W_ih = arr(L_.W_ih);
     n_.W_hh = arr(L_.W_hh);

@@ -23,6 +23,7 @@
 
 #include "cuda_kernels.cuh"
 #include "engine.h"
+#include "net_constants.h"
 
 namespace goal {
 
@@ -652,19 +653,7 @@ class CudaBatch final : public Batch {
       n.out_feedback = c.feedback == Feedback::out;
       n.dense = c.R > 0 && gpu::dense_feedback(n.N, n.R, n.out_feedback);
       n.pitch = pitch_;
-      const double a_m = decay(c.tau_m), a_s = decay(c.tau_s), a_o = decay(c.tau_o);
-      n.a_m = F(a_m);
-      n.b_m = F(1.0 - a_m);
-      n.a_s = F(a_s);
-      n.b_s = F(1.0 - a_s);
-      n.a_o = F(a_o);
-      n.b_o = F(1.0 - a_o);
-      n.v_init = F(c.v_init);
-      n.bias = F(c.bias);
-      n.reset = F(c.reset);
-      n.thr = F(c.thr);
-      n.rec_lr = F(c.rec_lr);
-      n.out_lr = F(c.out_lr);
+      set_constants<F>(n, c);
       auto arr = [b](size_t off) { return reinterpret_cast<F*>(b + off); };
       n.W_ih = arr(L.W_ih);
       n.W_hh = arr(L.W_hh);
