@@ -161,10 +161,13 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     let readoutDone = 0;
     let aborted = await inChunks(nReadout, options.signal, false, async (n) => {
       const mse = await eng.readout(n);
-      for (let e = 0; e < n; e++) {
-        const row = nets.map((_, k) => mse[k * n + e]);
-        row.forEach((m, k) => { mseOut[k] = m; });
-        options.onEpoch?.({ phase: 'readout', epoch: ++readoutDone, epochs: nReadout, mse: median(row) });
+      for (let k = 0; k < K; k++) mseOut[k] = mse[k * n + n - 1];
+      readoutDone += n;
+      if (options.onEpoch) {
+        for (let e = 0; e < n; e++) {
+          const row = nets.map((_, k) => mse[k * n + e]);
+          options.onEpoch({ phase: 'readout', epoch: readoutDone - n + e + 1, epochs: nReadout, mse: median(row) });
+        }
       }
     });
     nets.forEach((net, k) => {
@@ -181,15 +184,21 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n) => {
         if (resample) await eng.feedback(draw());
         const r = await eng.recurrent(n);
-        for (let e = 0; e < n; e++) {
-          for (let k = 0; k < K; k++) {
+        for (let k = 0; k < K; k++) {
+          for (let e = 0; e < n; e++) {
             mseRec[k].push(r.mseRec[k * n + e]);
             dz[k].push(r.dz[k * n + e]);
           }
-          options.onEpoch?.({
-            phase: 'recurrent', epoch: mseRec[0].length, epochs: nRecurrent,
-            mse: median(mseRec.map((m) => m[m.length - 1])), dz: median(dz.map((d) => d[d.length - 1])),
-          });
+        }
+        if (options.onEpoch) {
+          const done = mseRec[0].length;
+          for (let e = 0; e < n; e++) {
+            const at = done - n + e;
+            options.onEpoch({
+              phase: 'recurrent', epoch: at + 1, epochs: nRecurrent,
+              mse: median(mseRec.map((m) => m[at])), dz: median(dz.map((d) => d[at])),
+            });
+          }
         }
       });
     }

@@ -25,6 +25,7 @@ export interface SweepRow {
   dz_final: number;
   /** First recurrent epoch (1-based) with mse_rec ≤ conv·mse_out; null when none. */
   t_conv: number | null;
+  /** Wall time of the point; in a lockstep batch, the batch's time shared evenly. */
   seconds: number;
   device: string;
   mse_rec?: number[];
@@ -209,7 +210,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const group = todo.slice(i, i + size);
       const outs = await runPhases(group.map((p) => drawInput(p.params as ResolvedParams & { seed: number })), { backend, warn, threads }, { signal: o.signal, onEpoch: o.onEpoch });
       if (outs[0].aborted) aborted = true;
-      else group.forEach((p, k) => finish(p, outs[k]));
+      else group.forEach((p, k) => finish(p, { ...outs[k], seconds: outs[k].seconds / group.length }));
     }
   } else {
     // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
