@@ -120,7 +120,7 @@ interface Point {
 }
 
 /** The grid in a fixed order (rank, then τ⋆, then seed), every point checked. */
-function plan(o: SweepOptions, label: Labeller): Point[] {
+function plan(o: SweepOptions, label: Labeller, warn: (message: string) => void): Point[] {
   for (const key of ['rank', 'tauO', 'seed'] as const) {
     if ((o.base as Record<string, unknown>)[key] !== undefined) {
       throw new GoalError('GOAL_USAGE', `${label(key)} is set by the sweep's grid; give it with the grid instead`);
@@ -128,12 +128,15 @@ function plan(o: SweepOptions, label: Labeller): Point[] {
   }
   if (!o.ranks.length || !o.taus.length || !o.seeds.length) throw new GoalError('GOAL_USAGE', 'a sweep needs at least one rank, one τ⋆ and one seed');
   const points: Point[] = [];
+  const warnings = new Set<string>();
   for (const rank of o.ranks)
     for (const tau_o of o.taus)
       for (const seed of o.seeds) {
-        const { params } = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed }, label);
-        points.push({ rank, tau_o, seed, params });
+        const r = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed }, label);
+        r.warnings.forEach((m) => warnings.add(rank === 'ltts' ? `LTTS points: ${m}` : m));
+        points.push({ rank, tau_o, seed, params: r.params });
       }
+  warnings.forEach(warn);  // once per kind, not once per point
   return points;
 }
 
@@ -160,7 +163,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const threads = o.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new GoalError('GOAL_USAGE', `threads must be an integer ≥ 1 (got ${threads})`);
   const label = o.label ?? ((n: ParamName) => n);
-  const grid = plan(o, label);
+  const grid = plan(o, label, warn);
   let points = grid;
   if (o.shard) {
     const { k, n } = o.shard;

@@ -68,6 +68,13 @@ t.test('legacy and long spellings give identical runs', async (t) => {
   t.equal(eq.code, 0, `-flag=value and --V work: ${eq.err}`);
 });
 
+t.test('feedback out without a rank: one warning, then the run with spk', async (t) => {
+  const r = goal(['train', '-N', '30', '-T', '40', '-E', '5', '2', '-F', 'out', '--seed', '1', '--json']);
+  t.equal(r.code, 0, r.err);
+  t.match(r.err, /^goal: warning: -F\/--feedback out needs a rank \(-R\/--rank\); using spk \(LTTS\) instead\n$/);
+  t.equal(JSON.parse(r.out).params.feedback, 'spk');
+});
+
 t.test('help, version, info', async (t) => {
   const h = goal(['train', '--help']);
   t.equal(h.code, 0);

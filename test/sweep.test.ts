@@ -89,3 +89,11 @@ t.test('T_conv and the medians, by hand', async (t) => {
   const [never] = summarize([row(1, 0.3, 10, null), row(2, 0.1, 30, null), row(3, 0.2, 20, 7)]);
   t.equal(never.t_conv, null, 'most seeds never converged: the median is never');
 });
+
+t.test('feedback out with an LTTS point warns once and runs it with spk', async (t) => {
+  const seen: string[] = [];
+  const r = await sweep({ ...grid, ranks: [3, 'ltts'], taus: [5], seeds: [1, 2], base: { ...base, feedback: 'out' }, onWarning: (m) => seen.push(m) });
+  t.equal(r.rows.length, 4);
+  t.match(seen, [/^LTTS points: feedback out needs a rank/]);
+  t.equal(seen.length, 1, 'once, not once per point');
+});

@@ -95,7 +95,9 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
       throw err;
     }
   } else {
-    params = resolveOptions(opts).params;
+    const resolved = resolveOptions(opts);
+    params = resolved.params;
+    resolved.warnings.forEach((m) => io.err(`goal: warning: ${m}\n`));
     // Drawn here rather than in train() so that the recap shows it.
     if (params.seed === null) params = { ...params, seed: randomSeed() };
   }
