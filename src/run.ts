@@ -139,8 +139,8 @@ function median(xs: ArrayLike<number>): number {
 
 /**
  * Runs SPEC.md's phases for one network, or for several in lockstep (one Batch, one native
- * call per chunk of epochs for all of them). The networks must share N, I, O, T, dtype and
- * epochs.
+ * call per chunk of epochs for all of them). The networks must share N, I, O, T, dtype, epochs
+ * and learning rates.
  */
 export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOptions = {}): Promise<RunOutput[]> {
   const K = nets.length;
@@ -170,13 +170,12 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
         }
       }
     });
-    nets.forEach((net, k) => {
-      if (!Number.isFinite(mseOut[k])) {
-        const p = net.params;
-        plan.warn(`the readout training diverged (mse_out = ${mseOut[k]}): outLr=${p.outLr} is too large for nRec=${p.nRec}; ` +
-          `try outLr ≈ ${+(0.375 / p.nRec).toPrecision(2)} (0.0025·150/N)`);
-      }
-    });
+    const diverged = mseOut.filter((m) => !Number.isFinite(m));
+    if (diverged.length) {
+      const which = K === 1 ? `mse_out = ${diverged[0]}` : `in ${diverged.length} of ${K} networks`;
+      plan.warn(`the readout training diverged (${which}): outLr=${p0.outLr} is too large for nRec=${p0.nRec}; ` +
+        `try outLr ≈ ${+(0.375 / p0.nRec).toPrecision(2)} (0.0025·150/N)`);
+    }
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
     const draw = () => nets.map((n) => n.noise());
     if (!aborted) {

@@ -7,9 +7,9 @@ import * as os from 'node:os';
 import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
-import { resolveParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { resolveParams, type Labeller, type ParamName, type Params } from './params';
 import { checkMemory, runPhases, type EpochInfo, type RunOutput } from './run';
-import { drawInput } from './train';
+import { drawInput, type SeededParams } from './train';
 
 export type SweepRank = number | 'ltts';
 
@@ -116,7 +116,7 @@ interface Point {
   rank: SweepRank;
   tau_o: number;
   seed: number;
-  params: ResolvedParams;
+  params: SeededParams;
 }
 
 /** The grid in a fixed order (rank, then τ⋆, then seed), every point checked. */
@@ -134,7 +134,7 @@ function plan(o: SweepOptions, label: Labeller, warn: (message: string) => void)
       for (const seed of o.seeds) {
         const r = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed }, label);
         r.warnings.forEach((m) => warnings.add(rank === 'ltts' ? `LTTS points: ${m}` : m));
-        points.push({ rank, tau_o, seed, params: r.params });
+        points.push({ rank, tau_o, seed, params: { ...r.params, seed } });
       }
   warnings.forEach(warn);  // once per kind, not once per point
   return points;
@@ -162,6 +162,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (!(conv > 0) || !Number.isFinite(conv)) throw new GoalError('GOAL_USAGE', `conv must be a finite number > 0 (got ${conv})`);
   const threads = o.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new GoalError('GOAL_USAGE', `threads must be an integer ≥ 1 (got ${threads})`);
+  if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
+    throw new GoalError('GOAL_USAGE', `batch must be an integer ≥ 1 (got ${o.batch})`);
+  }
   const label = o.label ?? ((n: ParamName) => n);
   const grid = plan(o, label, warn);
   let points = grid;
@@ -203,15 +206,12 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     o.onRow?.(row, fresh.size, todo.length);
   };
 
-  if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
-    throw new GoalError('GOAL_USAGE', `batch must be an integer ≥ 1 (got ${o.batch})`);
-  }
   if (backend === 'cuda' || o.batch !== undefined) {
     // Lockstep batches: every native call advances all the batch's networks (the GPU path).
     const size = o.batch ?? 1100;
     for (let i = 0; i < todo.length && !aborted; i += size) {
       const group = todo.slice(i, i + size);
-      const outs = await runPhases(group.map((p) => drawInput(p.params as ResolvedParams & { seed: number })), { backend, warn, threads }, { signal: o.signal, onEpoch: o.onEpoch });
+      const outs = await runPhases(group.map((p) => drawInput(p.params)), { backend, warn, threads }, { signal: o.signal, onEpoch: o.onEpoch });
       if (outs[0].aborted) aborted = true;
       else group.forEach((p, k) => finish(p, { ...outs[k], seconds: outs[k].seconds / group.length }));
     }
@@ -223,7 +223,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const worker = async () => {
       while (next < todo.length && !aborted && !o.signal?.aborted) {
         const p = todo[next++];
-        const [r] = await runPhases([drawInput(p.params as ResolvedParams & { seed: number })], { backend, warn }, { signal: o.signal });
+        const [r] = await runPhases([drawInput(p.params)], { backend, warn }, { signal: o.signal });
         if (r.aborted) aborted = true;
         else finish(p, r);
       }

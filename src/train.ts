@@ -46,8 +46,11 @@ export function drawNetwork(p: ResolvedParams, rng: Rng) {
   };
 }
 
+/** Params whose seed is fixed: everything a run's draws depend on. */
+export type SeededParams = ResolvedParams & { seed: number };
+
 /** One network with its seed's draws and a source of feedback noise from the same stream. */
-export function drawInput(p: ResolvedParams & { seed: number }): NetInput {
+export function drawInput(p: SeededParams): NetInput {
   const rng = new Rng(p.seed);
   return { params: p, ...drawNetwork(p, rng), noise: () => rng.normals(noiseCount(p)) };
 }

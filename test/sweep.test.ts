@@ -97,3 +97,10 @@ t.test('feedback out with an LTTS point warns once and runs it with spk', async 
   t.match(seen, [/^LTTS points: feedback out needs a rank/]);
   t.equal(seen.length, 1, 'once, not once per point');
 });
+
+t.test('a diverging readout in a batch is one warning, not one per network', async (t) => {
+  const seen: string[] = [];
+  await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1, 2, 3], base: { ...base, outLr: 5 }, batch: 3, onWarning: (m) => seen.push(m) });
+  t.match(seen, [/readout training diverged \(in 3 of 3 networks\)/]);
+  t.equal(seen.length, 1);
+});
