@@ -266,6 +266,67 @@ __device__ __forceinline__ bool all_rows(unsigned ballot, int rows) {
   return (ballot & valid) == valid;
 }
 
+// Sums over rows j of a column of W_hh or D weighted by a vector of the step (h', u or s), in the
+// CPU's order j = 0, 1, …, with the CPU's skip of rows whose weight is 0 (silent units). A ballot
+// per 32-row group (bit l for row j0 + l) lets a group with no zero run without branches.
+//
+// The helpers over a group [j0, j1) take the column from row j0 on, w[(j − j0)·stride] being
+// row j: the kernels address a group from its first row, and these are inlined into them.
+
+// acc + Σ x_j·w[(j − j0)·stride] over j in [j0, j1) with x_j ≠ 0.
+template <typename F>
+__device__ __forceinline__ F sum_nonzero(F acc, const F* x, const F* w, int64_t stride, int j0, int j1) {
+  for (int j = j0; j < j1; ++j) {
+    const F xj = x[j];
+    if (xj != F(0)) acc = acc + xj * w[int64_t(j - j0) * stride];
+  }
+  return acc;
+}
+
+// Σ x_j·col[j·stride] over j in [j_lo, j_hi) with x_j ≠ 0; j_lo is a multiple of 32 and x 16-byte
+// aligned. Only a whole group can be kAll (rows past the end have their bit 0), so the unrolled
+// path needs no bound.
+template <typename F>
+__device__ __forceinline__ F masked_col_sum(const F* x, const unsigned* mask, const F* col, int64_t stride, int j_lo,
+                                            int j_hi) {
+  constexpr int V = 16 / int(sizeof(F));
+  F acc = F(0);
+  for (int j0 = j_lo; j0 < j_hi; j0 += kWarp) {
+    const F* cp = col + int64_t(j0) * stride;
+    if (mask[j0 / kWarp] == kAll) {
+#pragma unroll
+      for (int jj = 0; jj < kWarp; jj += V) {
+        F xv[V];
+        ldv(x + j0 + jj, xv);
+#pragma unroll
+        for (int k = 0; k < V; ++k) acc = acc + xv[k] * cp[int64_t(jj + k) * stride];
+      }
+    } else {
+      acc = sum_nonzero(acc, x, cp, stride, j0, imin(j0 + kWarp, j_hi));
+    }
+  }
+  return acc;
+}
+
+// W[j,i] += s_j·g_i, then acc + Σ h_j·W[j,i] with the updated weight (cpu update_and_project),
+// over j in [j0, j1), W[j,i] = w[(j − j0)·stride]: a row with s_j = 0 keeps its weight, one with
+// h_j = 0 adds nothing.
+template <typename F>
+__device__ __forceinline__ F update_sum_nonzero(F acc, const F* s, const F* h, F* w, int64_t stride, F g, int j0,
+                                                int j1) {
+  for (int j = j0; j < j1; ++j) {
+    const F sj = s[j], hj = h[j];
+    if (sj != F(0)) {
+      const F x = w[int64_t(j - j0) * stride] + sj * g;
+      w[int64_t(j - j0) * stride] = x;
+      if (hj != F(0)) acc = acc + hj * x;
+    } else if (hj != F(0)) {
+      acc = acc + hj * w[int64_t(j - j0) * stride];
+    }
+  }
+  return acc;
+}
+
 // Σ over the 32 lanes in a fixed tree; the total lands in lane 0.
 template <typename T>
 __device__ __forceinline__ T warp_sum(T x) {
@@ -393,7 +454,6 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
   const int N = n.N, T = n.T, O = n.O;
   const int i = threadIdx.x, NT = blockDim.x, NW = NT / kWarp, lane = i % kWarp, warp = i / kWarp;
   const bool own = i < N;
-  constexpr int V = 16 / int(sizeof(F));
   const TargetLayout L = target_layout(N, sizeof(F));
   unsigned char* sm = smem_base();
   F* xh = reinterpret_cast<F*>(sm + L.xh);
@@ -420,25 +480,7 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
     __syncthreads();
     if (own) {
       // c = h'@W_hh, skipping silent presynaptic units (cpu project()).
-      const F* w = n.W_hh + i;
-      F c = F(0);
-      for (int j0 = 0; j0 < N; j0 += kWarp) {
-        if (mask_b[j0 / kWarp] == kAll) {
-#pragma unroll
-          for (int jj = 0; jj < kWarp; jj += V) {
-            F hv[V];
-            ldv(xh_b + j0 + jj, hv);
-#pragma unroll
-            for (int k = 0; k < V; ++k) c = c + hv[k] * w[int64_t(j0 + jj + k) * N];
-          }
-        } else {
-          const int j1 = imin(j0 + kWarp, N);
-          for (int j = j0; j < j1; ++j) {
-            const F hj = xh_b[j];
-            if (hj != F(0)) c = c + hj * w[int64_t(j) * N];
-          }
-        }
-      }
+      const F c = masked_col_sum(xh_b, mask_b, n.W_hh + i, N, 0, N);
       F d = F(0);
       for (int o = 0; o < O; ++o) d = d + n.targ[int64_t(t) * O + o] * n.W_trg[int64_t(o) * N + i];
       step_unit(n, input_current<F, true>(n, t, i, c, d), v, z, margin);
@@ -643,17 +685,7 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
               cc = cc + xh_b[j] * x;
             }
           } else {
-            const int j1 = j0 + rows;
-            for (int j = j0; j < j1; ++j) {
-              const F s = xs_b[j], hj = xh_b[j];
-              if (s != F(0)) {
-                const F x = w[j] + s * g;
-                w[j] = x;
-                if (hj != F(0)) cc = cc + hj * x;
-              } else if (hj != F(0)) {
-                cc = cc + hj * w[j];
-              }
-            }
+            cc = update_sum_nonzero(cc, xs_b, xh_b, w + j0, 1, g, j0, j0 + rows);
           }
         }
         if (!last) {
@@ -745,7 +777,6 @@ __global__ void __launch_bounds__(kGridThreads, 2)
   const int tid = threadIdx.x, lane = tid % kWarp, warp = tid / kWarp;
   const int nitems = nnets * ntiles;
   const int N = nets[ids[0]].N, T = nets[ids[0]].T, NP = ceil_to(N, kWarp);
-  constexpr int V = 16 / int(sizeof(F));
   const GridLayout L = grid_layout(N, ipb, kW, sizeof(F));
   F* cpart = reinterpret_cast<F*>(smem_base() + L.cpart);
   int j_lo, j_hi;
@@ -799,26 +830,7 @@ __global__ void __launch_bounds__(kGridThreads, 2)
       const F* xh_b = n.xh + int64_t(buf) * NP;
       const unsigned* mask_b = n.mask + buf * ntiles;
       F cc = F(0);
-      if (own) {
-        for (int j0 = j_lo; j0 < j_hi; j0 += kWarp) {
-          const F* wp = Wt + int64_t(j0) * pitch + lane;
-          if (mask_b[j0 / kWarp] == kAll) {
-#pragma unroll
-            for (int jj = 0; jj < kWarp; jj += V) {
-              F hv[V];
-              ldv(xh_b + j0 + jj, hv);
-#pragma unroll
-              for (int kk = 0; kk < V; ++kk) cc = cc + hv[kk] * wp[int64_t(jj + kk) * pitch];
-            }
-          } else {
-            const int j1 = imin(j0 + kWarp, j_hi);
-            for (int j = j0; j < j1; ++j) {
-              const F hj = xh_b[j];
-              if (hj != F(0)) cc = cc + hj * wp[int64_t(j - j0) * pitch];
-            }
-          }
-        }
-      }
+      if (own) cc = masked_col_sum(xh_b, mask_b, Wt + lane, pitch, j_lo, j_hi);
       cpart[warp * kTile + lane] = cc;
       __syncthreads();
       if (warp == 0) {
@@ -983,27 +995,8 @@ __global__ void __launch_bounds__(kGridThreads, 2)
           // g = (u@D)_col or (a@Bt)_col, then ⊙ σ'(v'); the terms in 8 ranges added in order.
           F gp = F(0);
           if (own && n.dense) {
-            const F* xu_b = n.xu + int64_t(buf) * NP;
-            const unsigned* umask_b = n.umask + buf * ntiles;
             const F* dcol = n.D + col;  // D[j, col] = D[col, j]
-            const int64_t dp = n.pitch;
-            for (int j0 = j_lo; j0 < j_hi; j0 += kWarp) {
-              if (umask_b[j0 / kWarp] == kAll) {
-#pragma unroll
-                for (int jj = 0; jj < kWarp; jj += V) {
-                  F uv[V];
-                  ldv(xu_b + j0 + jj, uv);
-#pragma unroll
-                  for (int kk = 0; kk < V; ++kk) gp = gp + uv[kk] * dcol[int64_t(j0 + jj + kk) * dp];
-                }
-              } else {
-                const int j1 = imin(j0 + kWarp, j_hi);
-                for (int j = j0; j < j1; ++j) {
-                  const F uj = xu_b[j];
-                  if (uj != F(0)) gp = gp + uj * dcol[int64_t(j) * dp];
-                }
-              }
-            }
+            gp = masked_col_sum(n.xu + int64_t(buf) * NP, n.umask + buf * ntiles, dcol, n.pitch, j_lo, j_hi);
           } else if (own) {
             const int per = (n.R + kGridWarps - 1) / kGridWarps;
             const int r_lo = imin(n.R, warp * per), r_hi = imin(n.R, r_lo + per);
@@ -1058,18 +1051,7 @@ __global__ void __launch_bounds__(kGridThreads, 2)
                 for (int jj = 0; jj < kBatch; ++jj, sp += pitch) *sp = wv[jj];
               }
             } else {
-              const int j1 = imin(j0 + kWarp, j_hi);
-              for (int j = j0; j < j1; ++j) {
-                F* p = wp + int64_t(j - j0) * pitch;
-                const F sj = xs_b[j], hj = xh_b[j];
-                if (sj != F(0)) {
-                  const F x = *p + sj * gl;
-                  *p = x;
-                  if (hj != F(0)) cc = cc + hj * x;
-                } else if (hj != F(0)) {
-                  cc = cc + hj * *p;
-                }
-              }
+              cc = update_sum_nonzero(cc, xs_b, xh_b, wp, pitch, gl, j0, imin(j0 + kWarp, j_hi));
             }
           }
         }
