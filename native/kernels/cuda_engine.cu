@@ -301,9 +301,8 @@ class CudaBatch final : public Batch {
     require(targeted_, "readout epochs need the target run first");
     use_device();
     std::shared_lock<std::shared_mutex> shared(gpu_gate);
-    const int place = readout_place();
-    const size_t smem = gpu::readout_layout(N_, O_, T_, place, sizeof(F)).bytes;
-    set_smem(gpu::readout_kernel<F>, smem);
+    size_t smem;
+    const int place = readout_plan(smem);
     for (int64_t done = 0; done < n;) {
       const int chunk = int(std::min<int64_t>(n - done, max_chunk()));
       double* out = output(size_t(K_) * size_t(chunk));
@@ -393,9 +392,8 @@ class CudaBatch final : public Batch {
     require(targeted_, "the readout MSE needs the target run first");
     use_device();
     std::shared_lock<std::shared_mutex> shared(gpu_gate);
-    const int place = readout_place();
-    const size_t smem = gpu::readout_layout(N_, O_, T_, place, sizeof(F)).bytes;
-    set_smem(gpu::readout_kernel<F>, smem);
+    size_t smem;
+    const int place = readout_plan(smem);
     double* out = output(size_t(K_));
     launch(gpu::readout_kernel<F>, 1, gpu::kAuxThreads, smem, streams_[0], d_nets_, d_ids_ + x, 1, place, 1, out);
     check(cudaGetLastError(), "launching the readout MSE");
@@ -564,6 +562,14 @@ class CudaBatch final : public Batch {
     check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, gpu::kGridThreads, smem),
           "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
     return per_sm * prop_.multiProcessorCount;
+  }
+
+  // The readout kernel's on-chip placement, its shared memory (set on the kernel) in `smem`.
+  int readout_plan(size_t& smem) const {
+    const int place = readout_place();
+    smem = gpu::readout_layout(N_, O_, T_, place, sizeof(F)).bytes;
+    set_smem(gpu::readout_kernel<F>, smem);
+    return place;
   }
 
   // err always fits; then W_ho; then r* (the readout reads r* twice per epoch).
