@@ -1,0 +1,235 @@
+"""A second, independent implementation of SPEC.md in NumPy (float64), written from the
+spec's equations as literally as possible: dense matrices, one step at a time, no fusion,
+no factoring. It is slow and exists only to check the engine where the reference fixtures
+do not reach (other feedback forms, ranks at the edges, odd sizes, non-default constants).
+
+    python3 goal_oracle.py check FIXTURE...   replay reference fixtures, exit 1 on mismatch
+    python3 goal_oracle.py make DIR           write fixture-format cases with `expect` to DIR
+
+`check` is what makes the oracle credible: it must reproduce the published reference runs
+(spikes and dz exactly, the rest within 1e-9 relative) before its own cases mean anything.
+"""
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+
+def sigma_prime(v):
+    s = 1.0 / (1.0 + np.exp(-v))
+    return s * (1.0 - s)
+
+
+def simulate(p, init, task):
+    """Runs SPEC.md "Training" steps 1-4 on the given draws; returns the fixture `expect`."""
+    N, O, T = p["n_rec"], p["n_out"], p["t_seq"]
+    a_m, a_s, a_o = (math.exp(-1.0 / p[k]) for k in ("tau_m", "tau_s", "tau_o"))
+    W_ih = np.array(init["W_ih"], dtype=np.float64)
+    W_hh = np.array(init["W_hh"], dtype=np.float64)
+    W_ho = np.array(init["W_ho"], dtype=np.float64)
+    W_trg = np.array(init["W_trg"], dtype=np.float64)
+    noise = np.array(init["B_noise"], dtype=np.float64)
+    y_star = np.array(task["targ"], dtype=np.float64)
+    x = np.array(task["clock"], dtype=np.float64)
+    thr = p.get("thr", 0.0)
+    margin = [math.inf]
+
+    def step(state, x_t, d_t, W):
+        v, z, h, e = state
+        h = a_s * h + (1 - a_s) * z
+        e = a_m * e + (1 - a_m) * h
+        c = x_t @ W_ih + h @ W + p["bias"]
+        v = a_m * v + (1 - a_m) * (c + d_t) + p["reset"] * z
+        margin[0] = min(margin[0], float(np.min(np.abs(v - thr))))
+        return v, (v > thr).astype(np.float64), h, e
+
+    def start():
+        return np.full(N, float(p["Vo"])), np.zeros(N), np.zeros(N), np.zeros(N)
+
+    def filt(Z):
+        r = np.zeros_like(Z)
+        r[0] = (1 - a_o) * Z[0]
+        for t in range(1, len(Z)):
+            r[t] = a_o * r[t - 1] + (1 - a_o) * Z[t]
+        return r
+
+    # 1. target spikes
+    d = y_star @ W_trg
+    Z_star = np.zeros((T, N))
+    state = start()
+    for t in range(T - 1):
+        state = step(state, x[t], d[t], W_hh)
+        Z_star[t + 1] = state[1]
+    r_star = filt(Z_star)
+
+    # 2. readout
+    mse_out = None
+    for _ in range(p["epochs"][0]):
+        y = r_star @ W_ho
+        mse_out = float(np.mean((y_star - y) ** 2))
+        W_ho = W_ho + p["out_lr"] * (r_star.T @ (y_star - y))
+    if mse_out is None:  # no readout epochs: the untrained readout's error
+        mse_out = float(np.mean((y_star - r_star @ W_ho) ** 2))
+
+    # 3. feedback
+    s = 2.0 * float(np.std(W_ho, ddof=1)) if W_ho.size > 1 else 0.0
+    B = s * noise
+    B[:, :O] = W_ho
+    out = p["feedback"] == "out" and p["rank"] is not None
+    if out:
+        Y_star = r_star @ B
+        Y_star[:, :O] = y_star
+    elif p["rank"] is not None:
+        D = B[:, : p["rank"]] @ B[:, : p["rank"]].T
+    else:
+        D = float(np.mean(np.sum(B ** 2, axis=1))) * np.eye(N)
+
+    # 4. recurrent epochs
+    mse_rec, dz, Z = [], [], None
+    for _ in range(p["epochs"][1]):
+        Z = np.zeros((T, N))
+        q = np.zeros(N)
+        state = start()
+        for t in range(T - 1):
+            state = step(state, x[t], 0.0, W_hh)
+            v, z, _, e = state
+            Z[t + 1] = z
+            q = a_o * q + (1 - a_o) * z
+            if out:
+                g = ((Y_star[t + 1] - q @ B) @ B.T) * sigma_prime(v)
+            else:
+                g = ((r_star[t + 1] - q) @ D) * sigma_prime(v)
+            W_hh = W_hh + p["rec_lr"] * np.outer(e, g)
+            np.fill_diagonal(W_hh, 0.0)
+        mse_rec.append(float(np.mean((y_star - filt(Z) @ W_ho) ** 2)))
+        dz.append(float(np.sum(np.abs(Z_star - Z))))
+
+    expect = {
+        "z_targ": Z_star.tolist(),
+        "W_ho_trained": W_ho.tolist(),
+        "mse_out": mse_out,
+        "mse_rec": mse_rec,
+        "dz": dz,
+        "W_hh_final": W_hh.tolist(),
+        "min_margin": margin[0],
+    }
+    if Z is not None:
+        expect["Z_last"] = Z.tolist()
+    if out:
+        expect["B"] = B.tolist()
+    else:
+        expect["D"] = D.tolist()
+    return expect
+
+
+def task(T, O, I, rng):
+    """SPEC.md "The task": the ND trajectory and the clock."""
+    tn = 2 * np.pi * np.arange(T) / (T - 1)
+    targ = np.zeros((T, O))
+    for o in range(O):
+        A, P = rng.uniform(0, 1, 4), rng.uniform(0, 2 * np.pi, 4)
+        targ[:, o] = sum(A[q] * np.sin(F * tn + P[q]) for q, F in enumerate((1, 2, 3, 5)))
+    targ[:8] = 0
+    targ /= targ.max()
+    span = (T - 1) // I
+    clock = np.zeros((T - 1, I))
+    for k in range(I):
+        clock[k * span:(k + 1) * span, k] = 1
+    return targ, clock
+
+
+BASE = dict(n_inp=5, n_out=3, t_seq=40, epochs=[30, 4], dt=0.001, tau_m=8, tau_s=2, tau_o=5,
+            rank=None, feedback="spk", sigma_inp=22, sigma_trg=8, sigma_rec=1.0, Vo=-4,
+            bias=-4, reset=-20, thr=0.0, out_lr=0.0025, resample=False)
+
+# Corners the reference fixtures do not cover. Each is (name, overrides); rec_lr is 5/sqrt(N)
+# unless given.
+CASES = [
+    ("spk-rank-eq-out", dict(n_rec=24, rank=3)),
+    ("spk-rank-full", dict(n_rec=20, rank=20)),
+    ("spk-rank-half-odd", dict(n_rec=21, rank=11)),
+    ("spk-rank-below-half-odd", dict(n_rec=21, rank=10)),
+    ("out-rank-eq-out", dict(n_rec=24, rank=3, feedback="out")),
+    ("out-rank-full", dict(n_rec=20, rank=20, feedback="out")),
+    ("out-o1-i1", dict(n_rec=17, n_out=1, n_inp=1, rank=5, feedback="out")),
+    ("ltts-o1-i1", dict(n_rec=17, n_out=1, n_inp=1)),
+    ("ltts-n1", dict(n_rec=1, n_out=1, epochs=[5, 3], bias=3)),
+    ("ltts-constants", dict(n_rec=33, tau_m=3.5, tau_s=1.25, tau_o=12, Vo=-1, bias=-2.5,
+                            reset=-7, thr=0.5, sigma_rec=0.5)),
+    ("spk-rank-wide", dict(n_rec=131, rank=37, t_seq=30, epochs=[20, 2])),
+    ("out-rank-wide", dict(n_rec=131, rank=70, feedback="out", t_seq=30, epochs=[20, 2])),
+    ("ltts-no-readout", dict(n_rec=19, epochs=[0, 3])),
+    ("rank-no-recurrent", dict(n_rec=19, rank=4, epochs=[12, 0])),
+    ("ltts-many-inputs", dict(n_rec=16, n_inp=12, t_seq=20)),
+    ("out-o4", dict(n_rec=29, n_out=4, rank=9, feedback="out", out_lr=0.004, rec_lr=0.3)),
+]
+
+
+def make_case(name, overrides, seed):
+    p = dict(BASE, **overrides)
+    N, I, O = p["n_rec"], p["n_inp"], p["n_out"]
+    p.setdefault("rec_lr", 5 / math.sqrt(N))
+    # Redraw until no membrane passes within 1e-9 of the threshold: there a difference in
+    # summation order between two correct float64 engines could flip a spike.
+    for attempt in range(20):
+        rng = np.random.default_rng([seed, attempt])
+        targ, clock = task(p["t_seq"], O, I, rng)
+        cols = p["rank"] if p["feedback"] == "out" else N
+        init = {
+            "W_ih": p["sigma_inp"] * rng.standard_normal((I, N)),
+            "W_hh": p["sigma_rec"] * rng.standard_normal((N, N)),
+            "W_ho": rng.standard_normal((N, O)) / math.sqrt(N),
+            "W_trg": p["sigma_trg"] * rng.standard_normal((O, N)),
+            "B_noise": rng.standard_normal((N, cols)),
+        }
+        init = {k: v.tolist() for k, v in init.items()}
+        t = {"targ": targ.tolist(), "clock": clock.tolist()}
+        expect = simulate(p, init, t)
+        if expect["min_margin"] > 1e-9:
+            return {"name": name, "dtype": "float64", "params": p, "init": init, "task": t,
+                    "expect": expect}
+    raise RuntimeError(f"{name}: no draw kept every membrane away from the threshold")
+
+
+def rel(got, want):
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    scale = np.max(np.abs(want)) if want.size else 0.0
+    diff = np.max(np.abs(got - want)) if want.size else 0.0
+    return 0.0 if diff == 0 else diff / scale
+
+
+def check(paths):
+    failed = 0
+    for path in paths:
+        with open(path) as f:
+            fx = json.load(f)
+        got, want = simulate(fx["params"], fx["init"], fx["task"]), fx["expect"]
+        if fx["dtype"] != "float64":
+            continue  # the oracle computes in float64 only
+        bad = [k for k in ("z_targ", "Z_last", "dz") if k in want and got[k] != want[k]]
+        for k in ("mse_out", "mse_rec", "W_ho_trained", "D", "B", "W_hh_final"):
+            if k in want and rel(got[k], want[k]) > 1e-9:
+                bad.append(f"{k} (rel {rel(got[k], want[k]):.2e})")
+        print(f"{os.path.basename(path)}: {'ok' if not bad else 'MISMATCH ' + ', '.join(bad)}")
+        failed += bool(bad)
+    return failed
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "check":
+        return 1 if check(argv[1:]) else 0
+    if len(argv) == 2 and argv[0] == "make":
+        os.makedirs(argv[1], exist_ok=True)
+        for i, (name, overrides) in enumerate(CASES):
+            with open(os.path.join(argv[1], name + ".json"), "w") as f:
+                json.dump(make_case(name, overrides, 1000 + i), f)
+        print(f"wrote {len(CASES)} cases")
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
