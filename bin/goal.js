@@ -8,5 +8,5 @@ if (!process.env.UV_THREADPOOL_SIZE) {
 const { main } = require('../dist/src/cli/main.js');
 
 main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
+  process.exitCode = code || process.exitCode || 0; // a failed write to stdout set it to 1
 });

@@ -16,13 +16,16 @@ export interface Io {
 /**
  * Writes to `stream` until its reader goes away (`goal … | head`): then further output is
  * dropped, and the run still finishes its work (the stats file included) instead of dying on
- * EPIPE.
+ * EPIPE. Any other write failure (a full disk behind `> file`) is one line on stderr and exit
+ * status 1, not a stack trace.
  */
-function writer(stream: NodeJS.WriteStream): (text: string) => void {
+function writer(stream: NodeJS.WriteStream, name: string): (text: string) => void {
   let closed = false;
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
     closed = true;
+    if (err.code === 'EPIPE') return;
+    process.exitCode = 1;
+    if (stream !== process.stderr) process.stderr.write(`goal: cannot write to ${name}: ${err.message}\n`);
   });
   return (text) => {
     if (!closed) stream.write(text);
@@ -31,8 +34,8 @@ function writer(stream: NodeJS.WriteStream): (text: string) => void {
 
 export function processIo(): Io {
   return {
-    out: writer(process.stdout),
-    err: writer(process.stderr),
+    out: writer(process.stdout, 'stdout'),
+    err: writer(process.stderr, 'stderr'),
     stderr: process.stderr,
     onInterrupt(handler) {
       let seen = false;

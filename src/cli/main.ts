@@ -61,6 +61,6 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
+    process.exitCode = code || process.exitCode || 0; // a failed write to stdout set it to 1
   });
 }
