@@ -14,10 +14,15 @@ export class GoalError extends Error {
 
 /**
  * Gives native errors (plain Errors with a GOAL_* `code`) our class, so callers test one
- * type; anything else (a throwing onEpoch callback, say) passes through unchanged.
+ * type, and so does V8's failure to allocate a typed array (a memory limit below what the
+ * up-front check could see, e.g. `ulimit -v`); anything else (a throwing onEpoch callback,
+ * say) passes through unchanged.
  */
 export function asGoalError(err: unknown): unknown {
   if (err instanceof GoalError) return err;
+  if (err instanceof RangeError && /allocation failed|Invalid typed array length|Array buffer/i.test(err.message)) {
+    return new GoalError('GOAL_ENOMEM', `not enough memory for this network (${err.message}); try a smaller N or T, or raise the memory limit`);
+  }
   const e = err as { code?: unknown; message?: unknown } | null;
   if (e && typeof e.code === 'string' && e.code.startsWith('GOAL_')) {
     return new GoalError(e.code, typeof e.message === 'string' ? e.message : String(err));

@@ -189,7 +189,7 @@ export function resolveParams(
   const integer = (name: ParamName, lo: number, hi = MAX_SIZE): number => {
     const v = pick(name);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-      fail(name, hi === MAX_SIZE ? `an integer ≥ ${lo}` : `an integer in [${lo}, ${hi}]`, v);
+      fail(name, `an integer in [${lo}, ${hi}]`, v);
     }
     return v as number;
   };
@@ -218,7 +218,7 @@ export function resolveParams(
     !Array.isArray(ep) || ep.length !== 2 ||
     !ep.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= Number.MAX_SAFE_INTEGER)
   ) {
-    fail('epochs', 'two integers ≥ 0 (readout epochs, recurrent epochs)', ep);
+    fail('epochs', `two integers in [0, ${Number.MAX_SAFE_INTEGER}] (readout epochs, recurrent epochs)`, ep);
   }
   const epochs = Object.freeze([ep[0], ep[1]] as const) as readonly [number, number];
   let rank: number | null = null;

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon } from './native';
-import type { Labeller, ResolvedParams } from './params';
+import type { Labeller, ParamName, ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -45,6 +45,8 @@ export interface RunPlan {
   /** Read the final matrices and rasters back (replay). */
   keep?: boolean;
   warn: (message: string) => void;
+  /** How parameters are named in warnings (the CLI names its flags). */
+  label?: Labeller;
 }
 
 export interface Kept {
@@ -93,21 +95,34 @@ export function noiseCount(p: ResolvedParams): number {
 
 const GiB = 1024 ** 3;
 
+/** Bytes a network takes: the engine's allocation plus the float64 arrays the library draws. */
+function bytesFor(p: ResolvedParams): number {
+  const drawn = 8 * (p.nRec * p.nRec + noiseCount(p) + (p.nInp + 2 * p.nOut) * p.nRec + p.tSeq * (p.nInp + p.nOut));
+  return addon().bytesNeeded(netSizes(p)) + drawn;
+}
+
+/** Memory this process may use: the machine's, or less under a container's (cgroup) limit. */
+function memoryLimit(): number {
+  const total = os.totalmem();
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  return constrained > 0 && constrained < total ? constrained : total;
+}
+
 /**
- * Refuses, before anything is drawn or allocated, a network this machine cannot hold: the
- * engine's allocation plus the float64 matrices and noise the library draws for it.
+ * Refuses, before anything is drawn or allocated, a network this machine cannot hold, naming
+ * what makes it large: N (the N×N matrices) or T with N or I (rasters, clock).
  */
 export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n): void {
-  const engine = addon().bytesNeeded(netSizes(p));
-  const drawn = 8 * (p.nRec * p.nRec + noiseCount(p) + (p.nInp + 2 * p.nOut) * p.nRec);
-  const need = engine + drawn, have = os.totalmem();
-  if (need > 0.9 * have) {
-    throw new GoalError(
-      'GOAL_ENOMEM',
-      `${label('nRec')}=${p.nRec}: the network needs ${(need / GiB).toFixed(1)} GiB of memory; this machine has ${(have / GiB).toFixed(1)} GiB`,
-      'nRec',
-    );
-  }
+  const need = bytesFor(p), have = memoryLimit();
+  if (need <= 0.9 * have) return;
+  const byN = bytesFor({ ...p, tSeq: 2, nInp: 1 });
+  const culprits: ParamName[] = byN >= need / 2 ? ['nRec'] : ['tSeq', p.nInp > p.nRec ? 'nInp' : 'nRec'];
+  throw new GoalError(
+    'GOAL_ENOMEM',
+    `${culprits.map((n) => `${label(n)}=${p[n]}`).join(', ')}: the network needs ${(need / GiB).toFixed(1)} GiB of memory; ` +
+      `this ${have < os.totalmem() ? 'process may use' : 'machine has'} ${(have / GiB).toFixed(1)} GiB`,
+    culprits[0],
+  );
 }
 
 /** Aim of each native call, so progress and abort stay responsive at every size. */
@@ -173,8 +188,9 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     const diverged = mseOut.filter((m) => !Number.isFinite(m));
     if (diverged.length) {
       const which = K === 1 ? `mse_out = ${diverged[0]}` : `in ${diverged.length} of ${K} networks`;
-      plan.warn(`the readout training diverged (${which}): outLr=${p0.outLr} is too large for nRec=${p0.nRec}; ` +
-        `try outLr ≈ ${+(0.375 / p0.nRec).toPrecision(2)} (0.0025·150/N)`);
+      const label = plan.label ?? ((n: ParamName) => n);
+      plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +
+        `${label('nRec')}=${p0.nRec}; try ${label('outLr')} ≈ ${+(0.375 / p0.nRec).toPrecision(2)} (0.0025·150/N)`);
     }
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
     const draw = () => nets.map((n) => n.noise());

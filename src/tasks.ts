@@ -35,9 +35,12 @@ export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
   let max = -Infinity;
   for (const y of data) max = Math.max(max, y);
   if (!(max > 0)) {
+    const why = T <= TARGET_SILENT_STEPS
+      ? `every step is zeroed when t_seq ≤ ${TARGET_SILENT_STEPS}`
+      : `the first ${TARGET_SILENT_STEPS} of its ${T} steps are zeroed and this draw stays ≤ 0 on the rest`;
     throw new GoalError(
       'GOAL_DEGENERATE_TASK',
-      `the target is degenerate for t_seq=${T}: its largest value is ${max} (the first ${TARGET_SILENT_STEPS} steps are zero, so t_seq must exceed ${TARGET_SILENT_STEPS})`,
+      `the target is degenerate: its largest value is ${max}, not positive (${why}); use a longer t_seq${T <= TARGET_SILENT_STEPS ? '' : ' or another seed'}`,
       'tSeq',
     );
   }

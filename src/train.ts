@@ -1,6 +1,7 @@
 // train(): draw a network and its task from one seeded generator, then run SPEC.md's phases.
 import { chooseBackend, type Backend } from './backend';
-import { resolveParams, type Params, type ResolvedParams } from './params';
+import { asGoalError, GoalError } from './errors';
+import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
 import { Rng, randomSeed } from './rng';
 import { checkMemory, noiseCount, runPhases, type NetInput, type RunOptions } from './run';
 import { buildClock, buildTarget } from './tasks';
@@ -10,6 +11,8 @@ export interface TrainOptions extends RunOptions {
   backend?: Backend;
   /** Where warnings go (default: process.emitWarning). */
   onWarning?: (message: string) => void;
+  /** How parameters are named in messages (default: their library names; the CLI names its flags). */
+  label?: Labeller;
 }
 
 export interface TrainResult {
@@ -50,9 +53,16 @@ export function drawNetwork(p: ResolvedParams, rng: Rng) {
 export type SeededParams = ResolvedParams & { seed: number };
 
 /** One network with its seed's draws and a source of feedback noise from the same stream. */
-export function drawInput(p: SeededParams): NetInput {
+export function drawInput(p: SeededParams, label: Labeller = (n) => n): NetInput {
   const rng = new Rng(p.seed);
-  return { params: p, ...drawNetwork(p, rng), noise: () => rng.normals(noiseCount(p)) };
+  try {
+    return { params: p, ...drawNetwork(p, rng), noise: () => rng.normals(noiseCount(p)) };
+  } catch (err) {
+    if (err instanceof GoalError && err.code === 'GOAL_DEGENERATE_TASK') {
+      throw new GoalError(err.code, `${label('tSeq')}=${p.tSeq}, ${label('seed')}=${p.seed}: ${err.message}`, err.param);
+    }
+    throw asGoalError(err);
+  }
 }
 
 const emitWarning = (message: string) => process.emitWarning(message, { code: 'GOAL_WARNING' });
@@ -63,13 +73,13 @@ const emitWarning = (message: string) => process.emitWarning(message, { code: 'G
  */
 export async function train(params: Partial<Params>, options: TrainOptions = {}): Promise<TrainResult> {
   const warn = options.onWarning ?? emitWarning;
-  const { params: p, warnings } = resolveParams(params);
+  const { params: p, warnings } = resolveParams(params, options.label);
   warnings.forEach(warn);
   const backend = chooseBackend(options.backend ?? 'cpu', warn);
-  checkMemory(p);
+  checkMemory(p, options.label);
   const seed = p.seed ?? randomSeed();
   const resolved = { ...p, seed };
-  const [out] = await runPhases([drawInput(resolved)], { backend, warn }, options);
+  const [out] = await runPhases([drawInput(resolved, options.label)], { backend, warn, label: options.label }, options);
   return {
     mseOut: out.mseOut,
     mseRec: out.mseRec,
