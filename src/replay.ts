@@ -139,6 +139,7 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
   checkMemory(p);
   const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
   const noise = matrix(init.B_noise, N, cols, 'fixture.init.B_noise');
+  expected(fixture, p); // a malformed expect fails now, not after the run
   const backend = chooseBackend(options.backend ?? 'cpu', warn);
   const [out] = await runPhases(
     [{
@@ -197,6 +198,34 @@ export interface FieldCheck {
 /** Tolerances of the replay contract: spikes and ΔZ exact; the rest relative, by dtype. */
 export const REPLAY_TOLERANCE = Object.freeze({ float64: 1e-9, float32: 1e-4 });
 
+function vector(value: unknown, length: number, where: string): Float64Array {
+  if (!Array.isArray(value) || value.length !== length) {
+    bad(`${where} must be a list of ${length} numbers (got ${Array.isArray(value) ? `${value.length} entries` : typeof value})`);
+  }
+  return matrix(value.map((x) => [x]), length, 1, where);
+}
+
+/** The fixture's `expect` fields, each checked for shape and flattened; absent ones left out. */
+function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array> {
+  const e = fixture.expect as unknown;
+  const out = new Map<string, Float64Array>();
+  if (e === undefined) return out;
+  if (!isObject(e)) bad('fixture.expect must be an object');
+  const N = p.nRec, O = p.nOut, T = p.tSeq, R = p.epochs[1];
+  const shapes: [string, number, number][] = [
+    ['z_targ', T, N], ['Z_last', T, N], ['W_ho_trained', N, O], ['W_hh_final', N, N],
+    p.feedback === 'out' ? ['B', N, p.rank as number] : ['D', N, N],
+  ];
+  for (const [field, rows, cols] of shapes) {
+    if (e[field] !== undefined) out.set(field, matrix(e[field], rows, cols, `fixture.expect.${field}`));
+  }
+  if (e.mse_out !== undefined) out.set('mse_out', vector([e.mse_out], 1, 'fixture.expect.mse_out'));
+  for (const field of ['mse_rec', 'dz']) {
+    if (e[field] !== undefined) out.set(field, vector(e[field], R, `fixture.expect.${field}`));
+  }
+  return out;
+}
+
 function check(field: string, got: ArrayLike<number> | null | undefined, want: ArrayLike<number>, tolerance: number): FieldCheck {
   if (!got || got.length !== want.length) return { field, maxAbs: Infinity, maxRel: Infinity, tolerance, ok: false };
   let maxAbs = 0, scale = 0;
@@ -208,20 +237,21 @@ function check(field: string, got: ArrayLike<number> | null | undefined, want: A
   return { field, maxAbs, maxRel, tolerance, ok: tolerance === 0 ? maxAbs === 0 : maxRel <= tolerance };
 }
 
-/** Compares a replay with every field of the fixture's `expect` it holds. */
+/**
+ * Compares a replay with every field of the fixture's `expect` it holds (none: an empty list).
+ * Throws GOAL_BAD_FIXTURE when a field has the wrong shape.
+ */
 export function compareReplay(fixture: Fixture, result: ReplayResult): FieldCheck[] {
-  const e = fixture.expect ?? {};
+  const want = expected(fixture, result.params);
   const tol = REPLAY_TOLERANCE[fixture.dtype];
   const flat = (m: Nested | null | undefined) => (m ? m.flat() : null);
-  const checks: FieldCheck[] = [];
-  if (e.z_targ) checks.push(check('z_targ', flat(result.zTarg), e.z_targ.flat(), 0));
-  if (e.Z_last) checks.push(check('Z_last', flat(result.zLast), e.Z_last.flat(), 0));
-  if (e.dz) checks.push(check('dz', result.dz, e.dz, 0));
-  if (typeof e.mse_out === 'number') checks.push(check('mse_out', [result.mseOut], [e.mse_out], tol));
-  if (e.mse_rec) checks.push(check('mse_rec', result.mseRec, e.mse_rec, tol));
-  if (e.W_ho_trained) checks.push(check('W_ho_trained', flat(result.wHoTrained), e.W_ho_trained.flat(), tol));
-  if (e.D) checks.push(check('D', flat(result.D), e.D.flat(), tol));
-  if (e.B) checks.push(check('B', flat(result.B), e.B.flat(), tol));
-  if (e.W_hh_final) checks.push(check('W_hh_final', flat(result.wHhFinal), e.W_hh_final.flat(), tol));
-  return checks;
+  const got: Record<string, ArrayLike<number> | null | undefined> = {
+    z_targ: flat(result.zTarg), Z_last: flat(result.zLast), dz: result.dz,
+    mse_out: [result.mseOut], mse_rec: result.mseRec, W_ho_trained: flat(result.wHoTrained),
+    D: flat(result.D), B: flat(result.B), W_hh_final: flat(result.wHhFinal),
+  };
+  const exact = new Set(['z_targ', 'Z_last', 'dz']);
+  return Object.keys(got)
+    .filter((field) => want.has(field))
+    .map((field) => check(field, got[field], want.get(field)!, exact.has(field) ? 0 : tol));
 }
