@@ -2,12 +2,13 @@
 // per point (Capone et al. 2022, Fig. 2). Points run in parallel — concurrent networks on the
 // CPU, one lockstep batch on a GPU — and each finished point is appended to a JSON Lines file
 // at once, so a crash or Ctrl-C loses only the points in flight and --resume skips the rest.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
-import { resolveParams, type Labeller, type ParamName, type Params } from './params';
+import { resolveParams, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkMemory, runPhases, type EpochInfo, type RunOutput } from './run';
 import { drawInput, type SeededParams } from './train';
 
@@ -28,6 +29,11 @@ export interface SweepRow {
   /** Wall time of the point; in a lockstep batch, the batch's time shared evenly. */
   seconds: number;
   device: string;
+  /**
+   * Fingerprint of everything fixed across the grid (every parameter but rank, τ⋆ and seed,
+   * and the T_conv threshold): --resume and merge refuse rows of another configuration.
+   */
+  config: string;
   mse_rec?: number[];
   dz?: number[];
 }
@@ -66,7 +72,11 @@ export interface SweepOptions {
   onWarning?: (message: string) => void;
   /** How parameters are named in messages (the CLI names its flags). */
   label?: Labeller;
+  /** How the sweep's own options are named in messages (default: their names here). */
+  optionLabel?: (option: SweepOptionName) => string;
 }
+
+export type SweepOptionName = 'out' | 'resume' | 'shard' | 'threads' | 'conv' | 'batch';
 
 export interface SweepResult {
   /** The grid's rows: those already in `out` (when resuming) first, then this run's in grid order. */
@@ -83,6 +93,8 @@ export interface SweepResult {
 }
 
 export const DEFAULT_CONV = 2;
+/** The most CPU threads a sweep takes: libuv's largest worker pool. */
+export const MAX_THREADS = 1024;
 
 export function rowKey(r: { rank: SweepRank; tau_o: number; seed: number }): string {
   return `${r.rank}|${r.tau_o}|${r.seed}`;
@@ -94,22 +106,66 @@ export function convergenceEpoch(mseRec: readonly number[], mseOut: number, conv
   return k < 0 ? null : k + 1;
 }
 
-/** Reads a JSON Lines results file; a torn last line (a crash mid-append) is dropped. */
+function badRow(file: string, line: number, why: string): never {
+  throw new GoalError('GOAL_BAD_RESULTS', `${file}: line ${line} ${why}; not a goal sweep results file?`);
+}
+
+/** Checks that a parsed line is a row this program wrote (the fields that identify a point). */
+function checkRow(value: unknown, file: string, line: number): SweepRow {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) badRow(file, line, 'is not a JSON object');
+  const r = value as Record<string, unknown>;
+  const num = (k: string) => typeof r[k] === 'number' || r[k] === null; // JSON writes NaN as null
+  const ok = (r.rank === 'ltts' || (Number.isInteger(r.rank) && (r.rank as number) >= 1)) &&
+    typeof r.tau_o === 'number' && Number.isFinite(r.tau_o) && Number.isSafeInteger(r.seed) &&
+    typeof r.config === 'string' && num('mse_out') && num('mse_final') && num('dz_final');
+  if (!ok) badRow(file, line, 'lacks the fields of a sweep row (rank, tau_o, seed, config, mse_out, mse_final, dz_final)');
+  return r as unknown as SweepRow;
+}
+
+/**
+ * Reads a JSON Lines results file, every row checked. A torn last line (a crash mid-append:
+ * the start of a row and no newline) is dropped; anything else that is not a row is an error,
+ * so that --resume never rewrites a file it did not write.
+ */
 export function readRows(file: string): { rows: SweepRow[]; torn: boolean } {
   const text = fs.readFileSync(file, 'utf8');
   const lines = text.split('\n');
-  const torn = lines[lines.length - 1] !== '';
+  const last = lines.length - 1;
+  const torn = lines[last] !== '' && lines[last].startsWith('{"rank":') && (() => {
+    try {
+      JSON.parse(lines[last]);
+      return false;
+    } catch {
+      return true;
+    }
+  })();
   const rows: SweepRow[] = [];
   lines.forEach((line, i) => {
-    if (line.trim() === '') return;
+    if (line.trim() === '' || (torn && i === last)) return;
+    let value: unknown;
     try {
-      rows.push(JSON.parse(line) as SweepRow);
+      value = JSON.parse(line);
     } catch {
-      if (i === lines.length - 1) return; // the torn tail
-      throw new GoalError('GOAL_BAD_RESULTS', `${file}: line ${i + 1} is not JSON`);
+      badRow(file, i + 1, 'is not JSON');
     }
+    rows.push(checkRow(value, file, i + 1));
   });
   return { rows, torn };
+}
+
+/** The fingerprint of a sweep's fixed settings (a row's `config`). */
+export function sweepConfig(p: ResolvedParams, conv: number): string {
+  const fixed = specParams(p);
+  for (const k of ['rank', 'tau_o', 'seed']) delete fixed[k];
+  return createHash('sha256').update(JSON.stringify({ ...fixed, conv })).digest('hex').slice(0, 12);
+}
+
+function noDuplicates<T>(values: readonly T[], what: string): void {
+  const seen = new Set<T>();
+  for (const v of values) {
+    if (seen.has(v)) throw new GoalError('GOAL_USAGE', `${what} lists ${v} twice`);
+    seen.add(v);
+  }
 }
 
 interface Point {
@@ -127,6 +183,9 @@ function plan(o: SweepOptions, label: Labeller, warn: (message: string) => void)
     }
   }
   if (!o.ranks.length || !o.taus.length || !o.seeds.length) throw new GoalError('GOAL_USAGE', 'a sweep needs at least one rank, one τ⋆ and one seed');
+  noDuplicates(o.ranks, label('rank'));
+  noDuplicates(o.taus, label('tauO'));
+  noDuplicates(o.seeds, label('seed'));
   const points: Point[] = [];
   const warnings = new Set<string>();
   for (const rank of o.ranks)
@@ -140,13 +199,13 @@ function plan(o: SweepOptions, label: Labeller, warn: (message: string) => void)
   return points;
 }
 
-function toRow(p: Point, r: RunOutput, conv: number, curves: boolean): SweepRow {
+function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, config: string): SweepRow {
   const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : NaN);
   const row: SweepRow = {
     rank: p.rank, tau_o: p.tau_o, seed: p.seed,
     mse_out: r.mseOut, mse_final: last(r.mseRec), dz_final: last(r.dz),
     t_conv: convergenceEpoch(r.mseRec, r.mseOut, conv),
-    seconds: r.seconds, device: r.device,
+    seconds: r.seconds, device: r.device, config,
   };
   if (curves) {
     row.mse_rec = r.mseRec;
@@ -158,12 +217,18 @@ function toRow(p: Point, r: RunOutput, conv: number, curves: boolean): SweepRow 
 export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const t0 = Date.now();
   const warn = o.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
+  const name = o.optionLabel ?? ((x: SweepOptionName) => x);
+  const usage = (message: string): never => {
+    throw new GoalError('GOAL_USAGE', message);
+  };
   const conv = o.conv ?? DEFAULT_CONV;
-  if (!(conv > 0) || !Number.isFinite(conv)) throw new GoalError('GOAL_USAGE', `conv must be a finite number > 0 (got ${conv})`);
+  if (!(conv > 0) || !Number.isFinite(conv)) usage(`${name('conv')} must be a finite number > 0 (got ${conv})`);
   const threads = o.threads ?? os.availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw new GoalError('GOAL_USAGE', `threads must be an integer ≥ 1 (got ${threads})`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    usage(`${name('threads')} must be an integer in [1, ${MAX_THREADS}] (got ${threads})`);
+  }
   if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
-    throw new GoalError('GOAL_USAGE', `batch must be an integer ≥ 1 (got ${o.batch})`);
+    usage(`${name('batch')} must be an integer ≥ 1 (got ${o.batch})`);
   }
   const label = o.label ?? ((n: ParamName) => n);
   const grid = plan(o, label, warn);
@@ -171,18 +236,25 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (o.shard) {
     const { k, n } = o.shard;
     if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 1 || k > n) {
-      throw new GoalError('GOAL_USAGE', `shard must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
+      usage(`${name('shard')} must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
     }
     points = points.filter((_, i) => i % n === k - 1);
+    if (!points.length) warn(`${name('shard')} ${k}/${n} holds none of this grid's ${grid.length} points`);
   }
   checkMemory(grid[0].params, label);
+  const config = sweepConfig(grid[0].params, conv);
 
   let previous: SweepRow[] = [];
   if (o.out !== undefined) {
-    checkWritable(o.out, 'out');
+    checkWritable(o.out, name('out'));
     if (fs.existsSync(o.out)) {
-      if (!o.resume) throw new GoalError('GOAL_USAGE', `${o.out} exists: resume it, or choose another file`);
+      if (!o.resume) usage(`${name('out')} ${o.out} exists: add ${name('resume')} to finish it, or choose another file`);
       const { rows, torn } = readRows(o.out);
+      const other = rows.findIndex((r) => r.config !== config);
+      if (other >= 0) {
+        usage(`${name('out')} ${o.out} holds points of another configuration (row ${other + 1}: config ${rows[other].config}, ` +
+          `this sweep's is ${config}): resume with the flags that wrote it, or choose another file`);
+      }
       if (torn) {
         warn(`${o.out}: dropping a torn last line (a run stopped while writing it)`);
         writeFileAtomic(o.out, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
@@ -190,7 +262,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       previous = rows;
     }
   } else if (o.resume) {
-    throw new GoalError('GOAL_USAGE', 'resume needs an output file (out)');
+    usage(`${name('resume')} needs an output file (${name('out')})`);
   }
   const have = new Set(previous.map(rowKey));
   const todo = points.filter((p) => !have.has(rowKey(p)));
@@ -200,7 +272,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const fresh = new Map<string, SweepRow>();
   let aborted = false;
   const finish = (p: Point, r: RunOutput) => {
-    const row = toRow(p, r, conv, o.curves === true);
+    const row = toRow(p, r, conv, o.curves === true, config);
     if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
     fresh.set(rowKey(p), row);
     o.onRow?.(row, fresh.size, todo.length);
@@ -211,7 +283,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const size = o.batch ?? 1100;
     for (let i = 0; i < todo.length && !aborted; i += size) {
       const group = todo.slice(i, i + size);
-      const outs = await runPhases(group.map((p) => drawInput(p.params)), { backend, warn, threads }, { signal: o.signal, onEpoch: o.onEpoch });
+      const outs = await runPhases(group.map((p) => drawInput(p.params, label)), { backend, warn, threads, label }, { signal: o.signal, onEpoch: o.onEpoch });
       if (outs[0].aborted) aborted = true;
       else group.forEach((p, k) => finish(p, { ...outs[k], seconds: outs[k].seconds / group.length }));
     }
@@ -223,7 +295,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const worker = async () => {
       while (next < todo.length && !aborted && !o.signal?.aborted) {
         const p = todo[next++];
-        const [r] = await runPhases([drawInput(p.params)], { backend, warn }, { signal: o.signal });
+        const [r] = await runPhases([drawInput(p.params, label)], { backend, warn, label }, { signal: o.signal });
         if (r.aborted) aborted = true;
         else finish(p, r);
       }
@@ -238,9 +310,10 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   return { rows, planned: todo.length, completed: fresh.size, skipped, aborted, seconds: (Date.now() - t0) / 1000, backend };
 }
 
-/** Joins shard files into one, each point once (the first file holding it wins). */
+/** Joins shard files into one, each point once (the first file holding it wins); all must share one configuration. */
 export function mergeRows(files: readonly string[]): SweepRow[] {
   const seen = new Map<string, SweepRow>();
+  let first: { config: string; file: string } | undefined;
   for (const f of files) {
     let rows: SweepRow[];
     try {
@@ -249,7 +322,13 @@ export function mergeRows(files: readonly string[]): SweepRow[] {
       if (err instanceof GoalError) throw err;
       throw new GoalError('GOAL_BAD_RESULTS', `${f}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    for (const r of rows) if (!seen.has(rowKey(r))) seen.set(rowKey(r), r);
+    for (const r of rows) {
+      first ??= { config: r.config, file: f };
+      if (r.config !== first.config) {
+        throw new GoalError('GOAL_BAD_RESULTS', `${f} holds points of another configuration (config ${r.config}) than ${first.file} (config ${first.config}): they are not shards of one sweep`);
+      }
+      if (!seen.has(rowKey(r))) seen.set(rowKey(r), r);
+    }
   }
   return [...seen.values()];
 }

@@ -48,12 +48,6 @@ function parseShard(text: string): { k: number; n: number } {
   return { k: +m[1], n: +m[2] };
 }
 
-function positiveInt(flag: string, text: string): number {
-  const n = NUMBER.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1) usage(`${flag} must be an integer ≥ 1 (got ${JSON.stringify(text)})`);
-  return n;
-}
-
 function printRow(io: Io, r: SweepRow, done: number, total: number): void {
   io.err(`point ${done}/${total}: rank ${r.rank === 'ltts' ? 'LTTS' : r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ` +
     `mse ${r.mse_final.toPrecision(3)}, ΔS ${r.dz_final}, T_conv ${r.t_conv ?? '—'} (${r.seconds.toFixed(1)} s)\n`);
@@ -69,6 +63,7 @@ function mergeCommand(io: Io): Command {
       const rows = mergeRows(files);
       writeFileAtomic(opts.out, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
       io.err(`merged ${rows.length} points from ${files.length} files into ${opts.out}\n`);
+      if (!rows.length) io.err('goal: warning: the files hold no points\n');
       if (rows.length) io.out(`${summaryTables(rows)}\n`);
     });
 }
@@ -79,15 +74,15 @@ export function sweepCommand(io: Io): Command {
     .addOption(new Option('--ranks <list>', 'feedback ranks, e.g. 3,19,150,ltts (ltts: diagonal feedback); required'))
     .addOption(new Option('--taus <list>', 'τ⋆ values in units of dt, e.g. 1,2,5,10; required'))
     .addOption(new Option('--seeds <list|count>', 'seeds, e.g. 1,2,3; or a count n for seeds 1..n; required'))
-    .addOption(new Option('--out <file>', 'JSON Lines results, one row appended per finished point'))
-    .addOption(new Option('--resume', 'skip the points already in --out'))
-    .addOption(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array)'))
+    .addOption(new Option('--out <file>', 'JSON Lines results, one row appended per finished point (default: none)'))
+    .addOption(new Option('--resume', 'skip the points already in --out (default: off)'))
+    .addOption(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array) (default: 1/1, every point)'))
     .addOption(new Option('--threads <k>', `CPU networks run at once (default: all cores, ${os.availableParallelism()} here)`))
     .addOption(new Option('--backend <name>', 'cpu, cuda, or auto: the CUDA batch when available (default: auto)'))
     .addOption(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`))
-    .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row'))
-    .addOption(new Option('--json', 'print one JSON object (the summary cells) instead of the tables'))
-    .addOption(new Option('--verbose', 'progress of GPU batches on stderr'));
+    .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row (default: off)'))
+    .addOption(new Option('--json', 'print one JSON object (the summary cells) instead of the tables (default: off)'))
+    .addOption(new Option('--verbose', 'progress of GPU batches on stderr (default: off)'));
   addParamOptions(cmd, ['rank', 'tauO', 'seed']);
   // Options after `merge` belong to merge (both take --out).
   cmd.enablePositionalOptions().addCommand(mergeCommand(io));
@@ -115,7 +110,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       out: opts.out as string | undefined,
       resume: opts.resume === true,
       shard: opts.shard === undefined ? undefined : parseShard(opts.shard as string),
-      threads: opts.threads === undefined ? undefined : positiveInt('--threads', opts.threads as string),
+      threads: opts.threads === undefined ? undefined : number('--threads', opts.threads as string),
       backend,
       conv: opts.conv === undefined ? undefined : number('--conv', opts.conv as string),
       curves: opts.curves === true,
@@ -124,6 +119,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       onEpoch: progress ? (e) => progress.update(e) : undefined,
       onWarning: (m) => io.err(`goal: warning: ${m}\n`),
       label: (n) => (n === 'rank' ? '--ranks' : n === 'tauO' ? '--taus' : n === 'seed' ? '--seeds' : flagLabel(n)),
+      optionLabel: (o) => `--${o}`,
     });
   } finally {
     progress?.stop();
