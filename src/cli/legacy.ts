@@ -13,6 +13,9 @@ export const LEGACY: ReadonlyMap<string, string> = new Map([
 
 const SHORT = new Set(paramDocs.flatMap((d) => d.legacy.filter((f) => f.length === 2)));
 
+/** Options whose value is a path: the token after one is a file name, whatever it looks like. */
+const PATH_OPTIONS = new Set(['--savepath', '--replay', '--out']);
+
 /**
  * Rewrites legacy tokens (also `-flag=value`, as argparse accepts) up to a `--` terminator.
  * A single-dash word that is no flag of ours (`-Tx`) is refused here: commander would read
@@ -25,6 +28,10 @@ export function rewriteLegacy(argv: readonly string[]): string[] {
     if (token === '--') {
       out.push(...argv.slice(i));
       break;
+    }
+    if (i > 0 && PATH_OPTIONS.has(out[out.length - 1])) {
+      out.push(token);
+      continue;
     }
     const eq = token.indexOf('=');
     const name = eq > 0 ? token.slice(0, eq) : token;

@@ -33,12 +33,12 @@ interface Outcome {
 export function trainCommand(io: Io): Command {
   const cmd = new Command('train')
     .description('train one network as the paper does: readout epochs, then recurrent epochs with GOAL feedback')
-    .addOption(new Option('--savepath <file>', 'write the stats pickle (mse_out, [mse_rec], [dz]) at exactly this path; also -savepath'))
+    .addOption(new Option('--savepath <file>', 'write the stats pickle (mse_out, [mse_rec], [dz]) at exactly this path (default: none); also -savepath'))
     .addOption(new Option('--backend <name>', 'engine: cpu, cuda, or auto (CUDA when available) (default: cpu)'))
-    .addOption(new Option('--gpu', 'run on the GPU; without one, warn and use the CPU (= --backend auto)'))
-    .addOption(new Option('--replay <file>', 'take params, matrices and task from a fixture-format JSON file'))
-    .addOption(new Option('--json', 'print exactly one JSON object on stdout, nothing else'))
-    .addOption(new Option('--verbose', 'parameter recap and progress on stderr; also --V'));
+    .addOption(new Option('--gpu', 'run on the GPU; without one, warn and use the CPU (= --backend auto) (default: off)'))
+    .addOption(new Option('--replay <file>', 'take params, matrices and task from a fixture-format JSON file (default: none)'))
+    .addOption(new Option('--json', 'print exactly one JSON object on stdout, nothing else (default: off)'))
+    .addOption(new Option('--verbose', 'parameter recap and progress on stderr (default: off); also --V'));
   addParamOptions(cmd);
   return cmd.action(async (opts: Record<string, unknown>) => {
     io.exitCode = await runTrain(opts, io);
@@ -114,11 +114,15 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     onEpoch: progress ? (e: EpochInfo) => progress.update(e) : undefined,
     signal: controller.signal,
     backend,
+    label: flagLabel,
   };
   let outcome: Outcome;
   try {
     if (fixture) {
-      const r = await replay(fixture, common);
+      const r = await replay(fixture, common).catch((err: unknown) => {
+        if (err instanceof GoalError && err.code === 'GOAL_BAD_FIXTURE') throw new GoalError(err.code, `--replay ${opts.replay}: ${err.message}`);
+        throw err;
+      });
       outcome = { ...r, seed: null, check: r.aborted ? undefined : compareReplay(fixture, r) };
     } else {
       outcome = await train(params, common);
@@ -136,7 +140,8 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   }
   if (outcome.aborted) {
     const [, recurrent] = outcome.params.epochs;
-    io.err(`goal: interrupted after ${outcome.mseRec.length} of ${recurrent} recurrent epochs` +
+    const during = outcome.mseRec.length === 0 && recurrent > 0 ? 'in the readout phase, before any' : `after ${outcome.mseRec.length} of ${recurrent}`;
+    io.err(`goal: interrupted ${during} recurrent epochs` +
       `${savepath !== undefined ? `; the stats so far are in ${savepath}` : ''}\n`);
     return 130;
   }
@@ -169,7 +174,8 @@ function summary(o: Outcome, io: Io): void {
   io.out(`Model spike error: ${last(o.dz)}\n`);
   if (o.check) {
     const bad = o.check.filter((c) => !c.ok);
-    io.out(bad.length === 0
+    if (o.check.length === 0) io.out('Replay: the file has no expect fields to compare with\n');
+    else io.out(bad.length === 0
       ? `Replay matches the reference (${o.check.map((c) => c.field).join(', ')})\n`
       : `Replay DIFFERS from the reference in ${bad.map((c) => `${c.field} (max rel ${c.maxRel.toExponential(2)})`).join(', ')}\n`);
   }
