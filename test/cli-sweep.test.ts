@@ -24,7 +24,7 @@ t.test('tables laid out like Figure 2 D–F', async (t) => {
   t.equal(readRows(path.join(dir, 'rows.jsonl')).rows.length, 8);
   const again = goal(['sweep', ...GRID, '--out', 'rows.jsonl'], dir);
   t.equal(again.code, 2, 'an existing file needs --resume');
-  t.match(again.err, /rows.jsonl exists: resume it/);
+  t.match(again.err, /--out rows.jsonl exists: add --resume to finish it/);
   const resumed = goal(['sweep', ...GRID, '--out', 'rows.jsonl', '--resume'], dir);
   t.equal(resumed.code, 0);
   t.match(resumed.err, /resumed: 8 points were already in rows.jsonl/);
@@ -65,6 +65,11 @@ t.test('shards and merge', async (t) => {
   const missing = goal(['sweep', 'merge', 'nope.jsonl', '--out', 'x.jsonl'], dir);
   t.equal(missing.code, 2);
   t.match(missing.err, /nope.jsonl: cannot read it \(ENOENT\)/);
+  fs.writeFileSync(path.join(dir, 'junk.jsonl'), '{"x":1}\n');
+  const junk = goal(['sweep', 'merge', 'junk.jsonl', '--out', 'j.jsonl'], dir);
+  t.equal(junk.code, 2);
+  t.match(junk.err, /junk.jsonl: line 1 lacks the fields of a sweep row/);
+  t.notOk(fs.existsSync(path.join(dir, 'j.jsonl')), 'nothing written');
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -76,8 +81,13 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['-N', '30', '--ranks', '3', '--taus', '0', '--seeds', '1'], /--taus must be a finite number > 0 \(got 0\)/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '0'], /--seeds: a count must be an integer in \[1, 100000\]/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--shard', '3/2'], /--shard must be k\/n/],
-    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', '0'], /--threads must be an integer ≥ 1/],
-    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--resume'], /resume needs an output file/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', '0'], /--threads must be an integer in \[1, 1024\] \(got 0\)/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', '99999999'], /--threads must be an integer in \[1, 1024\]/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--resume'], /--resume needs an output file \(--out\)/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--out', 'nodir/r.jsonl'], /--out "nodir\/r.jsonl": folder .* does not exist/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--out', ''], /--out "": needs a file name/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1,2,1'], /--seeds lists 1 twice/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--conv', '0'], /--conv must be a finite number > 0 \(got 0\)/],
     [['-N', '30', '--taus', '5', '--seeds', '1'], /--ranks is required/],
     [['--ranks', '3', '--taus', '5', '--seeds', '1'], /-N\/--n-rec is required/],
   ];

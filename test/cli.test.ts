@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { Parser } from 'pickleparser';
-import { paramDocs, version } from '../src/index';
+import { buildTarget, paramDocs, Rng, version } from '../src/index';
 import { addon } from '../src/native';
 import { FIXTURE_DIR, loadFixture } from './helpers';
 
@@ -79,7 +79,12 @@ t.test('help, version, info', async (t) => {
   const h = goal(['train', '--help']);
   t.equal(h.code, 0);
   for (const d of paramDocs) t.match(h.out, d.long, `--help lists ${d.long}`);
-  t.equal((h.out.match(/\(default: /g) ?? []).length >= paramDocs.length, true, 'each with its default');
+  // Every option but --help: the parameters, then --savepath --backend --gpu --replay --json --verbose.
+  t.equal((h.out.match(/\(default:\s/g) ?? []).length, paramDocs.length + 6, 'each with its default');
+  const s = goal(['sweep', '--help']);
+  // The parameters but rank, tau_o, seed (the grid's), then --out --resume --shard --threads
+  // --backend --conv --curves --json --verbose; --ranks --taus --seeds are required.
+  t.equal((s.out.match(/\(default:\s/g) ?? []).length, paramDocs.length - 3 + 9, 'sweep: each with its default');
   t.match(h.out, /-N, --n-rec <n> .*\(default: required\)/);
   const v = goal(['--version']);
   t.equal(v.out.trim(), version());
@@ -105,13 +110,32 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
   const fx2 = loadFixture('rank3-n40.json');
   fx2.init.W_hh.pop();
   fs.writeFileSync(wrongShape, JSON.stringify(fx2));
+  const badExpect = path.join(dir, 'expect.json');
+  const fx3 = loadFixture('rank3-n40.json') as unknown as { expect: Record<string, unknown> };
+  fx3.expect.z_targ = 5;
+  fs.writeFileSync(badExpect, JSON.stringify(fx3));
+  const noInit = path.join(dir, 'noinit.json');
+  const fx4 = loadFixture('rank3-n40.json') as unknown as Record<string, unknown>;
+  delete fx4.init;
+  fs.writeFileSync(noInit, JSON.stringify(fx4));
+  spawnSync('mkfifo', [path.join(dir, 'fifo')]);
+  // A seed whose target is degenerate at T = 9 (only the last step is not zeroed: all its O
+  // values ≤ 0), found by the task's definition rather than by running goal.
+  const degenerateSeed = [...Array(200).keys()].find((s) => {
+    try {
+      buildTarget(9, 3, new Rng(s));
+      return false;
+    } catch {
+      return true;
+    }
+  });
   const cases: [string, RegExp][] = [
     ['-N abc', /-N\/--n-rec expects a number \(got "abc"\)/],
-    ['-N -3', /-N\/--n-rec must be an integer ≥ 1 \(got -3\)/],
-    ['-N 0', /-N\/--n-rec must be an integer ≥ 1 \(got 0\)/],
-    ['-N 2.5', /-N\/--n-rec must be an integer ≥ 1 \(got 2.5\)/],
-    ['-N 1e999', /-N\/--n-rec must be an integer ≥ 1 \(got Infinity\)/],
-    ['-N 10 -T 1', /-T\/--t-seq must be an integer ≥ 2 \(got 1\)/],
+    ['-N -3', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got -3\)/],
+    ['-N 0', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 0\)/],
+    ['-N 2.5', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 2.5\)/],
+    ['-N 1e999', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got Infinity\)/],
+    ['-N 10 -T 1', /-T\/--t-seq must be an integer in \[2, 1048576\] \(got 1\)/],
     ['-N 10 -T 5', /degenerate/],
     ['-N 150 -R 2', /-R\/--rank must be an integer in \[3, 150\] \(got 2\)/],
     ['-N 150 -R 151', /-R\/--rank must be an integer in \[3, 150\] \(got 151\)/],
@@ -120,6 +144,9 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 -Tx 3', /unknown option '-Tx'/],
     ['-T 10', /-N\/--n-rec is required/],
     ['-N 1000000', /-N\/--n-rec=1000000: the network needs .* GiB of memory/],
+    ['-N 20 -I 100000 -T 100000', /-T\/--t-seq=100000, -I\/--n-inp=100000: the network needs .* GiB of memory/],
+    ['-N 1048577', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 1048577\)/],
+    [`-N 10 -T 9 --seed ${degenerateSeed}`, new RegExp(`-T/--t-seq=9, --seed=${degenerateSeed}: the target is degenerate: .*another seed`)],
     ['-N 10 -E 5', /-E\/--epochs takes two integers/],
     ['-N 10 -E 5 x', /-E\/--epochs expects a number/],
     ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
@@ -130,6 +157,11 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 -savepath /nonexistent-goal-dir/x.pkl', /-savepath .*does not exist/],
     [`-N 10 -savepath ${dir}`, /is a folder/],
     [`-N 10 -savepath=${dir}`, /is a folder/],
+    ['-N 10 -savepath=', /-savepath "": needs a file name/],
+    ['-N 10 -savepath /dev/null', /-savepath "\/dev\/null": is not a regular file/],
+    [`-N 10 -savepath ${path.join(dir, 'fifo')}`, /is not a regular file/],
+    [`--replay ${badExpect}`, /--replay .*expect.json: fixture.expect.z_targ must be a \d+×40 matrix/],
+    [`--replay ${noInit}`, /--replay .*noinit.json: fixture.init is missing/],
     [`--replay ${path.join(dir, 'missing.json')}`, /--replay .*missing.json: cannot read it \(ENOENT\)/],
     [`--replay ${malformed}`, /--replay .*malformed.json: not valid JSON/],
     [`--replay ${incomplete}`, /--replay .*incomplete.json: fixture.params lacks n_rec/],
@@ -189,5 +221,45 @@ t.test('a closed pipe (goal … | head -1) is not an error, and the stats are st
   t.equal(r.stdout.trim(), '0', 'exit status 0');
   t.notMatch(fs.readFileSync(path.join(dir, 'err.txt'), 'utf8'), /EPIPE|Unhandled|^\s+at /m, 'no stack trace');
   t.ok(fs.existsSync(path.join(dir, 's.pkl')), 'stats written');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('-savepath through a symbolic link writes its target and keeps the link', async (t) => {
+  const dir = tmpdir();
+  fs.writeFileSync(path.join(dir, 'target.pkl'), 'old');
+  fs.symlinkSync('target.pkl', path.join(dir, 'link.pkl'));
+  const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', '--seed', '1', '-savepath', 'link.pkl'], dir);
+  t.equal(r.code, 0, r.err);
+  t.ok(fs.lstatSync(path.join(dir, 'link.pkl')).isSymbolicLink(), 'still a link');
+  const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'target.pkl'))) as [number, number[], number[]];
+  t.equal(stats[1].length, 3, 'the target holds the stats');
+  t.strictSame(fs.readdirSync(dir).sort(), ['link.pkl', 'target.pkl'], 'no temporary file left');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a value after -savepath is a file name, even one that looks like a flag', async (t) => {
+  const dir = tmpdir();
+  const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', '-savepath', '-Tm'], dir);
+  t.equal(r.code, 0, r.err);
+  t.strictSame(fs.readdirSync(dir), ['-Tm']);
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('stdout that cannot be written (a full disk): one line, exit 1, no stack', { skip: fs.existsSync('/dev/full') ? false : 'no /dev/full here' }, async (t) => {
+  const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" train -N 20 -T 30 -E 5 3 > /dev/full`], { encoding: 'utf8' });
+  t.equal(r.status, 1);
+  t.match(r.stderr, /^goal: cannot write to stdout: ENOSPC/);
+  t.notMatch(r.stderr, /^\s+at /m, 'no stack trace');
+});
+
+t.test('--replay of a file without expect says there was nothing to compare', async (t) => {
+  const dir = tmpdir();
+  const fx = loadFixture('rank3-n40.json');
+  delete fx.expect;
+  fs.writeFileSync(path.join(dir, 'bare.json'), JSON.stringify(fx));
+  const r = goal(['train', '--replay', 'bare.json'], dir);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /Replay: the file has no expect fields to compare with/);
+  t.notMatch(r.out, /matches/);
   fs.rmSync(dir, { recursive: true });
 });

@@ -77,6 +77,57 @@ t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, seeds: [] }), { code: 'GOAL_USAGE' });
   await t.rejects(sweep({ ...grid, base: { ...base, rank: 3 } }), { code: 'GOAL_USAGE', message: /set by the sweep's grid/ });
   await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_USAGE', message: /resume needs an output file/ });
+  await t.rejects(sweep({ ...grid, seeds: [1, 2, 1] }), { code: 'GOAL_USAGE', message: /^seed lists 1 twice$/ });
+  await t.rejects(sweep({ ...grid, taus: [5, 5.0] }), { code: 'GOAL_USAGE', message: /^tauO lists 5 twice$/ });
+  await t.rejects(sweep({ ...grid, ranks: ['ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
+  await t.rejects(sweep({ ...grid, threads: 1025 }), { code: 'GOAL_USAGE', message: /threads must be an integer in \[1, 1024\]/ });
+});
+
+t.test('a shard with none of the grid\'s points says so', async (t) => {
+  const warnings: string[] = [];
+  const r = await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], shard: { k: 2, n: 2 }, onWarning: (m) => warnings.push(m) });
+  t.equal(r.planned, 0);
+  t.match(warnings, [/shard 2\/2 holds none of this grid's 1 points/]);
+});
+
+t.test('resume and merge take only results of this sweep\'s configuration', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const small = { ...grid, ranks: [3], taus: [5], seeds: [1, 2] };
+  const first = await sweep({ ...small, out });
+  t.equal(new Set(first.rows.map((r) => r.config)).size, 1, 'one config for the sweep');
+  t.match(first.rows[0].config, /^[0-9a-f]{12}$/);
+  const other = { ...small, base: { ...base, nRec: 30 } };
+  const before = fs.readFileSync(out, 'utf8');
+  await t.rejects(sweep({ ...other, out, resume: true }), { code: 'GOAL_USAGE', message: /holds points of another configuration/ }, 'another N');
+  await t.rejects(sweep({ ...small, conv: 3, out, resume: true }), { code: 'GOAL_USAGE', message: /another configuration/ }, 'another T_conv threshold');
+  t.equal(fs.readFileSync(out, 'utf8'), before, 'the file is untouched');
+  const resumed = await sweep({ ...small, out, resume: true });
+  t.equal(resumed.skipped, 2, 'the same configuration resumes');
+
+  const otherOut = path.join(dir, 'other.jsonl');
+  await sweep({ ...other, out: otherOut });
+  t.throws(() => mergeRows([out, otherOut]), { code: 'GOAL_BAD_RESULTS', message: /another configuration/ }, 'merge refuses a mix');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('files that are not sweep results are refused, never rewritten', async (t) => {
+  const dir = tmp();
+  const cases: [string, RegExp][] = [
+    ['this is my thesis notes', /line 1 is not JSON/],
+    ['null\n', /line 1 is not a JSON object/],
+    ['{"x":1}\n', /line 1 lacks the fields of a sweep row/],
+    ['5\n', /line 1 is not a JSON object/],
+    ['{"rank":3,"tau_o":5,"seed":1}\n', /line 1 lacks the fields/],
+  ];
+  for (const [k, [text, message]] of cases.entries()) {
+    const file = path.join(dir, `junk${k}.jsonl`);
+    fs.writeFileSync(file, text);
+    await t.rejects(sweep({ ...grid, out: file, resume: true }), { code: 'GOAL_BAD_RESULTS', message }, `resume: ${JSON.stringify(text)}`);
+    t.equal(fs.readFileSync(file, 'utf8'), text, 'left as it was');
+    t.throws(() => mergeRows([file]), { code: 'GOAL_BAD_RESULTS', message }, `merge: ${JSON.stringify(text)}`);
+  }
+  fs.rmSync(dir, { recursive: true });
 });
 
 t.test('T_conv and the medians, by hand', async (t) => {
