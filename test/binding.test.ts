@@ -41,6 +41,20 @@ t.test('typed-array kinds and lengths, sizes, config', async (t) => {
   t.throws(() => addon().bytesNeeded({ ...base(), N: 2 ** 40 }), { code: 'GOAL_INVALID' });
 });
 
+t.test('a getter that detaches an array fetched before it: a coded error, not a read of freed memory', async (t) => {
+  const net = base() as unknown as Record<string, unknown>;
+  const W_hh = net.W_hh as Float64Array;
+  delete net.W_ho;
+  Object.defineProperty(net, 'W_ho', {
+    enumerable: true,
+    get() {
+      structuredClone(W_hh.buffer, { transfer: [W_hh.buffer] }); // detaches W_hh
+      return new Float64Array(N * O);
+    },
+  });
+  t.throws(() => one(net as unknown as NetConfig), { code: 'GOAL_INVALID', message: /W_hh must have 16 elements \(got 0\)/ });
+});
+
 t.test('phases out of order, overlapping calls, disposal', async (t) => {
   const net = one(base());
   await t.rejects(net.readout(1), { code: 'GOAL_STATE' }, 'readout before the target run');

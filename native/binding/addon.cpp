@@ -1,6 +1,7 @@
 // Node-API binding: converts JS values, checks what protects memory (typed-array kinds
 // and lengths, integer sizes), and runs long calls on the libuv pool behind Promises.
 // Every failure becomes a JS Error with a `code`; nothing here exits or aborts.
+#include <array>
 #include <napi.h>
 
 #include <cmath>
@@ -112,18 +113,29 @@ Config parse_config(const Napi::Object& o) {
   return c;
 }
 
-// Pointers into the config's Float64Arrays: valid while `o` lives (engines copy them at once).
-goal::Inputs parse_inputs(const Napi::Object& o, const Config& c, const std::string& where) {
-  auto arr = [&](const char* name, int64_t count) {
-    return doubles(o.Env(), prop(o, name), where + name, count).Data();
-  };
+// A network's input arrays, fetched but not yet checked: fetching can run user JavaScript (a
+// getter), which could detach an array fetched before, so pointers are taken only once every
+// property has been read (inputs_of), when no more JavaScript runs until the engine copies them.
+using Fetched = std::array<Napi::Value, 6>;
+constexpr const char* kInputNames[6] = {"W_ih", "W_hh", "W_ho", "W_trg", "targ", "clock"};
+
+Fetched fetch_inputs(const Napi::Object& o) {
+  Fetched f;
+  for (size_t k = 0; k < f.size(); ++k) f[k] = prop(o, kInputNames[k]);
+  return f;
+}
+
+goal::Inputs inputs_of(Napi::Env env, const Fetched& f, const Config& c, const std::string& where) {
+  const int64_t counts[6] = {c.I * c.N, c.N * c.N, c.N * c.O, c.O * c.N, c.T * c.O, (c.T - 1) * c.I};
+  const double* p[6];
+  for (size_t k = 0; k < f.size(); ++k) p[k] = doubles(env, f[k], where + kInputNames[k], counts[k]).Data();
   goal::Inputs in;
-  in.W_ih = arr("W_ih", c.I * c.N);
-  in.W_hh = arr("W_hh", c.N * c.N);
-  in.W_ho = arr("W_ho", c.N * c.O);
-  in.W_trg = arr("W_trg", c.O * c.N);
-  in.targ = arr("targ", c.T * c.O);
-  in.clock = arr("clock", (c.T - 1) * c.I);
+  in.W_ih = p[0];
+  in.W_hh = p[1];
+  in.W_ho = p[2];
+  in.W_trg = p[3];
+  in.targ = p[4];
+  in.clock = p[5];
   return in;
 }
 
@@ -246,16 +258,21 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     const uint32_t K = nets.Length();
     if (K == 0) invalid(env, "config.nets must hold at least one network");
     std::vector<Config> cfgs;
-    std::vector<goal::Inputs> ins;
+    std::vector<Fetched> fetched;
     for (uint32_t k = 0; k < K; ++k) {
       const Napi::Value v = nets.Get(k);
       if (!v.IsObject()) invalid(env, "config.nets[" + std::to_string(k) + "] must be an object");
       const Napi::Object net = v.As<Napi::Object>();
       cfgs.push_back(parse_config(net));
-      ins.push_back(parse_inputs(net, cfgs.back(), "config.nets[" + std::to_string(k) + "]."));
+      fetched.push_back(fetch_inputs(net));
     }
     int threads = 1;
-    if (!o.Get("threads").IsUndefined()) threads = int(integer(env, o.Get("threads"), "config.threads", 1, 4096));
+    const Napi::Value threadsValue = o.Get("threads");
+    if (!threadsValue.IsUndefined()) threads = int(integer(env, threadsValue, "config.threads", 1, 4096));
+    // From here on no JavaScript runs until the engine has copied the arrays.
+    std::vector<goal::Inputs> ins;
+    for (uint32_t k = 0; k < K; ++k)
+      ins.push_back(inputs_of(env, fetched[k], cfgs[k], "config.nets[" + std::to_string(k) + "]."));
     batch_ = guarded(env, [&]() -> std::unique_ptr<goal::Batch> {
       if (backend == "cpu") return goal::make_cpu_batch(cfgs, ins, threads);
       if (backend == "cuda") return goal::make_cuda_batch(cfgs, ins);
@@ -306,10 +323,11 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     // Our own array holds the inputs alive until the call settles, whatever the caller does.
     Napi::Array keep = Napi::Array::New(env, given.Length());
     auto ptrs = std::make_shared<std::vector<const double*>>();
-    for (uint32_t k = 0; k < given.Length(); ++k) {
-      Napi::Float64Array a = doubles(env, given.Get(k), "noise[" + std::to_string(k) + "]",
+    // Every element first (a getter may run JavaScript), then the checks and the pointers.
+    for (uint32_t k = 0; k < given.Length(); ++k) keep.Set(k, given.Get(k));
+    for (uint32_t k = 0; k < keep.Length(); ++k) {
+      Napi::Float64Array a = doubles(env, keep.Get(k), "noise[" + std::to_string(k) + "]",
                                      goal::noise_size(b.config(k)));
-      keep.Set(k, a);
       ptrs->push_back(a.Data());
     }
     return start(env, [&b, ptrs] { b.build_feedback(ptrs->data()); }, [](Napi::Env env) { return env.Undefined(); },
