@@ -150,10 +150,17 @@ export const paramDocs: readonly ParamDoc[] = Object.freeze([
 /** Largest N (and every other size) accepted: far beyond memory, far below int64 overflow. */
 export const MAX_SIZE = 1 << 20;
 
+/**
+ * Most recurrent epochs in one run: each keeps an MSE and a ΔZ in JavaScript arrays (and in
+ * `--json` text), which V8 cannot grow without bound; 1000 times the paper's 10,000.
+ */
+export const MAX_RECURRENT_EPOCHS = 10_000_000;
+
 /** How a parameter is named in messages: the library name unless a caller (the CLI) says otherwise. */
 export type Labeller = (name: ParamName) => string;
 
-function show(value: unknown): string {
+/** A received value as a message shows it (strings quoted, so `"2"` is not mistaken for 2). */
+export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
@@ -179,7 +186,7 @@ export function resolveParams(
     throw new GoalError('GOAL_INVALID_PARAM', `params must be an object (got ${show(input)})`);
   }
   for (const key of Object.keys(input)) {
-    if (!(key in defaults)) throw new GoalError('GOAL_INVALID_PARAM', `unknown parameter ${key}${suggest(key)}`, key);
+    if (!Object.hasOwn(defaults, key)) throw new GoalError('GOAL_INVALID_PARAM', `unknown parameter ${key}${suggest(key)}`, key);
   }
   const given = (name: ParamName) => (input as Record<string, unknown>)[name];
   const pick = (name: ParamName) => (given(name) === undefined ? (defaults as Record<string, unknown>)[name] : given(name));
@@ -213,14 +220,13 @@ export function resolveParams(
   const nOut = integer('nOut', 1);
   if (nOut > nRec) fail('nOut', `an integer in [1, ${nRec}] (at most ${label('nRec')})`, nOut);
   const tSeq = integer('tSeq', 2);
-  const ep = pick('epochs') as unknown[];
-  if (
-    !Array.isArray(ep) || ep.length !== 2 ||
-    !ep.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= Number.MAX_SAFE_INTEGER)
-  ) {
-    fail('epochs', `two integers in [0, ${Number.MAX_SAFE_INTEGER}] (readout epochs, recurrent epochs)`, ep);
+  const epIn = pick('epochs');
+  const ep = Array.isArray(epIn) ? [...epIn] : epIn; // read once: what is checked is what is used
+  const count = (x: unknown, hi: number) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= hi;
+  if (!Array.isArray(ep) || ep.length !== 2 || !count(ep[0], Number.MAX_SAFE_INTEGER) || !count(ep[1], MAX_RECURRENT_EPOCHS)) {
+    fail('epochs', `two integers: readout epochs in [0, ${Number.MAX_SAFE_INTEGER}], recurrent epochs in [0, ${MAX_RECURRENT_EPOCHS}]`, ep);
   }
-  const epochs = Object.freeze([ep[0], ep[1]] as const) as readonly [number, number];
+  const epochs = Object.freeze([...(ep as number[])]) as unknown as readonly [number, number];
   let rank: number | null = null;
   if (pick('rank') !== null) rank = integer('rank', nOut, nRec);
   let feedback = oneOf('feedback', ['spk', 'out'] as const);
@@ -238,7 +244,7 @@ export function resolveParams(
     if (typeof seedIn !== 'number' || !Number.isSafeInteger(seedIn) || seedIn < 0) {
       fail('seed', `an integer in [0, ${Number.MAX_SAFE_INTEGER}]`, seedIn);
     }
-    seed = seedIn as number;
+    seed = (seedIn as number) + 0; // -0 is 0
   }
   const params: ResolvedParams = {
     nRec,

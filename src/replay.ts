@@ -2,8 +2,8 @@
 // task and the dtype of a reference run) and compare the outcome with its `expect`.
 import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
-import { paramDocs, resolveParams, type Params, type ParamName, type ResolvedParams } from './params';
-import { checkMemory, runPhases, type RunOptions } from './run';
+import { paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
+import { checkMemory, checkRunOptions, runPhases, type RunOptions } from './run';
 
 type Nested = number[][];
 
@@ -81,13 +81,16 @@ function matrix(value: unknown, rows: number, cols: number, where: string): Floa
     bad(`${where} must be ${want} (got ${Array.isArray(value) ? `${value.length} rows` : typeof value})`);
   }
   const out = new Float64Array(rows * cols);
-  value.forEach((row: unknown, i: number) => {
+  // Index loops, not forEach: a hole in a sparse array is an error, not a silent 0.
+  for (let i = 0; i < rows; i++) {
+    const row: unknown = value[i];
     if (!Array.isArray(row) || row.length !== cols) bad(`${where} must be ${want} (row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries)`);
-    row.forEach((x: unknown, j: number) => {
-      if (typeof x !== 'number' || !Number.isFinite(x)) bad(`${where} must be ${want} (entry [${i}][${j}] is ${JSON.stringify(x)})`);
+    for (let j = 0; j < cols; j++) {
+      const x: unknown = row[j];
+      if (typeof x !== 'number' || !Number.isFinite(x)) bad(`${where} must be ${want} (entry [${i}][${j}] is ${show(x)})`);
       out[i * cols + j] = x;
-    });
-  });
+    }
+  }
   return out;
 }
 
@@ -106,6 +109,9 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
   if (!isObject(fixture.params)) bad('fixture.params is missing');
   const missing = REQUIRED.filter((k) => !(k in fixture.params));
   if (missing.length) bad(`fixture.params lacks ${missing.join(', ')}`);
+  if ('resample' in fixture.params && typeof fixture.params.resample !== 'boolean') {
+    bad(`fixture.params.resample must be true or false (got ${show(fixture.params.resample)})`);
+  }
   if (fixture.params.resample === true) bad('fixture.params.resample is true: a fixture holds one feedback draw, so it cannot be replayed');
   const input: Record<string, unknown> = { dtype: fixture.dtype };
   const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
@@ -129,6 +135,7 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
  * to the run's statistics plus its final matrices and rasters.
  */
 export async function replay(fixture: Fixture, options: ReplayOptions = {}): Promise<ReplayResult> {
+  checkRunOptions(options);
   const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
   const { params: p, warnings } = fixtureParams(fixture);
   warnings.forEach(warn);
@@ -242,6 +249,11 @@ function check(field: string, got: ArrayLike<number> | null | undefined, want: A
  * Throws GOAL_BAD_FIXTURE when a field has the wrong shape.
  */
 export function compareReplay(fixture: Fixture, result: ReplayResult): FieldCheck[] {
+  if (!isObject(fixture)) bad('a fixture must be a JSON object');
+  if (fixture.dtype !== 'float32' && fixture.dtype !== 'float64') bad(`fixture.dtype must be float32 or float64 (got ${show(fixture.dtype)})`);
+  if (!isObject(result) || !isObject(result.params)) {
+    throw new GoalError('GOAL_INVALID_OPTION', 'compareReplay(fixture, result): result must be what replay() resolved to');
+  }
   const want = expected(fixture, result.params);
   const tol = REPLAY_TOLERANCE[fixture.dtype];
   const flat = (m: Nested | null | undefined) => (m ? m.flat() : null);

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon } from './native';
-import type { Labeller, ParamName, ResolvedParams } from './params';
+import { show, type Labeller, type ParamName, type ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -95,10 +95,13 @@ export function noiseCount(p: ResolvedParams): number {
 
 const GiB = 1024 ** 3;
 
-/** Bytes a network takes: the engine's allocation plus the float64 arrays the library draws. */
+/**
+ * Bytes a network takes: the engine's allocation, the float64 arrays the library draws, and
+ * the per-epoch results (two JavaScript arrays, with room to grow).
+ */
 function bytesFor(p: ResolvedParams): number {
   const drawn = 8 * (p.nRec * p.nRec + noiseCount(p) + (p.nInp + 2 * p.nOut) * p.nRec + p.tSeq * (p.nInp + p.nOut));
-  return addon().bytesNeeded(netSizes(p)) + drawn;
+  return addon().bytesNeeded(netSizes(p)) + drawn + 24 * p.epochs[1];
 }
 
 /** Memory this process may use: the machine's, or less under a container's (cgroup) limit. */
@@ -109,20 +112,37 @@ function memoryLimit(): number {
 }
 
 /**
- * Refuses, before anything is drawn or allocated, a network this machine cannot hold, naming
- * what makes it large: N (the N×N matrices) or T with N or I (rasters, clock).
+ * Refuses, before anything is drawn or allocated, networks this machine cannot hold —
+ * `networks` of them at once (a sweep's threads or batch) — naming what makes one large: N
+ * (the N×N matrices) or T with N or I (rasters, clock).
  */
-export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n): void {
-  const need = bytesFor(p), have = memoryLimit();
+export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, networks = 1, fewer = 'run fewer networks at once'): void {
+  const one = bytesFor(p), need = networks * one, have = memoryLimit();
   if (need <= 0.9 * have) return;
   const byN = bytesFor({ ...p, tSeq: 2, nInp: 1 });
-  const culprits: ParamName[] = byN >= need / 2 ? ['nRec'] : ['tSeq', p.nInp > p.nRec ? 'nInp' : 'nRec'];
+  const culprits: ParamName[] = byN >= one / 2 ? ['nRec'] : ['tSeq', p.nInp > p.nRec ? 'nInp' : 'nRec'];
+  const what = networks === 1 ? 'the network needs' : `${networks} networks at once need`;
   throw new GoalError(
     'GOAL_ENOMEM',
-    `${culprits.map((n) => `${label(n)}=${p[n]}`).join(', ')}: the network needs ${(need / GiB).toFixed(1)} GiB of memory; ` +
-      `this ${have < os.totalmem() ? 'process may use' : 'machine has'} ${(have / GiB).toFixed(1)} GiB`,
+    `${culprits.map((n) => `${label(n)}=${p[n]}`).join(', ')}: ${what} ${(need / GiB).toFixed(1)} GiB of memory; ` +
+      `this ${have < os.totalmem() ? 'process may use' : 'machine has'} ${(have / GiB).toFixed(1)} GiB` +
+      `${networks > 1 && one <= 0.9 * have ? ` (${fewer})` : ''}`,
     culprits[0],
   );
+}
+
+/** Checks the callbacks and signal of run options (a wrong type would fail mid-run). */
+export function checkRunOptions(options: unknown): void {
+  const fail = (message: string): never => {
+    throw new GoalError('GOAL_INVALID_OPTION', message);
+  };
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(`options must be an object (got ${show(options)})`);
+  const o = options as Record<string, unknown>;
+  for (const name of ['onEpoch', 'onWarning', 'onRow']) {
+    if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`);
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`);
 }
 
 /** Aim of each native call, so progress and abort stay responsive at every size. */
@@ -185,12 +205,13 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
         }
       }
     });
-    const diverged = mseOut.filter((m) => !Number.isFinite(m));
+    const diverged = aborted ? [] : mseOut.filter((m) => !Number.isFinite(m));
     if (diverged.length) {
       const which = K === 1 ? `mse_out = ${diverged[0]}` : `in ${diverged.length} of ${K} networks`;
       const label = plan.label ?? ((n: ParamName) => n);
+      const scaled = 0.375 / p0.nRec; // the paper's 0.0025 at N = 150, scaled as 1/N
       plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +
-        `${label('nRec')}=${p0.nRec}; try ${label('outLr')} ≈ ${+(0.375 / p0.nRec).toPrecision(2)} (0.0025·150/N)`);
+        `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (0.0025·150/N)` : `a smaller ${label('outLr')}`}`);
     }
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
     const draw = () => nets.map((n) => n.noise());

@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
-import { resolveParams, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
-import { checkMemory, runPhases, type EpochInfo, type RunOutput } from './run';
+import { resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { checkMemory, checkRunOptions, runPhases, type EpochInfo, type RunOutput } from './run';
 import { drawInput, type SeededParams } from './train';
 
 export type SweepRank = number | 'ltts';
@@ -95,6 +95,8 @@ export interface SweepResult {
 export const DEFAULT_CONV = 2;
 /** The most CPU threads a sweep takes: libuv's largest worker pool. */
 export const MAX_THREADS = 1024;
+/** Networks per lockstep batch on a GPU (the paper's 11 ranks × 10 τ⋆ × 10 seeds). */
+const DEFAULT_GPU_BATCH = 1100;
 
 export function rowKey(r: { rank: SweepRank; tau_o: number; seed: number }): string {
   return `${r.rank}|${r.tau_o}|${r.seed}`;
@@ -216,19 +218,26 @@ function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, config: st
 
 export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const t0 = Date.now();
+  checkRunOptions(o);
+  for (const key of ['ranks', 'taus', 'seeds'] as const) {
+    if (!Array.isArray(o[key])) throw new GoalError('GOAL_INVALID_OPTION', `sweep options.${key} must be an array (got ${show(o[key])})`);
+  }
+  if (o.base !== undefined && (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base))) {
+    throw new GoalError('GOAL_INVALID_OPTION', `sweep options.base must be an object of params (got ${show(o.base)})`);
+  }
   const warn = o.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
   const name = o.optionLabel ?? ((x: SweepOptionName) => x);
   const usage = (message: string): never => {
     throw new GoalError('GOAL_USAGE', message);
   };
   const conv = o.conv ?? DEFAULT_CONV;
-  if (!(conv > 0) || !Number.isFinite(conv)) usage(`${name('conv')} must be a finite number > 0 (got ${conv})`);
+  if (typeof conv !== 'number' || !(conv > 0) || !Number.isFinite(conv)) usage(`${name('conv')} must be a finite number > 0 (got ${show(conv)})`);
   const threads = o.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    usage(`${name('threads')} must be an integer in [1, ${MAX_THREADS}] (got ${threads})`);
+    usage(`${name('threads')} must be an integer in [1, ${MAX_THREADS}] (got ${show(threads)})`);
   }
   if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
-    usage(`${name('batch')} must be an integer ≥ 1 (got ${o.batch})`);
+    usage(`${name('batch')} must be an integer ≥ 1 (got ${show(o.batch)})`);
   }
   const label = o.label ?? ((n: ParamName) => n);
   const grid = plan(o, label, warn);
@@ -241,23 +250,21 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     points = points.filter((_, i) => i % n === k - 1);
     if (!points.length) warn(`${name('shard')} ${k}/${n} holds none of this grid's ${grid.length} points`);
   }
-  checkMemory(grid[0].params, label);
   const config = sweepConfig(grid[0].params, conv);
 
   let previous: SweepRow[] = [];
+  let torn = false;
   if (o.out !== undefined) {
     checkWritable(o.out, name('out'));
     if (fs.existsSync(o.out)) {
       if (!o.resume) usage(`${name('out')} ${o.out} exists: add ${name('resume')} to finish it, or choose another file`);
-      const { rows, torn } = readRows(o.out);
+      const read = readRows(o.out);
+      const rows = read.rows;
+      torn = read.torn;
       const other = rows.findIndex((r) => r.config !== config);
       if (other >= 0) {
         usage(`${name('out')} ${o.out} holds points of another configuration (row ${other + 1}: config ${rows[other].config}, ` +
           `this sweep's is ${config}): resume with the flags that wrote it, or choose another file`);
-      }
-      if (torn) {
-        warn(`${o.out}: dropping a torn last line (a run stopped while writing it)`);
-        writeFileAtomic(o.out, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
       }
       previous = rows;
     }
@@ -268,6 +275,13 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const todo = points.filter((p) => !have.has(rowKey(p)));
   const skipped = points.length - todo.length;
   const backend = todo.length ? chooseBackend(o.backend ?? 'auto', warn) : 'cpu';
+  const lockstep = backend === 'cuda' || o.batch !== undefined;
+  const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
+  checkMemory(grid[0].params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
+  if (torn) { // only now, when everything has been checked, is the file touched
+    warn(`${o.out}: dropping a torn last line (a run stopped while writing it)`);
+    writeFileAtomic(o.out!, previous.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  }
 
   const fresh = new Map<string, SweepRow>();
   let aborted = false;
@@ -278,9 +292,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     o.onRow?.(row, fresh.size, todo.length);
   };
 
-  if (backend === 'cuda' || o.batch !== undefined) {
+  if (lockstep) {
     // Lockstep batches: every native call advances all the batch's networks (the GPU path).
-    const size = o.batch ?? 1100;
+    const size = o.batch ?? DEFAULT_GPU_BATCH;
     for (let i = 0; i < todo.length && !aborted; i += size) {
       const group = todo.slice(i, i + size);
       const outs = await runPhases(group.map((p) => drawInput(p.params, label)), { backend, warn, threads, label }, { signal: o.signal, onEpoch: o.onEpoch });
@@ -291,16 +305,25 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
     const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
     if (threads > pool) warn(`threads=${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
+    // The first failure stops the other workers (their runs end within an epoch) before the
+    // sweep rejects, so nothing runs or is written after the rejection.
+    const stop = new AbortController();
+    const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
     let next = 0;
     const worker = async () => {
-      while (next < todo.length && !aborted && !o.signal?.aborted) {
+      while (next < todo.length && !aborted && !signal.aborted) {
         const p = todo[next++];
-        const [r] = await runPhases([drawInput(p.params, label)], { backend, warn, label }, { signal: o.signal });
+        const [r] = await runPhases([drawInput(p.params, label)], { backend, warn, label }, { signal });
         if (r.aborted) aborted = true;
         else finish(p, r);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(threads, todo.length) }, worker));
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(threads, todo.length) }, () => worker().catch((err) => {
+      stop.abort();
+      throw err;
+    })));
+    const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failure) throw failure.reason;
     if (o.signal?.aborted && fresh.size < todo.length) aborted = true;
   }
 

@@ -3,7 +3,7 @@ import { chooseBackend, type Backend } from './backend';
 import { asGoalError, GoalError } from './errors';
 import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
 import { Rng, randomSeed } from './rng';
-import { checkMemory, noiseCount, runPhases, type NetInput, type RunOptions } from './run';
+import { checkMemory, checkRunOptions, noiseCount, runPhases, type NetInput, type RunOptions } from './run';
 import { buildClock, buildTarget } from './tasks';
 
 export interface TrainOptions extends RunOptions {
@@ -72,6 +72,7 @@ const emitWarning = (message: string) => process.emitWarning(message, { code: 'G
  * epochs with the GOAL feedback. Rejects with a GoalError on bad params before any work.
  */
 export async function train(params: Partial<Params>, options: TrainOptions = {}): Promise<TrainResult> {
+  checkRunOptions(options);
   const warn = options.onWarning ?? emitWarning;
   const { params: p, warnings } = resolveParams(params, options.label);
   warnings.forEach(warn);

@@ -83,8 +83,8 @@ t.test('help, version, info', async (t) => {
   t.equal((h.out.match(/\(default:\s/g) ?? []).length, paramDocs.length + 6, 'each with its default');
   const s = goal(['sweep', '--help']);
   // The parameters but rank, tau_o, seed (the grid's), then --out --resume --shard --threads
-  // --backend --conv --curves --json --verbose; --ranks --taus --seeds are required.
-  t.equal((s.out.match(/\(default:\s/g) ?? []).length, paramDocs.length - 3 + 9, 'sweep: each with its default');
+  // --backend --batch --conv --curves --json --verbose; --ranks --taus --seeds are required.
+  t.equal((s.out.match(/\(default:\s/g) ?? []).length, paramDocs.length - 3 + 10, 'sweep: each with its default');
   t.match(h.out, /-N, --n-rec <n> .*\(default: required\)/);
   const v = goal(['--version']);
   t.equal(v.out.trim(), version());

@@ -38,8 +38,11 @@ const bad: [Record<string, unknown>, RegExp][] = [
   [{ nRec: 10, tauO: NaN }, /^tauO must be a finite number > 0 \(got NaN\)$/],
   [{ nRec: 10, bias: Infinity }, /^bias must be a finite number \(got Infinity\)$/],
   [{ nRec: 10, recLr: -1 }, /^recLr must be a finite number ≥ 0 \(got -1\)$/],
-  [{ nRec: 10, epochs: [10] }, /^epochs must be two integers in \[0, 9007199254740991\] .* \(got \[10\]\)$/],
-  [{ nRec: 10, epochs: [10, -1] }, /^epochs must be two integers in \[0, 9007199254740991\]/],
+  [{ nRec: 10, epochs: [10] }, /^epochs must be two integers: readout epochs in \[0, 9007199254740991\], recurrent epochs in \[0, 10000000\] \(got \[10\]\)$/],
+  [{ nRec: 10, epochs: [10, 10_000_001] }, /recurrent epochs in \[0, 10000000\] \(got \[10, 10000001\]\)$/],
+  [{ nRec: 10, toString: 5 }, /^unknown parameter toString$/],
+  [JSON.parse('{"nRec": 10, "__proto__": {"x": 1}}'), /^unknown parameter __proto__$/],
+  [{ nRec: 10, epochs: [10, -1] }, /^epochs must be two integers: readout epochs in \[0, 9007199254740991\], recurrent epochs in \[0, 10000000\]/],
   [{ nRec: 10, dtype: 'float16' }, /^dtype must be one of float32, float64 \(got "float16"\)$/],
   [{ nRec: 10, seed: -1 }, /^seed must be an integer in \[0, /],
   [{ nRec: 10, resample: 'yes' }, /^resample must be true or false/],
@@ -64,6 +67,15 @@ t.test('train rejects before doing any work', async (t) => {
   await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_PARAM', param: 'backend' });
 });
 
+t.test('options of the wrong type are refused before any work', async (t) => {
+  const p = { nRec: 10, tSeq: 20, epochs: [1, 1] as [number, number], seed: 1 };
+  await t.rejects(train(p, null as never), { code: 'GOAL_INVALID_OPTION', message: 'options must be an object (got null)' });
+  await t.rejects(train(p, { onEpoch: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: 'options.onEpoch must be a function (got 5)' });
+  await t.rejects(train(p, { signal: 'x' as never }), { code: 'GOAL_INVALID_OPTION', message: /options.signal must be an AbortSignal \(got "x"\)/ });
+  await t.rejects(train(p, { signal: { aborted: 1 } as never }), { code: 'GOAL_INVALID_OPTION' }, 'a look-alike is not a signal');
+  t.ok(Object.is(resolveParams({ nRec: 10, seed: -0 }).params.seed, 0), 'seed -0 is seed 0');
+});
+
 t.test('feedback out without a rank warns and uses spk', async (t) => {
   const { params, warnings } = resolveParams({ nRec: 10, feedback: 'out' });
   t.equal(params.feedback, 'spk');
@@ -78,5 +90,9 @@ t.test('a diverging readout is reported, not hidden', async (t) => {
   const seen: string[] = [];
   const r = await train({ nRec: 40, tSeq: 40, epochs: [200, 1], outLr: 5, seed: 1 }, { onWarning: (m) => seen.push(m) });
   t.notOk(Number.isFinite(r.mseOut), `mse_out ${r.mseOut}`);
-  t.match(seen, [/readout training diverged .*outLr=5 is too large for nRec=40/]);
+  t.match(seen, [/readout training diverged .*outLr=5 is too large for nRec=40; try outLr ≈ 0.0094 \(0.0025·150\/N\)$/]);
+  const small: string[] = [];
+  await train({ nRec: 10, tSeq: 1000, epochs: [300, 0], outLr: 0.03, bias: 0, seed: 1 }, { onWarning: (m) => small.push(m) });
+  // 0.0025·150/10 = 0.0375 is larger than the 0.03 that diverged: no such advice.
+  t.match(small, [/outLr=0.03 is too large for nRec=10; try a smaller outLr$/]);
 });

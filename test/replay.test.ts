@@ -37,3 +37,28 @@ t.test('compareReplay flags a run that differs from the reference', async (t) =>
   const bad = compareReplay(spoiled, r).filter((c) => !c.ok).map((c) => c.field);
   t.same(bad.sort(), ['W_hh_final', 'dz']);
 });
+
+t.test('malformed fixtures are refused with the field at fault', async (t) => {
+  const fx = loadFixture('rank3-n40.json');
+  const with_ = (change: (f: Record<string, any>) => void) => {
+    const f = structuredClone(fx) as unknown as Record<string, any>;
+    change(f);
+    return f as unknown as typeof fx;
+  };
+  const cases: [(f: Record<string, any>) => void, RegExp][] = [
+    [(f) => { f.init.W_hh = f.init.W_hh.map((r: number[]) => new Array(r.length)); }, /fixture.init.W_hh must be .* \(entry \[0\]\[0\] is undefined\)/],
+    [(f) => { f.init.W_hh[3][4] = NaN; }, /entry \[3\]\[4\] is NaN/],
+    [(f) => { f.params.resample = 'yes'; }, /fixture.params.resample must be true or false \(got "yes"\)/],
+    [(f) => { f.expect.z_targ = 5; }, /fixture.expect.z_targ must be a \d+×40 matrix/],
+    [(f) => { f.expect.dz = f.expect.dz.slice(1); }, /fixture.expect.dz must be a list of \d+ numbers/],
+    [(f) => { f.expect = [1]; }, /fixture.expect must be an object/],
+  ];
+  for (const [change, message] of cases) {
+    await t.rejects(replay(with_(change)), { code: 'GOAL_BAD_FIXTURE', message }, String(message));
+  }
+  const r = await replay(fx);
+  t.throws(() => compareReplay(null as never, r), { code: 'GOAL_BAD_FIXTURE' });
+  t.throws(() => compareReplay(with_((f) => { f.dtype = 'float16'; }), r), { code: 'GOAL_BAD_FIXTURE', message: /dtype must be float32 or float64/ });
+  t.throws(() => compareReplay(fx, null as never), { code: 'GOAL_INVALID_OPTION' });
+  t.strictSame(compareReplay(with_((f) => { delete f.expect; }), r), [], 'no expect: nothing compared');
+});

@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { convergenceEpoch, mergeRows, readRows, summarize, sweep, train, type SweepRow } from '../src/index';
+import { convergenceEpoch, mergeRows, readRows, resolveParams, summarize, sweep, train, type SweepRow } from '../src/index';
+import { addon } from '../src/native';
+import { netSizes } from '../src/run';
 
 const base = { nRec: 40, tSeq: 50, epochs: [30, 12] as [number, number] };
 const grid = { ranks: [3, 10, 'ltts'] as (number | 'ltts')[], taus: [2, 5], seeds: [1, 2], base, backend: 'cpu' as const, onWarning: () => {} };
@@ -154,4 +156,38 @@ t.test('a diverging readout in a batch is one warning, not one per network', asy
   await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1, 2, 3], base: { ...base, outLr: 5 }, batch: 3, onWarning: (m) => seen.push(m) });
   t.match(seen, [/readout training diverged \(in 3 of 3 networks\)/]);
   t.equal(seen.length, 1);
+});
+
+t.test('sweep options of the wrong type are refused', async (t) => {
+  await t.rejects(sweep({} as never), { code: 'GOAL_INVALID_OPTION', message: /options.ranks must be an array/ });
+  await t.rejects(sweep({ ...grid, base: 5 } as never), { code: 'GOAL_INVALID_OPTION', message: /options.base must be an object/ });
+  await t.rejects(sweep({ ...grid, onRow: 'x' } as never), { code: 'GOAL_INVALID_OPTION', message: /options.onRow must be a function/ });
+  await t.rejects(sweep({ ...grid, conv: '2' } as never), { code: 'GOAL_USAGE', message: 'conv must be a finite number > 0 (got "2")' });
+});
+
+t.test('a failing point stops the sweep: nothing runs or is written after it rejects', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const boom = new Error('onRow failed');
+  let calls = 0;
+  await t.rejects(sweep({ ...grid, threads: 2, out, onRow: () => { calls++; throw boom; } }), boom);
+  const written = readRows(out).rows.length;
+  const callsThen = calls;
+  await new Promise((resolve) => setTimeout(resolve, 300)); // longer than a point takes here
+  t.equal(readRows(out).rows.length, written, 'no row written after the rejection');
+  t.equal(calls, callsThen, 'no onRow after the rejection');
+  t.ok(written <= 2, `at most one point per thread finished (${written})`);
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('the memory check counts the networks in flight', async (t) => {
+  // N such that one network takes about a sixth of this machine's memory: ten at once cannot fit.
+  const limit = Math.min(os.totalmem(), process.constrainedMemory?.() || Infinity);
+  const need = (n: number) => addon().bytesNeeded({ ...netSizes(resolveParams({ nRec: n, dtype: 'float64' }).params) }) + 16 * n * n;
+  let n = 1000;
+  while (need(n) < limit / 6) n = Math.ceil(n * 1.1);
+  await t.rejects(
+    sweep({ ranks: ['ltts'], taus: [5], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], threads: 10, backend: 'cpu', base: { nRec: n, dtype: 'float64', epochs: [0, 0] } }),
+    { code: 'GOAL_ENOMEM', message: /10 networks at once need .* \(use fewer threads\)$/ },
+  );
 });

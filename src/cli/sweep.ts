@@ -79,6 +79,7 @@ export function sweepCommand(io: Io): Command {
     .addOption(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array) (default: 1/1, every point)'))
     .addOption(new Option('--threads <k>', `CPU networks run at once (default: all cores, ${os.availableParallelism()} here)`))
     .addOption(new Option('--backend <name>', 'cpu, cuda, or auto: the CUDA batch when available (default: auto)'))
+    .addOption(new Option('--batch <k>', 'networks per lockstep batch; on the CPU, set it to train that many in lockstep over --threads (default: 1100 on a GPU, none on the CPU)'))
     .addOption(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`))
     .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row (default: off)'))
     .addOption(new Option('--json', 'print one JSON object (the summary cells) instead of the tables (default: off)'))
@@ -111,6 +112,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       resume: opts.resume === true,
       shard: opts.shard === undefined ? undefined : parseShard(opts.shard as string),
       threads: opts.threads === undefined ? undefined : number('--threads', opts.threads as string),
+      batch: opts.batch === undefined ? undefined : number('--batch', opts.batch as string),
       backend,
       conv: opts.conv === undefined ? undefined : number('--conv', opts.conv as string),
       curves: opts.curves === true,
