@@ -234,6 +234,10 @@ export function resolveParams(
     warnings.push(`${label('feedback')} out needs a rank (${label('rank')}); using spk (LTTS) instead`);
     feedback = 'spk';
   }
+  if (nInp > tSeq - 1) {
+    // SPEC's clock: span = floor((T−1)/I) steps per unit, here 0.
+    warnings.push(`${label('nInp')}=${nInp} clock units for ${label('tSeq')}=${tSeq}: each is on for ⌊(T−1)/I⌋ = 0 steps, so the network gets no input`);
+  }
   const resample = pick('resample');
   if (typeof resample !== 'boolean') fail('resample', 'true or false', resample);
   const recLrIn = pick('recLr');

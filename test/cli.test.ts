@@ -75,6 +75,12 @@ t.test('feedback out without a rank: one warning, then the run with spk', async 
   t.equal(JSON.parse(r.out).params.feedback, 'spk');
 });
 
+t.test('a warning of the params is said once', async (t) => {
+  const r = goal(['train', '-N', '10', '-I', '40', '-T', '30', '-E', '2', '1']);
+  t.equal(r.code, 0, r.err);
+  t.match(r.err, /^goal: warning: -I\/--n-inp=40 clock units for -T\/--t-seq=30: .* no input\n$/);
+});
+
 t.test('help, version, info', async (t) => {
   const h = goal(['train', '--help']);
   t.equal(h.code, 0);

@@ -76,6 +76,11 @@ t.test('options of the wrong type are refused before any work', async (t) => {
   t.ok(Object.is(resolveParams({ nRec: 10, seed: -0 }).params.seed, 0), 'seed -0 is seed 0');
 });
 
+t.test('more clock units than steps: a warning that the clock is silent', async (t) => {
+  t.strictSame(resolveParams({ nRec: 10, nInp: 29, tSeq: 30 }).warnings, [], 'I = T − 1: one step each');
+  t.match(resolveParams({ nRec: 10, nInp: 30, tSeq: 30 }).warnings, [/^nInp=30 clock units for tSeq=30: each is on for ⌊\(T−1\)\/I⌋ = 0 steps, so the network gets no input$/]);
+});
+
 t.test('feedback out without a rank warns and uses spk', async (t) => {
   const { params, warnings } = resolveParams({ nRec: 10, feedback: 'out' });
   t.equal(params.feedback, 'spk');

@@ -77,6 +77,12 @@ function recap(p: ResolvedParams, io: Io): void {
 }
 
 async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> {
+  // Params are resolved here (to check them first) and again by train(): say each warning once.
+  const said = new Set<string>();
+  const warn = (m: string) => {
+    if (!said.has(m)) io.err(`goal: warning: ${m}\n`);
+    said.add(m);
+  };
   // Everything that can be checked is checked before any training starts.
   const backend = chosenBackend(opts);
   const savepath = opts.savepath as string | undefined;
@@ -97,7 +103,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   } else {
     const resolved = resolveOptions(opts);
     params = resolved.params;
-    resolved.warnings.forEach((m) => io.err(`goal: warning: ${m}\n`));
+    resolved.warnings.forEach(warn);
     // Drawn here rather than in train() so that the recap shows it.
     if (params.seed === null) params = { ...params, seed: randomSeed() };
   }
@@ -110,7 +116,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   const controller = new AbortController();
   const stopInterrupt = io.onInterrupt(() => controller.abort());
   const common = {
-    onWarning: (m: string) => io.err(`goal: warning: ${m}\n`),
+    onWarning: warn,
     onEpoch: progress ? (e: EpochInfo) => progress.update(e) : undefined,
     signal: controller.signal,
     backend,
