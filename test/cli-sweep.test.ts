@@ -89,6 +89,9 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1,2,1'], /--seeds lists 1 twice/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--conv', '0'], /--conv must be a finite number > 0 \(got 0\)/],
     [['-N', '30', '--taus', '5', '--seeds', '1'], /--ranks is required/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '-To', '3'], /-To\/--tau-o is set by the sweep's grid: give its values with --taus/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '-R', '3'], /-R\/--rank is set by the sweep's grid: give its values with --ranks/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--seed', '3'], /--seed is set by the sweep's grid: give its values with --seeds/],
     [['--ranks', '3', '--taus', '5', '--seeds', '1'], /-N\/--n-rec is required/],
   ];
   for (const [args, message] of cases) {

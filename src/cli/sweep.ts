@@ -6,9 +6,13 @@ import { BACKENDS, type Backend } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable, writeFileAtomic } from '../io/files';
 import { DEFAULT_CONV, mergeRows, summarize, summaryTables, sweep, type SweepRank, type SweepRow } from '../sweep';
+import { paramDocs, type ParamName } from '../params';
 import { addParamOptions, flagLabel, paramsFromOptions } from './options';
 import { makeProgress } from './progress';
 import type { Io } from './io';
+
+/** The parameters a sweep varies, and the options that give their values. */
+const GRID_PARAMS: readonly [ParamName, string][] = [['rank', '--ranks'], ['tauO', '--taus'], ['seed', '--seeds']];
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -84,7 +88,13 @@ export function sweepCommand(io: Io): Command {
     .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row (default: off)'))
     .addOption(new Option('--json', 'print one JSON object (the summary cells) instead of the tables (default: off)'))
     .addOption(new Option('--verbose', 'progress of GPU batches on stderr (default: off)'));
-  addParamOptions(cmd, ['rank', 'tauO', 'seed']);
+  addParamOptions(cmd, GRID_PARAMS.map(([name]) => name));
+  // Accepted only to be refused with a pointer to the grid's option (not "unknown option").
+  for (const [name] of GRID_PARAMS) {
+    const d = paramDocs.find((x) => x.name === name)!;
+    const short = d.legacy.find((f) => f.length === 2);
+    cmd.addOption(new Option(`${short ? `${short}, ` : ''}${d.long} <x>`).hideHelp());
+  }
   // Options after `merge` belong to merge (both take --out).
   cmd.enablePositionalOptions().addCommand(mergeCommand(io));
   return cmd.action(async (opts: Record<string, unknown>) => {
@@ -93,6 +103,9 @@ export function sweepCommand(io: Io): Command {
 }
 
 async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> {
+  for (const [name, grid] of GRID_PARAMS) {
+    if (opts[name] !== undefined) usage(`${flagLabel(name)} is set by the sweep's grid: give its values with ${grid}`);
+  }
   const backend = (opts.backend as Backend | undefined) ?? 'auto';
   if (!BACKENDS.includes(backend)) usage(`--backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(backend)})`);
   // Checked here, not by commander: `goal sweep merge` does not take them.
@@ -107,7 +120,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   try {
     result = await sweep({
       ranks, taus, seeds,
-      base: paramsFromOptions(opts, ['rank', 'tauO', 'seed']),
+      base: paramsFromOptions(opts, GRID_PARAMS.map(([name]) => name)),
       out: opts.out as string | undefined,
       resume: opts.resume === true,
       shard: opts.shard === undefined ? undefined : parseShard(opts.shard as string),
