@@ -6,21 +6,37 @@ import { GoalError } from '../errors';
 
 /**
  * The file a write to `file` must land in: `file` itself, or where its chain of symbolic links
- * ends (so that the link stays a link and its target gets the data, as with `>`).
+ * ends (so that the link stays a link and its target gets the data, as with `>`). Each link is
+ * resolved as the kernel does, against the real folder that holds it. `fail` gets loops and
+ * unreadable links.
  */
-function landing(file: string): string {
+function landing(file: string, fail: (why: string) => never): string {
   let at = path.resolve(file);
   for (let hops = 0; hops < 40; hops++) {
     let st: fs.Stats;
     try {
       st = fs.lstatSync(at);
-    } catch {
-      return at; // nothing there yet
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return at; // nothing there yet
+      fail(`cannot look at ${at} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    if (!st.isSymbolicLink()) return at;
-    at = path.resolve(path.dirname(at), fs.readlinkSync(at));
+    if (!st!.isSymbolicLink()) return at;
+    try {
+      at = path.resolve(fs.realpathSync(path.dirname(at)), fs.readlinkSync(at));
+    } catch (err) {
+      fail(`cannot follow the symbolic link ${at} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
   }
-  return at;
+  return fail('is a loop of symbolic links');
+}
+
+/** Writes all of `data` (a write may take fewer bytes than asked, e.g. on a nearly full disk). */
+function writeAll(fd: number, data: Buffer): void {
+  for (let done = 0; done < data.length;) {
+    const n = fs.writeSync(fd, data, done);
+    if (n <= 0) throw new GoalError('GOAL_IO', 'a write made no progress (is the disk full?)');
+    done += n;
+  }
 }
 
 function tempName(file: string): string {
@@ -38,7 +54,7 @@ export function checkWritable(file: string, label: string): void {
     throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`);
   };
   if (file === '') fail('needs a file name');
-  const target = landing(file);
+  const target = landing(file, fail);
   const dir = path.dirname(target);
   let st: fs.Stats | undefined;
   try {
@@ -69,13 +85,14 @@ export function checkWritable(file: string, label: string): void {
 
 /** Writes `data` to `file` atomically: a crash never leaves a truncated file at `file`. */
 export function writeFileAtomic(file: string, data: Buffer | string): void {
-  const target = landing(file);
+  const target = landing(file, (why) => {
+    throw new GoalError('GOAL_BAD_PATH', `${file}: ${why}`);
+  });
   const tmp = tempName(target);
   try {
     const fd = fs.openSync(tmp, 'wx');
     try {
-      if (typeof data === 'string') fs.writeSync(fd, data);
-      else fs.writeSync(fd, data);
+      writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -91,7 +108,7 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
 export function appendLine(file: string, line: string): void {
   const fd = fs.openSync(file, 'a');
   try {
-    fs.writeSync(fd, line.endsWith('\n') ? line : `${line}\n`);
+    writeAll(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`));
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
