@@ -69,9 +69,8 @@ export declare class Batch {
   /** SPEC "Training" 2: `epochs` readout epochs; the mse of each, before its update (K×epochs). */
   readout(epochs: number): Promise<Float64Array>;
   /**
-   * SPEC "Training" 3, from standard normals g: one array per network, N×N (spk) or N×R (out).
-   * The engine reads the arrays while the promise is pending (no copy: with `resample` this runs
-   * every epoch); they are held alive, but must not be transferred (detached) until it settles.
+   * SPEC "Training" 3, from standard normals g: one array per network, N×N (spk) or N×R (out),
+   * copied before the call returns (the caller may reuse or transfer them at once).
    */
   feedback(noise: Float64Array[]): Promise<void>;
   /** SPEC "Training" 4: `epochs` recurrent epochs (K×epochs each). */

@@ -99,8 +99,9 @@ const GiB = 1024 ** 3;
  * Bytes a network takes: the engine's allocation, the float64 arrays the library draws, and
  * the per-epoch results (two JavaScript arrays, with room to grow).
  */
-function bytesFor(p: ResolvedParams): number {
-  const drawn = 8 * (p.nRec * p.nRec + noiseCount(p) + (p.nInp + 2 * p.nOut) * p.nRec + p.tSeq * (p.nInp + p.nOut));
+export function networkBytes(p: ResolvedParams): number {
+  // The noise twice: drawn, and the binding's copy while the feedback is built.
+  const drawn = 8 * (p.nRec * p.nRec + 2 * noiseCount(p) + (p.nInp + 2 * p.nOut) * p.nRec + p.tSeq * (p.nInp + p.nOut));
   return addon().bytesNeeded(netSizes(p)) + drawn + 24 * p.epochs[1];
 }
 
@@ -117,9 +118,9 @@ function memoryLimit(): number {
  * (the N×N matrices) or T with N or I (rasters, clock).
  */
 export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, networks = 1, fewer = 'run fewer networks at once'): void {
-  const one = bytesFor(p), need = networks * one, have = memoryLimit();
+  const one = networkBytes(p), need = networks * one, have = memoryLimit();
   if (need <= 0.9 * have) return;
-  const byN = bytesFor({ ...p, tSeq: 2, nInp: 1 });
+  const byN = networkBytes({ ...p, tSeq: 2, nInp: 1 });
   const culprits: ParamName[] = byN >= one / 2 ? ['nRec'] : ['tSeq', p.nInp > p.nRec ? 'nInp' : 'nRec'];
   const what = networks === 1 ? 'the network needs' : `${networks} networks at once need`;
   throw new GoalError(

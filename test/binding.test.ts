@@ -55,6 +55,25 @@ t.test('a getter that detaches an array fetched before it: a coded error, not a 
   t.throws(() => one(net as unknown as NetConfig), { code: 'GOAL_INVALID', message: /W_hh must have 16 elements \(got 0\)/ });
 });
 
+t.test('feedback copies its noise: the caller may change or transfer it at once', async (t) => {
+  const noise = () => Float64Array.from({ length: N * N }, (_, k) => Math.sin(k + 1));
+  const build = async (after: (a: Float64Array) => void) => {
+    const b = one({ ...base(), W_ho: Float64Array.from({ length: N * O }, (_, k) => 0.1 * (k + 1)) });
+    await b.targetRun();
+    await b.readout(1);
+    const a = noise();
+    const call = b.feedback([a]);
+    after(a); // before the worker has run
+    await call;
+    const D = b.read(0, 'D');
+    b.dispose();
+    return D;
+  };
+  const untouched = await build(() => {});
+  t.strictSame(await build((a) => a.fill(1e6)), untouched, 'overwritten after the call: same D');
+  t.strictSame(await build((a) => structuredClone(a.buffer, { transfer: [a.buffer] })), untouched, 'transferred after the call: same D');
+});
+
 t.test('phases out of order, overlapping calls, disposal', async (t) => {
   const net = one(base());
   await t.rejects(net.readout(1), { code: 'GOAL_STATE' }, 'readout before the target run');

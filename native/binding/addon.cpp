@@ -183,20 +183,18 @@ std::shared_ptr<std::vector<double>> outputs(Napi::Env env, int64_t count) {
 }
 
 // One asynchronous call on a network: `work` runs on the libuv pool and must not touch
-// JS; `done` builds the resolution value on the main thread. The network and any input
-// array stay referenced (so neither is collected) until the call settles.
+// JS (its inputs are the engine's own or copies); `done` builds the resolution value on the
+// main thread. The network stays referenced (not collected) until the call settles.
 class Job : public Napi::AsyncWorker {
  public:
   Job(Napi::Env env, bool* busy, Napi::Object self, std::function<void()> work,
-      std::function<Napi::Value(Napi::Env)> done, Napi::Value keep)
+      std::function<Napi::Value(Napi::Env)> done)
       : Napi::AsyncWorker(env, "goal-snn"),
         deferred_(Napi::Promise::Deferred::New(env)),
         busy_(busy),
         self_(Napi::Persistent(self)),
         work_(std::move(work)),
-        done_(std::move(done)) {
-    if (keep.IsObject()) keep_ = Napi::Persistent(keep.As<Napi::Object>());
-  }
+        done_(std::move(done)) {}
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
@@ -223,7 +221,7 @@ class Job : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   bool* busy_;
-  Napi::ObjectReference self_, keep_;
+  Napi::ObjectReference self_;
   std::function<void()> work_;
   std::function<Napi::Value(Napi::Env)> done_;
   const char* code_ = "GOAL_INTERNAL";
@@ -292,9 +290,8 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
                    b.size() - 1);
   }
 
-  Napi::Value start(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done,
-                    Napi::Value keep = Napi::Value()) {
-    auto* job = new Job(env, &busy_, Value(), std::move(work), std::move(done), keep);
+  Napi::Value start(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done) {
+    auto* job = new Job(env, &busy_, Value(), std::move(work), std::move(done));
     busy_ = true;
     job->Queue();
     return job->promise();
@@ -320,18 +317,18 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     const Napi::Array given = info[0].As<Napi::Array>();
     if (int64_t(given.Length()) != b.size())
       invalid(env, "feedback(noise): one noise array per network (" + std::to_string(b.size()) + ")");
-    // Our own array holds the inputs alive until the call settles, whatever the caller does.
-    Napi::Array keep = Napi::Array::New(env, given.Length());
+    // Copied here, on the main thread: the worker must not read a JavaScript array, which the
+    // caller could transfer (detach, and so free) while the call runs.
+    auto copies = std::make_shared<std::vector<std::vector<double>>>();
     auto ptrs = std::make_shared<std::vector<const double*>>();
-    // Every element first (a getter may run JavaScript), then the checks and the pointers.
-    for (uint32_t k = 0; k < given.Length(); ++k) keep.Set(k, given.Get(k));
-    for (uint32_t k = 0; k < keep.Length(); ++k) {
-      Napi::Float64Array a = doubles(env, keep.Get(k), "noise[" + std::to_string(k) + "]",
-                                     goal::noise_size(b.config(k)));
-      ptrs->push_back(a.Data());
+    for (uint32_t k = 0; k < given.Length(); ++k) {
+      const Napi::Float64Array a = doubles(env, given.Get(k), "noise[" + std::to_string(k) + "]",
+                                           goal::noise_size(b.config(k)));
+      copies->push_back(guarded(env, [&] { return std::vector<double>(a.Data(), a.Data() + a.ElementLength()); }));
     }
-    return start(env, [&b, ptrs] { b.build_feedback(ptrs->data()); }, [](Napi::Env env) { return env.Undefined(); },
-                 keep);
+    for (const auto& c : *copies) ptrs->push_back(c.data());
+    return start(env, [&b, copies, ptrs] { b.build_feedback(ptrs->data()); },
+                 [](Napi::Env env) { return env.Undefined(); });
   }
 
   Napi::Value Recurrent(const Napi::CallbackInfo& info) {
