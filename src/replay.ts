@@ -223,6 +223,8 @@ function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array
     ['z_targ', T, N], ['Z_last', T, N], ['W_ho_trained', N, O], ['W_hh_final', N, N],
     p.feedback === 'out' ? ['B', N, p.rank as number] : ['D', N, N],
   ];
+  const other = p.feedback === 'out' ? 'D' : 'B';
+  if (e[other] !== undefined) bad(`fixture.expect.${other} belongs to feedback ${other === 'B' ? 'out' : 'spk'}; this fixture's feedback is ${p.feedback}`);
   for (const [field, rows, cols] of shapes) {
     if (e[field] !== undefined) out.set(field, matrix(e[field], rows, cols, `fixture.expect.${field}`));
   }

@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
-import { resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
-import { checkMemory, checkRunOptions, runPhases, type EpochInfo, type RunOutput } from './run';
+import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { checkMemory, checkRunOptions, networkBytes, runPhases, type EpochInfo, type RunOutput } from './run';
 import { drawInput, type SeededParams } from './train';
 
 export type SweepRank = number | 'ltts';
@@ -120,27 +120,35 @@ function checkRow(value: unknown, file: string, line: number): SweepRow {
   const ok = (r.rank === 'ltts' || (Number.isInteger(r.rank) && (r.rank as number) >= 1)) &&
     typeof r.tau_o === 'number' && Number.isFinite(r.tau_o) && Number.isSafeInteger(r.seed) &&
     typeof r.config === 'string' && num('mse_out') && num('mse_final') && num('dz_final');
+  if (!ok && typeof r.config !== 'string' && 'rank' in r && 'dz_final' in r) {
+    badRow(file, line, 'has no config fingerprint (written by a goal-snn before 0.1.0?)');
+  }
   if (!ok) badRow(file, line, 'lacks the fields of a sweep row (rank, tau_o, seed, config, mse_out, mse_final, dz_final)');
   return r as unknown as SweepRow;
 }
 
+/** The start of every row this program writes (JSON.stringify keeps SweepRow's field order). */
+const ROW_START = '{"rank":';
+
 /**
  * Reads a JSON Lines results file, every row checked. A torn last line (a crash mid-append:
- * the start of a row and no newline) is dropped; anything else that is not a row is an error,
- * so that --resume never rewrites a file it did not write.
+ * the start of a row, no newline) is dropped (`torn`); a last row without its newline is kept
+ * (`unterminated`: appending to the file needs one first). Anything else that is not a row is
+ * an error, so that --resume never rewrites a file it did not write.
  */
-export function readRows(file: string): { rows: SweepRow[]; torn: boolean } {
+export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unterminated: boolean } {
   const text = fs.readFileSync(file, 'utf8');
   const lines = text.split('\n');
   const last = lines.length - 1;
-  const torn = lines[last] !== '' && lines[last].startsWith('{"rank":') && (() => {
+  const tail = lines[last];
+  let torn = false;
+  if (tail !== '' && (tail.startsWith(ROW_START) || ROW_START.startsWith(tail))) {
     try {
-      JSON.parse(lines[last]);
-      return false;
+      JSON.parse(tail);
     } catch {
-      return true;
+      torn = true;
     }
-  })();
+  }
   const rows: SweepRow[] = [];
   lines.forEach((line, i) => {
     if (line.trim() === '' || (torn && i === last)) return;
@@ -152,7 +160,7 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean } {
     }
     rows.push(checkRow(value, file, i + 1));
   });
-  return { rows, torn };
+  return { rows, torn, unterminated: !torn && tail.trim() !== '' };
 }
 
 /** The fingerprint of a sweep's fixed settings (a row's `config`). */
@@ -180,7 +188,7 @@ interface Point {
 /** The grid in a fixed order (rank, then τ⋆, then seed), every point checked. */
 function plan(o: SweepOptions, label: Labeller, warn: (message: string) => void): Point[] {
   for (const key of ['rank', 'tauO', 'seed'] as const) {
-    if ((o.base as Record<string, unknown>)[key] !== undefined) {
+    if ((o.base as Record<string, unknown> | undefined)?.[key] !== undefined) {
       throw new GoalError('GOAL_USAGE', `${label(key)} is set by the sweep's grid; give it with the grid instead`);
     }
   }
@@ -232,7 +240,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   };
   const conv = o.conv ?? DEFAULT_CONV;
   if (typeof conv !== 'number' || !(conv > 0) || !Number.isFinite(conv)) usage(`${name('conv')} must be a finite number > 0 (got ${show(conv)})`);
-  const threads = o.threads ?? os.availableParallelism();
+  const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     usage(`${name('threads')} must be an integer in [1, ${MAX_THREADS}] (got ${show(threads)})`);
   }
@@ -250,10 +258,12 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     points = points.filter((_, i) => i % n === k - 1);
     if (!points.length) warn(`${name('shard')} ${k}/${n} holds none of this grid's ${grid.length} points`);
   }
-  const config = sweepConfig(grid[0].params, conv);
+  // LTTS points turn feedback out into spk (SPEC's soft case): fingerprint what was asked, so
+  // that the order of --ranks does not change it.
+  const config = sweepConfig({ ...grid[0].params, feedback: o.base?.feedback ?? defaults.feedback }, conv);
 
   let previous: SweepRow[] = [];
-  let torn = false;
+  let torn = false, unterminated = false;
   if (o.out !== undefined) {
     checkWritable(o.out, name('out'));
     if (fs.existsSync(o.out)) {
@@ -261,6 +271,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const read = readRows(o.out);
       const rows = read.rows;
       torn = read.torn;
+      unterminated = read.unterminated;
       const other = rows.findIndex((r) => r.config !== config);
       if (other >= 0) {
         usage(`${name('out')} ${o.out} holds points of another configuration (row ${other + 1}: config ${rows[other].config}, ` +
@@ -277,9 +288,10 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const backend = todo.length ? chooseBackend(o.backend ?? 'auto', warn) : 'cpu';
   const lockstep = backend === 'cuda' || o.batch !== undefined;
   const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
-  checkMemory(grid[0].params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
-  if (torn) { // only now, when everything has been checked, is the file touched
-    warn(`${o.out}: dropping a torn last line (a run stopped while writing it)`);
+  const largest = grid.reduce((a, b) => (networkBytes(b.params) > networkBytes(a.params) ? b : a));
+  checkMemory(largest.params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
+  if (torn || unterminated) { // only now, when everything has been checked, is the file touched
+    if (torn) warn(`${o.out}: dropping a torn last line (a run stopped while writing it)`);
     writeFileAtomic(o.out!, previous.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
 

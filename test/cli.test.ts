@@ -150,7 +150,8 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 -Tx 3', /unknown option '-Tx'/],
     ['-T 10', /-N\/--n-rec is required/],
     ['-N 1000000', /-N\/--n-rec=1000000: the network needs .* GiB of memory/],
-    ['-N 20 -I 100000 -T 100000', /-T\/--t-seq=100000, -I\/--n-inp=100000: the network needs .* GiB of memory/],
+    // Sizes past any machine's memory (terabytes), so that no machine tries to run them.
+    ['-N 20 -I 1048576 -T 1048576', /-T\/--t-seq=1048576, -I\/--n-inp=1048576: the network needs .* GiB of memory/],
     ['-N 1048577', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 1048577\)/],
     [`-N 10 -T 9 --seed ${degenerateSeed}`, new RegExp(`-T/--t-seq=9, --seed=${degenerateSeed}: the target is degenerate: .*another seed`)],
     ['-N 10 -E 5', /-E\/--epochs takes two integers/],
@@ -267,5 +268,22 @@ t.test('--replay of a file without expect says there was nothing to compare', as
   t.equal(r.code, 0, r.err);
   t.match(r.out, /Replay: the file has no expect fields to compare with/);
   t.notMatch(r.out, /matches/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('symbolic links resolved as the kernel does; a loop is a bad path', async (t) => {
+  const dir = tmpdir();
+  fs.mkdirSync(path.join(dir, 'real', 'deep'), { recursive: true });
+  fs.symlinkSync('real/deep', path.join(dir, 'dlink'));
+  fs.symlinkSync('../x.pkl', path.join(dir, 'real', 'deep', 'l.pkl')); // relative to real/deep
+  const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', '-savepath', 'dlink/l.pkl'], dir);
+  t.equal(r.code, 0, r.err);
+  t.ok(fs.existsSync(path.join(dir, 'real', 'x.pkl')), 'written where the link points: real/x.pkl');
+  t.notOk(fs.existsSync(path.join(dir, 'x.pkl')), 'not beside dlink');
+  fs.symlinkSync('b', path.join(dir, 'a'));
+  fs.symlinkSync('a', path.join(dir, 'b'));
+  const loop = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', '-savepath', 'a'], dir);
+  t.equal(loop.code, 2);
+  t.match(loop.err, /^goal train: -savepath "a": is a loop of symbolic links\n$/);
   fs.rmSync(dir, { recursive: true });
 });

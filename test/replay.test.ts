@@ -52,6 +52,7 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
     [(f) => { f.expect.z_targ = 5; }, /fixture.expect.z_targ must be a \d+×40 matrix/],
     [(f) => { f.expect.dz = f.expect.dz.slice(1); }, /fixture.expect.dz must be a list of \d+ numbers/],
     [(f) => { f.expect = [1]; }, /fixture.expect must be an object/],
+    [(f) => { f.expect.B = f.expect.D; }, /fixture.expect.B belongs to feedback out; this fixture's feedback is spk/],
   ];
   for (const [change, message] of cases) {
     await t.rejects(replay(with_(change)), { code: 'GOAL_BAD_FIXTURE', message }, String(message));

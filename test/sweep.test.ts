@@ -187,7 +187,36 @@ t.test('the memory check counts the networks in flight', async (t) => {
   let n = 1000;
   while (need(n) < limit / 6) n = Math.ceil(n * 1.1);
   await t.rejects(
-    sweep({ ranks: ['ltts'], taus: [5], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], threads: 10, backend: 'cpu', base: { nRec: n, dtype: 'float64', epochs: [0, 0] } }),
+    // The aborted signal: should the check ever not fire, nothing is allocated either.
+    sweep({ ranks: ['ltts'], taus: [5], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], threads: 10, backend: 'cpu', signal: AbortSignal.abort(), base: { nRec: n, dtype: 'float64', epochs: [0, 0] } }),
     { code: 'GOAL_ENOMEM', message: /10 networks at once need .* \(use fewer threads\)$/ },
   );
+});
+
+t.test('the end of a results file: a last row without its newline is kept, a torn one dropped', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const small = { ...grid, ranks: [3], taus: [5], seeds: [1, 2, 3] };
+  await sweep({ ...small, seeds: [1, 2], out });
+  const two = fs.readFileSync(out, 'utf8');
+  fs.writeFileSync(out, two.slice(0, -1)); // as after an editor dropped the final newline
+  t.match(readRows(out), { torn: false, unterminated: true });
+  const r = await sweep({ ...small, out, resume: true });
+  t.equal(r.skipped, 2, 'both rows kept');
+  t.equal(readRows(out).rows.length, 3, 'the new row on a line of its own');
+  fs.writeFileSync(out, `${two}{"ra`); // torn within the first bytes of a row
+  t.match(readRows(out), { torn: true, unterminated: false });
+  t.equal(readRows(out).rows.length, 2);
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('the config fingerprint does not depend on the order of the grid', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const outBase = { ...base, feedback: 'out' as const };
+  await sweep({ ...grid, ranks: ['ltts', 3], taus: [5], seeds: [1], base: outBase, out });
+  const r = await sweep({ ...grid, ranks: [3, 'ltts', 5], taus: [5], seeds: [1], base: outBase, out, resume: true });
+  t.equal(r.skipped, 2, 'resumed with the ranks reordered and extended');
+  t.equal(new Set(readRows(out).rows.map((x) => x.config)).size, 1);
+  fs.rmSync(dir, { recursive: true });
 });
