@@ -124,6 +124,10 @@ function checkRow(value: unknown, file: string, line: number): SweepRow {
     badRow(file, line, 'has no config fingerprint (written by a goal-snn before 0.1.0?)');
   }
   if (!ok) badRow(file, line, 'lacks the fields of a sweep row (rank, tau_o, seed, config, mse_out, mse_final, dz_final)');
+  // JSON has no NaN (a diverged readout, no recurrent epochs): JSON.stringify wrote null.
+  const nan = (x: unknown) => (x === null ? NaN : x);
+  for (const k of ['mse_out', 'mse_final', 'dz_final']) r[k] = nan(r[k]);
+  for (const k of ['mse_rec', 'dz']) if (Array.isArray(r[k])) r[k] = (r[k] as unknown[]).map(nan);
   return r as unknown as SweepRow;
 }
 
@@ -345,27 +349,34 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   return { rows, planned: todo.length, completed: fresh.size, skipped, aborted, seconds: (Date.now() - t0) / 1000, backend };
 }
 
-/** Joins shard files into one, each point once (the first file holding it wins); all must share one configuration. */
-export function mergeRows(files: readonly string[]): SweepRow[] {
-  const seen = new Map<string, SweepRow>();
+/**
+ * Joins shard files into one, each point once (the first file holding it wins; a later copy
+ * with other numbers is reported); all must share one configuration.
+ */
+export function mergeRows(files: readonly string[], warn: (message: string) => void = () => {}): SweepRow[] {
+  const seen = new Map<string, { row: SweepRow; file: string }>();
   let first: { config: string; file: string } | undefined;
+  const same = (a: SweepRow, b: SweepRow) => ['mse_out', 'mse_final', 'dz_final'].every((k) => Object.is((a as never)[k], (b as never)[k]));
   for (const f of files) {
-    let rows: SweepRow[];
+    let read: ReturnType<typeof readRows>;
     try {
-      rows = readRows(f).rows;
+      read = readRows(f);
     } catch (err) {
       if (err instanceof GoalError) throw err;
       throw new GoalError('GOAL_BAD_RESULTS', `${f}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    for (const r of rows) {
+    if (read.torn) warn(`${f}: dropping a torn last line (a run stopped while writing it)`);
+    for (const r of read.rows) {
       first ??= { config: r.config, file: f };
       if (r.config !== first.config) {
         throw new GoalError('GOAL_BAD_RESULTS', `${f} holds points of another configuration (config ${r.config}) than ${first.file} (config ${first.config}): they are not shards of one sweep`);
       }
-      if (!seen.has(rowKey(r))) seen.set(rowKey(r), r);
+      const had = seen.get(rowKey(r));
+      if (!had) seen.set(rowKey(r), { row: r, file: f });
+      else if (!same(had.row, r)) warn(`rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${f} holds other numbers than ${had.file}; keeping ${had.file}'s`);
     }
   }
-  return [...seen.values()];
+  return [...seen.values()].map((x) => x.row);
 }
 
 function median(xs: number[]): number {

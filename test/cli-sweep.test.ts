@@ -70,6 +70,9 @@ t.test('shards and merge', async (t) => {
   t.equal(junk.code, 2);
   t.match(junk.err, /junk.jsonl: line 1 lacks the fields of a sweep row/);
   t.notOk(fs.existsSync(path.join(dir, 'j.jsonl')), 'nothing written');
+  const again = goal(['sweep', 'merge', 's1.jsonl', '--out', 'all.jsonl'], dir);
+  t.equal(again.code, 2, 'an existing --out is not overwritten');
+  t.match(again.err, /^goal sweep merge: --out all.jsonl exists: merge writes a new file/);
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -87,6 +90,8 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--out', 'nodir/r.jsonl'], /--out "nodir\/r.jsonl": folder .* does not exist/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--out', ''], /--out "": needs a file name/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1,2,1'], /--seeds lists 1 twice/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1,,2'], /--seeds needs a comma-separated list without empty items \(got "1,,2"\)/],
+    [['-N', '30', '--ranks', '3,,ltts', '--taus', '5', '--seeds', '1'], /--ranks needs a comma-separated list without empty items/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--conv', '0'], /--conv must be a finite number > 0 \(got 0\)/],
     [['-N', '30', '--taus', '5', '--seeds', '1'], /--ranks is required/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '-To', '3'], /-To\/--tau-o is set by the sweep's grid: give its values with --taus/],

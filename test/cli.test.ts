@@ -102,6 +102,9 @@ t.test('help, version, info', async (t) => {
   t.equal(info.version, version());
   t.ok(info.cpu.threads >= 1);
   t.equal(goal([]).code, 2, 'no command: usage, exit 2');
+  const unknown = goal(['bogus']);
+  t.equal(unknown.code, 2);
+  t.match(unknown.err, /^goal: unknown command 'bogus'\n\(see goal --help\)\n$/);
 });
 
 t.test('bad command lines: exit 2, a short message, no stack, no file', async (t) => {
@@ -165,6 +168,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`-N 10 -savepath ${dir}`, /is a folder/],
     [`-N 10 -savepath=${dir}`, /is a folder/],
     ['-N 10 -savepath=', /-savepath "": needs a file name/],
+    [`-N 10 -savepath ${path.join(dir, 'x.pkl')}/`, /ends with a slash, so it names a folder/],
     ['-N 10 -savepath /dev/null', /-savepath "\/dev\/null": is not a regular file/],
     [`-N 10 -savepath ${path.join(dir, 'fifo')}`, /is not a regular file/],
     [`--replay ${badExpect}`, /--replay .*expect.json: fixture.expect.z_targ must be a \d+×40 matrix/],
@@ -257,6 +261,13 @@ t.test('stdout that cannot be written (a full disk): one line, exit 1, no stack'
   t.equal(r.status, 1);
   t.match(r.stderr, /^goal: cannot write to stdout: ENOSPC/);
   t.notMatch(r.stderr, /^\s+at /m, 'no stack trace');
+});
+
+t.test('a stderr that cannot be written loses messages, not the run\'s status', { skip: fs.existsSync('/dev/full') ? false : 'no /dev/full here' }, async (t) => {
+  const ok = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" train -N 20 -T 30 -E 5 3 -I 40 2>/dev/full`], { encoding: 'utf8' });
+  t.equal(ok.status, 0, 'a run with a warning: still 0');
+  const bad = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" train -N 20 --bogus 2>/dev/full`], { encoding: 'utf8' });
+  t.equal(bad.status, 2, 'bad input: still 2');
 });
 
 t.test('--replay of a file without expect says there was nothing to compare', async (t) => {

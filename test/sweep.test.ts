@@ -220,3 +220,34 @@ t.test('the config fingerprint does not depend on the order of the grid', async 
   t.equal(new Set(readRows(out).rows.map((x) => x.config)).size, 1);
   fs.rmSync(dir, { recursive: true });
 });
+
+t.test('NaN (written as null) reads back as NaN: resumed and merged summaries equal a fresh one', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const noRecurrent = { ...grid, ranks: [3], taus: [5], seeds: [1, 2], base: { ...base, epochs: [5, 0] as [number, number] } };
+  const fresh = await sweep({ ...noRecurrent, out });
+  t.match(fs.readFileSync(out, 'utf8'), /"mse_final":null/, 'JSON writes NaN as null');
+  const read = readRows(out).rows;
+  t.ok(read.every((r) => Number.isNaN(r.mse_final) && Number.isNaN(r.dz_final)), 'and it reads back as NaN');
+  const resumed = await sweep({ ...noRecurrent, out, resume: true });
+  t.strictSame(summarize(resumed.rows), summarize(fresh.rows));
+  t.strictSame(summarize(mergeRows([out])), summarize(fresh.rows));
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('merge says when two files disagree on a point, and when it drops a torn line', async (t) => {
+  const dir = tmp();
+  const a = path.join(dir, 'a.jsonl'), b = path.join(dir, 'b.jsonl');
+  await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], out: a });
+  const row = readRows(a).rows[0];
+  fs.writeFileSync(b, `${JSON.stringify({ ...row, mse_final: 0.5 })}\n{"rank":3,"ta`);
+  const warnings: string[] = [];
+  const merged = mergeRows([a, b], (m) => warnings.push(m));
+  t.equal(merged.length, 1);
+  t.equal(merged[0].mse_final, row.mse_final, 'the first file wins');
+  t.match(warnings.sort(), [/b.jsonl: dropping a torn last line/, /rank 3, τ⋆ 5, seed 1: .*b.jsonl holds other numbers than .*a.jsonl; keeping/]);
+  const quiet: string[] = [];
+  mergeRows([a, a], (m) => quiet.push(m));
+  t.strictSame(quiet, [], 'the same numbers twice: nothing to say');
+  fs.rmSync(dir, { recursive: true });
+});

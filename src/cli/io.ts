@@ -16,16 +16,17 @@ export interface Io {
 /**
  * Writes to `stream` until its reader goes away (`goal … | head`): then further output is
  * dropped, and the run still finishes its work (the stats file included) instead of dying on
- * EPIPE. Any other write failure (a full disk behind `> file`) is one line on stderr and exit
- * status 1, not a stack trace.
+ * EPIPE. Any other failure to write stdout (a full disk behind `> file`) is one line on stderr
+ * and exit status 1, not a stack trace.
  */
 function writer(stream: NodeJS.WriteStream, name: string): (text: string) => void {
   let closed = false;
   stream.on('error', (err: NodeJS.ErrnoException) => {
     closed = true;
-    if (err.code === 'EPIPE') return;
+    // A broken stderr only loses messages: the run's status stands.
+    if (err.code === 'EPIPE' || stream === process.stderr) return;
     process.exitCode = 1;
-    if (stream !== process.stderr) process.stderr.write(`goal: cannot write to ${name}: ${err.message}\n`);
+    process.stderr.write(`goal: cannot write to ${name}: ${err.message}\n`);
   });
   return (text) => {
     if (!closed) stream.write(text);

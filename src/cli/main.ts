@@ -37,7 +37,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.err(root.helpInformation());
     return 2;
   }
-  const where = argv[0] && !argv[0].startsWith('-') ? `goal ${argv[0]}` : 'goal';
+  // Messages name the (sub)command they are about; an unknown command is the root's error.
+  const sub = root.commands.find((c) => c.name() === argv[0]);
+  const where = !sub ? 'goal' : sub.commands.some((c) => c.name() === argv[1]) ? `goal ${argv[0]} ${argv[1]}` : `goal ${argv[0]}`;
   try {
     const args = rewriteLegacy(argv);
     await root.parseAsync(args, { from: 'user' });

@@ -1,5 +1,6 @@
 // `goal sweep`: the (rank, τ⋆) grid of the paper's Figure 2 in one command; `goal sweep merge`
 // joins the files of a sharded sweep.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { BACKENDS, type Backend } from '../backend';
@@ -21,8 +22,9 @@ function usage(message: string): never {
 }
 
 function list(flag: string, text: string, item: (x: string) => number | SweepRank): (number | SweepRank)[] {
-  const parts = text.split(',').map((x) => x.trim()).filter((x) => x !== '');
-  if (!parts.length) usage(`${flag} needs a comma-separated list (got ${JSON.stringify(text)})`);
+  // One trailing comma is allowed (`7,` is the list of one seed 7); other empty items are typos.
+  const parts = text.replace(/,\s*$/, '').split(',').map((x) => x.trim());
+  if (parts.some((x) => x === '')) usage(`${flag} needs a comma-separated list without empty items (got ${JSON.stringify(text)})`);
   return parts.map(item);
 }
 
@@ -64,7 +66,8 @@ function mergeCommand(io: Io): Command {
     .requiredOption('--out <file>', 'merged JSON Lines file (written atomically)')
     .action((files: string[], opts: { out: string }) => {
       checkWritable(opts.out, '--out');
-      const rows = mergeRows(files);
+      if (fs.existsSync(opts.out)) usage(`--out ${opts.out} exists: merge writes a new file; choose another name`);
+      const rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
       writeFileAtomic(opts.out, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
       io.err(`merged ${rows.length} points from ${files.length} files into ${opts.out}\n`);
       if (!rows.length) io.err('goal: warning: the files hold no points\n');

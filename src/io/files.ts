@@ -54,6 +54,7 @@ export function checkWritable(file: string, label: string): void {
     throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`);
   };
   if (file === '') fail('needs a file name');
+  if (/[/\\]$/.test(file)) fail('ends with a slash, so it names a folder; give a file name');
   const target = landing(file, fail);
   const dir = path.dirname(target);
   let st: fs.Stats | undefined;
