@@ -167,6 +167,15 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
   return { rows, torn, unterminated: !torn && tail.trim() !== '' };
 }
 
+function tornLine(file: string): string {
+  return `${file}: dropping a torn last line (a run stopped while writing it)`;
+}
+
+/** Writes a whole results file at once (atomically), one row per line. */
+export function writeRows(file: string, rows: readonly SweepRow[]): void {
+  writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+}
+
 /** The fingerprint of a sweep's fixed settings (a row's `config`). */
 export function sweepConfig(p: ResolvedParams, conv: number): string {
   const fixed = specParams(p);
@@ -267,15 +276,13 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const config = sweepConfig({ ...grid[0].params, feedback: o.base?.feedback ?? defaults.feedback }, conv);
 
   let previous: SweepRow[] = [];
-  let torn = false, unterminated = false;
+  let read: ReturnType<typeof readRows> | undefined;
   if (o.out !== undefined) {
     checkWritable(o.out, name('out'));
     if (fs.existsSync(o.out)) {
       if (!o.resume) usage(`${name('out')} ${o.out} exists: add ${name('resume')} to finish it, or choose another file`);
-      const read = readRows(o.out);
+      read = readRows(o.out);
       const rows = read.rows;
-      torn = read.torn;
-      unterminated = read.unterminated;
       const other = rows.findIndex((r) => r.config !== config);
       if (other >= 0) {
         usage(`${name('out')} ${o.out} holds points of another configuration (row ${other + 1}: config ${rows[other].config}, ` +
@@ -292,11 +299,11 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const backend = todo.length ? chooseBackend(o.backend ?? 'auto', warn) : 'cpu';
   const lockstep = backend === 'cuda' || o.batch !== undefined;
   const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
-  const largest = grid.reduce((a, b) => (networkBytes(b.params) > networkBytes(a.params) ? b : a));
-  checkMemory(largest.params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
-  if (torn || unterminated) { // only now, when everything has been checked, is the file touched
-    if (torn) warn(`${o.out}: dropping a torn last line (a run stopped while writing it)`);
-    writeFileAtomic(o.out!, previous.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const bytes = grid.map((p) => networkBytes(p.params));
+  checkMemory(grid[bytes.indexOf(Math.max(...bytes))].params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
+  if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched
+    if (read.torn) warn(tornLine(o.out!));
+    writeRows(o.out!, previous);
   }
 
   const fresh = new Map<string, SweepRow>();
@@ -365,7 +372,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
       if (err instanceof GoalError) throw err;
       throw new GoalError('GOAL_BAD_RESULTS', `${f}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    if (read.torn) warn(`${f}: dropping a torn last line (a run stopped while writing it)`);
+    if (read.torn) warn(tornLine(f));
     for (const r of read.rows) {
       first ??= { config: r.config, file: f };
       if (r.config !== first.config) {

@@ -16,12 +16,18 @@ const VALUE: Partial<Record<ParamName, string>> = {
   nRec: '<n>', nInp: '<n>', nOut: '<n>', tSeq: '<n>', epochs: '<n...>', rank: '<R>', feedback: '<spk|out>', dtype: '<float32|float64>', seed: '<S>',
 };
 
+/** A parameter's flags as commander declares them: `-N, --n-rec <n>` (short one if any). */
+export function paramFlags(name: ParamName): string {
+  const d = doc.get(name)!;
+  const short = d.legacy.find((f) => f.length === 2);
+  return `${short ? `${short}, ` : ''}${d.long}${name === 'resample' ? '' : ` ${VALUE[name] ?? '<x>'}`}`;
+}
+
 /** Adds one option per parameter (except those in `skip`) to `cmd`. */
 export function addParamOptions(cmd: Command, skip: readonly ParamName[] = []): Command {
   for (const d of paramDocs) {
     if (skip.includes(d.name)) continue;
-    const short = d.legacy.find((f) => f.length === 2);
-    const flags = `${short ? `${short}, ` : ''}${d.long}${d.name === 'resample' ? '' : ` ${VALUE[d.name] ?? '<x>'}`}`;
+    const flags = paramFlags(d.name);
     const also = d.legacy.filter((f) => f.length > 2);
     const unit = d.unit && d.unit !== 'units' && d.unit !== 'epochs' && d.unit !== 'steps' ? ` [${d.unit}]` : '';
     cmd.addOption(new Option(flags, `${d.meaning}${unit} (default: ${describeDefault(d.name)})${also.length ? `; also ${also.join(', ')}` : ''}`));

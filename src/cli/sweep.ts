@@ -5,10 +5,10 @@ import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { BACKENDS, type Backend } from '../backend';
 import { GoalError } from '../errors';
-import { checkWritable, writeFileAtomic } from '../io/files';
-import { DEFAULT_CONV, mergeRows, summarize, summaryTables, sweep, type SweepRank, type SweepRow } from '../sweep';
-import { paramDocs, type ParamName } from '../params';
-import { addParamOptions, flagLabel, paramsFromOptions } from './options';
+import { checkWritable } from '../io/files';
+import { DEFAULT_CONV, mergeRows, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
+import type { ParamName } from '../params';
+import { addParamOptions, flagLabel, paramFlags, paramsFromOptions } from './options';
 import { makeProgress } from './progress';
 import type { Io } from './io';
 
@@ -68,7 +68,7 @@ function mergeCommand(io: Io): Command {
       checkWritable(opts.out, '--out');
       if (fs.existsSync(opts.out)) usage(`--out ${opts.out} exists: merge writes a new file; choose another name`);
       const rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
-      writeFileAtomic(opts.out, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      writeRows(opts.out, rows);
       io.err(`merged ${rows.length} points from ${files.length} files into ${opts.out}\n`);
       if (!rows.length) io.err('goal: warning: the files hold no points\n');
       if (rows.length) io.out(`${summaryTables(rows)}\n`);
@@ -93,11 +93,7 @@ export function sweepCommand(io: Io): Command {
     .addOption(new Option('--verbose', 'progress of GPU batches on stderr (default: off)'));
   addParamOptions(cmd, GRID_PARAMS.map(([name]) => name));
   // Accepted only to be refused with a pointer to the grid's option (not "unknown option").
-  for (const [name] of GRID_PARAMS) {
-    const d = paramDocs.find((x) => x.name === name)!;
-    const short = d.legacy.find((f) => f.length === 2);
-    cmd.addOption(new Option(`${short ? `${short}, ` : ''}${d.long} <x>`).hideHelp());
-  }
+  for (const [name] of GRID_PARAMS) cmd.addOption(new Option(paramFlags(name)).hideHelp());
   // Options after `merge` belong to merge (both take --out).
   cmd.enablePositionalOptions().addCommand(mergeCommand(io));
   return cmd.action(async (opts: Record<string, unknown>) => {
@@ -136,7 +132,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       onRow: (r, done, total) => printRow(io, r, done, total),
       onEpoch: progress ? (e) => progress.update(e) : undefined,
       onWarning: (m) => io.err(`goal: warning: ${m}\n`),
-      label: (n) => (n === 'rank' ? '--ranks' : n === 'tauO' ? '--taus' : n === 'seed' ? '--seeds' : flagLabel(n)),
+      label: (n) => GRID_PARAMS.find(([name]) => name === n)?.[1] ?? flagLabel(n),
       optionLabel: (o) => `--${o}`,
     });
   } finally {
