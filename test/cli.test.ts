@@ -224,6 +224,46 @@ t.test('Ctrl-C stops within an epoch, keeps the stats so far, exits 130', async 
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('two signals at once (timeout -s INT signals the process, then its group) are one Ctrl-C', async (t) => {
+  const dir = tmpdir();
+  const child = spawn(process.execPath, [BIN, 'train', '-N', '150', '-E', '50', '20000', '--seed', '1', '-savepath', 'out.pkl', '--verbose'], { cwd: dir });
+  let err = '';
+  let sent = false;
+  child.stderr.on('data', (d) => {
+    err += d;
+    if (/recurrent /.test(err) && !sent) {
+      sent = true;
+      child.kill('SIGINT');
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  t.equal(code, 130, 'exit 130');
+  t.match(err, /the stats so far are in out.pkl/, 'the run stopped cleanly');
+  t.ok(fs.existsSync(path.join(dir, 'out.pkl')), 'stats written');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a second Ctrl-C, a moment after the first, quits at once with 130', async (t) => {
+  // A process whose run never stops by itself: only the second Ctrl-C can end it.
+  const io = path.join(__dirname, '..', 'dist', 'src', 'cli', 'io.js');
+  const script = `require(${JSON.stringify(io)}).processIo().onInterrupt(() => console.log('first')); setInterval(() => {}, 1000); console.log('ready');`;
+  const child = spawn(process.execPath, ['-e', script]);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const lines = async (n: number) => {
+    while (out.split('\n').length <= n) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+  const exited = new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  await lines(1);
+  child.kill('SIGINT');
+  await lines(2);
+  t.equal(out, 'ready\nfirst\n', 'the first Ctrl-C asks the run to stop');
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  child.kill('SIGINT');
+  t.equal(await exited, 130, 'the second one quits with 130');
+});
+
 t.test('a closed pipe (goal … | head -1) is not an error, and the stats are still written', async (t) => {
   const dir = tmpdir();
   // `true` reads nothing and is gone long before the summary is written.

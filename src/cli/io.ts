@@ -7,7 +7,7 @@ export interface Io {
   stderr: NodeJS.WriteStream;
   /**
    * Calls `handler` on the first Ctrl-C (the run then stops cleanly within one epoch); a second
-   * Ctrl-C exits at once with 130. Returns the unsubscribe function.
+   * Ctrl-C (not the echo of the first, see SAME_INTERRUPT_MS) exits at once with 130. Returns the unsubscribe function.
    */
   onInterrupt(handler: () => void): () => void;
   exitCode: number;
@@ -33,16 +33,24 @@ function writer(stream: NodeJS.WriteStream, name: string): (text: string) => voi
   };
 }
 
+/** Signals closer than this are one interrupt (no person presses Ctrl-C twice that fast). */
+const SAME_INTERRUPT_MS = 200;
+
 export function processIo(): Io {
   return {
     out: writer(process.stdout, 'stdout'),
     err: writer(process.stderr, 'stderr'),
     stderr: process.stderr,
     onInterrupt(handler) {
-      let seen = false;
+      let first = 0;
       const listener = () => {
-        if (seen) process.exit(130);
-        seen = true;
+        // A supervisor such as `timeout -s INT` signals the process and then its group: two
+        // signals microseconds apart are one interrupt, not the second Ctrl-C of a user.
+        if (first) {
+          if (Date.now() - first >= SAME_INTERRUPT_MS) process.exit(130);
+          return;
+        }
+        first = Date.now();
         process.stderr.write('\ngoal: stopping after the current epoch (Ctrl-C again to quit at once)\n');
         handler();
       };
