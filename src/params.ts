@@ -238,8 +238,13 @@ export function resolveParams(
     // SPEC's clock: span = floor((T−1)/I) steps per unit, here 0.
     warnings.push(`${label('nInp')}=${nInp} clock units for ${label('tSeq')}=${tSeq}: each is on for ⌊(T−1)/I⌋ = 0 steps, so the network gets no input`);
   }
-  const resample = pick('resample');
+  let resample = pick('resample');
   if (typeof resample !== 'boolean') fail('resample', 'true or false', resample);
+  if (resample && rank === null) {
+    // As in the reference: LTTS's feedback is a fixed diagonal, drawn once.
+    warnings.push(`${label('resample')} has no effect without a rank: LTTS's diagonal feedback is drawn once`);
+    resample = false;
+  }
   const recLrIn = pick('recLr');
   const recLr = recLrIn === null ? 5 / Math.sqrt(nRec) : real('recLr', 'nonnegative');
   const seedIn = pick('seed');

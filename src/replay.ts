@@ -74,8 +74,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A rows×cols nested array of finite numbers, flattened row-major. */
-function matrix(value: unknown, rows: number, cols: number, where: string): Float64Array {
+/** A rows×cols nested array of finite numbers (spikes: also true/false), flattened row-major. */
+function matrix(value: unknown, rows: number, cols: number, where: string, spikes = false): Float64Array {
   const want = `a ${rows}×${cols} matrix of finite numbers`;
   if (!Array.isArray(value) || value.length !== rows) {
     bad(`${where} must be ${want} (got ${Array.isArray(value) ? `${value.length} rows` : typeof value})`);
@@ -86,7 +86,7 @@ function matrix(value: unknown, rows: number, cols: number, where: string): Floa
     const row: unknown = value[i];
     if (!Array.isArray(row) || row.length !== cols) bad(`${where} must be ${want} (row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries)`);
     for (let j = 0; j < cols; j++) {
-      const x: unknown = row[j];
+      const x: unknown = spikes && typeof row[j] === 'boolean' ? Number(row[j]) : row[j];
       if (typeof x !== 'number' || !Number.isFinite(x)) bad(`${where} must be ${want} (entry [${i}][${j}] is ${show(x)})`);
       out[i * cols + j] = x;
     }
@@ -112,12 +112,14 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
   if ('resample' in fixture.params && typeof fixture.params.resample !== 'boolean') {
     bad(`fixture.params.resample must be true or false (got ${show(fixture.params.resample)})`);
   }
-  if (fixture.params.resample === true) bad('fixture.params.resample is true: a fixture holds one feedback draw, so it cannot be replayed');
+  if (fixture.params.resample === true && fixture.params.rank !== null) {
+    bad('fixture.params.resample is true with a rank: the reference redraws that feedback at every step, and a fixture holds one draw (B_noise), so it cannot be replayed');
+  }
   const input: Record<string, unknown> = { dtype: fixture.dtype };
   const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
   for (const [key, value] of Object.entries(fixture.params)) {
     const name = bySpec.get(key);
-    if (!name || name === 'resample' || name === 'seed' || name === 'dtype') continue;
+    if (!name || name === 'seed' || name === 'dtype') continue;
     if (['sigmaInp', 'sigmaTrg', 'sigmaRec'].includes(name)) continue; // the matrices are given, already scaled
     input[name] = value;
   }
@@ -139,8 +141,9 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
   const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
   const { params: p, warnings } = fixtureParams(fixture);
   warnings.forEach(warn);
-  if (!isObject(fixture.init)) bad('fixture.init is missing');
-  if (!isObject(fixture.task)) bad('fixture.task is missing');
+  for (const part of ['init', 'task'] as const) {
+    if (!isObject(fixture[part])) bad(`fixture.${part} ${fixture[part] === undefined ? 'is missing' : `must be an object of matrices (got ${show(fixture[part])})`}`);
+  }
   const N = p.nRec, I = p.nInp, O = p.nOut, T = p.tSeq;
   const cols = p.feedback === 'out' ? (p.rank as number) : N;
   checkMemory(p);
@@ -223,14 +226,16 @@ function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array
     ['z_targ', T, N], ['Z_last', T, N], ['W_ho_trained', N, O], ['W_hh_final', N, N],
     p.feedback === 'out' ? ['B', N, p.rank as number] : ['D', N, N],
   ];
+  // null is absent (a generator may write every key, None where one does not apply).
   const other = p.feedback === 'out' ? 'D' : 'B';
-  if (e[other] !== undefined) bad(`fixture.expect.${other} belongs to feedback ${other === 'B' ? 'out' : 'spk'}; this fixture's feedback is ${p.feedback}`);
+  if (e[other] != null) bad(`fixture.expect.${other} belongs to feedback ${other === 'B' ? 'out' : 'spk'}; this fixture's feedback is ${p.feedback}`);
+  const noLastEpoch = R === 0 && Array.isArray(e.Z_last) && e.Z_last.length === 0;
   for (const [field, rows, cols] of shapes) {
-    if (e[field] !== undefined) out.set(field, matrix(e[field], rows, cols, `fixture.expect.${field}`));
+    if (e[field] != null && !(field === 'Z_last' && noLastEpoch)) out.set(field, matrix(e[field], rows, cols, `fixture.expect.${field}`, field === 'z_targ' || field === 'Z_last'));
   }
-  if (e.mse_out !== undefined) out.set('mse_out', vector([e.mse_out], 1, 'fixture.expect.mse_out'));
+  if (e.mse_out != null) out.set('mse_out', vector([e.mse_out], 1, 'fixture.expect.mse_out'));
   for (const field of ['mse_rec', 'dz']) {
-    if (e[field] !== undefined) out.set(field, vector(e[field], R, `fixture.expect.${field}`));
+    if (e[field] != null) out.set(field, vector(e[field], R, `fixture.expect.${field}`));
   }
   return out;
 }

@@ -271,9 +271,10 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     points = points.filter((_, i) => i % n === k - 1);
     if (!points.length) warn(`${name('shard')} ${k}/${n} holds none of this grid's ${grid.length} points`);
   }
-  // LTTS points turn feedback out into spk (SPEC's soft case): fingerprint what was asked, so
-  // that the order of --ranks does not change it.
-  const config = sweepConfig({ ...grid[0].params, feedback: o.base?.feedback ?? defaults.feedback }, conv);
+  // LTTS points turn feedback out into spk (SPEC's soft case) and drop resample: fingerprint
+  // what was asked, so that the order of --ranks does not change it.
+  const asked = { feedback: o.base?.feedback ?? defaults.feedback, resample: o.base?.resample ?? defaults.resample };
+  const config = sweepConfig({ ...grid[0].params, ...asked }, conv);
 
   let previous: SweepRow[] = [];
   let read: ReturnType<typeof readRows> | undefined;

@@ -7,7 +7,7 @@ import t from 'tap';
 import { Parser } from 'pickleparser';
 import { buildTarget, paramDocs, Rng, version } from '../src/index';
 import { addon } from '../src/native';
-import { FIXTURE_DIR, loadFixture } from './helpers';
+import { FIXTURE_DIR, loadFixture, relDiff } from './helpers';
 
 const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
 const python = spawnSync('python3', ['--version']).status === 0;
@@ -203,6 +203,13 @@ t.test('--replay FILE --json replays a reference run', async (t) => {
     t.strictSame(j.dz, fx.expect!.dz, `${name}: dz`);
     t.equal(j.dtype, fx.dtype);
     t.ok(Object.values(j.replay_check).every((c) => (c as { ok: boolean }).ok), `${name}: every field matches`);
+    // The final matrices and rasters too, under the fixture's names, for checks of its own.
+    t.strictSame(j.z_targ, fx.expect!.z_targ, `${name}: z_targ`);
+    t.strictSame(j.Z_last, fx.expect!.Z_last, `${name}: Z_last`);
+    const tol = fx.dtype === 'float64' ? 1e-9 : 1e-4;
+    for (const k of ['W_ho_trained', 'D', 'W_hh_final'] as const) {
+      t.ok(relDiff((j[k] as number[][]).flat(), fx.expect![k]!.flat()) <= tol, `${name}: ${k}`);
+    }
   }
 });
 
@@ -319,6 +326,67 @@ t.test('--replay of a file without expect says there was nothing to compare', as
   t.equal(r.code, 0, r.err);
   t.match(r.out, /Replay: the file has no expect fields to compare with/);
   t.notMatch(r.out, /matches/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a replay that differs from its reference exits 1 (--json: the object, and one line on stderr)', async (t) => {
+  const dir = tmpdir();
+  const fx = loadFixture('rank3-n40.json');
+  fx.expect!.mse_out = fx.expect!.mse_out! * 1.5; // a reference we cannot reproduce
+  fs.writeFileSync(path.join(dir, 'off.json'), JSON.stringify(fx));
+  const r = goal(['train', '--replay', 'off.json'], dir);
+  t.equal(r.code, 1, 'exit 1');
+  t.match(r.out, /Replay DIFFERS from the reference in mse_out \(max rel 3\.33e-1\)/);
+  const j = goal(['train', '--replay', 'off.json', '--json'], dir);
+  t.equal(j.code, 1, '--json: exit 1');
+  t.equal(JSON.parse(j.out).replay_check.mse_out.ok, false, 'the object says which field');
+  t.equal(JSON.parse(j.out).replay_check.dz.ok, true);
+  t.equal(j.err, 'goal train: the replay differs from the reference in mse_out\n');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('-savepath naming the --replay file is refused: the fixture stays', async (t) => {
+  const dir = tmpdir();
+  fs.copyFileSync(path.join(FIXTURE_DIR, 'rank3-n40.json'), path.join(dir, 'fx.json'));
+  fs.symlinkSync('fx.json', path.join(dir, 'link.json'));
+  const before = fs.readFileSync(path.join(dir, 'fx.json'), 'utf8');
+  for (const save of ['fx.json', './fx.json', 'link.json']) {
+    const r = goal(['train', '--replay', 'fx.json', '-savepath', save], dir);
+    t.equal(r.code, 2, `${save}: exit 2`);
+    t.match(r.err, /is the --replay file: the stats would overwrite the fixture/);
+  }
+  t.equal(fs.readFileSync(path.join(dir, 'fx.json'), 'utf8'), before, 'the fixture is untouched');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a --replay file that is not JSON: one line, control characters escaped', async (t) => {
+  const dir = tmpdir();
+  fs.writeFileSync(path.join(dir, 'bad.json'), 'x\n\n\n\n\n\u0007\n');
+  const r = goal(['train', '--replay', 'bad.json'], dir);
+  t.equal(r.code, 2);
+  t.equal(r.err.split('\n').length, 2, 'one line');
+  t.match(r.err, /^goal train: --replay bad.json: not valid JSON \(.*\\n\\n.*\)$/m);
+  t.notMatch(r.err, /\u0007/, 'no raw control character');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('stats that cannot be saved after the run (its folder removed): results printed, one line, exit 1', async (t) => {
+  const dir = tmpdir();
+  fs.mkdirSync(path.join(dir, 'gone'));
+  const child = spawn(process.execPath, [BIN, 'train', '-N', '40', '-T', '50', '-E', '10', '200000', '--seed', '1', '-savepath', 'gone/s.pkl', '--verbose'], { cwd: dir });
+  let err = '';
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => {
+    err += d;
+    if (/recurrent /.test(err) && fs.existsSync(path.join(dir, 'gone'))) fs.rmSync(path.join(dir, 'gone'), { recursive: true });
+  });
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  t.equal(code, 1, 'exit 1');
+  t.match(out, /Model spike error: \d+/, 'the results are printed');
+  t.match(err, /goal train: -savepath gone\/s.pkl: cannot write it \(ENOENT\); the results above are not saved\n$/);
+  t.notMatch(err, /unexpected|^\s+at /m, 'no stack trace');
+  t.strictSame(fs.readdirSync(dir), [], 'nothing left behind');
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -92,6 +92,15 @@ t.test('feedback out without a rank warns and uses spk', async (t) => {
   t.equal(seen.length, 1);
 });
 
+t.test('resample without a rank (LTTS) is off, with a warning; with a rank it stays on', async (t) => {
+  const ltts = resolveParams({ nRec: 10, resample: true });
+  t.equal(ltts.params.resample, false);
+  t.strictSame(ltts.warnings, ["resample has no effect without a rank: LTTS's diagonal feedback is drawn once"]);
+  const ranked = resolveParams({ nRec: 10, rank: 5, resample: true });
+  t.equal(ranked.params.resample, true);
+  t.strictSame(ranked.warnings, []);
+});
+
 t.test('a diverging readout is reported, not hidden', async (t) => {
   const seen: string[] = [];
   const r = await train({ nRec: 40, tSeq: 40, epochs: [200, 1], outLr: 5, seed: 1 }, { onWarning: (m) => seen.push(m) });

@@ -53,6 +53,10 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
     [(f) => { f.expect.dz = f.expect.dz.slice(1); }, /fixture.expect.dz must be a list of \d+ numbers/],
     [(f) => { f.expect = [1]; }, /fixture.expect must be an object/],
     [(f) => { f.expect.B = f.expect.D; }, /fixture.expect.B belongs to feedback out; this fixture's feedback is spk/],
+    [(f) => { f.params.resample = true; }, /fixture.params.resample is true with a rank: the reference redraws that feedback at every step/],
+    [(f) => { f.init = 5; }, /^fixture.init must be an object of matrices \(got 5\)$/],
+    [(f) => { delete f.task; }, /^fixture.task is missing$/],
+    [(f) => { f.expect.z_targ[0][0] = 'x'; }, /fixture.expect.z_targ must be .* \(entry \[0\]\[0\] is "x"\)/],
   ];
   for (const [change, message] of cases) {
     await t.rejects(replay(with_(change)), { code: 'GOAL_BAD_FIXTURE', message }, String(message));
@@ -62,4 +66,37 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
   t.throws(() => compareReplay(with_((f) => { f.dtype = 'float16'; }), r), { code: 'GOAL_BAD_FIXTURE', message: /dtype must be float32 or float64/ });
   t.throws(() => compareReplay(fx, null as never), { code: 'GOAL_INVALID_OPTION' });
   t.strictSame(compareReplay(with_((f) => { delete f.expect; }), r), [], 'no expect: nothing compared');
+});
+
+t.test('LTTS with resample: drawn once, as the reference does, so the fixture replays', async (t) => {
+  const fx = loadFixture('ltts-n40.json');
+  const f = structuredClone(fx);
+  f.params.resample = true;
+  const warnings: string[] = [];
+  const r = await replay(f, { onWarning: (m) => warnings.push(m) });
+  t.ok(compareReplay(f, r).every((c) => c.ok), 'every field matches the reference');
+  t.match(warnings, [/^fixture.params.resample has no effect without a rank/]);
+  t.equal(r.params.resample, false);
+});
+
+t.test('expect: null is an absent field; spikes may be true/false; an empty Z_last without recurrent epochs', async (t) => {
+  const fx = loadFixture('rank3-n40.json');
+  const f = structuredClone(fx) as unknown as Record<string, any>;
+  f.expect.B = null; // spk: B does not apply
+  f.expect.W_hh_final = null;
+  f.expect.z_targ = f.expect.z_targ.map((row: number[]) => row.map((z) => z === 1));
+  const r = await replay(f as never);
+  const checks = compareReplay(f as never, r);
+  t.strictSame(checks.map((c) => c.field).sort(), ['D', 'W_ho_trained', 'Z_last', 'dz', 'mse_out', 'mse_rec', 'z_targ'], 'the null fields are not compared');
+  t.ok(checks.every((c) => c.ok), 'boolean spikes compare as 0/1');
+  f.expect.z_targ[0][0] = !f.expect.z_targ[0][0];
+  t.notOk(compareReplay(f as never, r).find((c) => c.field === 'z_targ')!.ok, 'and a flipped one is caught');
+
+  const none = structuredClone(fx) as unknown as Record<string, any>;
+  none.params.epochs = [none.params.epochs[0], 0];
+  none.expect = { z_targ: fx.expect!.z_targ, mse_out: fx.expect!.mse_out, W_ho_trained: fx.expect!.W_ho_trained, Z_last: [], mse_rec: [], dz: [] };
+  const r0 = await replay(none as never);
+  t.equal(r0.zLast, null);
+  t.strictSame(compareReplay(none as never, r0).map((c) => [c.field, c.ok]),
+    [['z_targ', true], ['dz', true], ['mse_out', true], ['mse_rec', true], ['W_ho_trained', true]]);
 });

@@ -213,7 +213,8 @@ t.test('the end of a results file: a last row without its newline is kept, a tor
 t.test('the config fingerprint does not depend on the order of the grid', async (t) => {
   const dir = tmp();
   const out = path.join(dir, 'rows.jsonl');
-  const outBase = { ...base, feedback: 'out' as const };
+  // LTTS points drop both feedback out and resample: the fingerprint keeps what was asked.
+  const outBase = { ...base, feedback: 'out' as const, resample: true };
   await sweep({ ...grid, ranks: ['ltts', 3], taus: [5], seeds: [1], base: outBase, out });
   const r = await sweep({ ...grid, ranks: [3, 'ltts', 5], taus: [5], seeds: [1], base: outBase, out, resume: true });
   t.equal(r.skipped, 2, 'resumed with the ranks reordered and extended');

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { BACKENDS, type Backend } from '../backend';
 import { GoalError } from '../errors';
-import { checkWritable, writeFileAtomic } from '../io/files';
+import { checkWritable, sameFile, writeFileAtomic } from '../io/files';
 import { statsPickle } from '../io/pickle';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { compareReplay, fixtureParams, replay, type Fixture } from '../replay';
@@ -28,6 +28,8 @@ interface Outcome {
   params: ResolvedParams;
   aborted: boolean;
   check?: ReturnType<typeof compareReplay>;
+  /** A replay's final matrices and rasters, named as in a fixture's `expect`. */
+  matrices?: Record<string, unknown>;
 }
 
 export function trainCommand(io: Io): Command {
@@ -66,7 +68,9 @@ function loadFixture(file: string): Fixture {
   try {
     return JSON.parse(text) as Fixture;
   } catch (err) {
-    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${file}: not valid JSON (${(err as Error).message})`);
+    // V8 quotes the text around the error: keep it to one line, control characters escaped.
+    const why = (err as Error).message.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => JSON.stringify(c).slice(1, -1));
+    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${file}: not valid JSON (${why.length > 160 ? `${why.slice(0, 160)}…` : why})`);
   }
 }
 
@@ -92,6 +96,9 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     const clash = paramDocs.filter((d) => opts[d.name] !== undefined).map((d) => d.long);
     if (clash.length) {
       throw new GoalError('GOAL_USAGE', `--replay takes every parameter from its file; drop ${clash.join(', ')}`);
+    }
+    if (savepath !== undefined && sameFile(savepath, opts.replay as string)) {
+      throw new GoalError('GOAL_USAGE', `-savepath ${savepath} is the --replay file: the stats would overwrite the fixture; choose another name`);
     }
     fixture = loadFixture(opts.replay as string);
     try {
@@ -129,7 +136,11 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
         if (err instanceof GoalError && err.code === 'GOAL_BAD_FIXTURE') throw new GoalError(err.code, `--replay ${opts.replay}: ${err.message}`);
         throw err;
       });
-      outcome = { ...r, seed: null, check: r.aborted ? undefined : compareReplay(fixture, r) };
+      const matrices = {
+        z_targ: r.zTarg, Z_last: r.zLast, W_ho_trained: r.wHoTrained, [r.B ? 'B' : 'D']: r.B ?? r.D,
+        W_hh_final: r.wHhFinal, min_margin: r.minMargin,
+      };
+      outcome = { ...r, seed: null, check: r.aborted ? undefined : compareReplay(fixture, r), matrices };
     } else {
       outcome = await train(params, common);
     }
@@ -138,18 +149,36 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     stopInterrupt();
   }
 
-  if (savepath !== undefined) writeFileAtomic(savepath, statsPickle(outcome.mseOut, outcome.mseRec, outcome.dz));
+  // The results are printed even when the stats file cannot be written (a disk filled up).
+  let unsaved: string | undefined;
+  if (savepath !== undefined) {
+    try {
+      writeFileAtomic(savepath, statsPickle(outcome.mseOut, outcome.mseRec, outcome.dz));
+    } catch (err) {
+      if (!(err instanceof GoalError)) throw err;
+      unsaved = err.message;
+    }
+  }
   if (opts.json) {
     io.out(`${JSON.stringify(toJson(outcome))}\n`);
   } else {
     summary(outcome, io);
   }
+  const saved = savepath !== undefined && unsaved === undefined;
+  if (unsaved !== undefined) io.err(`goal train: -savepath ${unsaved}; the results above are not saved\n`);
   if (outcome.aborted) {
     const [, recurrent] = outcome.params.epochs;
-    const during = outcome.mseRec.length === 0 && recurrent > 0 ? 'in the readout phase, before any' : `after ${outcome.mseRec.length} of ${recurrent}`;
-    io.err(`goal: interrupted ${during} recurrent epochs` +
-      `${savepath !== undefined ? `; the stats so far are in ${savepath}` : ''}\n`);
+    const done = outcome.mseRec.length;
+    const during = done > 0 ? `after ${done} of ${recurrent} recurrent epochs` : recurrent > 0 ? 'before any recurrent epoch' : 'in the readout phase';
+    io.err(`goal: interrupted ${during}${saved ? `; the stats so far are in ${savepath}` : ''}\n`);
     return 130;
+  }
+  if (unsaved !== undefined) return 1;
+  const differs = outcome.check?.filter((c) => !c.ok) ?? [];
+  if (differs.length) {
+    // Like diff(1): a replay that does not reproduce its reference is a failure for scripts.
+    if (opts.json) io.err(`goal train: the replay differs from the reference in ${differs.map((c) => c.field).join(', ')}\n`);
+    return 1;
   }
   return 0;
 }
@@ -167,6 +196,7 @@ function toJson(o: Outcome): Record<string, unknown> {
     aborted: o.aborted,
     params: specParams(o.params),
   };
+  if (o.matrices) Object.assign(out, o.matrices);
   if (o.check) out.replay_check = Object.fromEntries(o.check.map((c) => [c.field, { ok: c.ok, max_rel: c.maxRel, tolerance: c.tolerance }]));
   return out;
 }

@@ -34,7 +34,7 @@ function landing(file: string, fail: (why: string) => never): string {
 function writeAll(fd: number, data: Buffer): void {
   for (let done = 0; done < data.length;) {
     const n = fs.writeSync(fd, data, done);
-    if (n <= 0) throw new GoalError('GOAL_IO', 'a write made no progress (is the disk full?)');
+    if (n <= 0) throw new GoalError('GOAL_IO', 'cannot write it (a write made no progress: is the disk full?)');
     done += n;
   }
 }
@@ -101,17 +101,35 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
     fs.renameSync(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw err;
+    throw writeError(file, err);
   }
+}
+
+/** A failed write (a full disk, a folder removed meanwhile) as a one-line GOAL_IO error. */
+function writeError(file: string, err: unknown): GoalError {
+  if (err instanceof GoalError) return new GoalError(err.code, `${file}: ${err.message}`);
+  const e = err as NodeJS.ErrnoException;
+  return new GoalError('GOAL_IO', `${file}: cannot write it (${e.code ?? e.message})`);
+}
+
+/** Whether two paths name one existing file (through links, hard links included). */
+export function sameFile(a: string, b: string): boolean {
+  const sa = fs.statSync(a, { throwIfNoEntry: false });
+  const sb = fs.statSync(b, { throwIfNoEntry: false });
+  return !!sa && !!sb && sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
 /** Appends one line to `file` in a single write (O_APPEND: whole lines, even with several writers). */
 export function appendLine(file: string, line: string): void {
-  const fd = fs.openSync(file, 'a');
   try {
-    writeAll(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(file, 'a');
+    try {
+      writeAll(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    throw writeError(file, err);
   }
 }
