@@ -10,7 +10,7 @@ import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkMemory, checkRunOptions, networkBytes, runPhases, type EpochInfo, type RunOutput } from './run';
-import { drawInput, type SeededParams } from './train';
+import { checkTarget, drawInput, type SeededParams } from './train';
 
 export type SweepRank = number | 'ltts';
 
@@ -76,7 +76,7 @@ export interface SweepOptions {
   optionLabel?: (option: SweepOptionName) => string;
 }
 
-export type SweepOptionName = 'out' | 'resume' | 'shard' | 'threads' | 'conv' | 'batch';
+export type SweepOptionName = 'out' | 'resume' | 'shard' | 'threads' | 'conv' | 'batch' | 'curves';
 
 export interface SweepResult {
   /** The grid's rows: those already in `out` (when resuming) first, then this run's in grid order. */
@@ -262,6 +262,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   }
   const label = o.label ?? ((n: ParamName) => n);
   const grid = plan(o, label, warn);
+  // A seed whose target is degenerate fails now, not after other points were written.
+  for (const seed of o.seeds) checkTarget(grid.find((p) => p.seed === seed)!.params, label);
   let points = grid;
   if (o.shard) {
     const { k, n } = o.shard;
@@ -289,7 +291,13 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         usage(`${name('out')} ${o.out} holds points of another configuration (row ${other + 1}: config ${rows[other].config}, ` +
           `this sweep's is ${config}): resume with the flags that wrote it, or choose another file`);
       }
-      previous = rows;
+      const curved = rows.findIndex((r) => Array.isArray(r.mse_rec) !== (o.curves === true));
+      if (curved >= 0) {
+        const has = Array.isArray(rows[curved].mse_rec);
+        usage(`${name('out')} ${o.out} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
+          `${name('curves')}, or choose another file`);
+      }
+      previous = firstCopies(rows.map((row) => ({ row, file: o.out!, part: 0 })), warn);
     }
   } else if (o.resume) {
     usage(`${name('resume')} needs an output file (${name('out')})`);
@@ -362,10 +370,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
  * with other numbers is reported); all must share one configuration.
  */
 export function mergeRows(files: readonly string[], warn: (message: string) => void = () => {}): SweepRow[] {
-  const seen = new Map<string, { row: SweepRow; file: string }>();
+  const all: Copy[] = [];
   let first: { config: string; file: string } | undefined;
-  const same = (a: SweepRow, b: SweepRow) => ['mse_out', 'mse_final', 'dz_final'].every((k) => Object.is((a as never)[k], (b as never)[k]));
-  for (const f of files) {
+  for (const [part, f] of files.entries()) {
     let read: ReturnType<typeof readRows>;
     try {
       read = readRows(f);
@@ -379,11 +386,36 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
       if (r.config !== first.config) {
         throw new GoalError('GOAL_BAD_RESULTS', `${f} holds points of another configuration (config ${r.config}) than ${first.file} (config ${first.config}): they are not shards of one sweep`);
       }
-      const had = seen.get(rowKey(r));
-      if (!had) seen.set(rowKey(r), { row: r, file: f });
-      else if (!same(had.row, r)) warn(`rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${f} holds other numbers than ${had.file}; keeping ${had.file}'s`);
+      all.push({ row: r, file: f, part });
     }
   }
+  return firstCopies(all, warn);
+}
+
+/** A row and where it was read: `part` tells apart one file named twice. */
+interface Copy {
+  row: SweepRow;
+  file: string;
+  part: number;
+}
+
+/**
+ * Each point once, the first copy kept. A copy with other numbers is reported; identical
+ * copies within one file (rows appended twice) are counted in one warning per file.
+ */
+function firstCopies(rows: readonly Copy[], warn: (message: string) => void): SweepRow[] {
+  const seen = new Map<string, Copy>();
+  const twice = new Map<string, number>();
+  const same = (a: SweepRow, b: SweepRow) => ['mse_out', 'mse_final', 'dz_final'].every((k) => Object.is((a as never)[k], (b as never)[k]));
+  for (const copy of rows) {
+    const { row: r, file: f } = copy;
+    const had = seen.get(rowKey(r));
+    if (!had) seen.set(rowKey(r), copy);
+    else if (!same(had.row, r)) {
+      warn(`rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${f} holds other numbers than ${had.file === f ? 'its earlier row' : had.file}; keeping the first`);
+    } else if (had.part === copy.part) twice.set(f, (twice.get(f) ?? 0) + 1);
+  }
+  for (const [f, n] of twice) warn(`${f} holds ${n} point${n === 1 ? '' : 's'} twice; each counts once`);
   return [...seen.values()].map((x) => x.row);
 }
 

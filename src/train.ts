@@ -54,9 +54,20 @@ export type SeededParams = ResolvedParams & { seed: number };
 
 /** One network with its seed's draws and a source of feedback noise from the same stream. */
 export function drawInput(p: SeededParams, label: Labeller = (n) => n): NetInput {
-  const rng = new Rng(p.seed);
+  return seedDraw(p, label, (rng) => ({ params: p, ...drawNetwork(p, rng), noise: () => rng.normals(noiseCount(p)) }));
+}
+
+/**
+ * Throws GOAL_DEGENERATE_TASK when this seed's target is degenerate: drawn first, it is cheap
+ * to check for every seed of a sweep before any network trains.
+ */
+export function checkTarget(p: SeededParams, label: Labeller = (n) => n): void {
+  seedDraw(p, label, (rng) => buildTarget(p.tSeq, p.nOut, rng));
+}
+
+function seedDraw<T>(p: SeededParams, label: Labeller, draw: (rng: Rng) => T): T {
   try {
-    return { params: p, ...drawNetwork(p, rng), noise: () => rng.normals(noiseCount(p)) };
+    return draw(new Rng(p.seed));
   } catch (err) {
     if (err instanceof GoalError && err.code === 'GOAL_DEGENERATE_TASK') {
       throw new GoalError(err.code, `${label('tSeq')}=${p.tSeq}, ${label('seed')}=${p.seed}: ${err.message}`, err.param);

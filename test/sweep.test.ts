@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { convergenceEpoch, mergeRows, readRows, resolveParams, summarize, sweep, train, type SweepRow } from '../src/index';
+import { buildTarget, convergenceEpoch, mergeRows, readRows, resolveParams, Rng, summarize, sweep, train, type SweepRow } from '../src/index';
 import { addon } from '../src/native';
 import { netSizes } from '../src/run';
 
@@ -250,5 +250,46 @@ t.test('merge says when two files disagree on a point, and when it drops a torn 
   const quiet: string[] = [];
   mergeRows([a, a], (m) => quiet.push(m));
   t.strictSame(quiet, [], 'the same numbers twice: nothing to say');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a seed with a degenerate target fails the sweep before any point is trained or written', async (t) => {
+  // At T = 9 only the last step of the target is free: find a seed whose draw stays ≤ 0 there.
+  const degenerate = (seed: number) => {
+    try {
+      buildTarget(9, 3, new Rng(seed));
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const bad = Array.from({ length: 200 }, (_, k) => k + 1).find(degenerate)!;
+  t.ok(bad > 1, `seed ${bad} is degenerate, seed 1 is not`);
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const seeds = Array.from({ length: bad }, (_, k) => k + 1);
+  await t.rejects(sweep({ ...grid, ranks: [3], taus: [5], seeds, base: { ...base, tSeq: 9 }, out }),
+    { code: 'GOAL_DEGENERATE_TASK', message: new RegExp(`tSeq=9, seed=${bad}: the target is degenerate`) });
+  t.notOk(fs.existsSync(out), 'no file written');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('resume counts a point written twice once, and refuses a file whose rows differ in curves', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const small = { ...grid, ranks: [3], taus: [5], seeds: [1, 2] };
+  const fresh = await sweep({ ...small, out });
+  const text = fs.readFileSync(out, 'utf8');
+  fs.writeFileSync(out, text + text.split('\n')[0] + '\n'); // seed 1 appended again
+  const warnings: string[] = [];
+  const r = await sweep({ ...small, out, resume: true, onWarning: (m) => warnings.push(m) });
+  t.equal(r.rows.length, 2, 'two points, not three');
+  t.equal(summarize(r.rows)[0].seeds, 2);
+  t.strictSame(summarize(r.rows), summarize(fresh.rows));
+  t.match(warnings, [/rows.jsonl holds 1 point twice; each counts once/]);
+  const before = fs.readFileSync(out, 'utf8');
+  await t.rejects(sweep({ ...small, seeds: [1, 2, 3], out, resume: true, curves: true }),
+    { code: 'GOAL_USAGE', message: /holds rows without curves \(row 1\): resume without curves, or choose another file/ });
+  t.equal(fs.readFileSync(out, 'utf8'), before, 'the file is untouched');
   fs.rmSync(dir, { recursive: true });
 });
