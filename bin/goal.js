@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 // The `goal` command (compiled from src/cli by npm install / npm run build).
 'use strict';
-// Sweeps run one network per libuv worker: give the pool a thread per core before it starts.
+// Sweeps run one network per libuv worker: the pool must be sized before it starts, so here,
+// for all cores or the --threads asked (libuv takes at most 1024).
 if (!process.env.UV_THREADPOOL_SIZE) {
-  process.env.UV_THREADPOOL_SIZE = String(Math.max(4, require('node:os').availableParallelism()));
+  const argv = process.argv;
+  const at = argv.findIndex((a) => a === '--threads' || a.startsWith('--threads='));
+  const asked = at < 0 ? 0 : Number(argv[at].includes('=') ? argv[at].split('=')[1] : argv[at + 1]);
+  const cores = require('node:os').availableParallelism();
+  const size = Math.max(4, cores, Number.isInteger(asked) ? Math.min(asked, 1024) : 0);
+  process.env.UV_THREADPOOL_SIZE = String(size);
 }
 const { main } = require('../dist/src/cli/main.js');
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { readRows } from '../src/index';
+import { buildTarget, readRows, Rng } from '../src/index';
 
 const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
 const goal = (args: string[], cwd: string) => {
@@ -78,6 +78,14 @@ t.test('shards and merge', async (t) => {
 
 t.test('bad sweeps: exit 2, one short message', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const firstDegenerate = [...Array(200).keys()].map((k) => k + 1).find((seed) => {
+    try {
+      buildTarget(9, 3, new Rng(seed));
+      return false;
+    } catch {
+      return true;
+    }
+  });
   const cases: [string[], RegExp][] = [
     [['-N', '30', '--ranks', '3,200', '--taus', '5', '--seeds', '1'], /--ranks must be an integer in \[3, 30\] \(got 200\)/],
     [['-N', '30', '--ranks', '3,x', '--taus', '5', '--seeds', '1'], /--ranks expects numbers \(got "x"\)/],
@@ -98,6 +106,11 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '-R', '3'], /-R\/--rank is set by the sweep's grid: give its values with --ranks/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--seed', '3'], /--seed is set by the sweep's grid: give its values with --seeds/],
     [['--ranks', '3', '--taus', '5', '--seeds', '1'], /-N\/--n-rec is required/],
+    [['-N', '30', '40', '--ranks', '3', '--taus', '5', '--seeds', '1'], /unexpected argument "40": a value without its flag/],
+    // Seeds 1..k where k is the first seed whose target is degenerate at T = 9 (by the task's
+    // definition): the sweep fails before seed 1 trains, and --out is not created.
+    [['-N', '30', '-T', '9', '-E', '2', '2', '--ranks', '3', '--taus', '5', '--seeds', String(firstDegenerate), '--out', 'deg.jsonl'],
+      new RegExp(`-T/--t-seq=9, --seeds=${firstDegenerate}: the target is degenerate`)],
   ];
   for (const [args, message] of cases) {
     const r = goal(['sweep', ...args, '--backend', 'cpu'], dir);
@@ -107,5 +120,18 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     t.notMatch(r.err, /^\s+at /m, 'no stack trace');
   }
   t.strictSame(fs.readdirSync(dir), [], 'no file written');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('--threads beyond the cores: goal sizes Node\'s worker pool to match, no warning', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const env = { ...process.env };
+  delete env.UV_THREADPOOL_SIZE;
+  const threads = String(Math.max(8, os.availableParallelism() + 3));
+  const r = spawnSync(process.execPath, [BIN, 'sweep', '-N', '20', '-T', '30', '-E', '2', '2', '--ranks', '3', '--taus', '5', '--seeds', threads, '--threads', threads, '--backend', 'cpu'],
+    { cwd: dir, encoding: 'utf8', env });
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stderr, /worker pool|UV_THREADPOOL_SIZE/);
+  t.match(r.stderr, new RegExp(`sweep: ${threads} points in`));
   fs.rmSync(dir, { recursive: true });
 });

@@ -7,6 +7,7 @@ import t from 'tap';
 import { Parser } from 'pickleparser';
 import { buildTarget, paramDocs, Rng, version } from '../src/index';
 import { addon } from '../src/native';
+import { rewriteLegacy } from '../src/cli/legacy';
 import { FIXTURE_DIR, loadFixture, relDiff } from './helpers';
 
 const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
@@ -66,6 +67,19 @@ t.test('legacy and long spellings give identical runs', async (t) => {
   t.strictSame([b.mse_rec, b.dz], [a.mse_rec, a.dz], 'and identical results');
   const eq = goal(['train', '-N=30', '-T', '40', '-E', '10', '3', '-savepath=' + path.join(os.tmpdir(), `goal-eq-${process.pid}.pkl`), '--seed', '9', '--V', '--json']);
   t.equal(eq.code, 0, `-flag=value and --V work: ${eq.err}`);
+});
+
+t.test('a repeated -E: the last counts, like any repeated flag; --epochs=a b is --epochs a b', async (t) => {
+  t.strictSame(rewriteLegacy(['-E', '3', '3', '-N', '5', '-epochs', '2', '2']), ['-N', '5', '--epochs', '2', '2']);
+  t.strictSame(rewriteLegacy(['-E', '1', '-1', '--epochs=4', '4', '-T', '30']), ['--epochs', '4', '4', '-T', '30']);
+  t.strictSame(rewriteLegacy(['-E=5', '5']), ['--epochs', '5', '5']);
+  t.strictSame(rewriteLegacy(['-E', '3', '3', '2', '2']), ['--epochs', '3', '3', '2', '2'], 'one flag with four values is left to fail');
+  const r = goal(['train', '-N', '10', '-T', '30', '-E', '3', '3', '--seed', '1', '-E', '2', '1', '--json']);
+  t.equal(r.code, 0, r.err);
+  t.strictSame(JSON.parse(r.out).params.epochs, [2, 1]);
+  const four = goal(['train', '-N', '10', '-E', '3', '3', '2', '2']);
+  t.equal(four.code, 2);
+  t.match(four.err, /-E\/--epochs takes two integers, readout epochs and recurrent epochs \(got 3 3 2 2\)/);
 });
 
 t.test('feedback out without a rank: one warning, then the run with spk', async (t) => {
@@ -159,6 +173,8 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`-N 10 -T 9 --seed ${degenerateSeed}`, new RegExp(`-T/--t-seq=9, --seed=${degenerateSeed}: the target is degenerate: .*another seed`)],
     ['-N 10 -E 5', /-E\/--epochs takes two integers/],
     ['-N 10 -E 5 x', /-E\/--epochs expects a number/],
+    ['-N -E 1 1', /-N\/--n-rec expects a number \(got "--epochs"\)/],
+    ['-N 10 7', /unexpected argument "7": a value without its flag/],
     ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
     ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a number \(got "nan"\)/],
     ['-N 10 --dtype float16', /--dtype must be one of float32, float64/],

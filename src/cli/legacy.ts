@@ -13,6 +13,9 @@ export const LEGACY: ReadonlyMap<string, string> = new Map([
 
 const SHORT = new Set(paramDocs.flatMap((d) => d.legacy.filter((f) => f.length === 2)));
 
+/** Every spelling of the epochs flag, the one option that takes two values. */
+const EPOCHS = new Set(paramDocs.filter((d) => d.name === 'epochs').flatMap((d) => [...d.legacy, d.long]));
+
 /** Options whose value is a path: the token after one is a file name, whatever it looks like. */
 const PATH_OPTIONS = new Set(['--savepath', '--replay', '--out']);
 
@@ -23,6 +26,7 @@ const PATH_OPTIONS = new Set(['--savepath', '--replay', '--out']);
  */
 export function rewriteLegacy(argv: readonly string[]): string[] {
   const out: string[] = [];
+  let epochsAt = -1; // where the last epochs flag is in `out`
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
     if (token === '--') {
@@ -35,6 +39,18 @@ export function rewriteLegacy(argv: readonly string[]): string[] {
     }
     const eq = token.indexOf('=');
     const name = eq > 0 ? token.slice(0, eq) : token;
+    if (EPOCHS.has(name)) {
+      // commander would add a repeated -E's values to the first's: the last -E counts, as any
+      // other repeated flag does; `--epochs=5 5` is `--epochs 5 5`.
+      if (epochsAt >= 0) {
+        let end = epochsAt + 1;
+        while (end < out.length && !/^-[^\d.]/.test(out[end])) end++;
+        out.splice(epochsAt, end - epochsAt);
+      }
+      epochsAt = out.length;
+      out.push('--epochs', ...(eq > 0 ? [token.slice(eq + 1)] : []));
+      continue;
+    }
     const long = LEGACY.get(name);
     if (long) out.push(long + (eq > 0 ? token.slice(eq) : ''));
     else if (eq > 0 && SHORT.has(name)) out.push(name, token.slice(eq + 1));

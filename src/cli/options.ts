@@ -80,3 +80,13 @@ export function paramsFromOptions(opts: Record<string, unknown>, skip: readonly 
 export function resolveOptions(opts: Record<string, unknown>): { params: ResolvedParams; warnings: string[] } {
   return resolveParams(paramsFromOptions(opts), flagLabel);
 }
+
+/**
+ * Refuses values that follow no flag. commander would say only "too many arguments"; a bad
+ * flag value before them (`-N -E 1 1`: -N took "-E") is the likelier cause, so it is named first.
+ */
+export function refuseStray(cmd: Command, opts: Record<string, unknown>, skip: readonly ParamName[] = []): void {
+  if (!cmd.args.length) return;
+  paramsFromOptions(opts, skip);
+  usage(`unexpected argument ${JSON.stringify(cmd.args[0])}: a value without its flag (${flagLabel('epochs')} takes two values, every other flag one)`);
+}

@@ -8,7 +8,7 @@ import { GoalError } from '../errors';
 import { checkWritable } from '../io/files';
 import { DEFAULT_CONV, mergeRows, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import type { ParamName } from '../params';
-import { addParamOptions, flagLabel, paramFlags, paramsFromOptions } from './options';
+import { addParamOptions, flagLabel, paramFlags, paramsFromOptions, refuseStray } from './options';
 import { makeProgress } from './progress';
 import type { Io } from './io';
 
@@ -95,8 +95,9 @@ export function sweepCommand(io: Io): Command {
   // Accepted only to be refused with a pointer to the grid's option (not "unknown option").
   for (const [name] of GRID_PARAMS) cmd.addOption(new Option(paramFlags(name)).hideHelp());
   // Options after `merge` belong to merge (both take --out).
-  cmd.enablePositionalOptions().addCommand(mergeCommand(io));
+  cmd.enablePositionalOptions().addCommand(mergeCommand(io)).allowExcessArguments();
   return cmd.action(async (opts: Record<string, unknown>) => {
+    refuseStray(cmd, opts, GRID_PARAMS.map(([name]) => name));
     io.exitCode = await runSweep(opts, io);
   });
 }

@@ -11,7 +11,7 @@ import { compareReplay, fixtureParams, replay, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
-import { addParamOptions, flagLabel, resolveOptions } from './options';
+import { addParamOptions, flagLabel, refuseStray, resolveOptions } from './options';
 import { makeProgress } from './progress';
 import type { Io } from './io';
 
@@ -41,8 +41,9 @@ export function trainCommand(io: Io): Command {
     .addOption(new Option('--replay <file>', 'take params, matrices and task from a fixture-format JSON file (default: none)'))
     .addOption(new Option('--json', 'print exactly one JSON object on stdout, nothing else (default: off)'))
     .addOption(new Option('--verbose', 'parameter recap and progress on stderr (default: off); also --V'));
-  addParamOptions(cmd);
+  addParamOptions(cmd).allowExcessArguments();
   return cmd.action(async (opts: Record<string, unknown>) => {
+    refuseStray(cmd, opts);
     io.exitCode = await runTrain(opts, io);
   });
 }
