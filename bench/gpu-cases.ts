@@ -9,6 +9,12 @@ import { REPLAY_TOLERANCE, replay, train, type Fixture, type Params } from '../s
 import { packageRoot } from '../src/native';
 import { drawMember, readyBatch, readyNet, scaledOutLr, timeRecurrent } from './common';
 
+/**
+ * The engine under test: CUDA; `GOAL_REHEARSE=1` puts the CPU in its place, to rehearse the
+ * device check's whole path (every case, table and report) on a machine without a GPU.
+ */
+export const GPU: NativeBackend = process.env.GOAL_REHEARSE === '1' ? 'cpu' : 'cuda';
+
 /** One GPU-vs-CPU comparison: the largest difference over the compared fields. */
 export interface ParityRow {
   name: string;
@@ -22,12 +28,20 @@ export interface ParityRow {
   ok: boolean;
 }
 
-/** max |a − b| and that over max |b| across several array pairs. */
+/**
+ * max |a − b| and that over max |b| across several array pairs. A diverged network is NaN on
+ * both engines (with other NaN bits: the GPU's canonical NaN is not x86's): NaN where both are
+ * NaN agrees, NaN on one side only is an infinite difference.
+ */
 function diff(pairs: [ArrayLike<number>, ArrayLike<number>][]): { maxAbs: number; maxRel: number } {
   let d = 0, s = 0;
   for (const [a, b] of pairs) {
     if (a.length !== b.length) return { maxAbs: Infinity, maxRel: Infinity };
     for (let i = 0; i < a.length; i++) {
+      if (Number.isNaN(a[i]) || Number.isNaN(b[i])) {
+        if (Number.isNaN(a[i]) !== Number.isNaN(b[i])) return { maxAbs: Infinity, maxRel: Infinity };
+        continue;
+      }
       d = Math.max(d, Math.abs(a[i] - b[i]));
       s = Math.max(s, Math.abs(b[i]));
     }
@@ -36,7 +50,7 @@ function diff(pairs: [ArrayLike<number>, ArrayLike<number>][]): { maxAbs: number
 }
 
 const same = (a: ArrayLike<number>, b: ArrayLike<number>) =>
-  a.length === b.length && Array.from(a).every((x, i) => x === b[i]);
+  a.length === b.length && Array.from(a).every((x, i) => Object.is(x, b[i]) || x === b[i]);
 
 function row(name: string, fields: string, pairs: [ArrayLike<number>, ArrayLike<number>][], tolerance: number,
   spikesEqual: boolean): ParityRow {
@@ -61,7 +75,7 @@ export async function fixtureParity(names: string[]): Promise<ParityRow[]> {
   for (const name of names) {
     const fx = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Fixture;
     const quiet = { onWarning: () => {} };
-    const g = await replay(fx, { ...quiet, backend: 'cuda' }), c = await replay(fx, { ...quiet, backend: 'cpu' });
+    const g = await replay(fx, { ...quiet, backend: GPU }), c = await replay(fx, { ...quiet, backend: 'cpu' });
     const spikes = same(g.zTarg.flat(), c.zTarg.flat()) && same((g.zLast ?? []).flat(), (c.zLast ?? []).flat()) &&
       same(g.dz, c.dz);
     const fb: [number[], number[]] = g.D ? [g.D.flat(), c.D!.flat()] : [g.B!.flat(), c.B!.flat()];
@@ -76,7 +90,7 @@ export async function fixtureParity(names: string[]): Promise<ParityRow[]> {
 /** train() with the same seed on both backends: dz per epoch and the MSE curves. */
 export async function seedParity(name: string, params: Partial<Params>, exact = true): Promise<ParityRow> {
   const quiet = { onWarning: () => {} };
-  const g = await train(params, { ...quiet, backend: 'cuda' }), c = await train(params, { ...quiet, backend: 'cpu' });
+  const g = await train(params, { ...quiet, backend: GPU }), c = await train(params, { ...quiet, backend: 'cpu' });
   const pairs: [ArrayLike<number>, ArrayLike<number>][] = [[[g.mseOut], [c.mseOut]], [g.mseRec, c.mseRec]];
   if (exact) return row(name, 'mse_out, mse_rec', pairs, GPU_TOLERANCE[g.dtype], same(g.dz, c.dz));
   const r = row(name, 'mse_out, mse_rec (close)', pairs, CLOSE.rel, same(g.dz, c.dz));
@@ -103,12 +117,12 @@ export const SEED_CASES: [string, Partial<Params>, boolean][] = [
 /** A CUDA batch against its networks run alone on CUDA: must be equal bit for bit. */
 export async function batchParity(name: string, members: Partial<Params>[], epochs: number): Promise<ParityRow> {
   const nets = members.map(drawMember);
-  const b = await readyBatch(nets, 'cuda', 20);
+  const b = await readyBatch(nets, GPU, 20);
   const r = await b.recurrent(epochs);
   const pairs: [ArrayLike<number>, ArrayLike<number>][] = [];
   let spikes = true;
   for (let k = 0; k < nets.length; k++) {
-    const alone = await readyBatch([nets[k]], 'cuda', 20);
+    const alone = await readyBatch([nets[k]], GPU, 20);
     const r1 = await alone.recurrent(epochs);
     pairs.push([r.mseRec.subarray(k * epochs, (k + 1) * epochs), r1.mseRec], [b.read(k, 'W_hh'), alone.read(0, 'W_hh')]);
     spikes &&= same(r.dz.subarray(k * epochs, (k + 1) * epochs), r1.dz) && same(b.read(k, 'Z_last'), alone.read(0, 'Z_last'));

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { info, type Info } from '../src/index';
 import { checkReplay } from './common';
 import {
-  BATCH_CASES, batchParity, batchThroughput, fixtureParity, fmt, msPerEpoch, paperGrid, SEED_CASES, seedParity,
+  BATCH_CASES, batchParity, GPU, batchThroughput, fixtureParity, fmt, msPerEpoch, paperGrid, SEED_CASES, seedParity,
   SINGLE_SIZES, type ParityRow,
 } from './gpu-cases';
 
@@ -25,35 +25,71 @@ export interface GpuReport {
   batch: { K: number; N: number; gpu: number; cpu: number; cpuThreads: number } | null;
 }
 
-export function parityTable(rows: ParityRow[]): string[] {
-  const out = ['| case | compared | max abs diff | max rel diff | tolerance | spikes equal | ok |', '|---|---|---:|---:|---:|---|---|'];
-  for (const r of rows)
-    out.push(`| ${r.name} | ${r.fields} | ${fmt(r.maxAbs)} | ${fmt(r.maxRel)} | ${r.tolerance} | ${r.spikesEqual ? 'yes' : 'NO'} | ${r.ok ? 'yes' : 'NO'} |`);
-  return out;
+const PARITY_HEADER = ['| case | compared | max abs diff | max rel diff | tolerance | spikes equal | ok |', '|---|---|---:|---:|---:|---|---|'];
+
+function parityLine(r: ParityRow): string {
+  return `| ${r.name} | ${r.fields} | ${fmt(r.maxAbs)} | ${fmt(r.maxRel)} | ${r.tolerance} | ${r.spikesEqual ? 'yes' : 'NO'} | ${r.ok ? 'yes' : 'NO'} |`;
+}
+
+/** A case that threw (a kernel fault, a launch the GPU refused): a failed row saying why. */
+function failedRow(name: string, err: unknown): ParityRow {
+  const e = err as { code?: string; message?: string };
+  const why = `${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}`.replace(/\|/g, '/');
+  return { name, fields: `ERROR ${why}`, maxAbs: NaN, maxRel: NaN, tolerance: 0, spikesEqual: false, ok: false };
 }
 
 export function deviceLine(i: Info): string {
   const c = i.cuda;
+  if (!c.available) return `no usable GPU (${c.reason}); CPU: ${os.cpus()[0]?.model ?? 'unknown'} × ${os.availableParallelism()}, variant ${i.cpu.isa}`;
   return `${c.name}, compute capability ${c.computeCapability}, ${c.multiprocessors} SMs, ` +
     `${((c.memoryBytes ?? 0) / 2 ** 30).toFixed(0)} GiB; driver ${c.driverVersion}, runtime ${c.runtimeVersion}; ` +
     `CPU: ${os.cpus()[0]?.model ?? 'unknown'} × ${os.availableParallelism()}, variant ${i.cpu.isa}`;
 }
 
-/** Parity, then timings; `log` gets each line as it is known. */
-export async function gpuBench(opts: { fixtures: string[]; log: (line: string) => void }): Promise<GpuReport> {
+export interface BenchOptions {
+  fixtures: string[];
+  /** Gets each line as soon as it is known. */
+  log: (line: string) => void;
+  /** Gets the report after every case, so that a run cut short keeps what was done. */
+  save?: (report: GpuReport) => void;
+  /**
+   * Time even when parity fails (the device check: one short session, the kernels timed are
+   * the same either way; the report says the parity failed). bench:gpu does not.
+   */
+  timeAnyway?: boolean;
+}
+
+/** Parity, then timings; every case on its own, so that one that throws does not end the run. */
+export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   const { log } = opts;
   const report: GpuReport = { info: info(), parity: [], single: [], batch: null };
+  const save = () => opts.save?.(report);
+  if (GPU !== 'cuda') log('REHEARSAL (GOAL_REHEARSE=1): the CPU stands in for the GPU; no figure below is a GPU figure');
   log(`goal-snn ${report.info.version} on ${deviceLine(report.info)}`);
   log('');
   log('## Parity: GPU against the CPU on the same inputs');
-  if (opts.fixtures.length) report.parity.push(...(await fixtureParity(opts.fixtures)));
-  for (const [name, p, exact] of SEED_CASES) report.parity.push(await seedParity(name, p, exact));
-  for (const [name, members, epochs] of BATCH_CASES) report.parity.push(await batchParity(name, members, epochs));
-  parityTable(report.parity).forEach((l) => log(l));
+  PARITY_HEADER.forEach((l) => log(l));
+  const parity = async (name: string, run: () => Promise<ParityRow>) => {
+    let r: ParityRow;
+    try {
+      r = await run();
+    } catch (err) {
+      r = failedRow(name, err);
+    }
+    report.parity.push(r);
+    log(parityLine(r));
+    save();
+  };
+  for (const name of opts.fixtures) await parity(`fixture ${name}`, async () => (await fixtureParity([name]))[0]);
+  for (const [name, p, exact] of SEED_CASES) await parity(name, () => seedParity(name, p, exact));
+  for (const [name, members, epochs] of BATCH_CASES) await parity(name, () => batchParity(name, members, epochs));
   if (report.parity.some((r) => !r.ok)) {
     log('');
-    log('the GPU does not match the CPU: not timing');
-    return report;
+    if (!opts.timeAnyway) {
+      log('the GPU does not match the CPU: not timing');
+      return report;
+    }
+    log('THE GPU DOES NOT MATCH THE CPU in the cases above marked NO; timing anyway (the same kernels)');
   }
 
   log('');
@@ -61,24 +97,35 @@ export async function gpuBench(opts: { fixtures: string[]; log: (line: string) =
   log('| N | GPU ms/epoch | GPU epochs/s | CPU ms/epoch (1 thread) | CPU epochs/s | GPU/CPU |');
   log('|---:|---:|---:|---:|---:|---:|');
   for (const s of SINGLE_SIZES) {
-    const gpuMs = await msPerEpoch(s.N, 'cuda', s.gpuEpochs);
-    const cpuMs = s.cpuEpochs === null ? null : await msPerEpoch(s.N, 'cpu', s.cpuEpochs);
-    report.single.push({ N: s.N, gpuMs, cpuMs });
-    log(`| ${s.N} | ${fmt(gpuMs)} | ${fmt(1000 / gpuMs)} | ${cpuMs === null ? '—' : fmt(cpuMs)} | ` +
-      `${cpuMs === null ? '—' : fmt(1000 / cpuMs)} | ${cpuMs === null ? '—' : `${fmt(cpuMs / gpuMs)}×`} |`);
+    try {
+      const gpuMs = await msPerEpoch(s.N, GPU, s.gpuEpochs);
+      const cpuMs = s.cpuEpochs === null ? null : await msPerEpoch(s.N, 'cpu', s.cpuEpochs);
+      report.single.push({ N: s.N, gpuMs, cpuMs });
+      log(`| ${s.N} | ${fmt(gpuMs)} | ${fmt(1000 / gpuMs)} | ${cpuMs === null ? '—' : fmt(cpuMs)} | ` +
+        `${cpuMs === null ? '—' : fmt(1000 / cpuMs)} | ${cpuMs === null ? '—' : `${fmt(cpuMs / gpuMs)}×`} |`);
+    } catch (err) {
+      log(`| ${s.N} | ${failedRow('', err).fields} | | | | |`);
+    }
+    save();
   }
 
   const grid = paperGrid();
   const threads = os.availableParallelism();
   log('');
   log(`## Batch: the paper's grid, ${grid.length} networks of N=150, T=150, float32: 11 ranks × 10 τ⋆ × 10 seeds (best of 3 calls)`);
-  const gpu = await batchThroughput(grid, 'cuda', 20);
-  const cpu = await batchThroughput(grid, 'cpu', 2, 1);
-  report.batch = { K: grid.length, N: 150, gpu, cpu, cpuThreads: threads };
-  log('| engine | network-epochs/s | GPU/CPU |');
-  log('|---|---:|---:|');
-  log(`| cuda, one batch | ${fmt(gpu)} | ${fmt(gpu / cpu)}× |`);
-  log(`| cpu, ${threads} threads | ${fmt(cpu)} | 1× |`);
+  try {
+    const gpu = await batchThroughput(grid, GPU, 20);
+    log(`cuda, one batch: ${fmt(gpu)} network-epochs/s`);
+    const cpu = await batchThroughput(grid, 'cpu', 2, 1);
+    report.batch = { K: grid.length, N: 150, gpu, cpu, cpuThreads: threads };
+    log('| engine | network-epochs/s | GPU/CPU |');
+    log('|---|---:|---:|');
+    log(`| cuda, one batch | ${fmt(gpu)} | ${fmt(gpu / cpu)}× |`);
+    log(`| cpu, ${threads} threads | ${fmt(cpu)} | 1× |`);
+  } catch (err) {
+    log(`batch: ${failedRow('', err).fields}`);
+  }
+  save();
   return report;
 }
 

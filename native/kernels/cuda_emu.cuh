@@ -59,7 +59,8 @@ enum cudaError_t {
   cudaErrorCooperativeLaunchTooLarge = 720,
 };
 enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
-enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize, cudaFuncAttributePreferredSharedMemoryCarveout };
+enum cudaSharedCarveout { cudaSharedmemCarveoutMaxShared = 100 };
 struct CUstream_emu;
 using cudaStream_t = CUstream_emu*;
 
@@ -326,7 +327,10 @@ inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return goal_emu::state().last; }
 
 template <typename Kernel>
-cudaError_t cudaFuncSetAttribute(Kernel* k, cudaFuncAttribute, int value) {
+cudaError_t cudaFuncSetAttribute(Kernel* k, cudaFuncAttribute attr, int value) {
+  if (attr == cudaFuncAttributePreferredSharedMemoryCarveout) {  // a hint; the emulation has one carveout
+    return value < 0 || value > 100 ? goal_emu::fail(cudaErrorInvalidValue) : cudaSuccess;
+  }
   if (value < 0 || size_t(value) > goal_emu::kOptin) return goal_emu::fail(cudaErrorInvalidValue);
   std::lock_guard<std::mutex> g(goal_emu::state().lock);
   goal_emu::state().max_smem[reinterpret_cast<const void*>(k)] = size_t(value);

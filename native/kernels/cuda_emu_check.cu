@@ -305,13 +305,13 @@ int main() {
   check_single(make_net(6, 33, 20, 0, false, DType::f64), 10, 3, "ltts N33 f64", true);
   check_single(make_net(7, 150, 20, 150, true, DType::f32), 10, 2, "out rank150 N150 f32", true);
   check_single(make_net(8, 224, 12, 30, false, DType::f32), 5, 2, "rank30 N224 f32", true);
-  check_single(make_net(9, 160, 12, 0, false, DType::f64), 5, 2, "ltts N160 f64 (W in global)", true);
+  check_single(make_net(9, 160, 12, 0, false, DType::f64), 5, 2, "ltts N160 f64 (the largest f64 block)", true);
   // Spike feedback with 2R > N applies D = B_R B_Rᵀ itself (cpu learning_signal).
   check_single(make_net(41, 40, 30, 21, false, DType::f32), 20, 4, "dense rank21 f32", true);
   check_single(make_net(42, 40, 30, 20, false, DType::f32), 20, 4, "factored rank20 f32", true);
   check_single(make_net(43, 150, 16, 150, false, DType::f32), 10, 2, "dense rank150 N150 f32 (D on chip)", true);
   check_single(make_net(44, 224, 12, 200, false, DType::f32), 5, 2, "dense rank200 N224 f32 (D in global)", true);
-  check_single(make_net(45, 160, 12, 100, false, DType::f64), 5, 2, "dense rank100 N160 f64 (W, D in global)", true);
+  check_single(make_net(45, 160, 12, 100, false, DType::f64), 5, 2, "dense rank100 N160 f64 (D in global)", true);
   check_single(make_net(46, 150, 16, 40, false, DType::f64), 10, 2, "factored rank40 N150 f64", true);
   check_batch({make_net(11, 40, 24, 0, false, DType::f32), make_net(12, 40, 24, 5, false, DType::f32, 3),
                make_net(13, 40, 24, 40, false, DType::f32, 9), make_net(14, 40, 24, 6, true, DType::f32),

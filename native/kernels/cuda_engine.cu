@@ -500,6 +500,10 @@ class CudaBatch final : public Batch {
       throw Error("GOAL_INTERNAL", "a launch plan exceeds the shared memory of a block (" + std::to_string(bytes) + " bytes)");
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(prop_.sharedMemPerBlockOptin)),
           "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+    // All of the L1/shared split as shared memory: the occupancy the plans (and the cooperative
+    // launch's residency check) count on is then the one the driver configures.
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, int(cudaSharedmemCarveoutMaxShared)),
+          "cudaFuncSetAttribute(PreferredSharedMemoryCarveout)");
   }
 
   // Groups the networks by how many of their blocks fit on a multiprocessor (the rank decides
