@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { buildTarget, readRows, Rng } from '../src/index';
+import { parseSeeds } from '../src/cli/sweep';
 
 const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
 const goal = (args: string[], cwd: string) => {
@@ -134,4 +135,11 @@ t.test('--threads beyond the cores: goal sizes Node\'s worker pool to match, no 
   t.notMatch(r.stderr, /worker pool|UV_THREADPOOL_SIZE/);
   t.match(r.stderr, new RegExp(`sweep: ${threads} points in`));
   fs.rmSync(dir, { recursive: true });
+});
+
+t.test('--seeds: a count or a list, spaces around items ignored as for every number', async (t) => {
+  t.strictSame(parseSeeds(' 3'), [1, 2, 3]);
+  t.strictSame(parseSeeds('7,'), [7]);
+  t.strictSame(parseSeeds('4, 9'), [4, 9]);
+  t.throws(() => parseSeeds('0'), /--seeds: a count must be an integer in \[1, 100000\]/);
 });

@@ -41,7 +41,7 @@ export function parseRanks(text: string): SweepRank[] {
 /** `--seeds 1,2,3` (a list; `7,` is the single seed 7) or `--seeds 3` (a count: 1, 2, 3). */
 export function parseSeeds(text: string): number[] {
   if (!text.includes(',')) {
-    const n = number('--seeds', text);
+    const n = number('--seeds', text.trim());
     if (!Number.isInteger(n) || n < 1 || n > 100000) usage(`--seeds: a count must be an integer in [1, 100000] (got ${text})`);
     return Array.from({ length: n }, (_, k) => k + 1);
   }
