@@ -100,13 +100,20 @@ function nested(data: ArrayLike<number>, rows: number, cols: number): Nested {
   return out;
 }
 
+/** SPEC's top-level `dtype`; one given among the params instead is taken too, if they agree. */
+function fixtureDtype(fixture: Fixture): 'float32' | 'float64' {
+  const inParams = isObject(fixture.params) ? fixture.params.dtype : undefined;
+  const dtype = fixture.dtype ?? inParams;
+  if (dtype !== 'float32' && dtype !== 'float64') bad(`fixture.dtype must be float32 or float64 (got ${show(dtype)})`);
+  if (inParams !== undefined && inParams !== dtype) bad(`fixture.dtype is ${show(dtype)} but fixture.params.dtype is ${show(inParams)}`);
+  return dtype;
+}
+
 /** The fixture's params as library params (SPEC names → camelCase), checked. */
 export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warnings: string[] } {
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
-  if (fixture.dtype !== 'float32' && fixture.dtype !== 'float64') {
-    bad(`fixture.dtype must be float32 or float64 (got ${JSON.stringify(fixture.dtype)})`);
-  }
   if (!isObject(fixture.params)) bad('fixture.params is missing');
+  const dtype = fixtureDtype(fixture);
   const missing = REQUIRED.filter((k) => !(k in fixture.params));
   if (missing.length) bad(`fixture.params lacks ${missing.join(', ')}`);
   if ('resample' in fixture.params && typeof fixture.params.resample !== 'boolean') {
@@ -115,7 +122,7 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
   if (fixture.params.resample === true && fixture.params.rank !== null) {
     bad('fixture.params.resample is true with a rank: the reference redraws that feedback at every step, and a fixture holds one draw (B_noise), so it cannot be replayed');
   }
-  const input: Record<string, unknown> = { dtype: fixture.dtype };
+  const input: Record<string, unknown> = { dtype };
   const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
   for (const [key, value] of Object.entries(fixture.params)) {
     const name = bySpec.get(key);
@@ -257,12 +264,12 @@ function check(field: string, got: ArrayLike<number> | null | undefined, want: A
  */
 export function compareReplay(fixture: Fixture, result: ReplayResult): FieldCheck[] {
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
-  if (fixture.dtype !== 'float32' && fixture.dtype !== 'float64') bad(`fixture.dtype must be float32 or float64 (got ${show(fixture.dtype)})`);
+  const dtype = fixtureDtype(fixture);
   if (!isObject(result) || !isObject(result.params)) {
     throw new GoalError('GOAL_INVALID_OPTION', 'compareReplay(fixture, result): result must be what replay() resolved to');
   }
   const want = expected(fixture, result.params);
-  const tol = REPLAY_TOLERANCE[fixture.dtype];
+  const tol = REPLAY_TOLERANCE[dtype];
   const flat = (m: Nested | null | undefined) => (m ? m.flat() : null);
   const got: Record<string, ArrayLike<number> | null | undefined> = {
     z_targ: flat(result.zTarg), Z_last: flat(result.zLast), dz: result.dz,

@@ -56,6 +56,8 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
     [(f) => { f.params.resample = true; }, /fixture.params.resample is true with a rank: the reference redraws that feedback at every step/],
     [(f) => { f.init = 5; }, /^fixture.init must be an object of matrices \(got 5\)$/],
     [(f) => { delete f.task; }, /^fixture.task is missing$/],
+    [(f) => { f.params.dtype = 'float32'; }, /^fixture.dtype is "float64" but fixture.params.dtype is "float32"$/],
+    [(f) => { delete f.dtype; }, /^fixture.dtype must be float32 or float64 \(got undefined\)$/],
     [(f) => { f.expect.z_targ[0][0] = 'x'; }, /fixture.expect.z_targ must be .* \(entry \[0\]\[0\] is "x"\)/],
   ];
   for (const [change, message] of cases) {
@@ -99,4 +101,14 @@ t.test('expect: null is an absent field; spikes may be true/false; an empty Z_la
   t.equal(r0.zLast, null);
   t.strictSame(compareReplay(none as never, r0).map((c) => [c.field, c.ok]),
     [['z_targ', true], ['dz', true], ['mse_out', true], ['mse_rec', true], ['W_ho_trained', true]]);
+});
+
+t.test('a dtype given among the params (and not at the top) is taken', async (t) => {
+  const fx = loadFixture('ltts-n40-f32.json');
+  const f = structuredClone(fx) as unknown as Record<string, any>;
+  f.params.dtype = f.dtype;
+  delete f.dtype;
+  const r = await replay(f as never);
+  t.equal(r.dtype, 'float32');
+  t.ok(compareReplay(f as never, r).every((c) => c.ok && (c.tolerance === 0 || c.tolerance === 1e-4)), 'float32 run, float32 tolerances');
 });
