@@ -33,5 +33,9 @@ t.test('the CUDA engine under emulation equals the CPU engine', { skip, timeout:
   const tail = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-6).join('\n');
   t.equal(r.status, 0, `it passes:\n${tail}`);
   t.match(r.stdout, /all checks passed/);
+  // A driver that refuses a cooperative launch the occupancy API allowed: planned again, same numbers.
+  const refused = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2', GOAL_EMU_COOP_SMS: '1', GOAL_EMU_GRID_ONLY: '1' } });
+  t.equal(refused.status, 0, `a refused grid launch is planned again:\n${`${refused.stdout}${refused.stderr}`.trim().split('\n').slice(-4).join('\n')}`);
+  t.match(refused.stdout, /all checks passed/);
   fs.rmSync(dir, { recursive: true });
 });

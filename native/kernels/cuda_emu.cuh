@@ -97,6 +97,7 @@ struct State {
   std::map<const void*, size_t> max_smem;  // cudaFuncAttributeMaxDynamicSharedMemorySize
   cudaError_t last = cudaSuccess;
   size_t in_use = 0;
+  std::atomic<int> coop_refused{0};  // cooperative launches refused as too large
 };
 inline State& state() {
   static State s;
@@ -106,6 +107,12 @@ inline State& state() {
 inline int sms() {
   const char* v = std::getenv("GOAL_EMU_SMS");
   return v && *v ? std::atoi(v) : 4;
+}
+// The multiprocessors a cooperative launch really gets (default: all): fewer stands for a
+// driver that keeps part of the GPU while the occupancy API promises all of it.
+inline int coop_sms() {
+  const char* v = std::getenv("GOAL_EMU_COOP_SMS");
+  return v && *v ? std::atoi(v) : sms();
 }
 constexpr size_t kOptin = 227 * 1024, kPerSM = 228 * 1024, kReserved = 1024, kMemory = size_t(8) << 30;
 constexpr int kThreadsPerSM = 2048;
@@ -365,7 +372,10 @@ cudaError_t launch_cooperative(void (*kernel)(KArgs...), int grid, int block, si
                                Args... args) {
   const cudaError_t e = goal_emu::check_launch(reinterpret_cast<const void*>(kernel), grid, block, smem);
   if (e != cudaSuccess) return e;
-  if (grid > goal_emu::occupancy(block, smem) * goal_emu::sms()) return goal_emu::fail(cudaErrorCooperativeLaunchTooLarge);
+  if (grid > goal_emu::occupancy(block, smem) * goal_emu::coop_sms()) {
+    ++goal_emu::state().coop_refused;
+    return goal_emu::fail(cudaErrorCooperativeLaunchTooLarge);
+  }
   std::tuple<KArgs...> values(args...);
   auto body = [&] { std::apply(kernel, values); };
   std::barrier<> grid_bar(grid);

@@ -12,7 +12,8 @@
 //   g++ $F -DGOAL_CUDA_EMU -x c++ native/kernels/cuda_emu_check.cu -x none native/kernels/cpu_engine.cpp \
 //     native/kernels/cpu_batch.cpp /tmp/emu_*.o -o /tmp/goal_emu_check && /tmp/goal_emu_check
 // Add -fsanitize=address or -fsanitize=thread (to every command) to check bounds or barriers.
-// GOAL_EMU_SMS sets the emulated multiprocessors (default 4); GOAL_EMU_QUICK=1 skips grid cases.
+// GOAL_EMU_SMS sets the emulated multiprocessors (default 4); GOAL_EMU_QUICK=1 skips grid cases;
+// GOAL_EMU_GRID_ONLY=1 runs only the grid cases that rehearse a refused cooperative launch.
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -294,7 +295,21 @@ void check_errors() {
 
 int main() {
   using goal::DType;
-  const bool quick = std::getenv("GOAL_EMU_QUICK") && *std::getenv("GOAL_EMU_QUICK") == '1';
+  const auto flag = [](const char* name) { return std::getenv(name) && *std::getenv(name) == '1'; };
+  const bool quick = flag("GOAL_EMU_QUICK");
+  if (flag("GOAL_EMU_GRID_ONLY")) {
+    // With GOAL_EMU_COOP_SMS below GOAL_EMU_SMS, a cooperative launch planned from the
+    // occupancy API is refused: the engine must plan again and still compute the same numbers.
+    check_single(make_net(21, 232, 12, 0, false, DType::f32), 5, 3, "grid ltts f32 (launch refused, replanned)", false, 1e-4);
+    check_batch({make_net(31, 232, 10, 0, false, DType::f32), make_net(32, 232, 10, 7, false, DType::f32, 2)}, 5, 2,
+                "grid batch (launch refused, replanned)");
+    if (goal_emu::state().coop_refused == 0) {
+      std::printf("FAIL: no cooperative launch was refused (set GOAL_EMU_COOP_SMS below GOAL_EMU_SMS)\n");
+      ++failures;
+    }
+    std::printf(failures ? "%d FAILURES\n" : "all checks passed\n", failures);
+    return failures ? 1 : 0;
+  }
   check_errors();
   // Block path: bit for bit.
   check_single(make_net(1, 40, 30, 0, false, DType::f32), 20, 4, "ltts f32", true);

@@ -287,10 +287,11 @@ class CudaBatch final : public Batch {
       launch(gpu::block_target<F>, K_, nt_, smem, streams_[0], d_nets_, d_ids_);
       check(cudaGetLastError(), "launching the target run");
     } else {
-      const GridPlan p = plan_grid(gpu::grid_target<F, true>, gpu::grid_target<F, false>);
-      check(launch_cooperative(p.w_on_chip ? gpu::grid_target<F, true> : gpu::grid_target<F, false>, p.blocks,
-                               gpu::kGridThreads, p.smem, streams_[0], d_nets_, d_ids_, K_, ntiles_, p.ipb),
-            "launching the target run");
+      launch_grid(gpu::grid_target<F, true>, gpu::grid_target<F, false>, "launching the target run",
+                  [&](auto kernel, const GridPlan& p) {
+                    return launch_cooperative(kernel, p.blocks, gpu::kGridThreads, p.smem, streams_[0], d_nets_,
+                                              d_ids_, K_, ntiles_, p.ipb);
+                  });
     }
     streams_.sync("the target run");
     fetch_margins();
@@ -372,11 +373,11 @@ class CudaBatch final : public Batch {
           check(cudaGetLastError(), "launching the recurrent epochs");
         }
       } else {
-        const GridPlan p = plan_grid(gpu::grid_recurrent<F, true>, gpu::grid_recurrent<F, false>);
-        check(launch_cooperative(p.w_on_chip ? gpu::grid_recurrent<F, true> : gpu::grid_recurrent<F, false>,
-                                 p.blocks, gpu::kGridThreads, p.smem, streams_[0], d_nets_, d_ids_, K_, ntiles_,
-                                 p.ipb, chunk, Rfac_, out, out_dz),
-              "launching the recurrent epochs");
+        launch_grid(gpu::grid_recurrent<F, true>, gpu::grid_recurrent<F, false>, "launching the recurrent epochs",
+                    [&](auto kernel, const GridPlan& p) {
+                      return launch_cooperative(kernel, p.blocks, gpu::kGridThreads, p.smem, streams_[0], d_nets_,
+                                                d_ids_, K_, ntiles_, p.ipb, chunk, Rfac_, out, out_dz);
+                    });
       }
       streams_.sync("the recurrent epochs");
       copy_rows(mse_rec + done, n, out, chunk);
@@ -540,20 +541,34 @@ class CudaBatch final : public Batch {
     }
   }
 
+  // A cooperative launch needs every block resident at once. The plan trusts the occupancy
+  // API; should the driver still refuse the launch as too large (it kept part of the GPU), the
+  // grid is planned again for half as many resident blocks, and again, before giving up.
+  template <typename Kernel, typename Launch>
+  void launch_grid(Kernel on_chip, Kernel off_chip, const char* what, Launch&& go) {
+    for (int share = 1;; share *= 2) {
+      const GridPlan p = plan_grid(on_chip, off_chip, share);
+      const cudaError_t e = go(p.w_on_chip ? on_chip : off_chip, p);
+      if (e != cudaErrorCooperativeLaunchTooLarge || p.blocks == 1) return check(e, what);
+      cudaGetLastError();  // not a sticky error: clear it and plan again
+    }
+  }
+
   // Grid path: tiles on chip with as few per block as the GPU allows, else W_hh in global
-  // memory (L2) with at most as many blocks as are resident at once.
+  // memory (L2) with at most as many blocks as are resident at once (1/share of what the
+  // occupancy API counts).
   template <typename Kernel>
-  GridPlan plan_grid(Kernel on_chip, Kernel off_chip) const {
+  GridPlan plan_grid(Kernel on_chip, Kernel off_chip, int share = 1) const {
     const int items = K_ * ntiles_;
     for (int ipb = 1;; ++ipb) {
       const size_t smem = gpu::grid_layout(N_, ipb, true, sizeof(F)).bytes;
       if (smem > prop_.sharedMemPerBlockOptin) break;
-      const int blocks = (items + ipb - 1) / ipb, cap = resident(on_chip, smem);
+      const int blocks = (items + ipb - 1) / ipb, cap = resident(on_chip, smem) / share;
       if (blocks <= cap) return GridPlan{true, ipb, blocks, smem};
       if (cap == 0) break;
     }
     const size_t smem = gpu::grid_layout(N_, 1, false, sizeof(F)).bytes;
-    const int cap = resident(off_chip, smem);
+    const int cap = resident(off_chip, smem) / share;
     if (cap == 0) throw Error("GOAL_CUDA", "no block of the grid path fits on this GPU");
     const int ipb = (items + cap - 1) / cap;
     return GridPlan{false, ipb, (items + ipb - 1) / ipb, smem};
