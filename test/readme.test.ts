@@ -44,3 +44,21 @@ t.test("the README's library example runs as printed", async (t) => {
   t.match(lines[4], /^\S+ \S+ \d+ 1 cpu:/, 'mse_out, last mse_rec, last dz, seed, device');
   fs.rmSync(dir, { recursive: true });
 });
+
+t.test("the README's sweep example prints what the README shows (its seeds fix every number)", async (t) => {
+  const block = /```console\n(\$ npx goal sweep [^\n]*)\n([\s\S]*?)```/.exec(readme);
+  t.ok(block, 'README has the sweep example');
+  const args = block![1].replace('$ npx goal ', '').split(' ');
+  const shown = block![2];
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'goal-readme-'));
+  const r = require('node:child_process').spawnSync(process.execPath, [path.join(root, 'bin', 'goal.js'), ...args, '--backend', 'cpu'],
+    { cwd: dir, encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.ok(shown.includes(r.stdout.trim()), `the tables, verbatim:\n${r.stdout}`);
+  // Points are numbered as they finish, which threads may reorder: compare the one shown.
+  const point = (text: string) => /^point \d\/6: (rank 3, τ⋆ 5, seed 1: .*)\(/m.exec(text)?.[1];
+  t.ok(point(shown), 'the README shows rank 3, seed 1');
+  t.equal(point(shown), point(r.stderr), 'rank 3, seed 1, but for its time');
+  t.match(shown, /^sweep: 6 points in [\d.]+ s on cpu$/m);
+  fs.rmSync(dir, { recursive: true });
+});

@@ -1,11 +1,15 @@
-// Stand-in for the CUDA backend in builds without nvcc.
+// Stand-in for the CUDA backend in builds without nvcc, or built with GOAL_NO_CUDA=1.
 #include "engine.h"
 
 namespace goal {
 
 CudaInfo cuda_info() {
   CudaInfo info;
+#if defined(GOAL_CUDA_OFF)
+  info.reason = "this build has no CUDA backend: it was skipped (GOAL_NO_CUDA=1 or GOAL_CUDA=OFF when goal-snn was built)";
+#else
   info.reason = "this build has no CUDA backend: nvcc was not found when goal-snn was built";
+#endif
   return info;
 }
 
