@@ -87,6 +87,10 @@ t.test('phases out of order, overlapping calls, disposal', async (t) => {
   await t.rejects(net.recurrent(1), { code: 'GOAL_STATE' }, 'recurrent epochs before the feedback');
   t.throws(() => net.feedback([new Float64Array(3)]), { code: 'GOAL_INVALID', message: /noise\[0\] must have 16 elements/ });
   t.throws(() => net.feedback([]), { code: 'GOAL_INVALID', message: /one noise array per network/ });
+  // An array that grows while it is read: the addon reads one entry per network, no more.
+  const growing: Float64Array[] = [];
+  Object.defineProperty(growing, 0, { get() { growing.push(new Float64Array(N * N)); return new Float64Array(N * N); }, enumerable: true, configurable: true });
+  await net.feedback(growing);
   t.throws(() => net.readout(-1), { code: 'GOAL_INVALID' });
   t.throws(() => net.readout(Number.NaN), { code: 'GOAL_INVALID' });
   t.throws(() => net.readout(2 ** 40), { code: 'GOAL_INVALID' }, 'an absurd epoch count is an error, not an abort');
@@ -136,4 +140,26 @@ t.test('a CPU batch equals its networks run one at a time, bit for bit', async (
     }
     b.dispose();
   }
+});
+
+t.test('a worker thread stopped during a run ends alone; the process goes on', async (t) => {
+  const index = require.resolve('../dist/src/index.js');
+  const script = `
+    const { Worker, isMainThread } = require('node:worker_threads');
+    if (isMainThread) {
+      const w = new Worker(__filename);
+      w.on('message', () => setTimeout(() => w.terminate(), 200));
+      w.on('exit', () => setTimeout(() => console.log('alive'), 100));
+    } else {
+      require('node:worker_threads').parentPort.postMessage('started');
+      require(${JSON.stringify(index)}).train({ nRec: 400, epochs: [1000000, 0], seed: 1 });
+    }`;
+  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'goal-worker-'));
+  const file = require('node:path').join(dir, 'w.js');
+  require('node:fs').writeFileSync(file, script);
+  const r = require('node:child_process').spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(r.signal, null, `no abort (${r.stderr.trim().split('\n').slice(-2).join(' ')})`);
+  t.equal(r.status, 0);
+  t.equal(r.stdout, 'alive\n');
+  require('node:fs').rmSync(dir, { recursive: true });
 });

@@ -315,13 +315,14 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     goal::Batch& b = batch(env);
     if (info.Length() < 1 || !info[0].IsArray()) invalid(env, "feedback(noise): noise must be an array of Float64Arrays");
     const Napi::Array given = info[0].As<Napi::Array>();
-    if (int64_t(given.Length()) != b.size())
-      invalid(env, "feedback(noise): one noise array per network (" + std::to_string(b.size()) + ")");
+    const int64_t K = b.size();  // not given.Length() in the loop: a getter could grow the array
+    if (int64_t(given.Length()) != K)
+      invalid(env, "feedback(noise): one noise array per network (" + std::to_string(K) + ")");
     // Copied here, on the main thread: the worker must not read a JavaScript array, which the
     // caller could transfer (detach, and so free) while the call runs.
     auto copies = std::make_shared<std::vector<std::vector<double>>>();
     auto ptrs = std::make_shared<std::vector<const double*>>();
-    for (uint32_t k = 0; k < given.Length(); ++k) {
+    for (uint32_t k = 0; int64_t(k) < K; ++k) {
       const Napi::Float64Array a = doubles(env, given.Get(k), "noise[" + std::to_string(k) + "]",
                                            goal::noise_size(b.config(k)));
       copies->push_back(guarded(env, [&] { return std::vector<double>(a.Data(), a.Data() + a.ElementLength()); }));
@@ -389,19 +390,29 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   bool busy_ = false;
 };
 
+// Both run on the main thread when the work ends, or while a worker thread is being torn down
+// (Worker.terminate(), process.exit() in a worker): JavaScript can no longer run then, every
+// call into it throws, and an exception out of here would abort the whole process. So nothing
+// escapes: with no JavaScript left to tell, there is nobody to resolve the promise for.
 void Job::OnOK() {
-  Napi::Env env = Env();
   *busy_ = false;
   try {
-    deferred_.Resolve(done_(env));
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(done_(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  } catch (...) {
   }
 }
 
 void Job::OnError(const Napi::Error& e) {
   *busy_ = false;
-  deferred_.Reject(coded(Env(), code_, e.Message()).Value());
+  try {
+    deferred_.Reject(coded(Env(), code_, e.Message()).Value());
+  } catch (...) {
+  }
 }
 
 Napi::Value BytesNeeded(const Napi::CallbackInfo& info) {

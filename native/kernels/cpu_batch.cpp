@@ -5,6 +5,7 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "engine.h"
@@ -80,7 +81,11 @@ class CpuBatch final : public Batch {
     };
     const int64_t n = std::min<int64_t>(threads_, size());
     std::vector<std::thread> pool;
-    for (int64_t t = 1; t < n; ++t) pool.emplace_back(worker);
+    try {
+      for (int64_t t = 1; t < n; ++t) pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+      // No more threads to be had (a process limit): the ones started, and this one, do it all.
+    }
     worker();
     for (auto& th : pool) th.join();
     if (failure) std::rethrow_exception(failure);
