@@ -20,8 +20,15 @@ export interface EpochInfo {
 }
 
 export interface RunOptions {
-  onEpoch?: (info: EpochInfo) => void;
-  /** Stops the run between epochs; the result then holds the epochs done and `aborted: true`. */
+  /**
+   * Called after each epoch (a batch of epochs runs in one native call, then each is told).
+   * A returned promise is awaited: its rejection rejects the run.
+   */
+  onEpoch?: (info: EpochInfo) => void | Promise<void>;
+  /**
+   * Stops the run between epochs; the result then holds the epochs done and `aborted: true`.
+   * Aborted from onEpoch, the run ends at that epoch.
+   */
   signal?: AbortSignal;
 }
 
@@ -168,6 +175,24 @@ async function inChunks(total: number, signal: AbortSignal | undefined, fixed1: 
   return false;
 }
 
+/**
+ * Records the n epochs of one native call, each (`record`) then told (onEpoch, awaited, with
+ * `info` of it). When onEpoch aborts the run, the run ends at that epoch: the later ones of the
+ * call are left out, as if they had not run. (An abort during the native call keeps all n.)
+ */
+async function deliver(n: number, options: RunOptions, record: (e: number) => void, info: (e: number) => EpochInfo): Promise<void> {
+  if (!options.onEpoch) {
+    for (let e = 0; e < n; e++) record(e);
+    return;
+  }
+  const before = options.signal?.aborted;
+  for (let e = 0; e < n; e++) {
+    record(e);
+    await options.onEpoch(info(e));
+    if (!before && options.signal?.aborted) return;
+  }
+}
+
 function median(xs: ArrayLike<number>): number {
   const s = Array.from(xs).sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -191,20 +216,18 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     throw asGoalError(err);
   }
   try {
-    await eng.targetRun();
+    // An already aborted run does nothing, not even the target run.
+    const started = !options.signal?.aborted;
+    if (started) await eng.targetRun();
     // With no readout epochs, mse_out is the error of the initial readout.
-    const mseOut = nets.map((_, k) => (nReadout === 0 ? eng.readoutMse(k) : NaN));
+    const mseOut = nets.map((_, k) => (nReadout === 0 && started ? eng.readoutMse(k) : NaN));
     let readoutDone = 0;
-    let aborted = await inChunks(nReadout, options.signal, false, async (n) => {
+    let aborted = !started || await inChunks(nReadout, options.signal, false, async (n) => {
       const mse = await eng.readout(n);
-      for (let k = 0; k < K; k++) mseOut[k] = mse[k * n + n - 1];
-      readoutDone += n;
-      if (options.onEpoch) {
-        for (let e = 0; e < n; e++) {
-          const row = nets.map((_, k) => mse[k * n + e]);
-          options.onEpoch({ phase: 'readout', epoch: readoutDone - n + e + 1, epochs: nReadout, mse: median(row) });
-        }
-      }
+      await deliver(n, options, (e) => {
+        for (let k = 0; k < K; k++) mseOut[k] = mse[k * n + e];
+        readoutDone++;
+      }, (e) => ({ phase: 'readout', epoch: readoutDone, epochs: nReadout, mse: median(nets.map((_, k) => mse[k * n + e])) }));
     });
     const diverged = aborted ? [] : mseOut.filter((m) => !Number.isFinite(m));
     if (diverged.length) {
@@ -221,22 +244,15 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n) => {
         if (resample) await eng.feedback(draw());
         const r = await eng.recurrent(n);
-        for (let k = 0; k < K; k++) {
-          for (let e = 0; e < n; e++) {
+        await deliver(n, options, (e) => {
+          for (let k = 0; k < K; k++) {
             mseRec[k].push(r.mseRec[k * n + e]);
             dz[k].push(r.dz[k * n + e]);
           }
-        }
-        if (options.onEpoch) {
-          const done = mseRec[0].length;
-          for (let e = 0; e < n; e++) {
-            const at = done - n + e;
-            options.onEpoch({
-              phase: 'recurrent', epoch: at + 1, epochs: nRecurrent,
-              mse: median(mseRec.map((m) => m[at])), dz: median(dz.map((d) => d[at])),
-            });
-          }
-        }
+        }, (e) => ({
+          phase: 'recurrent', epoch: mseRec[0].length, epochs: nRecurrent,
+          mse: median(nets.map((_, k) => r.mseRec[k * n + e])), dz: median(nets.map((_, k) => r.dz[k * n + e])),
+        }));
       });
     }
     const seconds = (performance.now() - t0) / 1000;

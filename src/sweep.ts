@@ -68,7 +68,7 @@ export interface SweepOptions {
   signal?: AbortSignal;
   onRow?: (row: SweepRow, done: number, total: number) => void;
   /** Progress of a GPU batch (median over its networks). */
-  onEpoch?: (info: EpochInfo) => void;
+  onEpoch?: (info: EpochInfo) => void | Promise<void>;
   onWarning?: (message: string) => void;
   /** How parameters are named in messages (the CLI names its flags). */
   label?: Labeller;

@@ -20,7 +20,7 @@ t.test('abort during the recurrent phase keeps the epochs done', async (t) => {
     onEpoch: (e) => { if (e.phase === 'recurrent' && e.epoch === 3) ac.abort(); },
   });
   t.equal(r.aborted, true);
-  t.ok(r.mseRec.length >= 3 && r.mseRec.length < 200, `stopped after ${r.mseRec.length} epochs`);
+  t.equal(r.mseRec.length, 3, 'aborted from onEpoch, the run ends at that epoch');
   t.equal(r.dz.length, r.mseRec.length);
   t.strictSame(r.mseRec, full.mseRec.slice(0, r.mseRec.length), 'the epochs done are the same as in a full run');
   t.equal(full.aborted, false);
@@ -37,4 +37,34 @@ t.test('an already aborted signal runs no epoch', async (t) => {
 t.test('an error thrown by onEpoch propagates unchanged', async (t) => {
   const boom = new Error('callback failed');
   await t.rejects(train({ nRec: 20, tSeq: 30, epochs: [3, 3], seed: 1 }, { onEpoch: () => { throw boom; } }), boom);
+});
+
+t.test('aborted from onEpoch at a readout epoch: the run ends there, mse_out is that epoch\'s', async (t) => {
+  const ac = new AbortController();
+  const seen: EpochInfo[] = [];
+  const r = await train({ nRec: 20, tSeq: 30, epochs: [100000, 10], seed: 3 }, {
+    signal: ac.signal,
+    onEpoch: (e) => {
+      seen.push(e);
+      if (e.epoch === 40) ac.abort();
+    },
+  });
+  t.equal(r.aborted, true);
+  t.equal(seen.length, 40, 'no epoch told after the abort');
+  t.equal(r.mseOut, seen[39].mse);
+  t.strictSame(r.mseRec, []);
+});
+
+t.test('an async onEpoch is awaited: its rejection rejects the run', async (t) => {
+  const boom = new Error('async callback failed');
+  await t.rejects(train({ nRec: 20, tSeq: 30, epochs: [3, 3], seed: 1 }, { onEpoch: async () => { throw boom; } }), boom);
+  const order: string[] = [];
+  await train({ nRec: 20, tSeq: 30, epochs: [2, 0], seed: 1 }, {
+    onEpoch: async (e) => {
+      order.push(`start ${e.epoch}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      order.push(`end ${e.epoch}`);
+    },
+  });
+  t.strictSame(order, ['start 1', 'end 1', 'start 2', 'end 2'], 'one epoch told at a time');
 });
