@@ -119,6 +119,9 @@ function memoryLimit(): number {
   return constrained > 0 && constrained < total ? constrained : total;
 }
 
+/** Bytes of the networks of this process's runs in progress (runPhases holds them). */
+let heldBytes = 0;
+
 /**
  * Refuses, before anything is drawn or allocated, networks this machine cannot hold —
  * `networks` of them at once (a sweep's threads or batch) — naming what makes one large: N
@@ -126,7 +129,13 @@ function memoryLimit(): number {
  */
 export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, networks = 1, fewer = 'run fewer networks at once'): void {
   const one = networkBytes(p), need = networks * one, have = memoryLimit();
-  if (need <= 0.9 * have) return;
+  if (need + heldBytes <= 0.9 * have) return;
+  if (need <= 0.9 * have) {
+    // It would fit alone: the runs of this process already in progress hold the rest.
+    throw new GoalError('GOAL_ENOMEM', `${networks === 1 ? 'the network needs' : `${networks} networks at once need`} ` +
+      `${(need / GiB).toFixed(1)} GiB of memory, and the runs in progress in this process hold ${(heldBytes / GiB).toFixed(1)} GiB ` +
+      `of the ${(have / GiB).toFixed(1)} GiB it may use: wait for them to end`);
+  }
   const byN = networkBytes({ ...p, tSeq: 2, nInp: 1 });
   const culprits: ParamName[] = byN >= one / 2 ? ['nRec'] : ['tSeq', p.nInp > p.nRec ? 'nInp' : 'nRec'];
   const what = networks === 1 ? 'the network needs' : `${networks} networks at once need`;
@@ -204,11 +213,27 @@ function median(xs: ArrayLike<number>): number {
  * and learning rates.
  */
 export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOptions = {}): Promise<RunOutput[]> {
+  const t0 = performance.now();
+  // Held from here (synchronously after the caller's checkMemory) to the end, so that runs
+  // started together are checked against each other.
+  const bytes = nets.reduce((sum, n) => sum + networkBytes(n.params), 0);
+  heldBytes += bytes;
+  try {
+    return await runHeld(nets, plan, options, t0);
+  } finally {
+    heldBytes -= bytes;
+  }
+}
+
+async function runHeld(nets: NetInput[], plan: RunPlan, options: RunOptions, t0: number): Promise<RunOutput[]> {
   const K = nets.length;
   const p0 = nets[0].params;
   const [nReadout, nRecurrent] = p0.epochs;
   const resample = nets.some((n) => n.params.resample);
-  const t0 = performance.now();
+  if (options.signal?.aborted) {
+    // Aborted before it started: nothing is allocated, nothing runs.
+    return nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds: 0, device: plan.backend, minMargin: NaN }));
+  }
   let eng: Batch;
   try {
     eng = new (addon().Batch)({ backend: plan.backend, threads: plan.threads, nets: nets.map(netConfig) });
@@ -216,13 +241,11 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     throw asGoalError(err);
   }
   try {
-    // An already aborted run does nothing, not even the target run.
-    const started = !options.signal?.aborted;
-    if (started) await eng.targetRun();
+    await eng.targetRun();
     // With no readout epochs, mse_out is the error of the initial readout.
-    const mseOut = nets.map((_, k) => (nReadout === 0 && started ? eng.readoutMse(k) : NaN));
+    const mseOut = nets.map((_, k) => (nReadout === 0 ? eng.readoutMse(k) : NaN));
     let readoutDone = 0;
-    let aborted = !started || await inChunks(nReadout, options.signal, false, async (n) => {
+    let aborted = await inChunks(nReadout, options.signal, false, async (n) => {
       const mse = await eng.readout(n);
       await deliver(n, options, (e) => {
         for (let k = 0; k < K; k++) mseOut[k] = mse[k * n + e];

@@ -1,6 +1,8 @@
 // Defaults are SPEC.md's; every bad value is refused with a message naming the parameter,
 // what it accepts and what it got.
+import * as os from 'node:os';
 import t from 'tap';
+import { networkBytes } from '../src/run';
 import { defaults, GoalError, paramDocs, resolveParams, train } from '../src/index';
 
 t.test('defaults follow SPEC.md and are frozen', async (t) => {
@@ -110,4 +112,31 @@ t.test('a diverging readout is reported, not hidden', async (t) => {
   await train({ nRec: 10, tSeq: 1000, epochs: [300, 0], outLr: 0.03, bias: 0, seed: 1 }, { onWarning: (m) => small.push(m) });
   // 0.0025·150/10 = 0.0375 is larger than the 0.03 that diverged: no such advice.
   t.match(small, [/outLr=0.03 is too large for nRec=10; try a smaller outLr$/]);
+});
+
+t.test('runs started together are checked against each other: the second that would not fit is refused', async (t) => {
+  // The memory this process may use, as the README says it is counted: the machine's, or a
+  // container's limit when lower.
+  const total = os.totalmem(), constrained = process.constrainedMemory?.() ?? 0;
+  const limit = constrained > 0 && constrained < total ? constrained : total;
+  // A network of ~0.6 of that, mostly rasters (T·N, allocated natively, and here not at all:
+  // the first run is aborted before it starts), so that one fits and two do not.
+  const sized = [2000, 4000, 8192].map((nRec) => {
+    let lo = 9, hi = 1048576;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (networkBytes(resolveParams({ nRec, tSeq: mid, epochs: [1, 1] }).params) < 0.6 * limit) lo = mid;
+      else hi = mid;
+    }
+    return { nRec, tSeq: hi };
+  }).find(({ nRec, tSeq }) => networkBytes(resolveParams({ nRec, tSeq, epochs: [1, 1] }).params) >= 0.55 * limit);
+  if (!sized) {
+    t.skip(`this machine's ${(limit / 2 ** 30).toFixed(0)} GiB is more than networks of N ≤ 8192, T ≤ 2^20 reach`);
+    return;
+  }
+  const params = { ...sized, epochs: [1, 1] as [number, number], seed: 1 };
+  const first = train(params, { signal: AbortSignal.abort() });
+  const second = train(params);
+  await t.rejects(second, { code: 'GOAL_ENOMEM', message: /the runs in progress in this process hold .* GiB/ });
+  t.equal((await first).aborted, true);
 });
