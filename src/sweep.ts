@@ -218,6 +218,8 @@ function plan(o: SweepOptions, label: Labeller, warn: (message: string) => void)
         r.warnings.forEach((m) => warnings.add(rank === 'ltts' ? `LTTS points: ${m}` : m));
         points.push({ rank, tau_o, seed, params: { ...r.params, seed } });
       }
+  // A seed whose target is degenerate fails now, before any warning and before any point trains.
+  for (const seed of o.seeds) checkTarget(points.find((p) => p.seed === seed)!.params, label);
   warnings.forEach(warn);  // once per kind, not once per point
   return points;
 }
@@ -262,8 +264,6 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   }
   const label = o.label ?? ((n: ParamName) => n);
   const grid = plan(o, label, warn);
-  // A seed whose target is degenerate fails now, not after other points were written.
-  for (const seed of o.seeds) checkTarget(grid.find((p) => p.seed === seed)!.params, label);
   let points = grid;
   if (o.shard) {
     const { k, n } = o.shard;

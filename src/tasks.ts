@@ -40,7 +40,7 @@ export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
       : `the first ${TARGET_SILENT_STEPS} of its ${T} steps are zeroed and this draw stays ≤ 0 on the rest`;
     throw new GoalError(
       'GOAL_DEGENERATE_TASK',
-      `the target is degenerate: its largest value is ${max}, not positive (${why}); use a longer t_seq${T <= TARGET_SILENT_STEPS ? '' : ' or another seed'}`,
+      `the target is degenerate: its largest value is ${max}, not positive (${why}); ${T <= TARGET_SILENT_STEPS ? `use t_seq ≥ ${TARGET_SILENT_STEPS + 1}` : 'use a longer t_seq or another seed'}`,
       'tSeq',
     );
   }

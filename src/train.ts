@@ -4,7 +4,7 @@ import { asGoalError, GoalError } from './errors';
 import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
 import { Rng, randomSeed } from './rng';
 import { checkMemory, checkRunOptions, noiseCount, runPhases, type NetInput, type RunOptions } from './run';
-import { buildClock, buildTarget } from './tasks';
+import { buildClock, buildTarget, TARGET_SILENT_STEPS } from './tasks';
 
 export interface TrainOptions extends RunOptions {
   /** 'cpu' (default), 'cuda', or 'auto' (CUDA when available, else the CPU with one warning). */
@@ -65,12 +65,18 @@ export function checkTarget(p: SeededParams, label: Labeller = (n) => n): void {
   seedDraw(p, label, (rng) => buildTarget(p.tSeq, p.nOut, rng));
 }
 
+/** Too short a target fails with every seed: callers say so before any warning about the rest. */
+export function checkTaskLength(p: ResolvedParams, label?: Labeller): void {
+  if (p.tSeq <= TARGET_SILENT_STEPS) checkTarget({ ...p, seed: 0 }, label);
+}
+
 function seedDraw<T>(p: SeededParams, label: Labeller, draw: (rng: Rng) => T): T {
   try {
     return draw(new Rng(p.seed));
   } catch (err) {
     if (err instanceof GoalError && err.code === 'GOAL_DEGENERATE_TASK') {
-      throw new GoalError(err.code, `${label('tSeq')}=${p.tSeq}, ${label('seed')}=${p.seed}: ${err.message}`, err.param);
+      const seed = p.tSeq > TARGET_SILENT_STEPS ? `, ${label('seed')}=${p.seed}` : ''; // short ones fail for every seed
+      throw new GoalError(err.code, `${label('tSeq')}=${p.tSeq}${seed}: ${err.message}`, err.param);
     }
     throw asGoalError(err);
   }
@@ -86,6 +92,7 @@ export async function train(params: Partial<Params>, options: TrainOptions = {})
   checkRunOptions(options);
   const warn = options.onWarning ?? emitWarning;
   const { params: p, warnings } = resolveParams(params, options.label);
+  checkTaskLength(p, options.label);
   warnings.forEach(warn);
   const backend = chooseBackend(options.backend ?? 'cpu', warn);
   checkMemory(p, options.label);

@@ -159,7 +159,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 2.5', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 2.5\)/],
     ['-N 1e999', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got Infinity\)/],
     ['-N 10 -T 1', /-T\/--t-seq must be an integer in \[2, 1048576\] \(got 1\)/],
-    ['-N 10 -T 5', /degenerate/],
+    ['-N 10 -T 5', /^goal train: -T\/--t-seq=5: the target is degenerate: .*; use t_seq ≥ 9\n$/],
     ['-N 150 -R 2', /-R\/--rank must be an integer in \[3, 150\] \(got 2\)/],
     ['-N 150 -R 151', /-R\/--rank must be an integer in \[3, 150\] \(got 151\)/],
     ['-N 10 -F err', /-F\/--feedback must be one of spk, out \(got "err"\)/],

@@ -67,6 +67,10 @@ t.test('train rejects before doing any work', async (t) => {
   // N = 2^20: N² float64 matrices alone are 8 TiB, past any machine.
   await t.rejects(train({ nRec: 1048576 }), { code: 'GOAL_ENOMEM', message: /nRec=1048576: the network needs .* GiB/ }, 'too large to allocate');
   await t.rejects(train({ nRec: 10, tSeq: 8, epochs: [1, 1] }), { code: 'GOAL_DEGENERATE_TASK' });
+  const said: string[] = [];
+  await t.rejects(train({ nRec: 10, tSeq: 5, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),
+    { code: 'GOAL_DEGENERATE_TASK', message: /^tSeq=5: the target is degenerate: .*every step is zeroed when t_seq ≤ 8\); use t_seq ≥ 9$/ });
+  t.strictSame(said, [], 'refused before any warning about the other params');
   await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_PARAM', param: 'backend' });
 });
 

@@ -9,7 +9,7 @@ import { statsPickle } from '../io/pickle';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { compareReplay, fixtureParams, replay, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
-import { train } from '../train';
+import { checkTaskLength, train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
 import { addParamOptions, flagLabel, refuseStray, resolveOptions } from './options';
 import { makeProgress } from './progress';
@@ -111,6 +111,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   } else {
     const resolved = resolveOptions(opts);
     params = resolved.params;
+    checkTaskLength(params, flagLabel);
     resolved.warnings.forEach(warn);
     // Drawn here rather than in train() so that the recap shows it.
     if (params.seed === null) params = { ...params, seed: randomSeed() };
