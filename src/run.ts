@@ -156,7 +156,7 @@ export function checkRunOptions(options: unknown): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(`options must be an object (got ${show(options)})`);
   const o = options as Record<string, unknown>;
-  for (const name of ['onEpoch', 'onWarning', 'onRow']) {
+  for (const name of ['onEpoch', 'onWarning', 'onRow', 'label', 'optionLabel']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`);
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`);

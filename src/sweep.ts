@@ -241,7 +241,14 @@ function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, config: st
 
 export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const t0 = Date.now();
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new GoalError('GOAL_INVALID_OPTION', `sweep(options): options must be an object with ranks, taus and seeds (got ${show(o)})`);
+  }
   checkRunOptions(o);
+  if (o.out !== undefined && typeof o.out !== 'string') throw new GoalError('GOAL_INVALID_OPTION', `sweep options.out must be a file name (got ${show(o.out)})`);
+  if (o.shard !== undefined && (typeof o.shard !== 'object' || o.shard === null || typeof o.shard.k !== 'number' || typeof o.shard.n !== 'number')) {
+    throw new GoalError('GOAL_INVALID_OPTION', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(o.shard)}${typeof o.shard === 'object' && o.shard ? ` with k ${show(o.shard.k)}, n ${show(o.shard.n)}` : ''})`);
+  }
   for (const key of ['ranks', 'taus', 'seeds'] as const) {
     if (!Array.isArray(o[key])) throw new GoalError('GOAL_INVALID_OPTION', `sweep options.${key} must be an array (got ${show(o[key])})`);
   }

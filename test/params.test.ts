@@ -48,13 +48,15 @@ const bad: [Record<string, unknown>, RegExp][] = [
   [{ nRec: 10, dtype: 'float16' }, /^dtype must be one of float32, float64 \(got "float16"\)$/],
   [{ nRec: 10, seed: -1 }, /^seed must be an integer in \[0, /],
   [{ nRec: 10, resample: 'yes' }, /^resample must be true or false/],
+  [{ nRec: 10n as never }, /^nRec must be an integer in \[1, 1048576\] \(got 10n\)$/],
+  [{ nRec: 10, epochs: new Float64Array([1, 1]) as never }, /^epochs must be two integers: .* \(got a Float64Array\)$/],
   [{ nRec: 10, n_rec: 10 }, /^unknown parameter n_rec \(did you mean nRec\?\)$/],
   [{ nRec: 10, tau_m: 8 }, /^unknown parameter tau_m \(did you mean tauM\?\)$/],
 ];
 
 t.test('bad values', async (t) => {
   for (const [input, message] of bad) {
-    t.throws(() => resolveParams(input), message, JSON.stringify(input));
+    t.throws(() => resolveParams(input), message, JSON.stringify(input, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)));
   }
   const err = (() => { try { resolveParams({ nRec: 10, tauS: -2 }); } catch (e) { return e; } })() as GoalError;
   t.ok(err instanceof GoalError);

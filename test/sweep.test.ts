@@ -293,3 +293,11 @@ t.test('resume counts a point written twice once, and refuses a file whose rows 
   t.equal(fs.readFileSync(out, 'utf8'), before, 'the file is untouched');
   fs.rmSync(dir, { recursive: true });
 });
+
+t.test('sweep options of the wrong kind are GoalErrors that say what is expected', async (t) => {
+  await t.rejects(sweep(undefined as never), { code: 'GOAL_INVALID_OPTION', message: /options must be an object with ranks, taus and seeds/ });
+  await t.rejects(sweep({ ...grid, out: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: /options.out must be a file name \(got 5\)/ });
+  await t.rejects(sweep({ ...grid, shard: { k: '1', n: '2' } as never }), { code: 'GOAL_INVALID_OPTION', message: /options.shard must be \{ k, n \}.*with k "1", n "2"/ });
+  await t.rejects(sweep({ ...grid, shard: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: /options.shard must be \{ k, n \}/ });
+  await t.rejects(sweep({ ...grid, label: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: /options.label must be a function/ });
+});
