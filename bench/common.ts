@@ -29,10 +29,10 @@ export async function checkReplay(backend: NativeBackend, name = 'ltts-n40.json'
 export const scaledOutLr = (N: number) => (0.0025 * 150) / N;
 
 /** One network as train() draws it for these params, and its feedback noise: a batch member. */
-export function drawMember(params: Partial<Params>): { net: NetConfig; noise: Float64Array } {
+export async function drawMember(params: Partial<Params>): Promise<{ net: NetConfig; noise: Float64Array }> {
   const { params: p } = resolveParams(params);
-  const input = drawInput({ ...p, seed: p.seed ?? 1 });
-  return { net: netConfig(input), noise: input.noise() };
+  const input = await drawInput({ ...p, seed: p.seed ?? 1 });
+  return { net: netConfig(input), noise: await input.noise() };
 }
 
 /** A batch after its target run, readout epochs and feedback: ready for recurrent epochs. */
@@ -46,8 +46,8 @@ export async function readyBatch(members: { net: NetConfig; noise: Float64Array 
 }
 
 /** One network (a batch of one), ready for recurrent epochs. */
-export function readyNet(params: Partial<Params>, backend: NativeBackend, readout = 200): Promise<Batch> {
-  return readyBatch([drawMember({ ...params, epochs: [readout, 0] })], backend, readout);
+export async function readyNet(params: Partial<Params>, backend: NativeBackend, readout = 200): Promise<Batch> {
+  return readyBatch([await drawMember({ ...params, epochs: [readout, 0] })], backend, readout);
 }
 
 /** Median ms per recurrent epoch over `rounds` timed calls of `epochs` each (after a warm-up). */

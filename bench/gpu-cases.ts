@@ -116,7 +116,7 @@ export const SEED_CASES: [string, Partial<Params>, boolean][] = [
 
 /** A CUDA batch against its networks run alone on CUDA: must be equal bit for bit. */
 export async function batchParity(name: string, members: Partial<Params>[], epochs: number): Promise<ParityRow> {
-  const nets = members.map(drawMember);
+  const nets = await Promise.all(members.map(drawMember));
   const b = await readyBatch(nets, GPU, 20);
   const r = await b.recurrent(epochs);
   const pairs: [ArrayLike<number>, ArrayLike<number>][] = [];
@@ -179,7 +179,7 @@ export function paperGrid(): Partial<Params>[] {
 /** Network-epochs per second of a lockstep batch (recurrent epochs only, after a warm-up). */
 export async function batchThroughput(members: Partial<Params>[], backend: NativeBackend, epochs: number,
   rounds = 3): Promise<number> {
-  const nets = members.map(drawMember);
+  const nets = await Promise.all(members.map(drawMember));
   const b = await readyBatch(nets, backend, 50, backend === 'cpu' ? os.availableParallelism() : 1);
   try {
     await b.recurrent(1);

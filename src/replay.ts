@@ -3,7 +3,7 @@
 import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
 import { paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
-import { checkMemory, checkRunOptions, runPhases, type RunOptions } from './run';
+import { checkRunOptions, reserveMemory, runPhases, type RunOptions, type RunOutput } from './run';
 
 type Nested = number[][];
 
@@ -153,25 +153,30 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
   }
   const N = p.nRec, I = p.nInp, O = p.nOut, T = p.tSeq;
   const cols = p.feedback === 'out' ? (p.rank as number) : N;
-  checkMemory(p);
-  const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
-  const noise = matrix(init.B_noise, N, cols, 'fixture.init.B_noise');
-  expected(fixture, p); // a malformed expect fails now, not after the run
-  const backend = chooseBackend(options.backend ?? 'cpu', warn);
-  const [out] = await runPhases(
-    [{
-      params: p,
-      W_ih: matrix(init.W_ih, I, N, 'fixture.init.W_ih'),
-      W_hh: matrix(init.W_hh, N, N, 'fixture.init.W_hh'),
-      W_ho: matrix(init.W_ho, N, O, 'fixture.init.W_ho'),
-      W_trg: matrix(init.W_trg, O, N, 'fixture.init.W_trg'),
-      targ: matrix(task.targ, T, O, 'fixture.task.targ'),
-      clock: matrix(task.clock, T - 1, I, 'fixture.task.clock'),
-      noise: () => noise,
-    }],
-    { backend, keep: true, warn },
-    options,
-  );
+  const release = reserveMemory(p);
+  let out: RunOutput, backend: ReplayResult['backend'];
+  try {
+    const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
+    const noise = matrix(init.B_noise, N, cols, 'fixture.init.B_noise');
+    expected(fixture, p); // a malformed expect fails now, not after the run
+    backend = chooseBackend(options.backend ?? 'cpu', warn);
+    [out] = await runPhases(
+      [{
+        params: p,
+        W_ih: matrix(init.W_ih, I, N, 'fixture.init.W_ih'),
+        W_hh: matrix(init.W_hh, N, N, 'fixture.init.W_hh'),
+        W_ho: matrix(init.W_ho, N, O, 'fixture.init.W_ho'),
+        W_trg: matrix(init.W_trg, O, N, 'fixture.init.W_trg'),
+        targ: matrix(task.targ, T, O, 'fixture.task.targ'),
+        clock: matrix(task.clock, T - 1, I, 'fixture.task.clock'),
+        noise: () => noise,
+      }],
+      { backend, keep: true, warn },
+      options,
+    );
+  } finally {
+    release();
+  }
   const result: ReplayResult = {
     mseOut: out.mseOut,
     mseRec: out.mseRec,

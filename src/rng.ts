@@ -74,9 +74,41 @@ export class Rng {
 
   /** `count` standard normals times `scale` (row-major fill of a matrix). */
   normals(count: number, scale = 1): Float64Array {
+    return drain(this.normalsInSlices(count, scale));
+  }
+
+  /**
+   * normals() as a generator that pauses after every SLICE numbers (the same numbers, in the
+   * same order): a large matrix is then drawn without holding the event loop (drainAsync).
+   */
+  *normalsInSlices(count: number, scale = 1): Generator<void, Float64Array> {
     const out = new Float64Array(count);
-    for (let k = 0; k < count; k++) out[k] = scale * this.normal();
+    for (let start = 0; start < count; start += SLICE) {
+      const end = Math.min(count, start + SLICE);
+      for (let k = start; k < end; k++) out[k] = scale * this.normal();
+      if (end < count) yield;
+    }
     return out;
+  }
+}
+
+/** Normals drawn between two pauses of a sliced draw: about 20 ms of work. */
+const SLICE = 1 << 19;
+
+/** Runs a sliced draw to its end at once. */
+export function drain<T>(draw: Generator<void, T>): T {
+  for (;;) {
+    const r = draw.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Runs a sliced draw, letting the event loop run (timers, signals, I/O) at every pause. */
+export async function drainAsync<T>(draw: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const r = draw.next();
+    if (r.done) return r.value;
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 

@@ -24,7 +24,7 @@ export interface RunOptions {
    * Called after each epoch (a batch of epochs runs in one native call, then each is told).
    * A returned promise is awaited: its rejection rejects the run.
    */
-  onEpoch?: (info: EpochInfo) => void | Promise<void>;
+  onEpoch?: (info: EpochInfo) => unknown;
   /**
    * Stops the run between epochs; the result then holds the epochs done and `aborted: true`.
    * Aborted from onEpoch, the run ends at that epoch.
@@ -42,7 +42,7 @@ export interface NetInput {
   targ: Float64Array;
   clock: Float64Array;
   /** Standard normals for the feedback (N×N spk, N×R out): once, or every epoch with resample. */
-  noise: () => Float64Array;
+  noise: () => Float64Array | Promise<Float64Array>;
 }
 
 export interface RunPlan {
@@ -119,8 +119,23 @@ function memoryLimit(): number {
   return constrained > 0 && constrained < total ? constrained : total;
 }
 
-/** Bytes of the networks of this process's runs in progress (runPhases holds them). */
+/** Bytes of the networks of this process's runs in progress (see reserveMemory). */
 let heldBytes = 0;
+
+/**
+ * checkMemory, then holds the memory checked until the returned release is called, so that
+ * runs started together (several train() calls at once) are checked against each other.
+ */
+export function reserveMemory(p: ResolvedParams, label?: Labeller, networks = 1, fewer?: string): () => void {
+  checkMemory(p, label, networks, fewer);
+  const bytes = networks * networkBytes(p);
+  heldBytes += bytes;
+  let held = true;
+  return () => {
+    if (held) heldBytes -= bytes;
+    held = false;
+  };
+}
 
 /**
  * Refuses, before anything is drawn or allocated, networks this machine cannot hold —
@@ -214,18 +229,6 @@ function median(xs: ArrayLike<number>): number {
  */
 export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOptions = {}): Promise<RunOutput[]> {
   const t0 = performance.now();
-  // Held from here (synchronously after the caller's checkMemory) to the end, so that runs
-  // started together are checked against each other.
-  const bytes = nets.reduce((sum, n) => sum + networkBytes(n.params), 0);
-  heldBytes += bytes;
-  try {
-    return await runHeld(nets, plan, options, t0);
-  } finally {
-    heldBytes -= bytes;
-  }
-}
-
-async function runHeld(nets: NetInput[], plan: RunPlan, options: RunOptions, t0: number): Promise<RunOutput[]> {
   const K = nets.length;
   const p0 = nets[0].params;
   const [nReadout, nRecurrent] = p0.epochs;
@@ -261,11 +264,11 @@ async function runHeld(nets: NetInput[], plan: RunPlan, options: RunOptions, t0:
         `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (0.0025·150/N)` : `a smaller ${label('outLr')}`}`);
     }
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
-    const draw = () => nets.map((n) => n.noise());
+    const draw = () => Promise.all(nets.map((n) => n.noise()));
     if (!aborted) {
-      if (!resample) await eng.feedback(draw());
+      if (!resample) await eng.feedback(await draw());
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n) => {
-        if (resample) await eng.feedback(draw());
+        if (resample) await eng.feedback(await draw());
         const r = await eng.recurrent(n);
         await deliver(n, options, (e) => {
           for (let k = 0; k < K; k++) {

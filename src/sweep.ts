@@ -9,7 +9,7 @@ import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
-import { checkMemory, checkRunOptions, networkBytes, runPhases, type EpochInfo, type RunOutput } from './run';
+import { checkRunOptions, networkBytes, reserveMemory, runPhases, type EpochInfo, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
 export type SweepRank = number | 'ltts';
@@ -68,7 +68,7 @@ export interface SweepOptions {
   signal?: AbortSignal;
   onRow?: (row: SweepRow, done: number, total: number) => void;
   /** Progress of a GPU batch (median over its networks). */
-  onEpoch?: (info: EpochInfo) => void | Promise<void>;
+  onEpoch?: (info: EpochInfo) => unknown;
   onWarning?: (message: string) => void;
   /** How parameters are named in messages (the CLI names its flags). */
   label?: Labeller;
@@ -316,60 +316,65 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const lockstep = backend === 'cuda' || o.batch !== undefined;
   const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
   const bytes = grid.map((p) => networkBytes(p.params));
-  checkMemory(grid[bytes.indexOf(Math.max(...bytes))].params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
-  if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched
-    if (read.torn) warn(tornLine(o.out!));
-    writeRows(o.out!, previous);
-  }
-
-  const fresh = new Map<string, SweepRow>();
-  let aborted = false;
-  const finish = (p: Point, r: RunOutput) => {
-    const row = toRow(p, r, conv, o.curves === true, config);
-    if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
-    fresh.set(rowKey(p), row);
-    o.onRow?.(row, fresh.size, todo.length);
-  };
-
-  if (lockstep) {
-    // Lockstep batches: every native call advances all the batch's networks (the GPU path).
-    const size = o.batch ?? DEFAULT_GPU_BATCH;
-    for (let i = 0; i < todo.length && !aborted; i += size) {
-      const group = todo.slice(i, i + size);
-      const outs = await runPhases(group.map((p) => drawInput(p.params, label)), { backend, warn, threads, label }, { signal: o.signal, onEpoch: o.onEpoch });
-      if (outs[0].aborted) aborted = true;
-      else group.forEach((p, k) => finish(p, { ...outs[k], seconds: outs[k].seconds / group.length }));
+  const release = reserveMemory(grid[bytes.indexOf(Math.max(...bytes))].params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
+  try {
+    if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched
+      if (read.torn) warn(tornLine(o.out!));
+      writeRows(o.out!, previous);
     }
-  } else {
-    // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
-    const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-    if (threads > pool) warn(`threads=${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
-    // The first failure stops the other workers (their runs end within an epoch) before the
-    // sweep rejects, so nothing runs or is written after the rejection.
-    const stop = new AbortController();
-    const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-    let next = 0;
-    const worker = async () => {
-      while (next < todo.length && !aborted && !signal.aborted) {
-        const p = todo[next++];
-        const [r] = await runPhases([drawInput(p.params, label)], { backend, warn, label }, { signal });
-        if (r.aborted) aborted = true;
-        else finish(p, r);
-      }
-    };
-    const settled = await Promise.allSettled(Array.from({ length: Math.min(threads, todo.length) }, () => worker().catch((err) => {
-      stop.abort();
-      throw err;
-    })));
-    const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-    if (failure) throw failure.reason;
-    if (o.signal?.aborted && fresh.size < todo.length) aborted = true;
-  }
 
-  const order = new Map(points.map((p, i) => [rowKey(p), i]));
-  const inGrid = previous.filter((r) => order.has(rowKey(r)));
-  const rows = [...inGrid, ...[...fresh.values()].sort((a, b) => order.get(rowKey(a))! - order.get(rowKey(b))!)];
-  return { rows, planned: todo.length, completed: fresh.size, skipped, aborted, seconds: (Date.now() - t0) / 1000, backend };
+    const fresh = new Map<string, SweepRow>();
+    let aborted = false;
+    const finish = (p: Point, r: RunOutput) => {
+      const row = toRow(p, r, conv, o.curves === true, config);
+      if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
+      fresh.set(rowKey(p), row);
+      o.onRow?.(row, fresh.size, todo.length);
+    };
+
+    if (lockstep) {
+      // Lockstep batches: every native call advances all the batch's networks (the GPU path).
+      const size = o.batch ?? DEFAULT_GPU_BATCH;
+      for (let i = 0; i < todo.length && !aborted; i += size) {
+        const group = todo.slice(i, i + size);
+        const nets = await Promise.all(group.map((p) => drawInput(p.params, label)));
+        const outs = await runPhases(nets, { backend, warn, threads, label }, { signal: o.signal, onEpoch: o.onEpoch });
+        if (outs[0].aborted) aborted = true;
+        else group.forEach((p, k) => finish(p, { ...outs[k], seconds: outs[k].seconds / group.length }));
+      }
+    } else {
+      // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
+      const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+      if (threads > pool) warn(`threads=${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
+      // The first failure stops the other workers (their runs end within an epoch) before the
+      // sweep rejects, so nothing runs or is written after the rejection.
+      const stop = new AbortController();
+      const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+      let next = 0;
+      const worker = async () => {
+        while (next < todo.length && !aborted && !signal.aborted) {
+          const p = todo[next++];
+          const [r] = await runPhases([await drawInput(p.params, label)], { backend, warn, label }, { signal });
+          if (r.aborted) aborted = true;
+          else finish(p, r);
+        }
+      };
+      const settled = await Promise.allSettled(Array.from({ length: Math.min(threads, todo.length) }, () => worker().catch((err) => {
+        stop.abort();
+        throw err;
+      })));
+      const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+      if (failure) throw failure.reason;
+      if (o.signal?.aborted && fresh.size < todo.length) aborted = true;
+    }
+
+    const order = new Map(points.map((p, i) => [rowKey(p), i]));
+    const inGrid = previous.filter((r) => order.has(rowKey(r)));
+    const rows = [...inGrid, ...[...fresh.values()].sort((a, b) => order.get(rowKey(a))! - order.get(rowKey(b))!)];
+    return { rows, planned: todo.length, completed: fresh.size, skipped, aborted, seconds: (Date.now() - t0) / 1000, backend };
+  } finally {
+    release();
+  }
 }
 
 /**

@@ -2,8 +2,8 @@
 import { chooseBackend, type Backend } from './backend';
 import { asGoalError, GoalError } from './errors';
 import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
-import { Rng, randomSeed } from './rng';
-import { checkMemory, checkRunOptions, noiseCount, runPhases, type NetInput, type RunOptions } from './run';
+import { drain, drainAsync, Rng, randomSeed } from './rng';
+import { checkRunOptions, noiseCount, reserveMemory, runPhases, type NetInput, type RunOptions, type RunOutput } from './run';
 import { buildClock, buildTarget, TARGET_SILENT_STEPS } from './tasks';
 
 export interface TrainOptions extends RunOptions {
@@ -35,26 +35,44 @@ export interface TrainResult {
 }
 
 /** Everything a seed decides, in the order it is drawn: task, then W_ih, W_hh, W_ho, W_trg. */
-export function drawNetwork(p: ResolvedParams, rng: Rng) {
+export function drawNetwork(p: ResolvedParams, rng: Rng): Drawn {
+  return drain(drawing(p, rng));
+}
+
+export interface Drawn {
+  targ: Float64Array;
+  clock: Float64Array;
+  W_ih: Float64Array;
+  W_hh: Float64Array;
+  W_ho: Float64Array;
+  W_trg: Float64Array;
+}
+
+/** drawNetwork's draws, the one place their order is written, pausing within large matrices. */
+function* drawing(p: ResolvedParams, rng: Rng): Generator<void, Drawn> {
   const targ = buildTarget(p.tSeq, p.nOut, rng).data;
   const clock = buildClock(p.tSeq, p.nInp).data;
   const N = p.nRec;
-  return {
-    targ,
-    clock,
-    W_ih: rng.normals(p.nInp * N, p.sigmaInp),
-    W_hh: rng.normals(N * N, p.sigmaRec),
-    W_ho: rng.normals(N * p.nOut, 1 / Math.sqrt(N)),
-    W_trg: rng.normals(p.nOut * N, p.sigmaTrg),
-  };
+  const W_ih = yield* rng.normalsInSlices(p.nInp * N, p.sigmaInp);
+  const W_hh = yield* rng.normalsInSlices(N * N, p.sigmaRec);
+  const W_ho = yield* rng.normalsInSlices(N * p.nOut, 1 / Math.sqrt(N));
+  const W_trg = yield* rng.normalsInSlices(p.nOut * N, p.sigmaTrg);
+  return { targ, clock, W_ih, W_hh, W_ho, W_trg };
 }
 
 /** Params whose seed is fixed: everything a run's draws depend on. */
 export type SeededParams = ResolvedParams & { seed: number };
 
 /** One network with its seed's draws and a source of feedback noise from the same stream. */
-export function drawInput(p: SeededParams, label: Labeller = (n) => n): NetInput {
-  return seedDraw(p, label, (rng) => ({ params: p, ...drawNetwork(p, rng), noise: () => rng.normals(noiseCount(p)) }));
+export async function drawInput(p: SeededParams, label: Labeller = (n) => n): Promise<NetInput> {
+  const rng = new Rng(p.seed);
+  let drawn: Drawn;
+  try {
+    drawn = await drainAsync(drawing(p, rng)); // a large network's draws leave the event loop free
+  } catch (err) {
+    throw seedError(err, p, label);
+  }
+  return { params: p, ...drawn, noise: () => drainAsync(rng.normalsInSlices(noiseCount(p))) };
 }
 
 /**
@@ -62,7 +80,11 @@ export function drawInput(p: SeededParams, label: Labeller = (n) => n): NetInput
  * to check for every seed of a sweep before any network trains.
  */
 export function checkTarget(p: SeededParams, label: Labeller = (n) => n): void {
-  seedDraw(p, label, (rng) => buildTarget(p.tSeq, p.nOut, rng));
+  try {
+    buildTarget(p.tSeq, p.nOut, new Rng(p.seed));
+  } catch (err) {
+    throw seedError(err, p, label);
+  }
 }
 
 /** Too short a target fails with every seed: callers say so before any warning about the rest. */
@@ -70,16 +92,13 @@ export function checkTaskLength(p: ResolvedParams, label?: Labeller): void {
   if (p.tSeq <= TARGET_SILENT_STEPS) checkTarget({ ...p, seed: 0 }, label);
 }
 
-function seedDraw<T>(p: SeededParams, label: Labeller, draw: (rng: Rng) => T): T {
-  try {
-    return draw(new Rng(p.seed));
-  } catch (err) {
-    if (err instanceof GoalError && err.code === 'GOAL_DEGENERATE_TASK') {
-      const seed = p.tSeq > TARGET_SILENT_STEPS ? `, ${label('seed')}=${p.seed}` : ''; // short ones fail for every seed
-      throw new GoalError(err.code, `${label('tSeq')}=${p.tSeq}${seed}: ${err.message}`, err.param);
-    }
-    throw asGoalError(err);
+/** A failed draw as a GoalError; a degenerate target names T and the seed in the caller's terms. */
+function seedError(err: unknown, p: SeededParams, label: Labeller): unknown {
+  if (err instanceof GoalError && err.code === 'GOAL_DEGENERATE_TASK') {
+    const seed = p.tSeq > TARGET_SILENT_STEPS ? `, ${label('seed')}=${p.seed}` : ''; // short ones fail for every seed
+    return new GoalError(err.code, `${label('tSeq')}=${p.tSeq}${seed}: ${err.message}`, err.param);
   }
+  return asGoalError(err);
 }
 
 const emitWarning = (message: string) => process.emitWarning(message, { code: 'GOAL_WARNING' });
@@ -95,10 +114,15 @@ export async function train(params: Partial<Params>, options: TrainOptions = {})
   checkTaskLength(p, options.label);
   warnings.forEach(warn);
   const backend = chooseBackend(options.backend ?? 'cpu', warn);
-  checkMemory(p, options.label);
   const seed = p.seed ?? randomSeed();
   const resolved = { ...p, seed };
-  const [out] = await runPhases([drawInput(resolved, options.label)], { backend, warn, label: options.label }, options);
+  const release = reserveMemory(p, options.label);
+  let out: RunOutput;
+  try {
+    [out] = await runPhases([await drawInput(resolved, options.label)], { backend, warn, label: options.label }, options);
+  } finally {
+    release();
+  }
   return {
     mseOut: out.mseOut,
     mseRec: out.mseRec,

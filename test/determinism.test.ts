@@ -1,6 +1,7 @@
 // The same seed, backend and dtype give bit-identical results; so does every CPU variant.
 import t from 'tap';
-import { info, train } from '../src/index';
+import { buildTarget, drawNetwork, info, resolveParams, Rng, train } from '../src/index';
+import { drawInput } from '../src/train';
 
 const small = { nRec: 60, tSeq: 60, epochs: [40, 12] as [number, number] };
 
@@ -59,4 +60,28 @@ t.test('float32 and float64 agree closely at the start of training', async (t) =
   const a = await train({ ...small, seed: 9, dtype: 'float32', epochs: [40, 1] });
   const b = await train({ ...small, seed: 9, dtype: 'float64', epochs: [40, 1] });
   t.ok(Math.abs(a.mseOut - b.mseOut) <= 1e-4 * b.mseOut, `mse_out ${a.mseOut} vs ${b.mseOut}`);
+});
+
+t.test('a large network is drawn in slices that let the event loop run, the same numbers in the same order', async (t) => {
+  const { params } = resolveParams({ nRec: 1100, tSeq: 20, epochs: [1, 1], seed: 5 }); // W_hh: 1.21 million normals, three slices
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  const input = await drawInput({ ...params, seed: 5 });
+  clearInterval(timer);
+  t.ok(ticks > 0, `timers ran during the draw (${ticks} ticks)`);
+  // The stream drawn one normal at a time, without slices: task, then W_ih, W_hh, W_ho, W_trg.
+  const rng = new Rng(5);
+  buildTarget(20, params.nOut, rng);
+  const differ = (got: Float64Array, scale: number) => {
+    let n = 0;
+    for (let k = 0; k < got.length; k++) if (got[k] !== scale * rng.normal()) n++;
+    return n;
+  };
+  t.equal(differ(input.W_ih, params.sigmaInp), 0, 'W_ih');
+  t.equal(differ(input.W_hh, params.sigmaRec), 0, 'W_hh, across its slices');
+  t.equal(differ(input.W_ho, 1 / Math.sqrt(params.nRec)), 0, 'W_ho');
+  t.equal(differ(input.W_trg, params.sigmaTrg), 0, 'W_trg');
+  t.equal(differ(await input.noise(), 1), 0, 'then the feedback noise');
+  const atOnce = drawNetwork(params, new Rng(5)).W_hh;
+  t.ok(atOnce.every((x, k) => x === input.W_hh[k]), 'drawNetwork, at once, draws the same');
 });

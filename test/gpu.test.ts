@@ -87,10 +87,10 @@ for (const [name, params, exact] of seeds) {
   });
 }
 
-function member(params: Partial<Params>): { net: NetConfig; noise: Float64Array } {
+async function member(params: Partial<Params>): Promise<{ net: NetConfig; noise: Float64Array }> {
   const { params: p } = resolveParams(params);
-  const input = drawInput({ ...p, seed: p.seed ?? 1 });
-  return { net: netConfig(input), noise: input.noise() };
+  const input = await drawInput({ ...p, seed: p.seed ?? 1 });
+  return { net: netConfig(input), noise: await input.noise() };
 }
 
 /** A lone network: a batch of one. */
@@ -110,7 +110,7 @@ const batches: [string, Partial<Params>[]][] = [
 for (const [name, members] of batches) {
   t.test(`a CUDA batch equals its networks run alone on CUDA, bit for bit (${name})`, { skip }, async (t) => {
     const { Batch } = addon();
-    const nets = members.map(member);
+    const nets = await Promise.all(members.map(member));
     const b = new Batch({ backend: 'cuda', nets: nets.map((n) => n.net) });
     t.match(b.device, /^cuda:0 /);
     await b.targetRun();
@@ -138,7 +138,7 @@ for (const [name, members] of batches) {
 
 t.test('feedback matrices and the readout MSE equal the CPU\'s', { skip }, async (t) => {
   for (const params of [{ rank: null }, { rank: 8 }, { rank: 50 }, { rank: 8, feedback: 'out' as const }]) {
-    const m = member({ nRec: 60, tSeq: 50, seed: 3, dtype: 'float64', ...params });
+    const m = await member({ nRec: 60, tSeq: 50, seed: 3, dtype: 'float64', ...params });
     const read = async (backend: 'cpu' | 'cuda') => {
       const net = one(m.net, backend);
       await net.targetRun();
@@ -160,7 +160,7 @@ t.test('feedback matrices and the readout MSE equal the CPU\'s', { skip }, async
 });
 
 t.test('phases out of order on CUDA are coded errors', { skip }, async (t) => {
-  const m = member({ nRec: 20, tSeq: 10, seed: 1 });
+  const m = await member({ nRec: 20, tSeq: 10, seed: 1 });
   const net = one(m.net, 'cuda');
   await t.rejects(net.readout(1), { code: 'GOAL_STATE' }, 'readout before the target run');
   t.throws(() => net.readoutMse(0), { code: 'GOAL_STATE' });
