@@ -114,7 +114,7 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
   if (!isObject(fixture.params)) bad('fixture.params is missing');
   const dtype = fixtureDtype(fixture);
-  const missing = REQUIRED.filter((k) => !(k in fixture.params));
+  const missing = REQUIRED.filter((k) => fixture.params[k] === undefined);
   if (missing.length) bad(`fixture.params lacks ${missing.join(', ')}`);
   if ('resample' in fixture.params && typeof fixture.params.resample !== 'boolean') {
     bad(`fixture.params.resample must be true or false (got ${show(fixture.params.resample)})`);
@@ -124,15 +124,20 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
   }
   const input: Record<string, unknown> = { dtype };
   const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
+  const unknown: string[] = [];
   for (const [key, value] of Object.entries(fixture.params)) {
     const name = bySpec.get(key);
+    if (!name) unknown.push(key);
     if (!name || name === 'seed' || name === 'dtype') continue;
     if (['sigmaInp', 'sigmaTrg', 'sigmaRec'].includes(name)) continue; // the matrices are given, already scaled
     input[name] = value;
   }
   const specName = new Map(paramDocs.map((d) => [d.name, d.spec]));
   try {
-    return resolveParams(input as Partial<Params>, (n: ParamName) => `fixture.params.${specName.get(n)}`);
+    const resolved = resolveParams(input as Partial<Params>, (n: ParamName) => `fixture.params.${specName.get(n)}`);
+    // Told, not refused: a generator may store more than SPEC's table (a misspelt name shows here).
+    if (unknown.length) resolved.warnings.push(`fixture.params ${unknown.map((k) => JSON.stringify(k)).join(', ')}: not among SPEC.md's parameters; ignored`);
+    return resolved;
   } catch (err) {
     if (err instanceof GoalError) bad(err.message);
     throw err;
@@ -270,7 +275,7 @@ function check(field: string, got: ArrayLike<number> | null | undefined, want: A
 export function compareReplay(fixture: Fixture, result: ReplayResult): FieldCheck[] {
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
   const dtype = fixtureDtype(fixture);
-  if (!isObject(result) || !isObject(result.params)) {
+  if (!isObject(result) || !isObject(result.params) || !Number.isInteger(result.params.nRec)) {
     throw new GoalError('GOAL_INVALID_OPTION', 'compareReplay(fixture, result): result must be what replay() resolved to');
   }
   const want = expected(fixture, result.params);

@@ -67,6 +67,7 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
   t.throws(() => compareReplay(null as never, r), { code: 'GOAL_BAD_FIXTURE' });
   t.throws(() => compareReplay(with_((f) => { f.dtype = 'float16'; }), r), { code: 'GOAL_BAD_FIXTURE', message: /dtype must be float32 or float64/ });
   t.throws(() => compareReplay(fx, null as never), { code: 'GOAL_INVALID_OPTION' });
+  t.throws(() => compareReplay(fx, { params: {} } as never), { code: 'GOAL_INVALID_OPTION' });
   t.strictSame(compareReplay(with_((f) => { delete f.expect; }), r), [], 'no expect: nothing compared');
 });
 
@@ -111,4 +112,16 @@ t.test('a dtype given among the params (and not at the top) is taken', async (t)
   const r = await replay(f as never);
   t.equal(r.dtype, 'float32');
   t.ok(compareReplay(f as never, r).every((c) => c.ok && (c.tolerance === 0 || c.tolerance === 1e-4)), 'float32 run, float32 tolerances');
+});
+
+t.test('fixture params that are not SPEC parameters are named in a warning and ignored', async (t) => {
+  const f = structuredClone(loadFixture('rank3-n40.json')) as unknown as Record<string, any>;
+  f.params.tau_mm = 4;
+  const warnings: string[] = [];
+  const r = await replay(f as never, { onWarning: (m) => warnings.push(m) });
+  t.strictSame(warnings, ['fixture.params "tau_mm": not among SPEC.md\'s parameters; ignored']);
+  t.ok(compareReplay(f as never, r).every((c) => c.ok), 'and the replay still matches');
+  const g = structuredClone(loadFixture('rank3-n40.json')) as unknown as Record<string, any>;
+  g.params.rec_lr = undefined;
+  await t.rejects(replay(g as never), { code: 'GOAL_BAD_FIXTURE', message: /fixture.params lacks rec_lr/ }, 'undefined is missing');
 });
