@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeInfo } from '../binding';
+import { asGoalError } from './errors';
 import { addon, packageRoot } from './native';
 
 export interface Info extends NativeInfo {
@@ -13,5 +14,9 @@ export function version(): string {
 }
 
 export function info(): Info {
-  return { version: version(), ...addon().info() };
+  try {
+    return { version: version(), ...addon().info() };
+  } catch (err) {
+    throw asGoalError(err); // e.g. GOAL_CPU_ISA naming no variant
+  }
 }

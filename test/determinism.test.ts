@@ -50,6 +50,7 @@ t.test('every instruction-set variant gives the same bits', async (t) => {
     }
     process.env.GOAL_CPU_ISA = 'sse9';
     await t.rejects(train({ ...small, seed: 5 }), { code: 'GOAL_INVALID' }, 'an unknown variant is refused');
+    t.throws(() => info(), { name: 'GoalError', code: 'GOAL_INVALID', message: /GOAL_CPU_ISA must be base, avx2 or avx512 \(got sse9\)/ }, 'info() too');
   } finally {
     if (saved === undefined) delete process.env.GOAL_CPU_ISA;
     else process.env.GOAL_CPU_ISA = saved;
