@@ -15,7 +15,7 @@ let warnedFallback = false;
  */
 export function chooseBackend(requested: Backend, warn: (message: string) => void): NativeBackend {
   if (!BACKENDS.includes(requested)) {
-    throw new GoalError('GOAL_INVALID_PARAM', `backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(requested)})`, 'backend');
+    throw new GoalError('GOAL_INVALID_OPTION', `options.backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(requested)})`);
   }
   if (requested === 'cpu') return 'cpu';
   const cuda = addon().info().cuda;

@@ -73,7 +73,7 @@ t.test('train rejects before doing any work', async (t) => {
   await t.rejects(train({ nRec: 10, tSeq: 5, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),
     { code: 'GOAL_DEGENERATE_TASK', message: /^tSeq=5: the target is degenerate: .*every step is zeroed when t_seq ≤ 8\); use t_seq ≥ 9$/ });
   t.strictSame(said, [], 'refused before any warning about the other params');
-  await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_PARAM', param: 'backend' });
+  await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION', message: /^options.backend must be one of auto, cpu, cuda \(got "gpu"\)$/ });
 });
 
 t.test('options of the wrong type are refused before any work', async (t) => {
