@@ -185,13 +185,13 @@ const CALL_MS = 50;
  * epoch). Returns true when stopped by the signal.
  */
 async function inChunks(total: number, signal: AbortSignal | undefined, fixed1: boolean,
-  run: (n: number) => Promise<void>): Promise<boolean> {
+  run: (n: number) => Promise<boolean>): Promise<boolean> {
   let done = 0, chunk = 1;
   while (done < total) {
     if (signal?.aborted) return true;
     const n = Math.min(chunk, total - done);
     const t0 = performance.now();
-    await run(n);
+    if (await run(n)) return true; // aborted from onEpoch within the call: its later epochs left out
     const ms = performance.now() - t0;
     done += n;
     if (!fixed1) chunk = Math.max(1, Math.min(4 * n, Math.floor((n * CALL_MS) / Math.max(ms, 0.01))));
@@ -202,19 +202,21 @@ async function inChunks(total: number, signal: AbortSignal | undefined, fixed1: 
 /**
  * Records the n epochs of one native call, each (`record`) then told (onEpoch, awaited, with
  * `info` of it). When onEpoch aborts the run, the run ends at that epoch: the later ones of the
- * call are left out, as if they had not run. (An abort during the native call keeps all n.)
+ * call are left out, as if they had not run, and it returns true. (An abort during the native
+ * call keeps all n: the caller sees it before the next call.)
  */
-async function deliver(n: number, options: RunOptions, record: (e: number) => void, info: (e: number) => EpochInfo): Promise<void> {
+async function deliver(n: number, options: RunOptions, record: (e: number) => void, info: (e: number) => EpochInfo): Promise<boolean> {
   if (!options.onEpoch) {
     for (let e = 0; e < n; e++) record(e);
-    return;
+    return false;
   }
   const before = options.signal?.aborted;
   for (let e = 0; e < n; e++) {
     record(e);
     await options.onEpoch(info(e));
-    if (!before && options.signal?.aborted) return;
+    if (!before && options.signal?.aborted) return true;
   }
+  return false;
 }
 
 function median(xs: ArrayLike<number>): number {
@@ -250,7 +252,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     let readoutDone = 0;
     let aborted = await inChunks(nReadout, options.signal, false, async (n) => {
       const mse = await eng.readout(n);
-      await deliver(n, options, (e) => {
+      return deliver(n, options, (e) => {
         for (let k = 0; k < K; k++) mseOut[k] = mse[k * n + e];
         readoutDone++;
       }, (e) => ({ phase: 'readout', epoch: readoutDone, epochs: nReadout, mse: median(nets.map((_, k) => mse[k * n + e])) }));
@@ -270,7 +272,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n) => {
         if (resample) await eng.feedback(await draw());
         const r = await eng.recurrent(n);
-        await deliver(n, options, (e) => {
+        return deliver(n, options, (e) => {
           for (let k = 0; k < K; k++) {
             mseRec[k].push(r.mseRec[k * n + e]);
             dz[k].push(r.dz[k * n + e]);

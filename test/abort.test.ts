@@ -68,3 +68,13 @@ t.test('an async onEpoch is awaited: its rejection rejects the run', async (t) =
   });
   t.strictSame(order, ['start 1', 'end 1', 'start 2', 'end 2'], 'one epoch told at a time');
 });
+
+t.test('aborted from onEpoch within the last native call: still reported as aborted', async (t) => {
+  // Three recurrent epochs run as native calls of 1, then 2: an abort at epoch 2 falls in the last.
+  for (const epochs of [[0, 3], [3, 0]] as [number, number][]) {
+    const ac = new AbortController();
+    const r = await train({ nRec: 30, tSeq: 40, epochs, seed: 1 }, { signal: ac.signal, onEpoch: (e) => { if (e.epoch === 2) ac.abort(); } });
+    t.equal(r.aborted, true, `epochs ${epochs}: aborted`);
+    if (epochs[1]) t.equal(r.mseRec.length, 2, 'two recurrent epochs kept');
+  }
+});

@@ -128,7 +128,8 @@ t.test('--threads beyond the cores: goal sizes Node\'s worker pool to match, no 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
   const env = { ...process.env };
   delete env.UV_THREADPOOL_SIZE;
-  const threads = String(Math.max(8, os.availableParallelism() + 3));
+  // Up to twice the cores (or 8) the pool follows --threads; Node's default is max(4, cores).
+  const threads = String(Math.max(8, 2 * os.availableParallelism()));
   const r = spawnSync(process.execPath, [BIN, 'sweep', '-N', '20', '-T', '30', '-E', '2', '2', '--ranks', '3', '--taus', '5', '--seeds', threads, '--threads', threads, '--backend', 'cpu'],
     { cwd: dir, encoding: 'utf8', env });
   t.equal(r.status, 0, r.stderr);

@@ -74,6 +74,7 @@ t.test('a repeated -E: the last counts, like any repeated flag; --epochs=a b is 
   t.strictSame(rewriteLegacy(['-E', '1', '-1', '--epochs=4', '4', '-T', '30']), ['--epochs', '4', '4', '-T', '30']);
   t.strictSame(rewriteLegacy(['-E=5', '5']), ['--epochs', '5', '5']);
   t.strictSame(rewriteLegacy(['-E', '3', '3', '2', '2']), ['--epochs', '3', '3', '2', '2'], 'one flag with four values is left to fail');
+  t.strictSame(rewriteLegacy(['-E', '5', '5', '7', '-E', '1', '1']), ['7', '--epochs', '1', '1'], 'a stray value stays, to be refused');
   const r = goal(['train', '-N', '10', '-T', '30', '-E', '3', '3', '--seed', '1', '-E', '2', '1', '--json']);
   t.equal(r.code, 0, r.err);
   t.strictSame(JSON.parse(r.out).params.epochs, [2, 1]);
@@ -366,6 +367,9 @@ t.test('-savepath naming the --replay file is refused: the fixture stays', async
   fs.copyFileSync(path.join(FIXTURE_DIR, 'rank3-n40.json'), path.join(dir, 'fx.json'));
   fs.symlinkSync('fx.json', path.join(dir, 'link.json'));
   const before = fs.readFileSync(path.join(dir, 'fx.json'), 'utf8');
+  const under = goal(['train', '--replay', 'fx.json', '-savepath', 'fx.json/x.pkl'], dir);
+  t.equal(under.code, 2, 'a savepath under the fixture file: exit 2');
+  t.match(under.err, /^goal train: -savepath "fx.json\/x.pkl": .*ENOTDIR/);
   for (const save of ['fx.json', './fx.json', 'link.json']) {
     const r = goal(['train', '--replay', 'fx.json', '-savepath', save], dir);
     t.equal(r.code, 2, `${save}: exit 2`);

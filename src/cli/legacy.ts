@@ -43,8 +43,9 @@ export function rewriteLegacy(argv: readonly string[]): string[] {
       // commander would add a repeated -E's values to the first's: the last -E counts, as any
       // other repeated flag does; `--epochs=5 5` is `--epochs 5 5`.
       if (epochsAt >= 0) {
+        // The earlier flag and its two values at most: anything after them stays, to be refused.
         let end = epochsAt + 1;
-        while (end < out.length && !/^-[^\d.]/.test(out[end])) end++;
+        while (end < out.length && end - epochsAt <= 2 && !/^-[^\d.]/.test(out[end])) end++;
         out.splice(epochsAt, end - epochsAt);
       }
       epochsAt = out.length;

@@ -114,9 +114,13 @@ function writeError(file: string, err: unknown): GoalError {
 
 /** Whether two paths name one existing file (through links, hard links included). */
 export function sameFile(a: string, b: string): boolean {
-  const sa = fs.statSync(a, { throwIfNoEntry: false });
-  const sb = fs.statSync(b, { throwIfNoEntry: false });
-  return !!sa && !!sb && sa.dev === sb.dev && sa.ino === sb.ino;
+  try {
+    const sa = fs.statSync(a, { throwIfNoEntry: false });
+    const sb = fs.statSync(b, { throwIfNoEntry: false });
+    return !!sa && !!sb && sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false; // unreachable (ENOTDIR, EACCES, …): not the same file; other checks say why
+  }
 }
 
 /** Appends one line to `file` in a single write (O_APPEND: whole lines, even with several writers). */
