@@ -103,12 +103,18 @@ export function drain<T>(draw: Generator<void, T>): T {
   }
 }
 
-/** Runs a sliced draw, letting the event loop run (timers, signals, I/O) at every pause. */
-export async function drainAsync<T>(draw: Generator<void, T>): Promise<T> {
+/**
+ * Runs a sliced draw, letting the event loop run (timers, signals, I/O) at every pause. With a
+ * signal that aborts meanwhile, it stops there and resolves to null.
+ */
+export function drainAsync<T>(draw: Generator<void, T>): Promise<T>;
+export function drainAsync<T>(draw: Generator<void, T>, signal?: AbortSignal): Promise<T | null>;
+export async function drainAsync<T>(draw: Generator<void, T>, signal?: AbortSignal): Promise<T | null> {
   for (;;) {
     const r = draw.next();
     if (r.done) return r.value;
     await new Promise((resolve) => setImmediate(resolve));
+    if (signal?.aborted) return null;
   }
 }
 

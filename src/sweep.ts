@@ -337,7 +337,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const size = o.batch ?? DEFAULT_GPU_BATCH;
       for (let i = 0; i < todo.length && !aborted; i += size) {
         const group = todo.slice(i, i + size);
-        const nets = await Promise.all(group.map((p) => drawInput(p.params, label)));
+        const nets = await Promise.all(group.map((p) => drawInput(p.params, label, o.signal)));
         const outs = await runPhases(nets, { backend, warn, threads, label }, { signal: o.signal, onEpoch: o.onEpoch });
         if (outs[0].aborted) aborted = true;
         else group.forEach((p, k) => finish(p, { ...outs[k], seconds: outs[k].seconds / group.length }));
@@ -354,7 +354,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const worker = async () => {
         while (next < todo.length && !aborted && !signal.aborted) {
           const p = todo[next++];
-          const [r] = await runPhases([await drawInput(p.params, label)], { backend, warn, label }, { signal });
+          const [r] = await runPhases([await drawInput(p.params, label, signal)], { backend, warn, label }, { signal });
           if (r.aborted) aborted = true;
           else finish(p, r);
         }

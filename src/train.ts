@@ -63,16 +63,25 @@ function* drawing(p: ResolvedParams, rng: Rng): Generator<void, Drawn> {
 /** Params whose seed is fixed: everything a run's draws depend on. */
 export type SeededParams = ResolvedParams & { seed: number };
 
-/** One network with its seed's draws and a source of feedback noise from the same stream. */
-export async function drawInput(p: SeededParams, label: Labeller = (n) => n): Promise<NetInput> {
+/**
+ * One network with its seed's draws and a source of feedback noise from the same stream. A
+ * large network's draws leave the event loop free; when `signal` aborts meanwhile they stop,
+ * and the matrices are left empty: runPhases, given the same signal, then runs nothing.
+ */
+export async function drawInput(p: SeededParams, label: Labeller = (n) => n, signal?: AbortSignal): Promise<NetInput> {
   const rng = new Rng(p.seed);
-  let drawn: Drawn;
+  let drawn: Drawn | null;
   try {
-    drawn = await drainAsync(drawing(p, rng)); // a large network's draws leave the event loop free
+    drawn = await drainAsync(drawing(p, rng), signal);
   } catch (err) {
     throw seedError(err, p, label);
   }
-  return { params: p, ...drawn, noise: () => drainAsync(rng.normalsInSlices(noiseCount(p))) };
+  const none = new Float64Array(0);
+  return {
+    params: p,
+    ...(drawn ?? { targ: none, clock: none, W_ih: none, W_hh: none, W_ho: none, W_trg: none }),
+    noise: () => drainAsync(rng.normalsInSlices(noiseCount(p))),
+  };
 }
 
 /**
@@ -119,7 +128,7 @@ export async function train(params: Partial<Params>, options: TrainOptions = {})
   const release = reserveMemory(p, options.label);
   let out: RunOutput;
   try {
-    [out] = await runPhases([await drawInput(resolved, options.label)], { backend, warn, label: options.label }, options);
+    [out] = await runPhases([await drawInput(resolved, options.label, options.signal)], { backend, warn, label: options.label }, options);
   } finally {
     release();
   }

@@ -78,3 +78,12 @@ t.test('aborted from onEpoch within the last native call: still reported as abor
     if (epochs[1]) t.equal(r.mseRec.length, 2, 'two recurrent epochs kept');
   }
 });
+
+t.test('an abort while a large network is being drawn stops the draw: nothing runs', async (t) => {
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 5); // W_hh alone is 4 million normals: several slices
+  const r = await train({ nRec: 2000, tSeq: 20, epochs: [5, 5], seed: 1 }, { signal: ac.signal });
+  t.equal(r.aborted, true);
+  t.strictSame(r.mseRec, []);
+  t.ok(Number.isNaN(r.mseOut), 'no readout epoch ran');
+});
