@@ -127,8 +127,7 @@ let heldBytes = 0;
  * runs started together (several train() calls at once) are checked against each other.
  */
 export function reserveMemory(p: ResolvedParams, label?: Labeller, networks = 1, fewer?: string): () => void {
-  checkMemory(p, label, networks, fewer);
-  const bytes = networks * networkBytes(p);
+  const bytes = checkMemory(p, label, networks, fewer);
   heldBytes += bytes;
   let held = true;
   return () => {
@@ -140,20 +139,19 @@ export function reserveMemory(p: ResolvedParams, label?: Labeller, networks = 1,
 /**
  * Refuses, before anything is drawn or allocated, networks this machine cannot hold —
  * `networks` of them at once (a sweep's threads or batch) — naming what makes one large: N
- * (the N×N matrices) or T with N or I (rasters, clock).
+ * (the N×N matrices) or T with N or I (rasters, clock). Returns the bytes they need.
  */
-export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, networks = 1, fewer = 'run fewer networks at once'): void {
+export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, networks = 1, fewer = 'run fewer networks at once'): number {
   const one = networkBytes(p), need = networks * one, have = memoryLimit();
-  if (need + heldBytes <= 0.9 * have) return;
+  if (need + heldBytes <= 0.9 * have) return need;
+  const what = networks === 1 ? 'the network needs' : `${networks} networks at once need`;
   if (need <= 0.9 * have) {
     // It would fit alone: the runs of this process already in progress hold the rest.
-    throw new GoalError('GOAL_ENOMEM', `${networks === 1 ? 'the network needs' : `${networks} networks at once need`} ` +
-      `${(need / GiB).toFixed(1)} GiB of memory, and the runs in progress in this process hold ${(heldBytes / GiB).toFixed(1)} GiB ` +
-      `of the ${(have / GiB).toFixed(1)} GiB it may use: wait for them to end`);
+    throw new GoalError('GOAL_ENOMEM', `${what} ${(need / GiB).toFixed(1)} GiB of memory, and the runs in progress in this ` +
+      `process hold ${(heldBytes / GiB).toFixed(1)} GiB of the ${(have / GiB).toFixed(1)} GiB it may use: wait for them to end`);
   }
   const byN = networkBytes({ ...p, tSeq: 2, nInp: 1 });
   const culprits: ParamName[] = byN >= one / 2 ? ['nRec'] : ['tSeq', p.nInp > p.nRec ? 'nInp' : 'nRec'];
-  const what = networks === 1 ? 'the network needs' : `${networks} networks at once need`;
   throw new GoalError(
     'GOAL_ENOMEM',
     `${culprits.map((n) => `${label(n)}=${p[n]}`).join(', ')}: ${what} ${(need / GiB).toFixed(1)} GiB of memory; ` +

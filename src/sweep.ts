@@ -9,7 +9,7 @@ import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
-import { checkRunOptions, networkBytes, reserveMemory, runPhases, type EpochInfo, type RunOutput } from './run';
+import { checkRunOptions, networkBytes, reserveMemory, runPhases, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
 export type SweepRank = number | 'ltts';
@@ -68,7 +68,7 @@ export interface SweepOptions {
   signal?: AbortSignal;
   onRow?: (row: SweepRow, done: number, total: number) => void;
   /** Progress of a GPU batch (median over its networks). */
-  onEpoch?: (info: EpochInfo) => unknown;
+  onEpoch?: RunOptions['onEpoch'];
   onWarning?: (message: string) => void;
   /** How parameters are named in messages (the CLI names its flags). */
   label?: Labeller;

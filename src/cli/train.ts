@@ -7,7 +7,7 @@ import { GoalError } from '../errors';
 import { checkWritable, sameFile, writeFileAtomic } from '../io/files';
 import { statsPickle } from '../io/pickle';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
-import { compareReplay, fixtureParams, replay, type Fixture } from '../replay';
+import { compareReplay, expectFields, fixtureParams, replay, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { checkTaskLength, train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
@@ -28,7 +28,7 @@ interface Outcome {
   params: ResolvedParams;
   aborted: boolean;
   check?: ReturnType<typeof compareReplay>;
-  /** A replay's final matrices and rasters, named as in a fixture's `expect`. */
+  /** A replay's outcome (final matrices and rasters too), named as in a fixture's `expect`. */
   matrices?: Record<string, unknown>;
 }
 
@@ -138,11 +138,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
         if (err instanceof GoalError && err.code === 'GOAL_BAD_FIXTURE') throw new GoalError(err.code, `--replay ${opts.replay}: ${err.message}`);
         throw err;
       });
-      const matrices = {
-        z_targ: r.zTarg, Z_last: r.zLast, W_ho_trained: r.wHoTrained, [r.B ? 'B' : 'D']: r.B ?? r.D,
-        W_hh_final: r.wHhFinal, min_margin: r.minMargin,
-      };
-      outcome = { ...r, seed: null, check: r.aborted ? undefined : compareReplay(fixture, r), matrices };
+      outcome = { ...r, seed: null, check: r.aborted ? undefined : compareReplay(fixture, r), matrices: expectFields(r) };
     } else {
       outcome = await train(params, common);
     }
