@@ -308,22 +308,28 @@ inline cudaError_t cudaFree(void* p) {
   std::free(p);
   return cudaSuccess;
 }
-inline cudaError_t cudaMemset(void* p, int v, size_t n) {
+// Stream work runs at once here; the engine waits for the stream after each of these anyway.
+inline cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t s) {
+  if (!s) return goal_emu::fail(cudaErrorInvalidValue);  // the engine never uses the legacy stream
   std::memset(p, v, n);
   return cudaSuccess;
 }
-inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
+  if (!s) return goal_emu::fail(cudaErrorInvalidValue);
   if (n) std::memcpy(dst, src, n);
   return cudaSuccess;
 }
-inline cudaError_t cudaMemcpy2D(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
-                                size_t height, cudaMemcpyKind) {
+inline cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+                                     size_t height, cudaMemcpyKind, cudaStream_t s) {
+  if (!s) return goal_emu::fail(cudaErrorInvalidValue);
   if (width > dpitch || width > spitch) return goal_emu::fail(cudaErrorInvalidValue);
   for (size_t r = 0; r < height; ++r)
     std::memcpy(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
   return cudaSuccess;
 }
-inline cudaError_t cudaStreamCreate(cudaStream_t* s) {
+constexpr unsigned cudaStreamNonBlocking = 1;
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
+  if (flags != cudaStreamNonBlocking) return goal_emu::fail(cudaErrorInvalidValue);
   *s = reinterpret_cast<cudaStream_t>(new char);
   return cudaSuccess;
 }
@@ -332,6 +338,15 @@ inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
   return cudaSuccess;
 }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return goal_emu::state().last; }
+
+struct cudaFuncAttributes {
+  int maxThreadsPerBlock;
+};
+template <typename Kernel>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, Kernel*) {
+  a->maxThreadsPerBlock = 1024;
+  return cudaSuccess;
+}
 
 template <typename Kernel>
 cudaError_t cudaFuncSetAttribute(Kernel* k, cudaFuncAttribute attr, int value) {

@@ -49,13 +49,24 @@ CudaInfo cuda_info() {
     info.reason = "cannot read the properties of CUDA device 0";
     return info;
   }
-  info.available = true;
   info.count = count;
   info.name = prop.name;
   info.major = prop.major;
   info.minor = prop.minor;
   info.sms = prop.multiProcessorCount;
   info.memory = double(prop.totalGlobalMem);
+  // The build holds sm_90 code and compute_90 PTX: an older GPU has a driver and a device but
+  // no image to run, and must be reported unavailable (so auto falls back to the CPU).
+  cudaFuncAttributes attr;
+  const cudaError_t image = cudaFuncGetAttributes(&attr, gpu::readout_kernel<float>);
+  if (image != cudaSuccess) {
+    cudaGetLastError();
+    info.reason = std::string("this build's kernels cannot run on ") + prop.name + " (compute capability " +
+                  std::to_string(prop.major) + "." + std::to_string(prop.minor) +
+                  "; built for 9.0 and later): " + cudaGetErrorString(image);
+    return info;
+  }
+  info.available = true;
   return info;
 }
 
@@ -120,10 +131,12 @@ class Streams {
   ~Streams() {
     for (cudaStream_t s : s_) cudaStreamDestroy(s);
   }
+  // Non-blocking: work of another batch (another thread) on its streams never waits for ours,
+  // nor ours for its, as it would through the legacy default stream.
   void create(size_t n) {
     while (s_.size() < n) {
       cudaStream_t s;
-      check(cudaStreamCreate(&s), "cudaStreamCreate");
+      check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
       s_.push_back(s);
     }
   }
@@ -131,6 +144,22 @@ class Streams {
   // Waits for everything queued; a kernel's failure (e.g. an illegal address) surfaces here.
   void sync(const std::string& what) const {
     for (cudaStream_t s : s_) check(cudaStreamSynchronize(s), what + " on the GPU");
+  }
+  // Copies and fills go on the first stream and are waited for (so a pageable upload has
+  // landed before a kernel on any of the streams reads it); a plain cudaMemcpy would run on the
+  // legacy default stream and wait for every other batch's kernels too.
+  void copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const std::string& what) const {
+    check(cudaMemcpyAsync(dst, src, bytes, kind, s_[0]), what);
+    check(cudaStreamSynchronize(s_[0]), what);
+  }
+  void copy_2d(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
+               cudaMemcpyKind kind, const std::string& what) const {
+    check(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, s_[0]), what);
+    check(cudaStreamSynchronize(s_[0]), what);
+  }
+  void zero(void* dst, size_t bytes, const std::string& what) const {
+    check(cudaMemsetAsync(dst, 0, bytes, s_[0]), what);
+    check(cudaStreamSynchronize(s_[0]), what);
   }
 
  private:
@@ -268,8 +297,8 @@ class CudaBatch final : public Batch {
       if (x.R > 0 && !gpu::dense_feedback(N_, int(x.R), out)) Rfac_ = std::max(Rfac_, int(x.R));
     }
     if (!grid_path_) plan_block_groups();
-    allocate_and_upload(in);
     streams_.create(std::max<size_t>(1, groups_.size()));
+    allocate_and_upload(in);
     margins_.assign(size_t(K_), INFINITY);
   }
 
@@ -330,10 +359,10 @@ class CudaBatch final : public Batch {
     for (int k = 0; k < K_; ++k) {
       double* dst = noise_.as<double>() + off[size_t(k)];
       const size_t count = size_t(noise_size(cfg_[size_t(k)]));
-      check(cudaMemcpy(dst, noise[k], count * sizeof(double), cudaMemcpyHostToDevice), "copying the feedback noise");
+      streams_.copy(dst, noise[k], count * sizeof(double), cudaMemcpyHostToDevice, "copying the feedback noise");
       ptrs[size_t(k)] = dst;
     }
-    check(cudaMemcpy(d_noise_ptrs_, ptrs.data(), ptrs.size() * sizeof(double*), cudaMemcpyHostToDevice),
+    streams_.copy(d_noise_ptrs_, ptrs.data(), ptrs.size() * sizeof(double*), cudaMemcpyHostToDevice,
           "copying the feedback noise pointers");
     launch(gpu::feedback_kernel<F>, K_, gpu::kAuxThreads, 16, streams_[0], static_cast<const DevNet<F>*>(d_nets_),
            static_cast<const double* const*>(d_noise_ptrs_));
@@ -347,6 +376,9 @@ class CudaBatch final : public Batch {
       check(cudaGetLastError(), "launching the feedback matrix construction");
     }
     streams_.sync("the feedback construction");
+    // K·N² doubles that nothing reads again until the next build (every epoch with resample,
+    // where the upload costs far more than the allocation).
+    noise_.release();
     has_feedback_ = true;
   }
 
@@ -400,7 +432,7 @@ class CudaBatch final : public Batch {
     check(cudaGetLastError(), "launching the readout MSE");
     streams_.sync("the readout MSE");
     double mse = 0;
-    check(cudaMemcpy(&mse, out + x, sizeof mse, cudaMemcpyDeviceToHost), "copying the readout MSE");
+    streams_.copy(&mse, out + x, sizeof mse, cudaMemcpyDeviceToHost, "copying the readout MSE");
     return mse;
   }
 
@@ -421,7 +453,7 @@ class CudaBatch final : public Batch {
         require(has_feedback_, "D needs the feedback first");
         if (n.dense) {  // as the engine keeps it (rows of pitch_)
           std::vector<F> rows(static_cast<size_t>(c.N) * size_t(pitch_));
-          check(cudaMemcpy(rows.data(), n.D, rows.size() * sizeof(F), cudaMemcpyDeviceToHost), "copying D");
+          streams_.copy(rows.data(), n.D, rows.size() * sizeof(F), cudaMemcpyDeviceToHost, "copying D");
           for (int64_t i = 0; i < c.N; ++i)
             for (int64_t j = 0; j < c.N; ++j) out[i * c.N + j] = double(rows[size_t(i * pitch_ + j)]);
           return;
@@ -435,13 +467,13 @@ class CudaBatch final : public Batch {
                static_cast<const DevNet<F>*>(d_nets_ + x), D.as<double>());
         check(cudaGetLastError(), "launching the feedback matrix");
         streams_.sync("the feedback matrix");
-        check(cudaMemcpy(out, D.as<double>(), D.bytes(), cudaMemcpyDeviceToHost), "copying the feedback matrix");
+        streams_.copy(out, D.as<double>(), D.bytes(), cudaMemcpyDeviceToHost, "copying the feedback matrix");
         return;
       }
       case Field::B: {
         require(has_feedback_ && c.R > 0, "B is kept only for a rank-R feedback, once built");
         std::vector<F> Bt(static_cast<size_t>(c.R * c.N));
-        check(cudaMemcpy(Bt.data(), n.Bt, Bt.size() * sizeof(F), cudaMemcpyDeviceToHost), "copying B");
+        streams_.copy(Bt.data(), n.Bt, Bt.size() * sizeof(F), cudaMemcpyDeviceToHost, "copying B");
         for (int64_t i = 0; i < c.N; ++i)
           for (int64_t r = 0; r < c.R; ++r) out[i * c.R + r] = double(Bt[size_t(r * c.N + i)]);
         return;
@@ -455,10 +487,10 @@ class CudaBatch final : public Batch {
     const size_t bytes = size_t(T_) * size_t(N_);
     if (f == Raster::Z_targ) {
       require(targeted_, "Z* needs the target run first");
-      check(cudaMemcpy(out, nets_[x].Z_targ, bytes, cudaMemcpyDeviceToHost), "copying Z*");
+      streams_.copy(out, nets_[x].Z_targ, bytes, cudaMemcpyDeviceToHost, "copying Z*");
     } else {
       require(epochs_run_ > 0, "Z_last needs a recurrent epoch first");
-      check(cudaMemcpy(out, nets_[x].Z, bytes, cudaMemcpyDeviceToHost), "copying Z_last");
+      streams_.copy(out, nets_[x].Z, bytes, cudaMemcpyDeviceToHost, "copying Z_last");
     }
   }
 
@@ -613,20 +645,20 @@ class CudaBatch final : public Batch {
 
   // Device K×chunk (network-major) into host K×n at column `done` (already added to dst).
   void copy_rows(double* dst, int64_t n, const double* src, int chunk) const {
-    check(cudaMemcpy2D(dst, size_t(n) * sizeof(double), src, size_t(chunk) * sizeof(double),
-                       size_t(chunk) * sizeof(double), size_t(K_), cudaMemcpyDeviceToHost),
-          "copying the per-epoch statistics");
+    streams_.copy_2d(dst, size_t(n) * sizeof(double), src, size_t(chunk) * sizeof(double),
+                     size_t(chunk) * sizeof(double), size_t(K_), cudaMemcpyDeviceToHost,
+                     "copying the per-epoch statistics");
   }
 
   void copy_out(double* dst, const F* src, int64_t count) const {
     std::vector<F> host(static_cast<size_t>(count));
-    check(cudaMemcpy(host.data(), src, host.size() * sizeof(F), cudaMemcpyDeviceToHost), "copying a matrix");
+    streams_.copy(host.data(), src, host.size() * sizeof(F), cudaMemcpyDeviceToHost, "copying a matrix");
     for (int64_t k = 0; k < count; ++k) dst[k] = double(host[size_t(k)]);
   }
 
   void fetch_margins() {
     std::vector<Bits> bits(static_cast<size_t>(K_));
-    check(cudaMemcpy(bits.data(), d_margins_, bits.size() * sizeof(Bits), cudaMemcpyDeviceToHost),
+    streams_.copy(bits.data(), d_margins_, bits.size() * sizeof(Bits), cudaMemcpyDeviceToHost,
           "copying the margins");
     for (size_t k = 0; k < bits.size(); ++k) margins_[k] = from_bits<F>(bits[k]);
   }
@@ -659,7 +691,7 @@ class CudaBatch final : public Batch {
     }
     mem_.allocate(o, std::to_string(K) + (K == 1 ? " network" : " networks") + " of N=" + std::to_string(N_));
     unsigned char* mem = mem_.as<unsigned char>();
-    check(cudaMemset(mem, 0, o), "cudaMemset");
+    streams_.zero(mem, o, "clearing the networks' memory");
 
     nets_.resize(K);
     size_t max_head = 0;
@@ -720,19 +752,19 @@ class CudaBatch final : public Batch {
       to_dtype<F>(head.data() + L.W_trg, in[k].W_trg, c.O * c.N);
       to_dtype<F>(head.data() + L.targ, in[k].targ, c.T * c.O);
       to_dtype<F>(head.data() + L.clock, in[k].clock, (c.T - 1) * c.I);
-      check(cudaMemcpy(b, head.data(), L.head, cudaMemcpyHostToDevice), "copying the initial matrices");
+      streams_.copy(b, head.data(), L.head, cudaMemcpyHostToDevice, "copying the initial matrices");
     }
     d_nets_ = reinterpret_cast<DevNet<F>*>(mem + at_nets);
-    check(cudaMemcpy(d_nets_, nets_.data(), K * sizeof(DevNet<F>), cudaMemcpyHostToDevice), "copying the networks");
+    streams_.copy(d_nets_, nets_.data(), K * sizeof(DevNet<F>), cudaMemcpyHostToDevice, "copying the networks");
 
     std::vector<int> ids(K);
     for (size_t k = 0; k < K; ++k) ids[k] = int(k);
     d_ids_ = reinterpret_cast<int*>(mem + at_ids);
-    check(cudaMemcpy(d_ids_, ids.data(), K * sizeof(int), cudaMemcpyHostToDevice), "copying the network indices");
+    streams_.copy(d_ids_, ids.data(), K * sizeof(int), cudaMemcpyHostToDevice, "copying the network indices");
     int* group_ids = reinterpret_cast<int*>(mem + at_group_ids);
     for (Group& g : groups_) {
       g.d_ids = group_ids;
-      check(cudaMemcpy(group_ids, g.nets.data(), g.nets.size() * sizeof(int), cudaMemcpyHostToDevice),
+      streams_.copy(group_ids, g.nets.data(), g.nets.size() * sizeof(int), cudaMemcpyHostToDevice,
             "copying the network indices");
       group_ids += g.nets.size();
     }
@@ -742,12 +774,12 @@ class CudaBatch final : public Batch {
     ndense_ = int(dense.size());
     d_dense_ids_ = reinterpret_cast<int*>(mem + at_dense_ids);
     if (!dense.empty())
-      check(cudaMemcpy(d_dense_ids_, dense.data(), dense.size() * sizeof(int), cudaMemcpyHostToDevice),
+      streams_.copy(d_dense_ids_, dense.data(), dense.size() * sizeof(int), cudaMemcpyHostToDevice,
             "copying the network indices");
     d_noise_ptrs_ = reinterpret_cast<const double**>(mem + at_noise);
     d_margins_ = reinterpret_cast<Bits*>(mem + at_margins);
     const std::vector<Bits> inf(K, infinity_bits<F>());
-    check(cudaMemcpy(d_margins_, inf.data(), K * sizeof(Bits), cudaMemcpyHostToDevice), "copying the margins");
+    streams_.copy(d_margins_, inf.data(), K * sizeof(Bits), cudaMemcpyHostToDevice, "copying the margins");
   }
 
   std::vector<Config> cfg_;
