@@ -18,14 +18,14 @@ export function chooseBackend(requested: Backend, warn: (message: string) => voi
     throw new GoalError('GOAL_INVALID_OPTION', `options.backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(requested)})`);
   }
   if (requested === 'cpu') return 'cpu';
-  const cuda = addon().info().cuda;
+  const { cuda, cpu } = addon().info();
   if (cuda.available) return 'cuda';
   if (requested === 'cuda') {
     throw new GoalError('GOAL_NO_CUDA', `backend cuda is not available: ${cuda.reason}; use backend cpu (or auto to fall back)`);
   }
   if (!warnedFallback) {
     warnedFallback = true;
-    warn(`no usable GPU: ${cuda.reason}; running on the CPU`);
+    warn(`no usable GPU: ${cuda.reason}; running on the CPU (cpu:${cpu.isa})`);
   }
   return 'cpu';
 }

@@ -109,6 +109,10 @@ function fixtureDtype(fixture: Fixture): 'float32' | 'float64' {
   return dtype;
 }
 
+const specName = new Map(paramDocs.map((d) => [d.name, d.spec]));
+/** How messages name a parameter of a fixture: by its place in the file. */
+const fixtureLabel = (n: ParamName) => `fixture.params.${specName.get(n)}`;
+
 /** The fixture's params as library params (SPEC names → camelCase), checked. */
 export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warnings: string[] } {
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
@@ -129,9 +133,8 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
     if (['sigmaInp', 'sigmaTrg', 'sigmaRec'].includes(name)) continue; // the matrices are given, already scaled
     input[name] = value;
   }
-  const specName = new Map(paramDocs.map((d) => [d.name, d.spec]));
   try {
-    const resolved = resolveParams(input as Partial<Params>, (n: ParamName) => `fixture.params.${specName.get(n)}`);
+    const resolved = resolveParams(input as Partial<Params>, fixtureLabel);
     // Told, not refused: a generator may store more than SPEC's table (a misspelt name shows here).
     if (unknown.length) resolved.warnings.push(`fixture.params ${unknown.map((k) => JSON.stringify(k)).join(', ')}: not among SPEC.md's parameters; ignored`);
     return resolved;
@@ -155,7 +158,7 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
   }
   const N = p.nRec, I = p.nInp, O = p.nOut, T = p.tSeq;
   const cols = p.feedback === 'out' ? (p.rank as number) : N;
-  const release = reserveMemory(p);
+  const release = reserveMemory(p, fixtureLabel);
   let out: RunOutput, backend: ReplayResult['backend'];
   try {
     const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
@@ -173,7 +176,7 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
         clock: matrix(task.clock, T - 1, I, 'fixture.task.clock'),
         noise: () => noise,
       }],
-      { backend, keep: true, warn },
+      { backend, keep: true, warn, label: fixtureLabel },
       options,
     );
   } finally {

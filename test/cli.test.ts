@@ -29,7 +29,7 @@ t.test("the seed README's command, verbatim", async (t) => {
   t.equal(r.code, 0, r.err);
   t.match(r.out, /^Training time: .*\nTarget readout MSE: .*\nModel readout MSE: .*\nModel spike error: .*\n$/);
   const warnings = r.err.split('\n').filter((l) => /warning/.test(l));
-  if (!gpu) t.match(warnings, [/no usable GPU.*running on the CPU/], 'exactly one warning: it runs on the CPU');
+  if (!gpu) t.match(warnings, [/no usable GPU.*running on the CPU \(cpu:(base|avx2|avx512)\)$/], 'exactly one warning: it runs on the CPU');
   t.match(r.err, /n_rec +150/, 'parameter recap');
   t.match(r.err, /recurrent 1000\/1000 \(100%\) \d+ ep\/s ETA .* mse .* ΔZ \d+/, 'plain progress lines off a terminal');
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'output.pkl'))) as [number, number[], number[]];
@@ -268,24 +268,46 @@ t.test('two signals at once (timeout -s INT signals the process, then its group)
   fs.rmSync(dir, { recursive: true });
 });
 
-t.test('a second Ctrl-C, a moment after the first, quits at once with 130', async (t) => {
+t.test('a second Ctrl-C, a moment after the first, says its last words and ends the process by SIGINT', async (t) => {
   // A process whose run never stops by itself: only the second Ctrl-C can end it.
   const io = path.join(__dirname, '..', 'dist', 'src', 'cli', 'io.js');
-  const script = `require(${JSON.stringify(io)}).processIo().onInterrupt(() => console.log('first')); setInterval(() => {}, 1000); console.log('ready');`;
+  const script = `require(${JSON.stringify(io)}).processIo().onInterrupt(() => console.log('first'), () => console.log('quit')); setInterval(() => {}, 1000); console.log('ready');`;
   const child = spawn(process.execPath, ['-e', script]);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const lines = async (n: number) => {
     while (out.split('\n').length <= n) await new Promise((resolve) => setTimeout(resolve, 20));
   };
-  const exited = new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   await lines(1);
   child.kill('SIGINT');
   await lines(2);
   t.equal(out, 'ready\nfirst\n', 'the first Ctrl-C asks the run to stop');
   await new Promise((resolve) => setTimeout(resolve, 400));
   child.kill('SIGINT');
-  t.equal(await exited, 130, 'the second one quits with 130');
+  t.strictSame(await exited, { code: null, signal: 'SIGINT' }, 'the second one ends it as SIGINT does (a shell sees 130)');
+  t.equal(out, 'ready\nfirst\nquit\n', 'after its last words');
+});
+
+t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the epochs done', async (t) => {
+  const dir = tmpdir();
+  // Epochs of about a second: a process.exit() would wait for the one in progress.
+  const child = spawn(process.execPath, [BIN, 'train', '-N', '1200', '-T', '1500', '-E', '1', '1000', '--seed', '1', '-savepath', 's.pkl'], { cwd: dir });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  child.kill('SIGINT');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  child.kill('SIGINT');
+  t.strictSame(await exited, { code: null, signal: 'SIGINT' }, 'ended by the signal, not by a finished epoch');
+  const said = /goal: quit; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
+  t.ok(said, err);
+  const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
+  t.equal(stats[1].length, Number(said?.[1]), 'the file holds the epochs it says');
+  t.equal(stats[2].length, stats[1].length);
+  t.strictSame(fs.readdirSync(dir), ['s.pkl'], 'no temporary file left');
+  fs.rmSync(dir, { recursive: true });
 });
 
 t.test('a closed pipe (goal … | head -1) is not an error, and the stats are still written', async (t) => {
@@ -312,12 +334,27 @@ t.test('-savepath through a symbolic link writes its target and keeps the link',
   fs.rmSync(dir, { recursive: true });
 });
 
-t.test('a value after -savepath is a file name, even one that looks like a flag', async (t) => {
+t.test('a flag after -savepath or --replay is a forgotten file name (as argparse has it); ./-name is a file', async (t) => {
   const dir = tmpdir();
-  const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', '-savepath', '-Tm'], dir);
+  for (const args of [['-savepath', '--json'], ['--savepath', '-Tm'], ['--replay', '-N', '20']]) {
+    const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', ...args], dir);
+    t.equal(r.code, 2, args.join(' '));
+    t.equal(r.err, `goal train: ${args[0]} needs a file name, not the flag "${args[1]}" (a file whose name starts with "-": write ./${args[1]})\n`);
+    t.equal(r.out, '', 'nothing on stdout');
+  }
+  t.strictSame(fs.readdirSync(dir), [], 'no file named after a flag');
+  const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', '-savepath', './-Tm'], dir);
   t.equal(r.code, 0, r.err);
   t.strictSame(fs.readdirSync(dir), ['-Tm']);
   fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a negative word after a flag that takes a number is a bad value of that flag, not an unknown flag', async (t) => {
+  for (const [flag, value, label] of [['-rst', '-inf', '-rst/--reset'], ['--bias', '-nan', '-B/--bias'], ['-Tm', '-Infinity', '-Tm/--tau-m']]) {
+    const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', flag, value]);
+    t.equal(r.code, 2, `${flag} ${value}`);
+    t.equal(r.err, `goal train: ${label} expects a number (got "${value}")\n`);
+  }
 });
 
 t.test('stdout that cannot be written (a full disk): one line, exit 1, no stack', { skip: fs.existsSync('/dev/full') ? false : 'no /dev/full here' }, async (t) => {
@@ -387,6 +424,20 @@ t.test('a --replay file that is not JSON: one line, control characters escaped',
   t.equal(r.err.split('\n').length, 2, 'one line');
   t.match(r.err, /^goal train: --replay bad.json: not valid JSON \(.*\\n\\n.*\)$/m);
   t.notMatch(r.err, /\u0007/, 'no raw control character');
+  fs.writeFileSync(path.join(dir, 'bom.json'), '\ufeffx\u2028');
+  const b = goal(['train', '--replay', 'bom.json'], dir);
+  t.equal(b.code, 2);
+  t.notMatch(b.err, /[\ufeff\u2028]/, 'no invisible character in the message');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a --replay file with a byte-order mark replays', async (t) => {
+  const dir = tmpdir();
+  const text = fs.readFileSync(path.join(__dirname, 'fixtures', 'reference', 'rank3-n40.json'), 'utf8');
+  fs.writeFileSync(path.join(dir, 'fx.json'), `\ufeff${text}`);
+  const r = goal(['train', '--replay', 'fx.json'], dir);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /Replay matches the reference/);
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -125,3 +125,14 @@ t.test('fixture params that are not SPEC parameters are named in a warning and i
   g.params.rec_lr = undefined;
   await t.rejects(replay(g as never), { code: 'GOAL_BAD_FIXTURE', message: /fixture.params lacks rec_lr/ }, 'undefined is missing');
 });
+
+t.test('a warning about a fixture names its parameters as the file does', async (t) => {
+  const f = structuredClone(loadFixture('rank3-n40.json')) as unknown as Record<string, any>;
+  f.task.targ[20][1] = 1e308; // its square overflows: the readout MSE is infinite
+  delete f.expect;
+  const warnings: string[] = [];
+  const r = await replay(f as never, { onWarning: (m) => warnings.push(m) });
+  t.equal(r.mseOut, Infinity);
+  t.equal(warnings.length, 1);
+  t.match(warnings[0], /^the readout training diverged \(mse_out = Infinity\): fixture\.params\.out_lr=\S+ is too large for fixture\.params\.n_rec=40/);
+});

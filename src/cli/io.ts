@@ -6,10 +6,11 @@ export interface Io {
   /** For progress bars (they need to know whether it is a terminal). */
   stderr: NodeJS.WriteStream;
   /**
-   * Calls `handler` on the first Ctrl-C (the run then stops cleanly within one epoch); a second
-   * Ctrl-C (not the echo of the first, see SAME_INTERRUPT_MS) exits at once with 130. Returns the unsubscribe function.
+   * Calls `handler` on the first Ctrl-C (the run then stops cleanly within one epoch); on a
+   * second Ctrl-C (not the echo of the first, see SAME_INTERRUPT_MS) calls `quit` (synchronous
+   * last words) and ends the process at once, as SIGINT does (status 130 in a shell). Returns the unsubscribe function.
    */
-  onInterrupt(handler: () => void): () => void;
+  onInterrupt(handler: () => void, quit?: () => void): () => void;
   exitCode: number;
 }
 
@@ -41,13 +42,18 @@ export function processIo(): Io {
     out: writer(process.stdout, 'stdout'),
     err: writer(process.stderr, 'stderr'),
     stderr: process.stderr,
-    onInterrupt(handler) {
+    onInterrupt(handler, quit) {
       let first = 0;
       const listener = () => {
         // A supervisor such as `timeout -s INT` signals the process and then its group: two
         // signals microseconds apart are one interrupt, not the second Ctrl-C of a user.
         if (first) {
-          if (Date.now() - first >= SAME_INTERRUPT_MS) process.exit(130);
+          if (Date.now() - first < SAME_INTERRUPT_MS) return;
+          quit?.();
+          // process.exit() would wait for the native call in progress (libuv joins its worker
+          // threads on the way out): the signal's default action ends the process now.
+          process.removeAllListeners('SIGINT');
+          process.kill(process.pid, 'SIGINT');
           return;
         }
         first = Date.now();

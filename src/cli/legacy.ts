@@ -16,8 +16,14 @@ const SHORT = new Set(paramDocs.flatMap((d) => d.legacy.filter((f) => f.length =
 /** Every spelling of the epochs flag, the one option that takes two values. */
 const EPOCHS = new Set(paramDocs.filter((d) => d.name === 'epochs').flatMap((d) => [...d.legacy, d.long]));
 
-/** Options whose value is a path: the token after one is a file name, whatever it looks like. */
+/** Options whose value is a path. */
 const PATH_OPTIONS = new Set(['--savepath', '--replay', '--out']);
+
+/** Flags that take a value, as they stand after rewriting: `-rst -inf` is a bad value, not an unknown flag. */
+const TAKES_VALUE = new Set([
+  ...paramDocs.filter((d) => d.name !== 'resample').flatMap((d) => [d.long, ...d.legacy.filter((f) => f.length === 2)]),
+  ...PATH_OPTIONS,
+]);
 
 /**
  * Rewrites legacy tokens (also `-flag=value`, as argparse accepts) up to a `--` terminator.
@@ -34,6 +40,10 @@ export function rewriteLegacy(argv: readonly string[]): string[] {
       break;
     }
     if (i > 0 && PATH_OPTIONS.has(out[out.length - 1])) {
+      // As argparse does: `-savepath --json` forgot the file name (it would write "--json").
+      if (token.length > 1 && token.startsWith('-')) {
+        throw new GoalError('GOAL_USAGE', `${argv[i - 1]} needs a file name, not the flag ${JSON.stringify(token)} (a file whose name starts with "-": write ./${token})`);
+      }
       out.push(token);
       continue;
     }
@@ -55,7 +65,7 @@ export function rewriteLegacy(argv: readonly string[]): string[] {
     const long = LEGACY.get(name);
     if (long) out.push(long + (eq > 0 ? token.slice(eq) : ''));
     else if (eq > 0 && SHORT.has(name)) out.push(name, token.slice(eq + 1));
-    else if (/^-[A-Za-z][A-Za-z_]+$/.test(name)) throw new GoalError('GOAL_USAGE', `unknown option '${name}'`);
+    else if (/^-[A-Za-z][A-Za-z_]+$/.test(name) && !TAKES_VALUE.has(out[out.length - 1])) throw new GoalError('GOAL_USAGE', `unknown option '${name}'`);
     else out.push(token);
   }
   return out;

@@ -67,10 +67,14 @@ function loadFixture(file: string): Fixture {
     throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   try {
-    return JSON.parse(text) as Fixture;
+    // A byte-order mark (some editors on Windows write one) is no part of the JSON.
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as Fixture;
   } catch (err) {
     // V8 quotes the text around the error: keep it to one line, control characters escaped.
-    const why = (err as Error).message.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => JSON.stringify(c).slice(1, -1));
+    const why = (err as Error).message.replace(/[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]/g, (c) => {
+      const json = JSON.stringify(c).slice(1, -1); // \n, \t, \u0001; invisible ones come back as they are
+      return json.length > 1 ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    });
     throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${file}: not valid JSON (${why.length > 160 ? `${why.slice(0, 160)}…` : why})`);
   }
 }
@@ -123,10 +127,35 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   if (verbose) recap(params, io);
   const progress = verbose ? makeProgress(io.stderr) : null;
   const controller = new AbortController();
-  const stopInterrupt = io.onInterrupt(() => controller.abort());
+  // What the epochs told so far, for a second Ctrl-C, which does not wait for the run to return.
+  const soFar = { mseOut: NaN, mseRec: [] as number[], dz: [] as number[] };
+  const record = (e: EpochInfo) => {
+    if (e.phase === 'readout') soFar.mseOut = e.mse;
+    else {
+      soFar.mseRec.push(e.mse);
+      soFar.dz.push(e.dz ?? NaN);
+    }
+  };
+  const quit = () => {
+    progress?.stop();
+    let saved = '';
+    if (savepath !== undefined) {
+      try {
+        writeFileAtomic(savepath, statsPickle(soFar.mseOut, soFar.mseRec, soFar.dz));
+        saved = `; the stats of the ${soFar.mseRec.length} recurrent epochs done are in ${savepath}`;
+      } catch (err) {
+        saved = `; -savepath ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+    io.err(`goal: quit${saved}\n`);
+  };
+  const stopInterrupt = io.onInterrupt(() => controller.abort(), quit);
   const common = {
     onWarning: warn,
-    onEpoch: progress ? (e: EpochInfo) => progress.update(e) : undefined,
+    onEpoch: (e: EpochInfo) => {
+      record(e);
+      progress?.update(e);
+    },
     signal: controller.signal,
     backend,
     label: flagLabel,
