@@ -160,9 +160,14 @@ export const MAX_RECURRENT_EPOCHS = 10_000_000;
 export type Labeller = (name: ParamName) => string;
 
 /** A received value as a message shows it (strings quoted, so `"2"` is not mistaken for 2). */
-export function show(value: unknown): string {
+export function show(value: unknown, depth = 0): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
+  if (Array.isArray(value)) {
+    // Bounded: a message stays one short line, even for a huge or self-containing array.
+    if (depth >= 2) return 'an array';
+    const head = value.slice(0, 8).map((v) => show(v, depth + 1));
+    return `[${head.join(', ')}${value.length > 8 ? `, … ${value.length} items` : ''}]`;
+  }
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;

@@ -232,7 +232,10 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   const K = nets.length;
   const p0 = nets[0].params;
   const [nReadout, nRecurrent] = p0.epochs;
-  const resample = nets.some((n) => n.params.resample);
+  // A batch may mix networks that redraw their feedback every epoch with ones that keep their
+  // one draw (a resampled sweep's LTTS points): each keeps to its own params.
+  const redraw = nets.map((n) => n.params.resample);
+  const resample = redraw.some(Boolean);
   if (options.signal?.aborted) {
     // Aborted before it started: nothing is allocated, nothing runs.
     return nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds: 0, device: plan.backend, minMargin: NaN }));
@@ -264,11 +267,16 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
         `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (0.0025·150/N)` : `a smaller ${label('outLr')}`}`);
     }
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
-    const draw = () => Promise.all(nets.map((n) => n.noise()));
     if (!aborted) {
-      if (!resample) await eng.feedback(await draw());
+      let noise = await Promise.all(nets.map((n) => n.noise()));
+      await eng.feedback(noise);
+      let built = true; // the first epoch's feedback
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n) => {
-        if (resample) await eng.feedback(await draw());
+        if (resample && !built) {
+          noise = await Promise.all(nets.map((net, k) => (redraw[k] ? net.noise() : noise[k])));
+          await eng.feedback(noise);
+        }
+        built = false;
         const r = await eng.recurrent(n);
         return deliver(n, options, (e) => {
           for (let k = 0; k < K; k++) {

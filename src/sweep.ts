@@ -39,8 +39,8 @@ export interface SweepRow {
 }
 
 export interface SweepOptions {
-  /** Feedback ranks; 'ltts' for the diagonal (LTTS) feedback. */
-  ranks: readonly SweepRank[];
+  /** Feedback ranks; 'ltts' (or null, as train() has it) for the diagonal (LTTS) feedback. */
+  ranks: readonly (SweepRank | null)[];
   /** τ⋆ values (tau_o, in units of dt). */
   taus: readonly number[];
   seeds: readonly number[];
@@ -199,7 +199,7 @@ interface Point {
 }
 
 /** The grid in a fixed order (rank, then τ⋆, then seed), every point checked. */
-function plan(o: SweepOptions, label: Labeller, warn: (message: string) => void): Point[] {
+function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller, warn: (message: string) => void): Point[] {
   for (const key of ['rank', 'tauO', 'seed'] as const) {
     if ((o.base as Record<string, unknown> | undefined)?.[key] !== undefined) {
       throw new GoalError('GOAL_USAGE', `${label(key)} is set by the sweep's grid; give it with the grid instead`);
@@ -270,7 +270,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     usage(`${name('batch')} must be an integer ≥ 1 (got ${show(o.batch)})`);
   }
   const label = o.label ?? ((n: ParamName) => n);
-  const grid = plan(o, label, warn);
+  // One name for LTTS in rows, keys and tables: null is train()'s, 'ltts' the sweep's.
+  const ranks = o.ranks.map((r) => (r === null ? 'ltts' : r));
+  const grid = plan({ ...o, ranks }, label, warn);
   let points = grid;
   if (o.shard) {
     const { k, n } = o.shard;
@@ -315,8 +317,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const backend = todo.length ? chooseBackend(o.backend ?? 'auto', warn) : 'cpu';
   const lockstep = backend === 'cuda' || o.batch !== undefined;
   const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
-  const bytes = grid.map((p) => networkBytes(p.params));
-  const release = reserveMemory(grid[bytes.indexOf(Math.max(...bytes))].params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
+  const largest = grid.reduce((a, b) => (networkBytes(b.params) > networkBytes(a.params) ? b : a));
+  const release = reserveMemory(largest.params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
   try {
     if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched
       if (read.torn) warn(tornLine(o.out!));
@@ -383,7 +385,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
  */
 export function mergeRows(files: readonly string[], warn: (message: string) => void = () => {}): SweepRow[] {
   const all: Copy[] = [];
-  let first: { config: string; file: string } | undefined;
+  let first: { config: string; file: string; curves: boolean } | undefined;
   for (const [part, f] of files.entries()) {
     let read: ReturnType<typeof readRows>;
     try {
@@ -394,9 +396,15 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
     }
     if (read.torn) warn(tornLine(f));
     for (const r of read.rows) {
-      first ??= { config: r.config, file: f };
+      const curves = Array.isArray(r.mse_rec);
+      first ??= { config: r.config, file: f, curves };
       if (r.config !== first.config) {
         throw new GoalError('GOAL_BAD_RESULTS', `${f} holds points of another configuration (config ${r.config}) than ${first.file} (config ${first.config}): they are not shards of one sweep`);
+      }
+      // A file of both kinds could be resumed neither with curves nor without.
+      if (curves !== first.curves) {
+        const kind = (c: boolean) => (c ? 'with curves (mse_rec, dz)' : 'without curves');
+        throw new GoalError('GOAL_BAD_RESULTS', `${f} holds rows ${kind(curves)}, ${first.file} rows ${kind(first.curves)}: merge shards that were all run with --curves or all without`);
       }
       all.push({ row: r, file: f, part });
     }
@@ -481,7 +489,7 @@ export function summaryTables(rows: readonly SweepRow[]): string {
     const line = (row: string[]) => row.map((x, j) => (j === 0 ? x.padEnd(width[j]) : x.padStart(width[j]))).join('  ');
     return [title, line(head), ...body.map(line)].join('\n');
   };
-  const seeds = Math.max(...cells.map((c) => c.seeds));
+  const seeds = cells.reduce((m, c) => Math.max(m, c.seeds), 0); // no spread: a grid may have 10⁵ cells
   return [
     table(`final readout MSE (median over ${seeds} seed${seeds === 1 ? '' : 's'})`, (c) => c.mse_final.toPrecision(3)),
     table('final spike error ΔS', (c) => String(Math.round(c.dz_final))),

@@ -64,6 +64,16 @@ t.test('bad values', async (t) => {
   t.equal(err.param, 'tauS');
 });
 
+t.test('a value that is a huge or self-containing array is shown in one short line', async (t) => {
+  const cyclic: unknown[] = [1];
+  cyclic.push(cyclic);
+  t.throws(() => resolveParams({ nRec: 10, epochs: cyclic as never }), { code: 'GOAL_INVALID_PARAM', message: /\(got \[1, \[1, an array\]\]\)$/ });
+  t.throws(() => resolveParams({ nRec: cyclic as never }), { code: 'GOAL_INVALID_PARAM', param: 'nRec' });
+  const long = Array.from({ length: 1e6 }, (_, i) => i);
+  const err = (() => { try { resolveParams({ nRec: 10, epochs: long as never }); } catch (e) { return e; } })() as GoalError;
+  t.match(err.message, /\(got \[0, 1, 2, 3, 4, 5, 6, 7, … 1000000 items\]\)$/);
+});
+
 t.test('train rejects before doing any work', async (t) => {
   await t.rejects(train({ nRec: 10, rank: 1 }), { code: 'GOAL_INVALID_PARAM', param: 'rank' });
   // N = 2^20: N² float64 matrices alone are 8 TiB, past any machine.

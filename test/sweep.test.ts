@@ -33,6 +33,19 @@ t.test('threads and lockstep batches do not change a bit', async (t) => {
   t.strictSame(strip(batched.rows), strip(one.rows), 'lockstep CPU batches = one by one');
 });
 
+t.test('a resampled sweep in lockstep: the LTTS points of a batch keep their one feedback draw', async (t) => {
+  const resampled = { ...grid, base: { ...base, resample: true }, taus: [5], curves: true };
+  const batched = await sweep({ ...resampled, batch: 6 });
+  t.equal(batched.rows.length, 6);
+  for (const row of batched.rows) {
+    const alone = await train({ ...base, resample: true, rank: row.rank === 'ltts' ? null : row.rank, tauO: 5, seed: row.seed }, { onWarning: () => {} });
+    t.strictSame(row.mse_rec, alone.mseRec, `rank ${row.rank}, seed ${row.seed}: mse_rec curve`);
+    t.strictSame(row.dz, alone.dz, `rank ${row.rank}, seed ${row.seed}: dz curve`);
+  }
+  const oneByOne = await sweep({ ...resampled, threads: 2 });
+  t.strictSame(strip(batched.rows), strip(oneByOne.rows), 'the batch = one by one');
+});
+
 t.test('interrupted, then resumed: every point exactly once, same numbers', async (t) => {
   const dir = tmp();
   const out = path.join(dir, 'rows.jsonl');
@@ -300,4 +313,19 @@ t.test('sweep options of the wrong kind are GoalErrors that say what is expected
   await t.rejects(sweep({ ...grid, shard: { k: '1', n: '2' } as never }), { code: 'GOAL_INVALID_OPTION', message: /options.shard must be \{ k, n \}.*with k "1", n "2"/ });
   await t.rejects(sweep({ ...grid, shard: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: /options.shard must be \{ k, n \}/ });
   await t.rejects(sweep({ ...grid, label: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: /options.label must be a function/ });
+});
+
+t.test('merge refuses shards of which some have curves and some not (the result could not be resumed)', async (t) => {
+  const dir = tmp();
+  const a = path.join(dir, 'a.jsonl'), b = path.join(dir, 'b.jsonl');
+  await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], out: a });
+  await sweep({ ...grid, ranks: [3], taus: [5], seeds: [2], out: b, curves: true });
+  t.throws(() => mergeRows([a, b]), { code: 'GOAL_BAD_RESULTS', message: /b\.jsonl holds rows with curves \(mse_rec, dz\), .*a\.jsonl rows without curves: merge shards that were all run with --curves or all without/ });
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test("null in ranks is LTTS, as in train(): rows say 'ltts', and it is one rank with 'ltts'", async (t) => {
+  const r = await sweep({ ...grid, ranks: [null], taus: [5], seeds: [1] });
+  t.equal(r.rows[0].rank, 'ltts');
+  await t.rejects(sweep({ ...grid, ranks: [null, 'ltts'], taus: [5], seeds: [1] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
 });
