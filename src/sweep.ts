@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
-import { appendLine, checkWritable, writeFileAtomic } from './io/files';
+import { appendLine, checkWritable, lockFile, writeFileAtomic } from './io/files';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, networkBytes, reserveMemory, runPhases, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
@@ -287,11 +287,14 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const asked = { feedback: o.base?.feedback ?? defaults.feedback, resample: o.base?.resample ?? defaults.resample };
   const config = sweepConfig({ ...grid[0].params, ...asked }, conv);
 
-  let previous: SweepRow[] = [];
-  let read: ReturnType<typeof readRows> | undefined;
-  if (o.out !== undefined) {
-    checkWritable(o.out, name('out'));
-    if (fs.existsSync(o.out)) {
+  if (o.out !== undefined) checkWritable(o.out, name('out'));
+  else if (o.resume) usage(`${name('resume')} needs an output file (${name('out')})`);
+  // One writer per results file, from before it is read (--resume) to its last row.
+  const unlock = o.out !== undefined ? lockFile(o.out, name('out')) : () => {};
+  try {
+    let previous: SweepRow[] = [];
+    let read: ReturnType<typeof readRows> | undefined;
+    if (o.out !== undefined && fs.existsSync(o.out)) {
       if (!o.resume) usage(`${name('out')} ${o.out} exists: add ${name('resume')} to finish it, or choose another file`);
       read = readRows(o.out);
       const rows = read.rows;
@@ -308,74 +311,74 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       }
       previous = firstCopies(rows.map((row) => ({ row, file: o.out!, part: 0 })), warn);
     }
-  } else if (o.resume) {
-    usage(`${name('resume')} needs an output file (${name('out')})`);
-  }
-  const have = new Set(previous.map(rowKey));
-  const todo = points.filter((p) => !have.has(rowKey(p)));
-  const skipped = points.length - todo.length;
-  const backend = todo.length ? chooseBackend(o.backend ?? 'auto', warn) : 'cpu';
-  const lockstep = backend === 'cuda' || o.batch !== undefined;
-  const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
-  const largest = grid.reduce((a, b) => (networkBytes(b.params) > networkBytes(a.params) ? b : a));
-  const release = reserveMemory(largest.params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
-  try {
-    if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched
-      if (read.torn) warn(tornLine(o.out!));
-      writeRows(o.out!, previous);
-    }
-
-    const fresh = new Map<string, SweepRow>();
-    let aborted = false;
-    const finish = (p: Point, r: RunOutput) => {
-      const row = toRow(p, r, conv, o.curves === true, config);
-      if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
-      fresh.set(rowKey(p), row);
-      o.onRow?.(row, fresh.size, todo.length);
-    };
-
-    if (lockstep) {
-      // Lockstep batches: every native call advances all the batch's networks (the GPU path).
-      const size = o.batch ?? DEFAULT_GPU_BATCH;
-      for (let i = 0; i < todo.length && !aborted; i += size) {
-        const group = todo.slice(i, i + size);
-        const nets = await Promise.all(group.map((p) => drawInput(p.params, label, o.signal)));
-        const outs = await runPhases(nets, { backend, warn, threads, label }, { signal: o.signal, onEpoch: o.onEpoch });
-        if (outs[0].aborted) aborted = true;
-        else group.forEach((p, k) => finish(p, { ...outs[k], seconds: outs[k].seconds / group.length }));
+    const have = new Set(previous.map(rowKey));
+    const todo = points.filter((p) => !have.has(rowKey(p)));
+    const skipped = points.length - todo.length;
+    const backend = todo.length ? chooseBackend(o.backend ?? 'auto', warn) : 'cpu';
+    const lockstep = backend === 'cuda' || o.batch !== undefined;
+    const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
+    const largest = grid.reduce((a, b) => (networkBytes(b.params) > networkBytes(a.params) ? b : a));
+    const release = reserveMemory(largest.params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
+    try {
+      if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched
+        if (read.torn) warn(tornLine(o.out!));
+        writeRows(o.out!, previous);
       }
-    } else {
-      // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
-      const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-      if (threads > pool) warn(`threads=${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
-      // The first failure stops the other workers (their runs end within an epoch) before the
-      // sweep rejects, so nothing runs or is written after the rejection.
-      const stop = new AbortController();
-      const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-      let next = 0;
-      const worker = async () => {
-        while (next < todo.length && !aborted && !signal.aborted) {
-          const p = todo[next++];
-          const [r] = await runPhases([await drawInput(p.params, label, signal)], { backend, warn, label }, { signal });
-          if (r.aborted) aborted = true;
-          else finish(p, r);
-        }
-      };
-      const settled = await Promise.allSettled(Array.from({ length: Math.min(threads, todo.length) }, () => worker().catch((err) => {
-        stop.abort();
-        throw err;
-      })));
-      const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-      if (failure) throw failure.reason;
-      if (o.signal?.aborted && fresh.size < todo.length) aborted = true;
-    }
 
-    const order = new Map(points.map((p, i) => [rowKey(p), i]));
-    const inGrid = previous.filter((r) => order.has(rowKey(r)));
-    const rows = [...inGrid, ...[...fresh.values()].sort((a, b) => order.get(rowKey(a))! - order.get(rowKey(b))!)];
-    return { rows, planned: todo.length, completed: fresh.size, skipped, aborted, seconds: (Date.now() - t0) / 1000, backend };
+      const fresh = new Map<string, SweepRow>();
+      let aborted = false;
+      const finish = (p: Point, r: RunOutput) => {
+        const row = toRow(p, r, conv, o.curves === true, config);
+        if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
+        fresh.set(rowKey(p), row);
+        o.onRow?.(row, fresh.size, todo.length);
+      };
+
+      if (lockstep) {
+        // Lockstep batches: every native call advances all the batch's networks (the GPU path).
+        const size = o.batch ?? DEFAULT_GPU_BATCH;
+        for (let i = 0; i < todo.length && !aborted; i += size) {
+          const group = todo.slice(i, i + size);
+          const nets = await Promise.all(group.map((p) => drawInput(p.params, label, o.signal)));
+          const outs = await runPhases(nets, { backend, warn, threads, label }, { signal: o.signal, onEpoch: o.onEpoch });
+          if (outs[0].aborted) aborted = true;
+          else group.forEach((p, k) => finish(p, { ...outs[k], seconds: outs[k].seconds / group.length }));
+        }
+      } else {
+        // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
+        const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+        if (threads > pool) warn(`threads=${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
+        // The first failure stops the other workers (their runs end within an epoch) before the
+        // sweep rejects, so nothing runs or is written after the rejection.
+        const stop = new AbortController();
+        const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+        let next = 0;
+        const worker = async () => {
+          while (next < todo.length && !aborted && !signal.aborted) {
+            const p = todo[next++];
+            const [r] = await runPhases([await drawInput(p.params, label, signal)], { backend, warn, label }, { signal });
+            if (r.aborted) aborted = true;
+            else finish(p, r);
+          }
+        };
+        const settled = await Promise.allSettled(Array.from({ length: Math.min(threads, todo.length) }, () => worker().catch((err) => {
+          stop.abort();
+          throw err;
+        })));
+        const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+        if (failure) throw failure.reason;
+        if (o.signal?.aborted && fresh.size < todo.length) aborted = true;
+      }
+
+      const order = new Map(points.map((p, i) => [rowKey(p), i]));
+      const inGrid = previous.filter((r) => order.has(rowKey(r)));
+      const rows = [...inGrid, ...[...fresh.values()].sort((a, b) => order.get(rowKey(a))! - order.get(rowKey(b))!)];
+      return { rows, planned: todo.length, completed: fresh.size, skipped, aborted, seconds: (Date.now() - t0) / 1000, backend };
+    } finally {
+      release();
+    }
   } finally {
-    release();
+    unlock();
   }
 }
 

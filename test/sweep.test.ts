@@ -329,3 +329,37 @@ t.test("null in ranks is LTTS, as in train(): rows say 'ltts', and it is one ran
   t.equal(r.rows[0].rank, 'ltts');
   await t.rejects(sweep({ ...grid, ranks: [null, 'ltts'], taus: [5], seeds: [1] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
 });
+
+t.test('one writer per results file: a second sweep on it is refused; a dead writer\'s lock is taken over', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl'), lock = `${out}.lock`;
+  const small = { ...grid, ranks: [3], taus: [5], seeds: [1, 2], out };
+  const ac = new AbortController();
+  let seenLock = '';
+  const first = sweep({ ...small, threads: 1, signal: ac.signal, onRow: () => { seenLock = fs.readFileSync(lock, 'utf8'); ac.abort(); } });
+  await t.rejects(sweep({ ...small, resume: true }),
+    { code: 'GOAL_LOCKED', message: new RegExp(`rows\\.jsonl is being written by process ${process.pid} on ${os.hostname()} \\(lock .*rows\\.jsonl\\.lock\\): wait for it to end, or delete the lock if it is not running$`) });
+  t.equal((await first).completed, 1, 'the first sweep went on');
+  t.equal(seenLock, `${os.hostname()} ${process.pid}\n`, 'the lock names the writer while it runs');
+  t.notOk(fs.existsSync(lock), 'and is gone when the sweep ends');
+  // A process that has ended: its pid is free (a child's, reaped).
+  const { spawnSync } = await import('node:child_process');
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  fs.writeFileSync(lock, `${os.hostname()} ${gone}\n`);
+  const resumed = await sweep({ ...small, resume: true });
+  t.equal(resumed.rows.length, 2, 'a stale lock is taken over');
+  t.notOk(fs.existsSync(lock));
+  fs.writeFileSync(lock, `another-host.example 12345\n`);
+  await t.rejects(sweep({ ...small, resume: true }), { code: 'GOAL_LOCKED', message: /process 12345 on another-host\.example/ }, 'another host\'s lock is not judged from here');
+  t.equal(fs.readFileSync(lock, 'utf8'), 'another-host.example 12345\n', 'and left alone');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('the lock is released when a sweep fails', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  fs.writeFileSync(out, 'not a row\n');
+  await t.rejects(sweep({ ...grid, out, resume: true }), { code: 'GOAL_BAD_RESULTS' });
+  t.strictSame(fs.readdirSync(dir), ['rows.jsonl'], 'no lock left behind');
+  fs.rmSync(dir, { recursive: true });
+});

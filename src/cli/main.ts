@@ -12,7 +12,7 @@ import { trainCommand } from './train';
 /** Codes of errors that come from what the user asked for: exit status 2. */
 const USER_ERRORS = new Set([
   'GOAL_USAGE', 'GOAL_INVALID_PARAM', 'GOAL_BAD_FIXTURE', 'GOAL_BAD_PATH', 'GOAL_ENOMEM',
-  'GOAL_NO_CUDA', 'GOAL_DEGENERATE_TASK', 'GOAL_INVALID', 'GOAL_BAD_RESULTS', 'GOAL_INVALID_OPTION',
+  'GOAL_NO_CUDA', 'GOAL_DEGENERATE_TASK', 'GOAL_INVALID', 'GOAL_BAD_RESULTS', 'GOAL_INVALID_OPTION', 'GOAL_LOCKED',
 ]);
 
 function program(io: Io): Command {

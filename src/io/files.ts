@@ -1,6 +1,7 @@
 // Files that are either complete or absent: written to a temporary name beside the target,
 // flushed, then renamed over it.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { GoalError } from '../errors';
 
@@ -135,5 +136,58 @@ export function appendLine(file: string, line: string): void {
     }
   } catch (err) {
     throw writeError(file, err);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process, alive
+  }
+}
+
+/**
+ * Claims `file` for one writer until the returned function is called: a lock file beside it
+ * (`file.lock`, holding the host name and pid), created exclusively. A lock whose process (on
+ * this host) is gone — killed, say — is taken over. Two writers appending to one results file
+ * would each compute and write every point. Throws GOAL_LOCKED naming `label`.
+ */
+export function lockFile(file: string, label: string): () => void {
+  const target = landing(file, (why) => {
+    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`);
+  });
+  const lock = `${target}.lock`;
+  const me = `${os.hostname()} ${process.pid}\n`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lock, me, { flag: 'wx' });
+      return () => {
+        try {
+          if (fs.readFileSync(lock, 'utf8') === me) fs.rmSync(lock, { force: true });
+        } catch {
+          // already gone: nothing to release
+        }
+      };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: cannot create its lock file ${lock} (${code ?? 'error'})`);
+    }
+    let holder = '';
+    try {
+      holder = fs.readFileSync(lock, 'utf8').trim();
+    } catch {
+      // removed meanwhile: try again
+    }
+    const [host, pidText] = holder.split(' ');
+    const pid = Number(pidText);
+    const stale = host === os.hostname() && Number.isInteger(pid) && pid > 0 && !alive(pid);
+    if (stale && attempt < 3) {
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    const who = pidText ? `process ${pidText} on ${host}` : 'another process';
+    throw new GoalError('GOAL_LOCKED', `${label} ${file} is being written by ${who} (lock ${lock}): wait for it to end, or delete the lock if it is not running`);
   }
 }
