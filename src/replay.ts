@@ -60,11 +60,20 @@ export interface ReplayResult {
   aborted: boolean;
 }
 
-// Params whose values decide the arithmetic: a fixture must state them all.
-const REQUIRED: readonly string[] = [
-  'n_rec', 'n_inp', 'n_out', 't_seq', 'epochs', 'rank', 'feedback',
-  'tau_m', 'tau_s', 'tau_o', 'Vo', 'bias', 'reset', 'rec_lr', 'out_lr',
-];
+// Names of SPEC.md's table that are no parameter of the network: a fixture may hold them.
+const NOT_MODEL = new Set(['gpu', 'savepath', 'verbose']);
+
+/**
+ * The sizes a fixture's params leave out, read off its matrices (any other parameter it leaves
+ * out is SPEC.md's default). Unchecked here: the matrices' own checks come later.
+ */
+function sizesFromMatrices(fixture: Fixture): Record<string, unknown> {
+  const rows = (m: unknown) => (Array.isArray(m) ? m.length : undefined);
+  const cols = (m: unknown) => (Array.isArray(m) && Array.isArray(m[0]) ? m[0].length : undefined);
+  const init: Record<string, unknown> = isObject(fixture.init) ? fixture.init : {};
+  const task: Record<string, unknown> = isObject(fixture.task) ? fixture.task : {};
+  return { n_rec: rows(init.W_hh), n_inp: rows(init.W_ih), n_out: cols(init.W_ho), t_seq: rows(task.targ) };
+}
 
 function bad(message: string): never {
   throw new GoalError('GOAL_BAD_FIXTURE', message);
@@ -74,9 +83,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A rows×cols nested array of finite numbers (spikes: also true/false), flattened row-major. */
-function matrix(value: unknown, rows: number, cols: number, where: string, spikes = false): Float64Array {
-  const want = `a ${rows}×${cols} matrix of finite numbers`;
+/**
+ * A rows×cols nested array of numbers, flattened row-major: finite ones (what a run starts
+ * from), spikes (also true/false), or any (what a run ended with: a diverged one has NaN).
+ */
+function matrix(value: unknown, rows: number, cols: number, where: string, kind: 'finite' | 'spikes' | 'any' = 'finite'): Float64Array {
+  const want = `a ${rows}×${cols} matrix of ${kind === 'any' ? '' : 'finite '}numbers`;
   if (!Array.isArray(value) || value.length !== rows) {
     bad(`${where} must be ${want} (got ${Array.isArray(value) ? `${value.length} rows` : typeof value})`);
   }
@@ -86,8 +98,8 @@ function matrix(value: unknown, rows: number, cols: number, where: string, spike
     const row: unknown = value[i];
     if (!Array.isArray(row) || row.length !== cols) bad(`${where} must be ${want} (row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries)`);
     for (let j = 0; j < cols; j++) {
-      const x: unknown = spikes && typeof row[j] === 'boolean' ? Number(row[j]) : row[j];
-      if (typeof x !== 'number' || !Number.isFinite(x)) bad(`${where} must be ${want} (entry [${i}][${j}] is ${show(x)})`);
+      const x: unknown = kind === 'spikes' && typeof row[j] === 'boolean' ? Number(row[j]) : row[j];
+      if (typeof x !== 'number' || (kind !== 'any' && !Number.isFinite(x))) bad(`${where} must be ${want} (entry [${i}][${j}] is ${show(x)})`);
       out[i * cols + j] = x;
     }
   }
@@ -118,17 +130,18 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
   if (!isObject(fixture.params)) bad('fixture.params is missing');
   const dtype = fixtureDtype(fixture);
-  const missing = REQUIRED.filter((k) => fixture.params[k] === undefined);
-  if (missing.length) bad(`fixture.params lacks ${missing.join(', ')}`);
-  if (fixture.params.resample === true && fixture.params.rank !== null) {
+  const given = { ...fixture.params };
+  for (const [key, size] of Object.entries(sizesFromMatrices(fixture))) if (given[key] === undefined) given[key] = size;
+  if (given.n_rec === undefined) bad('fixture.params lacks n_rec (and there is no fixture.init.W_hh to read it off)');
+  if (given.resample === true && given.rank != null) {
     bad('fixture.params.resample is true with a rank: the reference redraws that feedback at every step, and a fixture holds one draw (B_noise), so it cannot be replayed');
   }
   const input: Record<string, unknown> = { dtype };
   const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
   const unknown: string[] = [];
-  for (const [key, value] of Object.entries(fixture.params)) {
+  for (const [key, value] of Object.entries(given)) {
     const name = bySpec.get(key);
-    if (!name) unknown.push(key);
+    if (!name && !NOT_MODEL.has(key)) unknown.push(key);
     if (!name || name === 'seed' || name === 'dtype') continue;
     if (['sigmaInp', 'sigmaTrg', 'sigmaRec'].includes(name)) continue; // the matrices are given, already scaled
     input[name] = value;
@@ -229,7 +242,7 @@ function vector(value: unknown, length: number, where: string): Float64Array {
   if (!Array.isArray(value) || value.length !== length) {
     bad(`${where} must be a list of ${length} numbers (got ${Array.isArray(value) ? `${value.length} entries` : typeof value})`);
   }
-  return matrix(value.map((x) => [x]), length, 1, where);
+  return matrix(value.map((x) => [x]), length, 1, where, 'any');
 }
 
 /** The fixture's `expect` fields, each checked for shape and flattened; absent ones left out. */
@@ -245,10 +258,14 @@ function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array
   ];
   // null is absent (a generator may write every key, None where one does not apply).
   const other = p.feedback === 'out' ? 'D' : 'B';
-  if (e[other] != null) bad(`fixture.expect.${other} belongs to feedback ${other === 'B' ? 'out' : 'spk'}; this fixture's feedback is ${p.feedback}`);
+  // feedback out without a rank ran as spk (SPEC's soft case): its N×N matrix may be filed
+  // under the feedback the params name.
+  const fellBack = p.feedback === 'spk' && isObject(fixture.params) && fixture.params.feedback === 'out';
+  if (fellBack && e.D == null && e.B != null) out.set('D', matrix(e.B, N, N, 'fixture.expect.B', 'any'));
+  else if (e[other] != null) bad(`fixture.expect.${other} belongs to feedback ${other === 'B' ? 'out' : 'spk'}; this fixture's feedback is ${p.feedback}`);
   const noLastEpoch = R === 0 && Array.isArray(e.Z_last) && e.Z_last.length === 0;
   for (const [field, rows, cols] of shapes) {
-    if (e[field] != null && !(field === 'Z_last' && noLastEpoch)) out.set(field, matrix(e[field], rows, cols, `fixture.expect.${field}`, field === 'z_targ' || field === 'Z_last'));
+    if (e[field] != null && !(field === 'Z_last' && noLastEpoch)) out.set(field, matrix(e[field], rows, cols, `fixture.expect.${field}`, field === 'z_targ' || field === 'Z_last' ? 'spikes' : 'any'));
   }
   if (e.mse_out != null) out.set('mse_out', vector([e.mse_out], 1, 'fixture.expect.mse_out'));
   for (const field of ['mse_rec', 'dz']) {
@@ -261,8 +278,13 @@ function check(field: string, got: ArrayLike<number> | null | undefined, want: A
   if (!got || got.length !== want.length) return { field, maxAbs: Infinity, maxRel: Infinity, tolerance, ok: false };
   let maxAbs = 0, scale = 0;
   for (let k = 0; k < want.length; k++) {
-    maxAbs = Math.max(maxAbs, Math.abs(got[k] - want[k]));
-    scale = Math.max(scale, Math.abs(want[k]));
+    const g = got[k], w = want[k];
+    if (!Number.isFinite(w) || !Number.isFinite(g)) {
+      if (!Object.is(g, w)) maxAbs = Infinity; // NaN matches NaN, ∞ the same ∞; nothing else does
+      continue;
+    }
+    maxAbs = Math.max(maxAbs, Math.abs(g - w));
+    scale = Math.max(scale, Math.abs(w));
   }
   const maxRel = maxAbs === 0 ? 0 : maxAbs / scale;
   return { field, maxAbs, maxRel, tolerance, ok: tolerance === 0 ? maxAbs === 0 : maxRel <= tolerance };

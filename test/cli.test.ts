@@ -129,6 +129,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
   const incomplete = path.join(dir, 'incomplete.json');
   const fx = loadFixture('rank3-n40.json') as unknown as { params: Record<string, unknown> };
   delete fx.params.n_rec;
+  delete (fx as unknown as { init: Record<string, unknown> }).init.W_hh;
   fs.writeFileSync(incomplete, JSON.stringify(fx));
   const wrongShape = path.join(dir, 'shape.json');
   const fx2 = loadFixture('rank3-n40.json');
@@ -192,7 +193,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`--replay ${noInit}`, /--replay .*noinit.json: fixture.init is missing/],
     [`--replay ${path.join(dir, 'missing.json')}`, /--replay .*missing.json: cannot read it \(ENOENT\)/],
     [`--replay ${malformed}`, /--replay .*malformed.json: not valid JSON/],
-    [`--replay ${incomplete}`, /--replay .*incomplete.json: fixture.params lacks n_rec/],
+    [`--replay ${incomplete}`, /--replay .*incomplete.json: fixture.params lacks n_rec \(and there is no fixture.init.W_hh to read it off\)/],
     [`--replay ${wrongShape}`, /W_hh must be a 40×40 matrix/],
     [`--replay ${path.join(FIXTURE_DIR, 'rank3-n40.json')} -N 5`, /--replay takes every parameter from its file; drop --n-rec/],
   ];

@@ -122,8 +122,49 @@ t.test('fixture params that are not SPEC parameters are named in a warning and i
   t.strictSame(warnings, ['fixture.params "tau_mm": not among SPEC.md\'s parameters; ignored']);
   t.ok(compareReplay(f as never, r).every((c) => c.ok), 'and the replay still matches');
   const g = structuredClone(loadFixture('rank3-n40.json')) as unknown as Record<string, any>;
-  g.params.rec_lr = undefined;
-  await t.rejects(replay(g as never), { code: 'GOAL_BAD_FIXTURE', message: /fixture.params lacks rec_lr/ }, 'undefined is missing');
+  Object.assign(g.params, { gpu: false, savepath: null, verbose: false });
+  const quiet: string[] = [];
+  await replay(g as never, { onWarning: (m) => quiet.push(m) });
+  t.strictSame(quiet, [], "SPEC's table names that are no network parameter (gpu, savepath, verbose) pass silently");
+});
+
+t.test('params a fixture leaves out: sizes read off its matrices, the rest SPEC.md\'s defaults', async (t) => {
+  const f = structuredClone(loadFixture('rank8-n32-o2-i4.json')) as unknown as Record<string, any>;
+  // The fixture's values that are SPEC's defaults (tau_m 8, …) may go; its rec_lr is not 5/√N.
+  const defaultsOfSpec: Record<string, unknown> = { out_lr: 0.0025, feedback: 'spk', tau_m: 8, tau_s: 2, tau_o: 5, Vo: -4, bias: -4, reset: -20, thr: 0, resample: false };
+  for (const [k, v] of Object.entries(defaultsOfSpec)) {
+    t.equal(f.params[k], v, `the fixture's ${k} is the default`);
+    delete f.params[k];
+  }
+  for (const k of ['n_rec', 'n_inp', 'n_out', 't_seq']) delete f.params[k];
+  const r = await replay(f as never);
+  t.strictSame([r.params.nRec, r.params.nInp, r.params.nOut, r.params.tSeq], [32, 4, 2, 48], 'sizes from W_hh, W_ih, W_ho, targ');
+  t.ok(compareReplay(f as never, r).every((c) => c.ok), 'and it replays');
+  delete f.init.W_hh;
+  await t.rejects(replay(f as never), { code: 'GOAL_BAD_FIXTURE', message: /^fixture.params lacks n_rec \(and there is no fixture.init.W_hh to read it off\)$/ });
+});
+
+t.test('feedback out without a rank ran as spk: its matrix may be filed as expect.B', async (t) => {
+  const f = structuredClone(loadFixture('ltts-n40.json')) as unknown as Record<string, any>;
+  f.params.feedback = 'out';
+  f.expect.B = f.expect.D;
+  delete f.expect.D;
+  const r = await replay(f as never, { onWarning: () => {} });
+  const checks = compareReplay(f as never, r);
+  t.ok(checks.some((c) => c.field === 'D'), 'compared as D');
+  t.ok(checks.every((c) => c.ok));
+});
+
+t.test('non-finite results compare equal to the same non-finite value, and to nothing else', async (t) => {
+  const f = structuredClone(loadFixture('rank3-n40.json')) as unknown as Record<string, any>;
+  f.task.targ[20][1] = 1e308; // its square overflows: every readout MSE is +∞
+  f.expect = { mse_out: Infinity };
+  const r = await replay(f as never, { onWarning: () => {} });
+  t.strictSame(compareReplay(f as never, r).map((c) => [c.field, c.ok]), [['mse_out', true]]);
+  f.expect = { mse_out: NaN };
+  t.strictSame(compareReplay(f as never, r).map((c) => [c.field, c.ok]), [['mse_out', false]]);
+  f.expect = { mse_out: 1 };
+  t.strictSame(compareReplay(f as never, r).map((c) => [c.field, c.ok]), [['mse_out', false]]);
 });
 
 t.test('a warning about a fixture names its parameters as the file does', async (t) => {

@@ -6,6 +6,7 @@ import { BACKENDS, type Backend } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable, sameFile, writeFileAtomic } from '../io/files';
 import { statsPickle } from '../io/pickle';
+import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { compareReplay, expectFields, fixtureParams, replay, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
@@ -68,7 +69,7 @@ function loadFixture(file: string): Fixture {
   }
   try {
     // A byte-order mark (some editors on Windows write one) is no part of the JSON.
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as Fixture;
+    return parsePythonJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as Fixture;
   } catch (err) {
     // V8 quotes the text around the error: keep it to one line, control characters escaped.
     const why = (err as Error).message.replace(/[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]/g, (c) => {

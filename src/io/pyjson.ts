@@ -1,0 +1,30 @@
+// Python's json module writes NaN, Infinity and -Infinity (allow_nan, its default), which
+// JSON.parse refuses. A fixture written so (a reference run that diverged) still reads.
+
+/** A string no fixture holds, standing in for NaN while JSON.parse reads the text. */
+const NAN = '\u0000goal:NaN';
+
+/**
+ * JSON.parse, and, when that fails on a text with Python's non-finite words outside strings,
+ * JSON.parse of the text with them as numbers. A text that fails either way throws
+ * JSON.parse's error on the text as given.
+ */
+export function parsePythonJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    let found = false;
+    // Strings first, so that the words inside them stay as they are.
+    const swapped = text.replace(/"(?:[^"\\]|\\.)*"|(-?)\b(Infinity|NaN)\b/g, (match, sign: string, word?: string) => {
+      if (!word) return match;
+      found = true;
+      return word === 'NaN' ? (sign ? match : JSON.stringify(NAN)) : `${sign}1e999`; // 1e999 parses as Infinity
+    });
+    if (!found) throw err;
+    try {
+      return JSON.parse(swapped, (_key, value: unknown) => (value === NAN ? NaN : value));
+    } catch {
+      throw err;
+    }
+  }
+}
