@@ -17,6 +17,8 @@ export interface EpochInfo {
   mse: number;
   /** Spike error ΔZ = Σ|Z* − Z| (recurrent phase only; the median over a batch). */
   dz?: number;
+  /** The trained readout's MSE, mse_out, which the recurrent phase aims at (recurrent phase only; the median over a batch). */
+  mseOut?: number;
 }
 
 export interface RunOptions {
@@ -267,9 +269,13 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
         `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (0.0025·150/N)` : `a smaller ${label('outLr')}`}`);
     }
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
+    const mseOutMedian = median(mseOut);
+    // Stopped during the last readout call: no feedback is drawn (N² normals) for nothing.
+    if (!aborted && nRecurrent > 0 && options.signal?.aborted) aborted = true;
     if (!aborted) {
       let noise = await Promise.all(nets.map((n) => n.noise()));
       await eng.feedback(noise);
+      if (!resample) noise = []; // no longer needed: let it go
       let built = true; // the first epoch's feedback
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n) => {
         if (resample && !built) {
@@ -285,7 +291,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
           }
         }, (e) => ({
           phase: 'recurrent', epoch: mseRec[0].length, epochs: nRecurrent,
-          mse: median(nets.map((_, k) => r.mseRec[k * n + e])), dz: median(nets.map((_, k) => r.dz[k * n + e])),
+          mse: median(nets.map((_, k) => r.mseRec[k * n + e])), dz: median(nets.map((_, k) => r.dz[k * n + e])), mseOut: mseOutMedian,
         }));
       });
     }

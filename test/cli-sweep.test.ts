@@ -55,6 +55,25 @@ t.test('Ctrl-C, then --resume: each point once', async (t) => {
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind: --resume needs no cleanup on any host', async (t) => {
+  for (const signals of [['SIGINT', 'SIGINT'], ['SIGTERM']] as NodeJS.Signals[][]) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+    // Epochs of about a second: the signals land while one runs, so only they can end it.
+    const args = ['sweep', '-N', '1200', '-T', '1500', '-E', '1', '100', '--ranks', 'ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl', '--threads', '1', '--backend', 'cpu'];
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    t.ok(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'the lock is there while the sweep runs');
+    for (const s of signals) {
+      child.kill(s);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    t.strictSame(await exited, { code: null, signal: signals.at(-1) }, `${signals.join(', ')}: ended by the signal`);
+    t.notOk(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'and the lock is gone');
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
 t.test('shards and merge', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
   for (const k of [1, 2]) t.equal(goal(['sweep', ...GRID, '--shard', `${k}/2`, '--out', `s${k}.jsonl`], dir).code, 0);

@@ -311,6 +311,25 @@ t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the e
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('SIGTERM (a batch system\'s time limit) saves the epochs done and ends the process at once', async (t) => {
+  const dir = tmpdir();
+  // No readout epochs: mse_out is the initial readout's error, told with the recurrent epochs.
+  const child = spawn(process.execPath, [BIN, 'train', '-N', '300', '-T', '300', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], { cwd: dir });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  child.kill('SIGTERM');
+  t.strictSame(await exited, { code: null, signal: 'SIGTERM' });
+  const said = /^goal: terminated; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
+  t.ok(said, err);
+  const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
+  t.ok(Number(said?.[1]) > 0, 'some epochs ran');
+  t.equal(stats[1].length, Number(said?.[1]), 'the file holds the epochs it says');
+  t.ok(Number.isFinite(stats[0]) && stats[0] > 0, `mse_out is the initial readout's error (${stats[0]}), not NaN`);
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('a closed pipe (goal … | head -1) is not an error, and the stats are still written', async (t) => {
   const dir = tmpdir();
   // `true` reads nothing and is gone long before the summary is written.

@@ -349,6 +349,12 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   const resumed = await sweep({ ...small, resume: true });
   t.equal(resumed.rows.length, 2, 'a stale lock is taken over');
   t.notOk(fs.existsSync(lock));
+  fs.writeFileSync(lock, `${os.hostname()} ${process.pid}\n`);
+  t.equal((await sweep({ ...small, resume: true })).skipped, 2, 'our own pid, on a lock this process never took (a container restarted), is stale too');
+  fs.writeFileSync(lock, `${os.hostname()} ${gone}\n`);
+  fs.writeFileSync(`${lock}.break`, 'x');
+  await t.rejects(sweep({ ...small, resume: true }), { code: 'GOAL_LOCKED', message: /or another process is taking its lock over/ }, 'one process at a time breaks a stale lock');
+  fs.rmSync(`${lock}.break`);
   fs.writeFileSync(lock, `another-host.example 12345\n`);
   await t.rejects(sweep({ ...small, resume: true }), { code: 'GOAL_LOCKED', message: /process 12345 on another-host\.example/ }, 'another host\'s lock is not judged from here');
   t.equal(fs.readFileSync(lock, 'utf8'), 'another-host.example 12345\n', 'and left alone');

@@ -25,6 +25,10 @@
 #include "engine.h"
 #include "net_constants.h"
 
+#ifndef GOAL_CUDA_ARCHS  // set by CMakeLists.txt from CMAKE_CUDA_ARCHITECTURES
+#define GOAL_CUDA_ARCHS "this build's architectures"
+#endif
+
 namespace goal {
 
 CudaInfo cuda_info() {
@@ -55,15 +59,21 @@ CudaInfo cuda_info() {
   info.minor = prop.minor;
   info.sms = prop.multiProcessorCount;
   info.memory = double(prop.totalGlobalMem);
-  // The build holds sm_90 code and compute_90 PTX: an older GPU has a driver and a device but
-  // no image to run, and must be reported unavailable (so auto falls back to the CPU).
+  // The build holds code for some architectures only (sm_90 and compute_90 PTX by default): an
+  // older GPU has a driver and a device but no image to run, and must be reported unavailable
+  // (so auto falls back to the CPU). The first call also creates the device's context.
   cudaFuncAttributes attr;
   const cudaError_t image = cudaFuncGetAttributes(&attr, gpu::readout_kernel<float>);
   if (image != cudaSuccess) {
     cudaGetLastError();
-    info.reason = std::string("this build's kernels cannot run on ") + prop.name + " (compute capability " +
-                  std::to_string(prop.major) + "." + std::to_string(prop.minor) +
-                  "; built for 9.0 and later): " + cudaGetErrorString(image);
+    const std::string device = std::string(prop.name) + " (compute capability " + std::to_string(prop.major) + "." +
+                               std::to_string(prop.minor) + ")";
+    if (image == cudaErrorNoKernelImageForDevice || image == cudaErrorInvalidDeviceFunction)
+      info.reason = "this build has no code for " + device + ", only for " GOAL_CUDA_ARCHS +
+                    "; rebuild with npx cmake-js rebuild --CDCMAKE_CUDA_ARCHITECTURES=" + std::to_string(prop.major) +
+                    std::to_string(prop.minor);
+    else
+      info.reason = "CUDA device 0, " + device + ", cannot be used: " + cudaGetErrorString(image);
     return info;
   }
   info.available = true;
@@ -376,9 +386,10 @@ class CudaBatch final : public Batch {
       check(cudaGetLastError(), "launching the feedback matrix construction");
     }
     streams_.sync("the feedback construction");
-    // K·N² doubles that nothing reads again until the next build (every epoch with resample,
-    // where the upload costs far more than the allocation).
-    noise_.release();
+    // K·N² doubles that nothing reads again: freed after the one build of a run without
+    // resample; kept from the second build on (a resampled run builds every epoch, and a
+    // cudaFree each time would wait for every other batch's kernels).
+    if (builds_++ == 0) noise_.release();
     has_feedback_ = true;
   }
 
@@ -800,6 +811,7 @@ class CudaBatch final : public Batch {
   Streams streams_;
   std::vector<double> margins_;
   bool targeted_ = false, has_feedback_ = false;
+  int builds_ = 0;  // feedback builds so far
   int64_t epochs_run_ = 0;
 };
 

@@ -1,4 +1,5 @@
 // Where the CLI writes and how it hears Ctrl-C: the process by default, something else in tests.
+import { releaseLocks } from '../io/files';
 
 export interface Io {
   out(text: string): void;
@@ -6,11 +7,13 @@ export interface Io {
   /** For progress bars (they need to know whether it is a terminal). */
   stderr: NodeJS.WriteStream;
   /**
-   * Calls `handler` on the first Ctrl-C (the run then stops cleanly within one epoch); on a
-   * second Ctrl-C (not the echo of the first, see SAME_INTERRUPT_MS) calls `quit` (synchronous
-   * last words) and ends the process at once, as SIGINT does (status 130 in a shell). Returns the unsubscribe function.
+   * Calls `handler` on the first Ctrl-C (the run then stops cleanly within one epoch). On a
+   * second Ctrl-C (not the echo of the first, see SAME_INTERRUPT_MS), or on SIGTERM (a batch
+   * system's time limit), calls `quit` (synchronous last words), releases the process's file
+   * locks and ends the process at once, as the signal does (status 130 or 143 in a shell).
+   * Returns the unsubscribe function.
    */
-  onInterrupt(handler: () => void, quit?: () => void): () => void;
+  onInterrupt(handler: () => void, quit?: (signal: 'SIGINT' | 'SIGTERM') => void): () => void;
   exitCode: number;
 }
 
@@ -44,16 +47,23 @@ export function processIo(): Io {
     stderr: process.stderr,
     onInterrupt(handler, quit) {
       let first = 0;
+      const end = (signal: 'SIGINT' | 'SIGTERM') => {
+        quit?.(signal);
+        releaseLocks();
+        // process.exit() would wait for the native call in progress (libuv joins its worker
+        // threads on the way out): the signal's default action ends the process now. As PID 1
+        // of a container, the kernel ignores it; then exit the slow way.
+        process.removeAllListeners('SIGINT');
+        process.removeAllListeners('SIGTERM');
+        process.kill(process.pid, signal);
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      };
+      const terminate = () => end('SIGTERM');
       const listener = () => {
         // A supervisor such as `timeout -s INT` signals the process and then its group: two
         // signals microseconds apart are one interrupt, not the second Ctrl-C of a user.
         if (first) {
-          if (Date.now() - first < SAME_INTERRUPT_MS) return;
-          quit?.();
-          // process.exit() would wait for the native call in progress (libuv joins its worker
-          // threads on the way out): the signal's default action ends the process now.
-          process.removeAllListeners('SIGINT');
-          process.kill(process.pid, 'SIGINT');
+          if (Date.now() - first >= SAME_INTERRUPT_MS) end('SIGINT');
           return;
         }
         first = Date.now();
@@ -61,7 +71,11 @@ export function processIo(): Io {
         handler();
       };
       process.on('SIGINT', listener);
-      return () => process.off('SIGINT', listener);
+      process.on('SIGTERM', terminate);
+      return () => {
+        process.off('SIGINT', listener);
+        process.off('SIGTERM', terminate);
+      };
     },
     exitCode: 0,
   };

@@ -23,6 +23,7 @@ const PATH_OPTIONS = new Set(['--savepath', '--replay', '--out']);
 const TAKES_VALUE = new Set([
   ...paramDocs.filter((d) => d.name !== 'resample').flatMap((d) => [d.long, ...d.legacy.filter((f) => f.length === 2)]),
   ...PATH_OPTIONS,
+  '--backend', '--ranks', '--taus', '--seeds', '--shard', '--threads', '--batch', '--conv',
 ]);
 
 /**
@@ -35,10 +36,6 @@ export function rewriteLegacy(argv: readonly string[]): string[] {
   let epochsAt = -1; // where the last epochs flag is in `out`
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
-    if (token === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
     if (i > 0 && PATH_OPTIONS.has(out[out.length - 1])) {
       // As argparse does: `-savepath --json` forgot the file name (it would write "--json").
       if (token.length > 1 && token.startsWith('-')) {
@@ -46,6 +43,10 @@ export function rewriteLegacy(argv: readonly string[]): string[] {
       }
       out.push(token);
       continue;
+    }
+    if (token === '--') {
+      out.push(...argv.slice(i));
+      break;
     }
     const eq = token.indexOf('=');
     const name = eq > 0 ? token.slice(0, eq) : token;

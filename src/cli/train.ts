@@ -133,11 +133,12 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   const record = (e: EpochInfo) => {
     if (e.phase === 'readout') soFar.mseOut = e.mse;
     else {
+      soFar.mseOut = e.mseOut ?? soFar.mseOut; // also without readout epochs
       soFar.mseRec.push(e.mse);
       soFar.dz.push(e.dz ?? NaN);
     }
   };
-  const quit = () => {
+  const quit = (signal: 'SIGINT' | 'SIGTERM') => {
     progress?.stop();
     let saved = '';
     if (savepath !== undefined) {
@@ -148,15 +149,16 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
         saved = `; -savepath ${err instanceof Error ? err.message : String(err)}`;
       }
     }
-    io.err(`goal: quit${saved}\n`);
+    io.err(`goal: ${signal === 'SIGTERM' ? 'terminated' : 'quit'}${saved}\n`);
   };
   const stopInterrupt = io.onInterrupt(() => controller.abort(), quit);
   const common = {
     onWarning: warn,
-    onEpoch: (e: EpochInfo) => {
+    // Recording costs a call per epoch: only where a second Ctrl-C has stats to save.
+    onEpoch: progress || savepath !== undefined ? (e: EpochInfo) => {
       record(e);
       progress?.update(e);
-    },
+    } : undefined,
     signal: controller.signal,
     backend,
     label: flagLabel,

@@ -148,11 +148,15 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The locks this process holds (lock path → its release), for releaseLocks(). */
+const held = new Map<string, () => void>();
+
 /**
  * Claims `file` for one writer until the returned function is called: a lock file beside it
  * (`file.lock`, holding the host name and pid), created exclusively. A lock whose process (on
- * this host) is gone — killed, say — is taken over. Two writers appending to one results file
- * would each compute and write every point. Throws GOAL_LOCKED naming `label`.
+ * this host) is gone — killed, say, or a container's earlier life under the same pid — is taken
+ * over. Two writers appending to one results file would each compute and write every point.
+ * Throws GOAL_LOCKED naming `label`.
  */
 export function lockFile(file: string, label: string): () => void {
   const target = landing(file, (why) => {
@@ -160,34 +164,74 @@ export function lockFile(file: string, label: string): () => void {
   });
   const lock = `${target}.lock`;
   const me = `${os.hostname()} ${process.pid}\n`;
-  for (let attempt = 0; ; attempt++) {
+  const cannot = (err: unknown, what: string): never => {
+    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: cannot ${what} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  };
+  const locked = (holder: string, why = ''): never => {
+    const [host, pid] = holder.split(' ');
+    const who = pid ? `process ${pid} on ${host}` : 'another process';
+    throw new GoalError('GOAL_LOCKED', `${label} ${file} is being written by ${who}${why} (lock ${lock}): wait for it to end, or delete the lock if it is not running`);
+  };
+  const take = (): boolean => {
     try {
       fs.writeFileSync(lock, me, { flag: 'wx' });
-      return () => {
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') cannot(err, `create its lock file ${lock}`);
+      return false;
+    }
+  };
+  const holderOf = (): string | null => {
+    try {
+      return fs.readFileSync(lock, 'utf8').trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      return cannot(err, `read its lock file ${lock}`);
+    }
+  };
+  const stale = (holder: string): boolean => {
+    const [host, pidText] = holder.split(' ');
+    const pid = Number(pidText);
+    if (host !== os.hostname() || !Number.isInteger(pid) || pid < 1) return false; // another host's: not judged from here
+    if (pid === process.pid) return !held.has(lock); // ours only if this process took it
+    return !alive(pid);
+  };
+
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (take()) {
+      const release = () => {
+        held.delete(lock);
         try {
           if (fs.readFileSync(lock, 'utf8') === me) fs.rmSync(lock, { force: true });
         } catch {
           // already gone: nothing to release
         }
       };
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: cannot create its lock file ${lock} (${code ?? 'error'})`);
+      held.set(lock, release);
+      return release;
     }
-    let holder = '';
+    const holder = holderOf();
+    if (holder === null) continue; // released meanwhile
+    if (!stale(holder)) locked(holder);
+    // One process breaks a stale lock: whoever creates `.break` first; it checks that the lock
+    // still names the same dead holder (another may have taken over meanwhile) before removing it.
+    const breaker = `${lock}.break`;
     try {
-      holder = fs.readFileSync(lock, 'utf8').trim();
-    } catch {
-      // removed meanwhile: try again
+      fs.writeFileSync(breaker, me, { flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') cannot(err, `create ${breaker}`);
+      locked(holder, ', or another process is taking its lock over');
     }
-    const [host, pidText] = holder.split(' ');
-    const pid = Number(pidText);
-    const stale = host === os.hostname() && Number.isInteger(pid) && pid > 0 && !alive(pid);
-    if (stale && attempt < 3) {
-      fs.rmSync(lock, { force: true });
-      continue;
+    try {
+      if (holderOf() === holder) fs.rmSync(lock, { force: true });
+    } finally {
+      fs.rmSync(breaker, { force: true });
     }
-    const who = pidText ? `process ${pidText} on ${host}` : 'another process';
-    throw new GoalError('GOAL_LOCKED', `${label} ${file} is being written by ${who} (lock ${lock}): wait for it to end, or delete the lock if it is not running`);
   }
+  return locked(holderOf() ?? '');
+}
+
+/** Releases every lock this process holds (its last words before a signal ends it). */
+export function releaseLocks(): void {
+  for (const release of [...held.values()]) release();
 }
