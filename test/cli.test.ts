@@ -451,6 +451,25 @@ t.test('a --replay file that is not JSON: one line, control characters escaped',
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('float32 spikes that differ where the reference came close to the threshold: the replay says why (SPEC.md, Fixtures)', async (t) => {
+  const dir = tmpdir();
+  const fx = loadFixture('ltts-n40-f32.json') as unknown as { expect: { Z_last: number[][]; min_margin: number } };
+  fx.expect.Z_last[0][0] = 1 - fx.expect.Z_last[0][0]; // one spike the replay cannot match
+  fs.writeFileSync(path.join(dir, 'safe.json'), JSON.stringify(fx));
+  fx.expect.min_margin = 1.2e-4;
+  fs.writeFileSync(path.join(dir, 'close.json'), JSON.stringify(fx));
+  const close = goal(['train', '--replay', 'close.json'], dir);
+  t.equal(close.code, 1, 'it still differs');
+  t.match(close.out, /Replay DIFFERS from the reference in Z_last/);
+  t.match(close.err, /^goal train: note: the reference came within 1\.2e-4 of the spike threshold; in float32 a spike that close can flip/m);
+  const json = JSON.parse(goal(['train', '--replay', 'close.json', '--json'], dir).out);
+  t.match(json.replay_note, /came within 1\.2e-4/);
+  const safe = goal(['train', '--replay', 'safe.json'], dir);
+  t.equal(safe.code, 1);
+  t.notMatch(safe.err, /note:/, 'a margin of 2.9e-3 is well above float32 rounding: no excuse');
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('a --replay file with a byte-order mark replays', async (t) => {
   const dir = tmpdir();
   const text = fs.readFileSync(path.join(__dirname, 'fixtures', 'reference', 'rank3-n40.json'), 'utf8');
