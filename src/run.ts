@@ -17,8 +17,6 @@ export interface EpochInfo {
   mse: number;
   /** Spike error ΔZ = Σ|Z* − Z| (recurrent phase only; the median over a batch). */
   dz?: number;
-  /** The trained readout's MSE, mse_out, which the recurrent phase aims at (recurrent phase only; the median over a batch). */
-  mseOut?: number;
 }
 
 export interface RunOptions {
@@ -27,6 +25,11 @@ export interface RunOptions {
    * A returned promise is awaited: its rejection rejects the run.
    */
   onEpoch?: (info: EpochInfo) => unknown;
+  /**
+   * Called once the readout phase is over (also without readout epochs, the initial readout
+   * evaluated), with mse_out (the median over a batch). Awaited as onEpoch is.
+   */
+  onReadout?: (mseOut: number) => unknown;
   /**
    * Stops the run between epochs; the result then holds the epochs done and `aborted: true`.
    * Aborted from onEpoch, the run ends at that epoch.
@@ -171,7 +174,7 @@ export function checkRunOptions(options: unknown): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(`options must be an object (got ${show(options)})`);
   const o = options as Record<string, unknown>;
-  for (const name of ['onEpoch', 'onWarning', 'onRow', 'label', 'optionLabel']) {
+  for (const name of ['onEpoch', 'onReadout', 'onWarning', 'onRow', 'label', 'optionLabel']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`);
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`);
@@ -268,8 +271,8 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +
         `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (0.0025·150/N)` : `a smaller ${label('outLr')}`}`);
     }
+    if (!aborted) await options.onReadout?.(median(mseOut));
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
-    const mseOutMedian = median(mseOut);
     // Stopped during the last readout call: no feedback is drawn (N² normals) for nothing.
     if (!aborted && nRecurrent > 0 && options.signal?.aborted) aborted = true;
     if (!aborted) {
@@ -291,7 +294,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
           }
         }, (e) => ({
           phase: 'recurrent', epoch: mseRec[0].length, epochs: nRecurrent,
-          mse: median(nets.map((_, k) => r.mseRec[k * n + e])), dz: median(nets.map((_, k) => r.dz[k * n + e])), mseOut: mseOutMedian,
+          mse: median(nets.map((_, k) => r.mseRec[k * n + e])), dz: median(nets.map((_, k) => r.dz[k * n + e])),
         }));
       });
     }

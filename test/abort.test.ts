@@ -87,3 +87,21 @@ t.test('an abort while a large network is being drawn stops the draw: nothing ru
   t.strictSame(r.mseRec, []);
   t.ok(Number.isNaN(r.mseOut), 'no readout epoch ran');
 });
+
+t.test('onReadout tells mse_out once the readout phase is over, with or without readout epochs', async (t) => {
+  for (const epochs of [[4, 2], [0, 2]] as [number, number][]) {
+    const told: number[] = [];
+    const order: string[] = [];
+    const r = await train({ nRec: 30, tSeq: 40, epochs, seed: 2 }, {
+      onReadout: (m) => { told.push(m); order.push('readout done'); },
+      onEpoch: (e) => { order.push(e.phase); },
+    });
+    t.strictSame(told, [r.mseOut], `epochs ${epochs}: once, the result's mse_out`);
+    t.equal(order.indexOf('readout done'), epochs[0], 'after the last readout epoch, before the first recurrent one');
+  }
+  const ac = new AbortController();
+  const told: number[] = [];
+  await train({ nRec: 30, tSeq: 40, epochs: [5, 2], seed: 2 }, { signal: ac.signal, onReadout: (m) => told.push(m), onEpoch: (e) => { if (e.epoch === 2) ac.abort(); } });
+  t.strictSame(told, [], 'not told when the readout phase was cut short');
+  await t.rejects(train({ nRec: 20, tSeq: 30, epochs: [1, 1], seed: 1 }, { onReadout: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: /options.onReadout must be a function/ });
+});

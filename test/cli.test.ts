@@ -313,18 +313,18 @@ t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the e
 
 t.test('SIGTERM (a batch system\'s time limit) saves the epochs done and ends the process at once', async (t) => {
   const dir = tmpdir();
-  // No readout epochs: mse_out is the initial readout's error, told with the recurrent epochs.
-  const child = spawn(process.execPath, [BIN, 'train', '-N', '300', '-T', '300', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], { cwd: dir });
+  // No readout epochs: mse_out is the initial readout's error, known before the first
+  // recurrent epoch (of about a second here) ends.
+  const child = spawn(process.execPath, [BIN, 'train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], { cwd: dir });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await new Promise((resolve) => setTimeout(resolve, 2500));
   child.kill('SIGTERM');
   t.strictSame(await exited, { code: null, signal: 'SIGTERM' });
   const said = /^goal: terminated; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
   t.ok(said, err);
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
-  t.ok(Number(said?.[1]) > 0, 'some epochs ran');
   t.equal(stats[1].length, Number(said?.[1]), 'the file holds the epochs it says');
   t.ok(Number.isFinite(stats[0]) && stats[0] > 0, `mse_out is the initial readout's error (${stats[0]}), not NaN`);
   fs.rmSync(dir, { recursive: true });

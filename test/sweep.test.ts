@@ -340,7 +340,7 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   await t.rejects(sweep({ ...small, resume: true }),
     { code: 'GOAL_LOCKED', message: new RegExp(`rows\\.jsonl is being written by process ${process.pid} on ${os.hostname()} \\(lock .*rows\\.jsonl\\.lock\\): wait for it to end, or delete the lock if it is not running$`) });
   t.equal((await first).completed, 1, 'the first sweep went on');
-  t.equal(seenLock, `${os.hostname()} ${process.pid}\n`, 'the lock names the writer while it runs');
+  t.match(seenLock, new RegExp(`^${os.hostname()} ${process.pid} (\\d+|-)\n$`), 'the lock names the writer (host, pid, start) while it runs');
   t.notOk(fs.existsSync(lock), 'and is gone when the sweep ends');
   // A process that has ended: its pid is free (a child's, reaped).
   const { spawnSync } = await import('node:child_process');
@@ -349,12 +349,19 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   const resumed = await sweep({ ...small, resume: true });
   t.equal(resumed.rows.length, 2, 'a stale lock is taken over');
   t.notOk(fs.existsSync(lock));
-  fs.writeFileSync(lock, `${os.hostname()} ${process.pid}\n`);
-  t.equal((await sweep({ ...small, resume: true })).skipped, 2, 'our own pid, on a lock this process never took (a container restarted), is stale too');
+  fs.writeFileSync(lock, `${os.hostname()} ${process.pid} 1\n`);
+  t.equal((await sweep({ ...small, resume: true })).skipped, 2, 'our own pid, started at another time (a container restarted), is stale too');
+  fs.writeFileSync(lock, '');
+  await t.rejects(sweep({ ...small, resume: true }), { code: 'GOAL_LOCKED', message: /being written by another process/ }, 'an empty lock is one being written');
+  const past = new Date(Date.now() - 60_000);
+  fs.utimesSync(lock, past, past);
+  t.equal((await sweep({ ...small, resume: true })).skipped, 2, 'unless it has been empty for long: its writer died');
   fs.writeFileSync(lock, `${os.hostname()} ${gone}\n`);
   fs.writeFileSync(`${lock}.break`, 'x');
   await t.rejects(sweep({ ...small, resume: true }), { code: 'GOAL_LOCKED', message: /or another process is taking its lock over/ }, 'one process at a time breaks a stale lock');
-  fs.rmSync(`${lock}.break`);
+  fs.utimesSync(`${lock}.break`, past, past);
+  t.equal((await sweep({ ...small, resume: true })).skipped, 2, 'a .break abandoned long ago does not block for good');
+  t.notOk(fs.existsSync(`${lock}.break`));
   fs.writeFileSync(lock, `another-host.example 12345\n`);
   await t.rejects(sweep({ ...small, resume: true }), { code: 'GOAL_LOCKED', message: /process 12345 on another-host\.example/ }, 'another host\'s lock is not judged from here');
   t.equal(fs.readFileSync(lock, 'utf8'), 'another-host.example 12345\n', 'and left alone');
@@ -367,5 +374,22 @@ t.test('the lock is released when a sweep fails', async (t) => {
   fs.writeFileSync(out, 'not a row\n');
   await t.rejects(sweep({ ...grid, out, resume: true }), { code: 'GOAL_BAD_RESULTS' });
   t.strictSame(fs.readdirSync(dir), ['rows.jsonl'], 'no lock left behind');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('the lock is the process\'s: a worker thread (its own copy of the module) is refused too', async (t) => {
+  const { Worker } = await import('node:worker_threads');
+  const { lockFile } = await import('../src/io/files');
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const release = lockFile(out, 'out');
+  const files = path.join(__dirname, '..', 'dist', 'src', 'io', 'files.js');
+  const code = `const { parentPort, workerData } = require('node:worker_threads');
+    try { require(workerData.files).lockFile(workerData.out, 'out'); parentPort.postMessage('took it'); }
+    catch (e) { parentPort.postMessage(e.code); }`;
+  const said = await new Promise((resolve) => new Worker(code, { eval: true, workerData: { files, out } }).once('message', resolve));
+  t.equal(said, 'GOAL_LOCKED');
+  release();
+  t.notOk(fs.existsSync(`${out}.lock`));
   fs.rmSync(dir, { recursive: true });
 });

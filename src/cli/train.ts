@@ -150,7 +150,6 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   const record = (e: EpochInfo) => {
     if (e.phase === 'readout') soFar.mseOut = e.mse;
     else {
-      soFar.mseOut = e.mseOut ?? soFar.mseOut; // also without readout epochs
       soFar.mseRec.push(e.mse);
       soFar.dz.push(e.dz ?? NaN);
     }
@@ -171,6 +170,9 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   const stopInterrupt = io.onInterrupt(() => controller.abort(), quit);
   const common = {
     onWarning: warn,
+    onReadout: (mseOut: number) => {
+      soFar.mseOut = mseOut; // also without readout epochs
+    },
     // Recording costs a call per epoch: only where a second Ctrl-C has stats to save.
     onEpoch: progress || savepath !== undefined ? (e: EpochInfo) => {
       record(e);

@@ -148,22 +148,66 @@ function alive(pid: number): boolean {
   }
 }
 
+/** When process `pid` started (clock ticks since boot, Linux), or null where /proc cannot say. */
+function startOf(pid: number | 'self'): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses); starttime is the 22nd.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** This process, as a lock names it: host, pid and start (a pid alone is reused, e.g. PID 1 of a restarted container). */
+const SELF = `${os.hostname()} ${process.pid} ${startOf('self') ?? '-'}`;
+
+/** Seconds after which an empty lock or an abandoned `.break` (its writer died mid-way) is stale. */
+const ABANDONED_S = 10;
+
+/** Creates `file` holding `text` if it does not exist (false if it does); never leaves it empty. */
+function createExclusive(file: string, text: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    writeAll(fd, Buffer.from(text));
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true }); // a full disk: no empty lock left to block the next run
+    throw err;
+  }
+  fs.closeSync(fd);
+  return true;
+}
+
+function ageSeconds(file: string): number {
+  try {
+    return (Date.now() - fs.statSync(file).mtimeMs) / 1000;
+  } catch {
+    return 0;
+  }
+}
+
 /** The locks this process holds (lock path → its release), for releaseLocks(). */
 const held = new Map<string, () => void>();
 
 /**
  * Claims `file` for one writer until the returned function is called: a lock file beside it
- * (`file.lock`, holding the host name and pid), created exclusively. A lock whose process (on
- * this host) is gone — killed, say, or a container's earlier life under the same pid — is taken
- * over. Two writers appending to one results file would each compute and write every point.
+ * (`file.lock`: host, pid and process start), created exclusively. A lock whose process (on
+ * this host) is gone is taken over: killed, or an earlier life of a container under the same
+ * pid. Two writers appending to one results file would each compute and write every point.
  * Throws GOAL_LOCKED naming `label`.
  */
 export function lockFile(file: string, label: string): () => void {
   const target = landing(file, (why) => {
     throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`);
   });
-  const lock = `${target}.lock`;
-  const me = `${os.hostname()} ${process.pid}\n`;
+  const lock = `${target}.lock`, breaker = `${lock}.break`;
   const cannot = (err: unknown, what: string): never => {
     throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: cannot ${what} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   };
@@ -171,15 +215,6 @@ export function lockFile(file: string, label: string): () => void {
     const [host, pid] = holder.split(' ');
     const who = pid ? `process ${pid} on ${host}` : 'another process';
     throw new GoalError('GOAL_LOCKED', `${label} ${file} is being written by ${who}${why} (lock ${lock}): wait for it to end, or delete the lock if it is not running`);
-  };
-  const take = (): boolean => {
-    try {
-      fs.writeFileSync(lock, me, { flag: 'wx' });
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') cannot(err, `create its lock file ${lock}`);
-      return false;
-    }
   };
   const holderOf = (): string | null => {
     try {
@@ -190,40 +225,50 @@ export function lockFile(file: string, label: string): () => void {
     }
   };
   const stale = (holder: string): boolean => {
-    const [host, pidText] = holder.split(' ');
+    if (holder === '') return ageSeconds(lock) > ABANDONED_S; // its writer died between create and write
+    const [host, pidText, start] = holder.split(' ');
     const pid = Number(pidText);
     if (host !== os.hostname() || !Number.isInteger(pid) || pid < 1) return false; // another host's: not judged from here
-    if (pid === process.pid) return !held.has(lock); // ours only if this process took it
-    return !alive(pid);
+    if (pid === process.pid) return start !== undefined && `${host} ${pid} ${start}` !== SELF;
+    if (!alive(pid)) return true;
+    const now = start && start !== '-' ? startOf(pid) : null;
+    return now !== null && now !== start; // the pid now names another process
   };
 
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (take()) {
-      const release = () => {
-        held.delete(lock);
-        try {
-          if (fs.readFileSync(lock, 'utf8') === me) fs.rmSync(lock, { force: true });
-        } catch {
-          // already gone: nothing to release
-        }
-      };
-      held.set(lock, release);
-      return release;
+    try {
+      if (createExclusive(lock, `${SELF}\n`)) {
+        const release = () => {
+          held.delete(lock);
+          try {
+            if (fs.readFileSync(lock, 'utf8') === `${SELF}\n`) fs.rmSync(lock, { force: true });
+          } catch {
+            // already gone: nothing to release
+          }
+        };
+        held.set(lock, release);
+        return release;
+      }
+    } catch (err) {
+      cannot(err, `create its lock file ${lock}`);
     }
     const holder = holderOf();
     if (holder === null) continue; // released meanwhile
     if (!stale(holder)) locked(holder);
     // One process breaks a stale lock: whoever creates `.break` first; it checks that the lock
     // still names the same dead holder (another may have taken over meanwhile) before removing it.
-    const breaker = `${lock}.break`;
+    let breaking: boolean;
     try {
-      fs.writeFileSync(breaker, me, { flag: 'wx' });
+      if (ageSeconds(breaker) > ABANDONED_S) fs.rmSync(breaker, { force: true }); // its breaker died
+      breaking = createExclusive(breaker, `${SELF}\n`);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') cannot(err, `create ${breaker}`);
-      locked(holder, ', or another process is taking its lock over');
+      return cannot(err, `create ${breaker}`);
     }
+    if (!breaking) locked(holder, ', or another process is taking its lock over');
     try {
       if (holderOf() === holder) fs.rmSync(lock, { force: true });
+    } catch (err) {
+      cannot(err, `remove the stale lock ${lock}`);
     } finally {
       fs.rmSync(breaker, { force: true });
     }
