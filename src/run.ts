@@ -1,5 +1,6 @@
 // The phases of SPEC.md "Training", one native call per chunk of epochs: target run →
 // readout epochs → feedback → recurrent epochs. Shared by train(), replay() and sweep().
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
@@ -121,7 +122,24 @@ export function networkBytes(p: ResolvedParams): number {
 function memoryLimit(): number {
   const total = os.totalmem();
   const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
-  return constrained > 0 && constrained < total ? constrained : total;
+  const limit = constrained > 0 && constrained < total ? constrained : total;
+  return Math.min(limit, heldBytes + addressSpaceLeft());
+}
+
+/**
+ * What an address-space limit (ulimit -v) leaves this process, read from /proc (Linux):
+ * without this, such a limit stops a large network only once its arrays fail to allocate,
+ * after the draw. Infinity without a limit or without /proc.
+ */
+function addressSpaceLeft(): number {
+  try {
+    const limit = /^Max address space\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    if (!limit) return Infinity; // unlimited
+    const size = /^VmSize:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return Number(limit[1]) - (size ? Number(size[1]) * 1024 : 0);
+  } catch {
+    return Infinity;
+  }
 }
 
 /** Bytes of the networks of this process's runs in progress (see reserveMemory). */

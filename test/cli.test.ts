@@ -330,6 +330,14 @@ t.test('SIGTERM (a batch system\'s time limit) saves the epochs done and ends th
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('an address-space limit (ulimit -v) is counted before anything is drawn', { skip: fs.existsSync('/proc/self/limits') ? false : 'no /proc here' }, async (t) => {
+  // About 10 GiB for N = 20000: under the machine's memory (checked apart), over a 5.7 GiB limit.
+  const r = spawnSync('bash', ['-c', `ulimit -v 6000000 && "${process.execPath}" "${BIN}" train -N 20000 -T 20 -E 0 1`], { encoding: 'utf8' });
+  t.equal(r.status, 2, r.stderr);
+  t.match(r.stderr, /^goal train: -N\/--n-rec=20000: the network needs \d+\.\d GiB of memory; this process may use \d+\.\d GiB\n$/);
+  t.notMatch(r.stderr, /allocation failed/, 'refused up front, not when an array fails to allocate');
+});
+
 t.test('a closed pipe (goal … | head -1) is not an error, and the stats are still written', async (t) => {
   const dir = tmpdir();
   // `true` reads nothing and is gone long before the summary is written.
