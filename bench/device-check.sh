@@ -9,17 +9,31 @@
 # whether spikes agree, a batch against its networks alone, and the GPU and CPU timings of the
 # same run. Everything printed also goes to $OUT/device-check.log; the report to
 # $OUT/gpu-report.md and $OUT/gpu-report.json. Exit status: 0 all parity cases within
-# tolerance, 1 a failure, 2 no usable GPU. GOAL_REBUILD=1 rebuilds the addon even if it loads;
-# GOAL_CHECK_TIMEOUT (seconds, default 360) bounds the node part, to end before the device
-# tool's own limit (use timeout_s ≥ 420 there). A case that fails or throws is a row marked NO
-# and the run goes on; the timings run even then (flagged), and both reports are rewritten
-# after every case. GOAL_REHEARSE=1 rehearses all of it here, the CPU standing in for the GPU.
+# tolerance and every timing done, 1 a failure, 2 no usable GPU, 3 out of time (the reports hold
+# what was done; not 124, which the device tool would read as its own limit). GOAL_REBUILD=1
+# rebuilds the addon even if it loads. GOAL_DEADLINE (seconds from the start, default 250; 900
+# in a rehearsal) bounds the whole script, rebuild included, to end before the device tool's
+# limit (use timeout_s = 300 there). A case that fails or throws is a row marked NO and the run goes on;
+# the timings run even then (flagged), and both reports are rewritten after every case; the log
+# names each case as it starts. GOAL_REHEARSE=1 rehearses all of it here, the CPU standing in.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/goal-device-check}"
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/device-check.log") 2>&1
+export PATH="$PATH:/usr/local/cuda/bin"  # nvcc, for a rebuild, where the image leaves it off PATH
 step() { printf '\n== %s\n' "$*"; }
+# Ends the script after tee has written the last lines to the log.
+finish() {
+  echo "device-check: exit $1"
+  exec >&- 2>&-
+  wait
+  exit "$1"
+}
+die() {
+  echo "$1"
+  finish "${2:-1}"
+}
 
 step machine
 date -u
@@ -30,12 +44,21 @@ command -v nvcc > /dev/null && nvcc --version | tail -2
 nproc
 
 step node
-NODE=$(command -v node || true)
-if [ -z "$NODE" ]; then
-  [ -f .devkit/node.xz ] || { echo "no node here and no .devkit/node.xz: run bench/stage-devkit.sh and carry .devkit"; exit 1; }
-  xz -dc .devkit/node.xz > /tmp/goal-node && chmod +x /tmp/goal-node && NODE=/tmp/goal-node
+# The carried node (the version the checks were built with) first; a node on PATH otherwise.
+NODE=""
+if [ -f .devkit/node.xz ]; then
+  for dir in /tmp /dev/shm "$PWD/.devkit"; do  # somewhere that lets programs run
+    if command -v xz > /dev/null; then
+      xz -dc .devkit/node.xz > "$dir/goal-node"
+    else
+      python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
+        .devkit/node.xz "$dir/goal-node"
+    fi && chmod +x "$dir/goal-node" && "$dir/goal-node" --version > /dev/null 2>&1 && NODE="$dir/goal-node" && break
+  done
 fi
-"$NODE" --version || { echo "node does not run here"; exit 1; }
+[ -n "$NODE" ] || NODE=$(command -v node || true)
+[ -n "$NODE" ] || die "no node here, and .devkit/node.xz missing or not runnable: run bench/stage-devkit.sh and carry .devkit"
+echo "$NODE $("$NODE" --version)" || die "node does not run here"
 
 step addon
 # Loads the addon and prints what it sees; fails also when it loads but finds no usable GPU
@@ -56,15 +79,19 @@ if [ "${GOAL_REBUILD:-0}" = 1 ] || ! load; then
   cmake -S . -B /tmp/goal-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-DBUILDING_NODE_EXTENSION \
     "-DCMAKE_JS_INC=$inc/node-api-headers;$inc/node-addon-api" \
     "-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=$PWD/build/Release" &&
-    cmake --build /tmp/goal-build &&
-    load || { echo "the rebuild failed"; exit 1; }
+    cmake --build /tmp/goal-build || die "the rebuild failed"
+  load || die "the rebuilt addon still sees no usable GPU (its reason is above)"
 fi
 
 step "parity and benchmarks"
-timeout -k 15 "${GOAL_CHECK_TIMEOUT:-360}" "$NODE" dist/bench/gpu-check.js "$OUT"
+deadline=${GOAL_DEADLINE:-250}
+[ "${GOAL_REHEARSE:-0}" = 1 ] && deadline=${GOAL_DEADLINE:-900}  # the CPU standing in is slower
+left=$(( deadline - SECONDS - 15 ))
+[ "$left" -ge 30 ] || die "no time left for the checks (deadline ${deadline} s, ${SECONDS} s gone)" 3
+timeout -k 10 "$left" "$NODE" dist/bench/gpu-check.js "$OUT"
 status=$?
-case "$status" in 124 | 137) echo "gpu-check ran out of time; $OUT/gpu-report.md and gpu-report.json hold what was done" ;; esac
-echo "device-check: exit $status"
-exec >&- 2>&-  # let tee write the last lines to the log before the script ends
-wait
-exit "$status"
+case "$status" in 124 | 137)
+  echo "gpu-check ran out of time after ${left} s; $OUT/gpu-report.md and gpu-report.json hold what was done"
+  status=3 ;;
+esac
+finish "$status"

@@ -33,10 +33,15 @@ export interface ParityRow {
  * both engines (with other NaN bits: the GPU's canonical NaN is not x86's): NaN where both are
  * NaN agrees, NaN on one side only is an infinite difference.
  */
+/**
+ * The largest difference over the fields, and the largest relative one, each field relative to
+ * its own largest value (an MSE of 0.1 is not judged on the scale of a weight of 5).
+ */
 function diff(pairs: [ArrayLike<number>, ArrayLike<number>][]): { maxAbs: number; maxRel: number } {
-  let d = 0, s = 0;
+  let maxAbs = 0, maxRel = 0;
   for (const [a, b] of pairs) {
     if (a.length !== b.length) return { maxAbs: Infinity, maxRel: Infinity };
+    let d = 0, s = 0;
     for (let i = 0; i < a.length; i++) {
       if (Number.isNaN(a[i]) || Number.isNaN(b[i])) {
         if (Number.isNaN(a[i]) !== Number.isNaN(b[i])) return { maxAbs: Infinity, maxRel: Infinity };
@@ -45,8 +50,10 @@ function diff(pairs: [ArrayLike<number>, ArrayLike<number>][]): { maxAbs: number
       d = Math.max(d, Math.abs(a[i] - b[i]));
       s = Math.max(s, Math.abs(b[i]));
     }
+    maxAbs = Math.max(maxAbs, d);
+    maxRel = Math.max(maxRel, d === 0 ? 0 : d / s);
   }
-  return { maxAbs: d, maxRel: d === 0 ? 0 : d / s };
+  return { maxAbs, maxRel };
 }
 
 const same = (a: ArrayLike<number>, b: ArrayLike<number>) =>

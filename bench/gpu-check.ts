@@ -27,11 +27,12 @@ async function main() {
   const fixtures = fs.readdirSync(path.join(packageRoot(), 'test', 'fixtures', 'reference'))
     .filter((f) => f.endsWith('.json')).sort();
   const save = (report: GpuReport) => fs.writeFileSync(path.join(out, 'gpu-report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  const report = await gpuBench({ fixtures, log, save, timeAnyway: true });
+  const report = await gpuBench({ fixtures, log, save, timeAnyway: true, trace: (l) => console.log(l) });
   const bad = report.parity.filter((r) => !r.ok);
   log('');
   log(bad.length ? `PARITY FAILED in ${bad.length} case(s): ${bad.map((r) => r.name).join('; ')}` : 'parity: all cases within tolerance');
-  if (bad.length) process.exit(1);
+  if (report.timingFailures.length) log(`TIMING FAILED in ${report.timingFailures.length} case(s): ${report.timingFailures.join('; ')}`);
+  if (bad.length || report.timingFailures.length) process.exit(1);
 }
 
 main().catch((err) => {

@@ -23,6 +23,8 @@ export interface GpuReport {
   parity: ParityRow[];
   single: SingleRow[];
   batch: { K: number; N: number; gpu: number; cpu: number; cpuThreads: number } | null;
+  /** Timings that threw, named. */
+  timingFailures: string[];
 }
 
 const PARITY_HEADER = ['| case | compared | max abs diff | max rel diff | tolerance | spikes equal | ok |', '|---|---|---:|---:|---:|---|---|'];
@@ -41,8 +43,10 @@ function failedRow(name: string, err: unknown): ParityRow {
 export function deviceLine(i: Info): string {
   const c = i.cuda;
   if (!c.available) return `no usable GPU (${c.reason}); CPU: ${os.cpus()[0]?.model ?? 'unknown'} × ${os.availableParallelism()}, variant ${i.cpu.isa}`;
+  const cudaVersion = (v?: number) => (v ? `${Math.floor(v / 1000)}.${(v % 1000) / 10}` : '?');
   return `${c.name}, compute capability ${c.computeCapability}, ${c.multiprocessors} SMs, ` +
-    `${((c.memoryBytes ?? 0) / 2 ** 30).toFixed(0)} GiB; driver ${c.driverVersion}, runtime ${c.runtimeVersion}; ` +
+    `${((c.memoryBytes ?? 0) / 2 ** 30).toFixed(0)} GiB; the driver supports CUDA ${cudaVersion(c.driverVersion)}, ` +
+    `runtime CUDA ${cudaVersion(c.runtimeVersion)}; ` +
     `CPU: ${os.cpus()[0]?.model ?? 'unknown'} × ${os.availableParallelism()}, variant ${i.cpu.isa}`;
 }
 
@@ -52,6 +56,8 @@ export interface BenchOptions {
   log: (line: string) => void;
   /** Gets the report after every case, so that a run cut short keeps what was done. */
   save?: (report: GpuReport) => void;
+  /** Gets "running: …" before each case: the log of a run killed mid-case names the case. */
+  trace?: (line: string) => void;
   /**
    * Time even when parity fails (the device check: one short session, the kernels timed are
    * the same either way; the report says the parity failed). bench:gpu does not.
@@ -62,7 +68,8 @@ export interface BenchOptions {
 /** Parity, then timings; every case on its own, so that one that throws does not end the run. */
 export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   const { log } = opts;
-  const report: GpuReport = { info: info(), parity: [], single: [], batch: null };
+  const report: GpuReport = { info: info(), parity: [], single: [], batch: null, timingFailures: [] };
+  const trace = opts.trace ?? (() => {});
   const save = () => opts.save?.(report);
   if (GPU !== 'cuda') log('REHEARSAL (GOAL_REHEARSE=1): the CPU stands in for the GPU; no figure below is a GPU figure');
   log(`goal-snn ${report.info.version} on ${deviceLine(report.info)}`);
@@ -71,6 +78,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   PARITY_HEADER.forEach((l) => log(l));
   const parity = async (name: string, run: () => Promise<ParityRow>) => {
     let r: ParityRow;
+    trace(`running: ${name}`);
     try {
       r = await run();
     } catch (err) {
@@ -97,6 +105,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   log('| N | GPU ms/epoch | GPU epochs/s | CPU ms/epoch (1 thread) | CPU epochs/s | GPU/CPU |');
   log('|---:|---:|---:|---:|---:|---:|');
   for (const s of SINGLE_SIZES) {
+    trace(`running: one network, N=${s.N}`);
     try {
       const gpuMs = await msPerEpoch(s.N, GPU, s.gpuEpochs);
       const cpuMs = s.cpuEpochs === null ? null : await msPerEpoch(s.N, 'cpu', s.cpuEpochs);
@@ -104,6 +113,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
       log(`| ${s.N} | ${fmt(gpuMs)} | ${fmt(1000 / gpuMs)} | ${cpuMs === null ? '—' : fmt(cpuMs)} | ` +
         `${cpuMs === null ? '—' : fmt(1000 / cpuMs)} | ${cpuMs === null ? '—' : `${fmt(cpuMs / gpuMs)}×`} |`);
     } catch (err) {
+      report.timingFailures.push(`one network, N=${s.N}`);
       log(`| ${s.N} | ${failedRow('', err).fields} | | | | |`);
     }
     save();
@@ -112,7 +122,9 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   const grid = paperGrid();
   const threads = os.availableParallelism();
   log('');
-  log(`## Batch: the paper's grid, ${grid.length} networks of N=150, T=150, float32: 11 ranks × 10 τ⋆ × 10 seeds (best of 3 calls)`);
+  log(`## Batch: the paper's grid, ${grid.length} networks of N=150, T=150, float32: 11 ranks × 10 τ⋆ × 10 seeds ` +
+    '(GPU: best of 3 calls of 20 epochs; CPU: one call of 2 epochs)');
+  trace('running: the batch');
   try {
     const gpu = await batchThroughput(grid, GPU, 20);
     log(`cuda, one batch: ${fmt(gpu)} network-epochs/s`);
@@ -123,6 +135,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     log(`| cuda, one batch | ${fmt(gpu)} | ${fmt(gpu / cpu)}× |`);
     log(`| cpu, ${threads} threads | ${fmt(cpu)} | 1× |`);
   } catch (err) {
+    report.timingFailures.push('the batch');
     log(`batch: ${failedRow('', err).fields}`);
   }
   save();
