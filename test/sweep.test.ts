@@ -393,3 +393,14 @@ t.test('the lock is the process\'s: a worker thread (its own copy of the module)
   t.notOk(fs.existsSync(`${out}.lock`));
   fs.rmSync(dir, { recursive: true });
 });
+
+t.test('merge says when a shard is still being written (its lock is there)', async (t) => {
+  const dir = tmp();
+  const a = path.join(dir, 'a.jsonl');
+  await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], out: a });
+  fs.writeFileSync(`${a}.lock`, 'node-7 4242 99\n');
+  const warnings: string[] = [];
+  t.equal(mergeRows([a], (m) => warnings.push(m)).length, 1);
+  t.match(warnings, [/a\.jsonl is still being written \(its lock names node-7 4242 99\): merged as it stands/]);
+  fs.rmSync(dir, { recursive: true });
+});

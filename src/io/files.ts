@@ -276,6 +276,15 @@ export function lockFile(file: string, label: string): () => void {
   return locked(holderOf() ?? '');
 }
 
+/** Who holds the lock of `file` ("host pid start"), or null when there is none. */
+export function lockedBy(file: string): string | null {
+  try {
+    return fs.readFileSync(`${landing(file, () => { throw new Error(); })}.lock`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 /** Releases every lock this process holds (its last words before a signal ends it). */
 export function releaseLocks(): void {
   for (const release of [...held.values()]) release();
