@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { chooseBackend, type Backend } from './backend';
 import { GoalError } from './errors';
-import { appendLine, checkWritable, lockedBy, lockFile, writeFileAtomic } from './io/files';
+import { appendLine, checkWritable, writeFileAtomic } from './io/files';
+import { lockFile, writerOf } from './io/lock';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, networkBytes, reserveMemory, runPhases, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
@@ -398,8 +399,8 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
       throw new GoalError('GOAL_BAD_RESULTS', `${f}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     if (read.torn) warn(tornLine(f));
-    const holder = lockedBy(f);
-    if (holder !== null) warn(`${f} is still being written (its lock names ${holder || 'a process'}): merged as it stands, without the points still to come`);
+    const writer = writerOf(f);
+    if (writer !== null) warn(`${f} is still being written (by ${writer}): merged as it stands, without the points still to come`);
     for (const r of read.rows) {
       const curves = Array.isArray(r.mse_rec);
       first ??= { config: r.config, file: f, curves };

@@ -338,7 +338,7 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   let seenLock = '';
   const first = sweep({ ...small, threads: 1, signal: ac.signal, onRow: () => { seenLock = fs.readFileSync(lock, 'utf8'); ac.abort(); } });
   await t.rejects(sweep({ ...small, resume: true }),
-    { code: 'GOAL_LOCKED', message: new RegExp(`rows\\.jsonl is being written by process ${process.pid} on ${os.hostname()} \\(lock .*rows\\.jsonl\\.lock\\): wait for it to end, or delete the lock if it is not running$`) });
+    { code: 'GOAL_LOCKED', message: new RegExp(`rows\\.jsonl" is being written by process ${process.pid} on ${os.hostname()} \\(lock .*rows\\.jsonl\\.lock\\): wait for it to end, or delete the lock if it is not running$`) });
   t.equal((await first).completed, 1, 'the first sweep went on');
   t.match(seenLock, new RegExp(`^${os.hostname()} ${process.pid} (\\d+|-)\n$`), 'the lock names the writer (host, pid, start) while it runs');
   t.notOk(fs.existsSync(lock), 'and is gone when the sweep ends');
@@ -379,11 +379,11 @@ t.test('the lock is released when a sweep fails', async (t) => {
 
 t.test('the lock is the process\'s: a worker thread (its own copy of the module) is refused too', async (t) => {
   const { Worker } = await import('node:worker_threads');
-  const { lockFile } = await import('../src/io/files');
+  const { lockFile } = await import('../src/io/lock');
   const dir = tmp();
   const out = path.join(dir, 'rows.jsonl');
   const release = lockFile(out, 'out');
-  const files = path.join(__dirname, '..', 'dist', 'src', 'io', 'files.js');
+  const files = path.join(__dirname, '..', 'dist', 'src', 'io', 'lock.js');
   const code = `const { parentPort, workerData } = require('node:worker_threads');
     try { require(workerData.files).lockFile(workerData.out, 'out'); parentPort.postMessage('took it'); }
     catch (e) { parentPort.postMessage(e.code); }`;
@@ -401,6 +401,12 @@ t.test('merge says when a shard is still being written (its lock is there)', asy
   fs.writeFileSync(`${a}.lock`, 'node-7 4242 99\n');
   const warnings: string[] = [];
   t.equal(mergeRows([a], (m) => warnings.push(m)).length, 1);
-  t.match(warnings, [/a\.jsonl is still being written \(its lock names node-7 4242 99\): merged as it stands/]);
+  t.match(warnings, [/a\.jsonl is still being written \(by process 4242 on node-7\): merged as it stands/]);
+  const { spawnSync } = await import('node:child_process');
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  fs.writeFileSync(`${a}.lock`, `${os.hostname()} ${gone}\n`);
+  const later: string[] = [];
+  mergeRows([a], (m) => later.push(m));
+  t.strictSame(later, [], 'a lock its writer left behind (the process is gone) is no warning');
   fs.rmSync(dir, { recursive: true });
 });

@@ -1,5 +1,5 @@
 // Where the CLI writes and how it hears Ctrl-C: the process by default, something else in tests.
-import { releaseLocks } from '../io/files';
+import { releaseLocks } from '../io/lock';
 
 export interface Io {
   out(text: string): void;
