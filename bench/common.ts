@@ -21,12 +21,8 @@ export async function checkReplay(backend: NativeBackend, name = 'ltts-n40.json'
   console.log(`check: ${name} replays on ${backend} (${checks.length} fields match the reference)`);
 }
 
-/**
- * The paper's out_lr (0.0025 at N=150) scaled by 150/N: the readout's gradient step grows
- * with N, and at the default it diverges from N≈2000 on, leaving a silent, NaN network that
- * would time nothing.
- */
-export const scaledOutLr = (N: number) => (0.0025 * 150) / N;
+/** Benchmarks use it so that a large network does not diverge into a silent, NaN one that would time nothing. */
+export { scaledOutLr } from '../src/params';
 
 /** One network as train() draws it for these params, and its feedback noise: a batch member. */
 export async function drawMember(params: Partial<Params>): Promise<{ net: NetConfig; noise: Float64Array }> {

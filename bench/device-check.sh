@@ -58,7 +58,8 @@ if [ -f .devkit/node.xz ]; then
 fi
 [ -n "$NODE" ] || NODE=$(command -v node || true)
 [ -n "$NODE" ] || die "no node here, and .devkit/node.xz missing or not runnable: run bench/stage-devkit.sh and carry .devkit"
-echo "$NODE $("$NODE" --version)" || die "node does not run here"
+version=$("$NODE" --version) || die "node does not run here"
+echo "$NODE $version"
 
 step addon
 # Loads the addon and prints what it sees; fails also when it loads but finds no usable GPU
@@ -80,7 +81,7 @@ if [ "${GOAL_REBUILD:-0}" = 1 ] || ! load; then
     "-DCMAKE_JS_INC=$inc/node-api-headers;$inc/node-addon-api" \
     "-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=$PWD/build/Release" &&
     cmake --build /tmp/goal-build || die "the rebuild failed"
-  load || die "the rebuilt addon still sees no usable GPU (its reason is above)"
+  load || die "the rebuilt addon still sees no usable GPU (its reason is above)" 2
 fi
 
 step "parity and benchmarks"

@@ -29,13 +29,10 @@ export interface ParityRow {
 }
 
 /**
- * max |a − b| and that over max |b| across several array pairs. A diverged network is NaN on
- * both engines (with other NaN bits: the GPU's canonical NaN is not x86's): NaN where both are
- * NaN agrees, NaN on one side only is an infinite difference.
- */
-/**
- * The largest difference over the fields, and the largest relative one, each field relative to
- * its own largest value (an MSE of 0.1 is not judged on the scale of a weight of 5).
+ * The largest difference over the fields (array pairs), and the largest relative one, each field
+ * relative to its own largest value (an MSE of 0.1 is not judged on the scale of a weight of 5).
+ * A diverged network is NaN on both engines (with other NaN bits: the GPU's canonical NaN is not
+ * x86's): NaN where both are NaN agrees, NaN on one side only is an infinite difference.
  */
 function diff(pairs: [ArrayLike<number>, ArrayLike<number>][]): { maxAbs: number; maxRel: number } {
   let maxAbs = 0, maxRel = 0;

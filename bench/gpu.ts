@@ -151,7 +151,7 @@ async function main() {
   }
   await checkReplay('cuda', 'ltts-n40-f32.json');
   const report = await gpuBench({ fixtures: [], log: (l) => console.log(l) });
-  if (report.parity.some((r) => !r.ok)) process.exit(1);
+  if (report.parity.some((r) => !r.ok) || report.timingFailures.length) process.exit(1);
 }
 
 if (require.main === module) {

@@ -297,6 +297,12 @@ export function specParams(p: ResolvedParams): Record<string, unknown> {
   return out;
 }
 
+/**
+ * The paper's out_lr (0.0025 at N = 150) scaled by 150/N: the readout's gradient step grows
+ * with N, and at the default it diverges from N ≈ 2000 on.
+ */
+export const scaledOutLr = (N: number): number => (defaults.outLr * 150) / N;
+
 /** A default as people read it (CLI help, README): the value, or what null stands for. */
 export function describeDefault(name: ParamName): string {
   const v = (defaults as Record<string, unknown>)[name];

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon } from './native';
-import { show, type Labeller, type ParamName, type ResolvedParams } from './params';
+import { scaledOutLr, show, type Labeller, type ParamName, type ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -118,7 +118,10 @@ export function networkBytes(p: ResolvedParams): number {
   return addon().bytesNeeded(netSizes(p)) + drawn + 24 * p.epochs[1];
 }
 
-/** Memory this process may use: the machine's, or less under a container's (cgroup) limit. */
+/**
+ * Memory this process may use: the machine's, or less under a container's (cgroup) limit or an
+ * address-space limit (what it leaves, plus the runs in progress, whose memory it already counts).
+ */
 function memoryLimit(): number {
   const total = os.totalmem();
   const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
@@ -285,7 +288,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     if (diverged.length) {
       const which = K === 1 ? `mse_out = ${diverged[0]}` : `in ${diverged.length} of ${K} networks`;
       const label = plan.label ?? ((n: ParamName) => n);
-      const scaled = 0.375 / p0.nRec; // the paper's 0.0025 at N = 150, scaled as 1/N
+      const scaled = scaledOutLr(p0.nRec);
       plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +
         `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (0.0025·150/N)` : `a smaller ${label('outLr')}`}`);
     }
@@ -297,13 +300,13 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       let noise = await Promise.all(nets.map((n) => n.noise()));
       await eng.feedback(noise);
       if (!resample) noise = []; // no longer needed: let it go
-      let built = true; // the first epoch's feedback
+      let firstEpoch = true; // its feedback is the one just built
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n) => {
-        if (resample && !built) {
+        if (resample && !firstEpoch) {
           noise = await Promise.all(nets.map((net, k) => (redraw[k] ? net.noise() : noise[k])));
           await eng.feedback(noise);
         }
-        built = false;
+        firstEpoch = false;
         const r = await eng.recurrent(n);
         return deliver(n, options, (e) => {
           for (let k = 0; k < K; k++) {

@@ -97,7 +97,7 @@ export const DEFAULT_CONV = 2;
 /** The most CPU threads a sweep takes: libuv's largest worker pool. */
 export const MAX_THREADS = 1024;
 /** Networks per lockstep batch on a GPU (the paper's 11 ranks × 10 τ⋆ × 10 seeds). */
-const DEFAULT_GPU_BATCH = 1100;
+export const DEFAULT_GPU_BATCH = 1100;
 
 export function rowKey(r: { rank: SweepRank; tau_o: number; seed: number }): string {
   return `${r.rank}|${r.tau_o}|${r.seed}`;
@@ -410,7 +410,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
       // A file of both kinds could be resumed neither with curves nor without.
       if (curves !== first.curves) {
         const kind = (c: boolean) => (c ? 'with curves (mse_rec, dz)' : 'without curves');
-        throw new GoalError('GOAL_BAD_RESULTS', `${f} holds rows ${kind(curves)}, ${first.file} rows ${kind(first.curves)}: merge shards that were all run with --curves or all without`);
+        throw new GoalError('GOAL_BAD_RESULTS', `${f} holds rows ${kind(curves)}, ${first.file} rows ${kind(first.curves)}: merge shards that all kept their curves (--curves) or none did`);
       }
       all.push({ row: r, file: f, part });
     }

@@ -320,7 +320,7 @@ t.test('merge refuses shards of which some have curves and some not (the result 
   const a = path.join(dir, 'a.jsonl'), b = path.join(dir, 'b.jsonl');
   await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], out: a });
   await sweep({ ...grid, ranks: [3], taus: [5], seeds: [2], out: b, curves: true });
-  t.throws(() => mergeRows([a, b]), { code: 'GOAL_BAD_RESULTS', message: /b\.jsonl holds rows with curves \(mse_rec, dz\), .*a\.jsonl rows without curves: merge shards that were all run with --curves or all without/ });
+  t.throws(() => mergeRows([a, b]), { code: 'GOAL_BAD_RESULTS', message: /b\.jsonl holds rows with curves \(mse_rec, dz\), .*a\.jsonl rows without curves: merge shards that all kept their curves \(--curves\) or none did/ });
   fs.rmSync(dir, { recursive: true });
 });
 

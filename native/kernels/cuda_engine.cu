@@ -157,7 +157,8 @@ class Streams {
   }
   // Copies and fills go on the first stream and are waited for (so a pageable upload has
   // landed before a kernel on any of the streams reads it); a plain cudaMemcpy would run on the
-  // legacy default stream and wait for every other batch's kernels too.
+  // legacy default stream and wait for every other batch's kernels too. Non-blocking streams
+  // do not wait for each other: a copy of what kernels on other streams wrote needs sync() first.
   void copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const std::string& what) const {
     check(cudaMemcpyAsync(dst, src, bytes, kind, s_[0]), what);
     check(cudaStreamSynchronize(s_[0]), what);
@@ -307,7 +308,7 @@ class CudaBatch final : public Batch {
       if (x.R > 0 && !gpu::dense_feedback(N_, int(x.R), out)) Rfac_ = std::max(Rfac_, int(x.R));
     }
     if (!grid_path_) plan_block_groups();
-    streams_.create(std::max<size_t>(1, groups_.size()));
+    streams_.create(std::max<size_t>(1, groups_.size()));  // before the uploads, which go on streams_[0]
     allocate_and_upload(in);
     margins_.assign(size_t(K_), INFINITY);
   }
@@ -386,9 +387,9 @@ class CudaBatch final : public Batch {
       check(cudaGetLastError(), "launching the feedback matrix construction");
     }
     streams_.sync("the feedback construction");
-    // K·N² doubles that nothing reads again: freed after the one build of a run without
-    // resample; kept from the second build on (a resampled run builds every epoch, and a
-    // cudaFree each time would wait for every other batch's kernels).
+    // K·N² doubles that nothing reads again: freed after the first build (the only one without
+    // resample); a resampled run allocates them once more and keeps them from its second build
+    // on (it builds every epoch, and a cudaFree each time would wait for every batch's kernels).
     if (builds_++ == 0) noise_.release();
     has_feedback_ = true;
   }

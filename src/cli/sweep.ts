@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { BACKENDS, type Backend } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable } from '../io/files';
-import { DEFAULT_CONV, mergeRows, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
+import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import type { ParamName } from '../params';
 import { addParamOptions, flagLabel, paramFlags, paramsFromOptions, refuseStray } from './options';
 import { makeProgress } from './progress';
@@ -86,7 +86,7 @@ export function sweepCommand(io: Io): Command {
     .addOption(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array) (default: 1/1, every point)'))
     .addOption(new Option('--threads <k>', `CPU networks run at once (default: all cores, ${os.availableParallelism()} here)`))
     .addOption(new Option('--backend <name>', 'cpu, cuda, or auto: the CUDA batch when available (default: auto)'))
-    .addOption(new Option('--batch <k>', 'networks per lockstep batch; on the CPU, set it to train that many in lockstep over --threads (default: 1100 on a GPU, none on the CPU)'))
+    .addOption(new Option('--batch <k>', `networks per lockstep batch; on the CPU, set it to train that many in lockstep over --threads (default: ${DEFAULT_GPU_BATCH} on a GPU, none on the CPU)`))
     .addOption(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`))
     .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row (default: off)'))
     .addOption(new Option('--json', 'print one JSON object (the summary cells) instead of the tables (default: off)'))

@@ -8,7 +8,7 @@ import { checkWritable, sameFile, writeFileAtomic } from '../io/files';
 import { statsPickle } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
-import { compareReplay, expectFields, fixtureParams, replay, type FieldCheck, type Fixture } from '../replay';
+import { compareReplay, expectFields, fixtureParams, marginNote, replay, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { checkTaskLength, train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
@@ -28,26 +28,11 @@ interface Outcome {
   seconds: number;
   params: ResolvedParams;
   aborted: boolean;
-  check?: ReturnType<typeof compareReplay>;
+  check?: FieldCheck[];
   /** A replay's outcome (final matrices and rasters too), named as in a fixture's `expect`. */
   matrices?: Record<string, unknown>;
   /** Why a replay's spikes may differ, when they do. */
   note?: string;
-}
-
-/** Below this margin to the threshold a float32 spike may flip with any change of rounding. */
-const FLOAT32_SAFE_MARGIN = 1e-3;
-
-/**
- * SPEC.md ("Fixtures"): a float32 run reproduces spikes exactly only where the reference's
- * smallest margin to the threshold is well above rounding. Says so when spikes differ there.
- */
-function marginNote(fixture: Fixture, check: FieldCheck[]): string | undefined {
-  const margin = (fixture.expect as { min_margin?: unknown } | undefined)?.min_margin;
-  const spikes = check.some((c) => !c.ok && ['z_targ', 'Z_last', 'dz'].includes(c.field));
-  if (fixture.dtype !== 'float32' || !spikes || typeof margin !== 'number' || !(margin < FLOAT32_SAFE_MARGIN)) return undefined;
-  return `the reference came within ${margin.toExponential(1)} of the spike threshold; in float32 a spike that close ` +
-    'can flip with any change of rounding, so its spikes cannot be expected to match (SPEC.md, "Fixtures")';
 }
 
 export function trainCommand(io: Io): Command {
@@ -190,7 +175,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
         throw err;
       });
       const check = r.aborted ? undefined : compareReplay(fixture, r);
-      outcome = { ...r, seed: null, check, matrices: expectFields(r), note: check && marginNote(fixture, check) };
+      outcome = { ...r, seed: null, check, matrices: expectFields(r), note: check && marginNote(fixture, r, check) };
     } else {
       outcome = await train(params, common);
     }
