@@ -7,6 +7,13 @@ import type { NativeBackend } from '../binding';
 export type Backend = 'auto' | 'cpu' | 'cuda';
 export const BACKENDS: readonly Backend[] = Object.freeze(['auto', 'cpu', 'cuda']);
 
+/**
+ * The backend each entry point takes when none is asked for: one network runs where its
+ * results are the reference's (the CPU) unless asked; a sweep, the engine of large grids, takes
+ * the GPU batch when there is one.
+ */
+export const DEFAULT_BACKEND = Object.freeze({ train: 'cpu', replay: 'cpu', sweep: 'auto' } as const);
+
 let warnedFallback = false;
 
 /**

@@ -1,6 +1,6 @@
 // replay(): run a fixture-format object (SPEC.md "Fixtures": params, every random draw, the
 // task and the dtype of a reference run) and compare the outcome with its `expect`.
-import { chooseBackend, type Backend } from './backend';
+import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
 import { checkRunOptions, reserveMemory, runPhases, type RunOptions, type RunOutput } from './run';
@@ -177,7 +177,7 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
     const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
     const noise = matrix(init.B_noise, N, cols, 'fixture.init.B_noise');
     expected(fixture, p); // a malformed expect fails now, not after the run
-    backend = chooseBackend(options.backend ?? 'cpu', warn);
+    backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.replay, warn);
     [out] = await runPhases(
       [{
         params: p,

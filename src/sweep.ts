@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { chooseBackend, type Backend } from './backend';
+import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
@@ -315,7 +315,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const have = new Set(previous.map(rowKey));
     const todo = points.filter((p) => !have.has(rowKey(p)));
     const skipped = points.length - todo.length;
-    const backend = todo.length ? chooseBackend(o.backend ?? 'auto', warn) : 'cpu';
+    const backend = todo.length ? chooseBackend(o.backend ?? DEFAULT_BACKEND.sweep, warn) : 'cpu';
     const lockstep = backend === 'cuda' || o.batch !== undefined;
     const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
     const largest = grid.reduce((a, b) => (networkBytes(b.params) > networkBytes(a.params) ? b : a));

@@ -1,5 +1,5 @@
 // train(): draw a network and its task from one seeded generator, then run SPEC.md's phases.
-import { chooseBackend, type Backend } from './backend';
+import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { asGoalError, GoalError } from './errors';
 import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
 import { drain, drainAsync, Rng, randomSeed } from './rng';
@@ -122,7 +122,7 @@ export async function train(params: Partial<Params>, options: TrainOptions = {})
   const { params: p, warnings } = resolveParams(params, options.label);
   checkTaskLength(p, options.label);
   warnings.forEach(warn);
-  const backend = chooseBackend(options.backend ?? 'cpu', warn);
+  const backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.train, warn);
   const seed = p.seed ?? randomSeed();
   const resolved = { ...p, seed };
   const release = reserveMemory(p, options.label);

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command, Option } from 'commander';
-import { BACKENDS, type Backend } from '../backend';
+import { BACKENDS, DEFAULT_BACKEND, type Backend } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable } from '../io/files';
 import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
@@ -85,7 +85,7 @@ export function sweepCommand(io: Io): Command {
     .addOption(new Option('--resume', 'skip the points already in --out (default: off)'))
     .addOption(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array) (default: 1/1, every point)'))
     .addOption(new Option('--threads <k>', `CPU networks run at once (default: all cores, ${os.availableParallelism()} here)`))
-    .addOption(new Option('--backend <name>', 'cpu, cuda, or auto: the CUDA batch when available (default: auto)'))
+    .addOption(new Option('--backend <name>', `cpu, cuda, or auto: the CUDA batch when available (default: ${DEFAULT_BACKEND.sweep})`))
     .addOption(new Option('--batch <k>', `networks per lockstep batch; on the CPU, set it to train that many in lockstep over --threads (default: ${DEFAULT_GPU_BATCH} on a GPU, none on the CPU)`))
     .addOption(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`))
     .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row (default: off)'))
@@ -106,7 +106,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   for (const [name, grid] of GRID_PARAMS) {
     if (opts[name] !== undefined) usage(`${flagLabel(name)} is set by the sweep's grid: give its values with ${grid}`);
   }
-  const backend = (opts.backend as Backend | undefined) ?? 'auto';
+  const backend = (opts.backend as Backend | undefined) ?? DEFAULT_BACKEND.sweep;
   if (!BACKENDS.includes(backend)) usage(`--backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(backend)})`);
   // Checked here, not by commander: `goal sweep merge` does not take them.
   for (const flag of ['ranks', 'taus', 'seeds']) if (opts[flag] === undefined) usage(`--${flag} is required`);

@@ -2,7 +2,7 @@
 // stats pickle, --json, --replay, and Ctrl-C that keeps the epochs done.
 import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { BACKENDS, type Backend } from '../backend';
+import { BACKENDS, DEFAULT_BACKEND, type Backend } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable, sameFile, writeFileAtomic } from '../io/files';
 import { statsPickle } from '../io/pickle';
@@ -39,7 +39,7 @@ export function trainCommand(io: Io): Command {
   const cmd = new Command('train')
     .description('train one network as the paper does: readout epochs, then recurrent epochs with GOAL feedback')
     .addOption(new Option('--savepath <file>', 'write the stats pickle (mse_out, [mse_rec], [dz]) at exactly this path (default: none); also -savepath'))
-    .addOption(new Option('--backend <name>', 'engine: cpu, cuda, or auto (CUDA when available) (default: cpu)'))
+    .addOption(new Option('--backend <name>', `engine: cpu, cuda, or auto (CUDA when available) (default: ${DEFAULT_BACKEND.train})`))
     .addOption(new Option('--gpu', 'run on the GPU; without one, warn and use the CPU (= --backend auto) (default: off)'))
     .addOption(new Option('--replay <file>', 'take params, matrices and task from a fixture-format JSON file (default: none)'))
     .addOption(new Option('--json', 'print exactly one JSON object on stdout, nothing else (default: off)'))
@@ -51,6 +51,11 @@ export function trainCommand(io: Io): Command {
   });
 }
 
+/** The stats file of SPEC.md: (mse_out, [mse_rec…], [dz…]) as a pickle, written atomically. */
+function saveStats(savepath: string, s: { mseOut: number; mseRec: number[]; dz: number[] }): void {
+  writeFileAtomic(savepath, statsPickle(s.mseOut, s.mseRec, s.dz));
+}
+
 function chosenBackend(opts: Record<string, unknown>): Backend {
   const b = opts.backend as string | undefined;
   if (b !== undefined && !BACKENDS.includes(b as Backend)) {
@@ -59,7 +64,7 @@ function chosenBackend(opts: Record<string, unknown>): Backend {
   if (opts.gpu && b !== undefined && b !== 'auto') {
     throw new GoalError('GOAL_USAGE', `--gpu asks for --backend auto; it contradicts --backend ${b}`);
   }
-  return opts.gpu ? 'auto' : ((b as Backend) ?? 'cpu');
+  return opts.gpu ? 'auto' : ((b as Backend) ?? DEFAULT_BACKEND.train);
 }
 
 function loadFixture(file: string): Fixture {
@@ -144,7 +149,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     let saved = '';
     if (savepath !== undefined) {
       try {
-        writeFileAtomic(savepath, statsPickle(soFar.mseOut, soFar.mseRec, soFar.dz));
+        saveStats(savepath, soFar);
         saved = `; the stats of the ${soFar.mseRec.length} recurrent epochs done are in ${savepath}`;
       } catch (err) {
         saved = `; -savepath ${err instanceof Error ? err.message : String(err)}`;
@@ -188,7 +193,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   let unsaved: string | undefined;
   if (savepath !== undefined) {
     try {
-      writeFileAtomic(savepath, statsPickle(outcome.mseOut, outcome.mseRec, outcome.dz));
+      saveStats(savepath, outcome);
     } catch (err) {
       if (!(err instanceof GoalError)) throw err;
       unsaved = err.message;
