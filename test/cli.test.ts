@@ -290,18 +290,27 @@ t.test('a second Ctrl-C, a moment after the first, says its last words and ends 
   t.equal(out, 'ready\nfirst\nquit\n', 'after its last words');
 });
 
+/** Runs goal in `dir`, sending each signal after its wait (ms); resolves to how it ended and its stderr. */
+async function signalled(args: string[], dir: string, signals: [number, NodeJS.Signals][]) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  // 'close', not 'exit': stderr is read to its end.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  for (const [wait, signal] of signals) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    child.kill(signal);
+  }
+  const ended = await exited;
+  return { ended, err };
+}
+
 t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the epochs done', async (t) => {
   const dir = tmpdir();
   // Epochs of about a second: a process.exit() would wait for the one in progress.
-  const child = spawn(process.execPath, [BIN, 'train', '-N', '1200', '-T', '1500', '-E', '1', '1000', '--seed', '1', '-savepath', 's.pkl'], { cwd: dir });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise((resolve) => setTimeout(resolve, 2500));
-  child.kill('SIGINT');
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  child.kill('SIGINT');
-  t.strictSame(await exited, { code: null, signal: 'SIGINT' }, 'ended by the signal, not by a finished epoch');
+  const { ended, err } = await signalled(['train', '-N', '1200', '-T', '1500', '-E', '1', '1000', '--seed', '1', '-savepath', 's.pkl'], dir,
+    [[2500, 'SIGINT'], [300, 'SIGINT']]);
+  t.strictSame(ended, { code: null, signal: 'SIGINT' }, 'ended by the signal, not by a finished epoch');
   const said = /goal: quit; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
   t.ok(said, err);
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
@@ -315,13 +324,9 @@ t.test('SIGTERM (a batch system\'s time limit) saves the epochs done and ends th
   const dir = tmpdir();
   // No readout epochs: mse_out is the initial readout's error, known before the first
   // recurrent epoch (of about a second here) ends.
-  const child = spawn(process.execPath, [BIN, 'train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], { cwd: dir });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise((resolve) => setTimeout(resolve, 2500));
-  child.kill('SIGTERM');
-  t.strictSame(await exited, { code: null, signal: 'SIGTERM' });
+  const { ended, err } = await signalled(['train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], dir,
+    [[2500, 'SIGTERM']]);
+  t.strictSame(ended, { code: null, signal: 'SIGTERM' });
   const said = /^goal: terminated; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
   t.ok(said, err);
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
