@@ -104,19 +104,25 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   log('## One network: recurrent epochs, T=150, float32, LTTS, out_lr = 0.0025·150/N (median of 5 calls)');
   log('| N | GPU ms/epoch | GPU epochs/s | CPU ms/epoch (1 thread) | CPU epochs/s | GPU/CPU |');
   log('|---:|---:|---:|---:|---:|---:|');
-  for (const s of SINGLE_SIZES) {
-    trace(`running: one network, N=${s.N}`);
+  // One timing case: named in the trace as it starts; a throw is a failed row, and the run goes on.
+  const timed = async (name: string, run: () => Promise<void>, failed: (why: string) => string) => {
+    trace(`running: ${name}`);
     try {
+      await run();
+    } catch (err) {
+      report.timingFailures.push(name);
+      log(failed(failedRow('', err).fields));
+    }
+    save();
+  };
+  for (const s of SINGLE_SIZES) {
+    await timed(`one network, N=${s.N}`, async () => {
       const gpuMs = await msPerEpoch(s.N, GPU, s.gpuEpochs);
       const cpuMs = s.cpuEpochs === null ? null : await msPerEpoch(s.N, 'cpu', s.cpuEpochs);
       report.single.push({ N: s.N, gpuMs, cpuMs });
       log(`| ${s.N} | ${fmt(gpuMs)} | ${fmt(1000 / gpuMs)} | ${cpuMs === null ? '—' : fmt(cpuMs)} | ` +
         `${cpuMs === null ? '—' : fmt(1000 / cpuMs)} | ${cpuMs === null ? '—' : `${fmt(cpuMs / gpuMs)}×`} |`);
-    } catch (err) {
-      report.timingFailures.push(`one network, N=${s.N}`);
-      log(`| ${s.N} | ${failedRow('', err).fields} | | | | |`);
-    }
-    save();
+    }, (why) => `| ${s.N} | ${why} | | | | |`);
   }
 
   const grid = paperGrid();
@@ -124,8 +130,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   log('');
   log(`## Batch: the paper's grid, ${grid.length} networks of N=150, T=150, float32: 11 ranks × 10 τ⋆ × 10 seeds ` +
     '(GPU: best of 3 calls of 20 epochs; CPU: one call of 2 epochs)');
-  trace('running: the batch');
-  try {
+  await timed('the batch', async () => {
     const gpu = await batchThroughput(grid, GPU, 20);
     log(`cuda, one batch: ${fmt(gpu)} network-epochs/s`);
     const cpu = await batchThroughput(grid, 'cpu', 2, 1);
@@ -134,11 +139,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     log('|---|---:|---:|');
     log(`| cuda, one batch | ${fmt(gpu)} | ${fmt(gpu / cpu)}× |`);
     log(`| cpu, ${threads} threads | ${fmt(cpu)} | 1× |`);
-  } catch (err) {
-    report.timingFailures.push('the batch');
-    log(`batch: ${failedRow('', err).fields}`);
-  }
-  save();
+  }, (why) => `batch: ${why}`);
   return report;
 }
 

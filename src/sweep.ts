@@ -225,6 +225,9 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   return points;
 }
 
+/** Whether a row keeps its curves (written with --curves). */
+const hasCurves = (r: SweepRow): boolean => Array.isArray(r.mse_rec);
+
 function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, config: string): SweepRow {
   const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : NaN);
   const row: SweepRow = {
@@ -304,9 +307,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         usage(`${name('out')} ${o.out} holds points of another configuration (row ${other + 1}: config ${rows[other].config}, ` +
           `this sweep's is ${config}): resume with the flags that wrote it, or choose another file`);
       }
-      const curved = rows.findIndex((r) => Array.isArray(r.mse_rec) !== (o.curves === true));
+      const curved = rows.findIndex((r) => hasCurves(r) !== (o.curves === true));
       if (curved >= 0) {
-        const has = Array.isArray(rows[curved].mse_rec);
+        const has = hasCurves(rows[curved]);
         usage(`${name('out')} ${o.out} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
           `${name('curves')}, or choose another file`);
       }
@@ -402,7 +405,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
     const writer = writerOf(f);
     if (writer !== null) warn(`${f} is still being written (by ${writer}): merged as it stands, without the points still to come`);
     for (const r of read.rows) {
-      const curves = Array.isArray(r.mse_rec);
+      const curves = hasCurves(r);
       first ??= { config: r.config, file: f, curves };
       if (r.config !== first.config) {
         throw new GoalError('GOAL_BAD_RESULTS', `${f} holds points of another configuration (config ${r.config}) than ${first.file} (config ${first.config}): they are not shards of one sweep`);

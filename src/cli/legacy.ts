@@ -3,6 +3,7 @@
 // each such token, when it is one we know, into the long option it stands for.
 import { GoalError } from '../errors';
 import { paramDocs } from '../params';
+import { isSwitch } from './options';
 
 /** Legacy spelling → long option, for every flag commander cannot take as it is. */
 export const LEGACY: ReadonlyMap<string, string> = new Map([
@@ -21,7 +22,7 @@ const PATH_OPTIONS = new Set(['--savepath', '--replay', '--out']);
 
 /** Flags that take a value, as they stand after rewriting: `-rst -inf` is a bad value, not an unknown flag. */
 const TAKES_VALUE = new Set([
-  ...paramDocs.filter((d) => d.name !== 'resample').flatMap((d) => [d.long, ...d.legacy.filter((f) => f.length === 2)]),
+  ...paramDocs.filter((d) => !isSwitch(d.name)).flatMap((d) => [d.long, ...d.legacy.filter((f) => f.length === 2)]),
   ...PATH_OPTIONS,
   '--backend', '--ranks', '--taus', '--seeds', '--shard', '--threads', '--batch', '--conv',
 ]);

@@ -16,11 +16,14 @@ const VALUE: Partial<Record<ParamName, string>> = {
   nRec: '<n>', nInp: '<n>', nOut: '<n>', tSeq: '<n>', epochs: '<n...>', rank: '<R>', feedback: '<spk|out>', dtype: '<float32|float64>', seed: '<S>',
 };
 
+/** Whether a parameter's flag is a switch, taking no value. */
+export const isSwitch = (name: ParamName): boolean => name === 'resample';
+
 /** A parameter's flags as commander declares them: `-N, --n-rec <n>` (short one if any). */
 export function paramFlags(name: ParamName): string {
   const d = doc.get(name)!;
   const short = d.legacy.find((f) => f.length === 2);
-  return `${short ? `${short}, ` : ''}${d.long}${name === 'resample' ? '' : ` ${VALUE[name] ?? '<x>'}`}`;
+  return `${short ? `${short}, ` : ''}${d.long}${isSwitch(name) ? '' : ` ${VALUE[name] ?? '<x>'}`}`;
 }
 
 /** Adds one option per parameter (except those in `skip`) to `cmd`. */
