@@ -8,7 +8,7 @@ export type { Matrix } from './tasks';
 export { train, drawNetwork } from './train';
 export type { TrainOptions, TrainResult } from './train';
 export type { EpochInfo } from './run';
-export { sweep, summarize, summaryTables, mergeRows, readRows, convergenceEpoch, sweepConfig, DEFAULT_CONV, MAX_THREADS } from './sweep';
+export { sweep, summarize, summaryTables, mergeRows, gridGap, readRows, convergenceEpoch, sweepConfig, DEFAULT_CONV, MAX_THREADS } from './sweep';
 export type { SweepOptions, SweepOptionName, SweepResult, SweepRow, SweepRank, SummaryCell } from './sweep';
 export { replay, compareReplay, fixtureParams, REPLAY_TOLERANCE } from './replay';
 export type { Fixture, ReplayOptions, ReplayResult, FieldCheck } from './replay';

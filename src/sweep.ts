@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
-import { appendLine, checkWritable, writeFileAtomic } from './io/files';
+import { appendLine, checkWritable, fileLines, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, networkBytes, reserveMemory, runPhases, type RunOptions, type RunOutput } from './run';
@@ -35,6 +35,12 @@ export interface SweepRow {
    * and the T_conv threshold): --resume and merge refuse rows of another configuration.
    */
   config: string;
+  /**
+   * Fingerprint of the whole grid (its ranks, τ⋆ and seeds, before --shard) and its number of
+   * points: merge tells from them which points its shards lack.
+   */
+  grid?: string;
+  grid_points?: number;
   mse_rec?: number[];
   dz?: number[];
 }
@@ -99,6 +105,9 @@ export const MAX_THREADS = 1024;
 /** Networks per lockstep batch on a GPU (the paper's 11 ranks × 10 τ⋆ × 10 seeds). */
 export const DEFAULT_GPU_BATCH = 1100;
 
+/** `1 seed`, `3 seeds`. */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 export function rowKey(r: { rank: SweepRank; tau_o: number; seed: number }): string {
   return `${r.rank}|${r.tau_o}|${r.seed}`;
 }
@@ -142,10 +151,26 @@ const ROW_START = '{"rank":';
  * an error, so that --resume never rewrites a file it did not write.
  */
 export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unterminated: boolean } {
-  const text = fs.readFileSync(file, 'utf8');
-  const lines = text.split('\n');
-  const last = lines.length - 1;
-  const tail = lines[last];
+  const rows: SweepRow[] = [];
+  // Each line is checked when the next one comes: only the last may be torn.
+  let line: string | undefined;
+  let number = 0;
+  const take = () => {
+    if (line === undefined || line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      badRow(file, number, 'is not JSON');
+    }
+    rows.push(checkRow(value, file, number));
+  };
+  for (const next of fileLines(file)) {
+    take();
+    line = next;
+    number++;
+  }
+  const tail = line!;
   let torn = false;
   if (tail !== '' && (tail.startsWith(ROW_START) || ROW_START.startsWith(tail))) {
     try {
@@ -154,17 +179,7 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
       torn = true;
     }
   }
-  const rows: SweepRow[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '' || (torn && i === last)) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      badRow(file, i + 1, 'is not JSON');
-    }
-    rows.push(checkRow(value, file, i + 1));
-  });
+  if (!torn) take();
   return { rows, torn, unterminated: !torn && tail.trim() !== '' };
 }
 
@@ -174,7 +189,13 @@ function tornLine(file: string): string {
 
 /** Writes a whole results file at once (atomically), one row per line. */
 export function writeRows(file: string, rows: readonly SweepRow[]): void {
-  writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`));
+}
+
+/** The fingerprint of a grid (a row's `grid`), whatever the order of its lists. */
+export function gridId(ranks: readonly SweepRank[], taus: readonly number[], seeds: readonly number[]): string {
+  const sorted = (xs: readonly (number | string)[]) => xs.map(String).sort();
+  return createHash('sha256').update(JSON.stringify([sorted(ranks), sorted(taus), sorted(seeds)])).digest('hex').slice(0, 12);
 }
 
 /** The fingerprint of a sweep's fixed settings (a row's `config`). */
@@ -228,13 +249,13 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
 /** Whether a row keeps its curves (written with --curves). */
 const hasCurves = (r: SweepRow): boolean => Array.isArray(r.mse_rec);
 
-function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, config: string): SweepRow {
+function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, config: string, grid: { id: string; points: number }): SweepRow {
   const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : NaN);
   const row: SweepRow = {
     rank: p.rank, tau_o: p.tau_o, seed: p.seed,
     mse_out: r.mseOut, mse_final: last(r.mseRec), dz_final: last(r.dz),
     t_conv: convergenceEpoch(r.mseRec, r.mseOut, conv),
-    seconds: r.seconds, device: r.device, config,
+    seconds: r.seconds, device: r.device, config, grid: grid.id, grid_points: grid.points,
   };
   if (curves) {
     row.mse_rec = r.mseRec;
@@ -264,14 +285,17 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const usage = (message: string): never => {
     throw new GoalError('GOAL_USAGE', message);
   };
+  const badOption = (message: string): never => {
+    throw new GoalError('GOAL_INVALID_OPTION', message);
+  };
   const conv = o.conv ?? DEFAULT_CONV;
-  if (typeof conv !== 'number' || !(conv > 0) || !Number.isFinite(conv)) usage(`${name('conv')} must be a finite number > 0 (got ${show(conv)})`);
+  if (typeof conv !== 'number' || !(conv > 0) || !Number.isFinite(conv)) badOption(`${name('conv')} must be a finite number > 0 (got ${show(conv)})`);
   const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    usage(`${name('threads')} must be an integer in [1, ${MAX_THREADS}] (got ${show(threads)})`);
+    badOption(`${name('threads')} must be an integer in [1, ${MAX_THREADS}] (got ${show(threads)})`);
   }
   if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
-    usage(`${name('batch')} must be an integer ≥ 1 (got ${show(o.batch)})`);
+    badOption(`${name('batch')} must be an integer ≥ 1 (got ${show(o.batch)})`);
   }
   const label = o.label ?? ((n: ParamName) => n);
   // One name for LTTS in rows, keys and tables: null is train()'s, 'ltts' the sweep's.
@@ -281,18 +305,19 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (o.shard) {
     const { k, n } = o.shard;
     if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 1 || k > n) {
-      usage(`${name('shard')} must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
+      badOption(`${name('shard')} must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
     }
     points = points.filter((_, i) => i % n === k - 1);
-    if (!points.length) warn(`${name('shard')} ${k}/${n} holds none of this grid's ${grid.length} points`);
+    if (!points.length) warn(`${name('shard')} ${k}/${n} holds none of this grid's ${plural(grid.length, 'point')} (its ${name('out')}, if any, is left empty)`);
   }
   // LTTS points turn feedback out into spk (SPEC's soft case) and drop resample: fingerprint
   // what was asked, so that the order of --ranks does not change it.
   const asked = { feedback: o.base?.feedback ?? defaults.feedback, resample: o.base?.resample ?? defaults.resample };
   const config = sweepConfig({ ...grid[0].params, ...asked }, conv);
+  const gridOf = { id: gridId(ranks, o.taus, o.seeds), points: grid.length };
 
   if (o.out !== undefined) checkWritable(o.out, name('out'));
-  else if (o.resume) usage(`${name('resume')} needs an output file (${name('out')})`);
+  else if (o.resume) badOption(`${name('resume')} needs an output file (${name('out')})`);
   // One writer per results file, from before it is read (--resume) to its last row.
   const unlock = o.out !== undefined ? lockFile(o.out, name('out')) : () => {};
   try {
@@ -332,7 +357,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const fresh = new Map<string, SweepRow>();
       let aborted = false;
       const finish = (p: Point, r: RunOutput) => {
-        const row = toRow(p, r, conv, o.curves === true, config);
+        const row = toRow(p, r, conv, o.curves === true, config, gridOf);
         if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
         fresh.set(rowKey(p), row);
         o.onRow?.(row, fresh.size, todo.length);
@@ -374,6 +399,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         if (o.signal?.aborted && fresh.size < todo.length) aborted = true;
       }
 
+      // A finished sweep leaves its file, empty when its shard held no point: the merge of a job
+      // array lists every shard's file.
+      if (o.out !== undefined && !aborted && !fs.existsSync(o.out)) writeFileAtomic(o.out, '');
       const order = new Map(points.map((p, i) => [rowKey(p), i]));
       const inGrid = previous.filter((r) => order.has(rowKey(r)));
       const rows = [...inGrid, ...[...fresh.values()].sort((a, b) => order.get(rowKey(a))! - order.get(rowKey(b))!)];
@@ -384,6 +412,25 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   } finally {
     unlock();
   }
+}
+
+/**
+ * What a set of rows lacks of its grid, or null. Rows of one sweep name their grid and its size;
+ * rows of several grids (a sweep resumed with more seeds) are held to the grid they span (every
+ * rank × τ⋆ × seed they hold). Shards that did not finish, or a file left out of a merge, show here.
+ */
+export function gridGap(rows: readonly SweepRow[]): string | null {
+  const ids = new Set(rows.map((r) => r.grid));
+  if (rows.length && ids.size === 1 && rows[0].grid !== undefined && Number.isSafeInteger(rows[0].grid_points)) {
+    const points = rows[0].grid_points!;
+    return rows.length >= points ? null : `${points - rows.length} of the grid's ${points} points are missing: a shard that did not finish, or a file left out?`;
+  }
+  const distinct = (key: 'rank' | 'tau_o' | 'seed') => new Set(rows.map((r) => r[key])).size;
+  const [ranks, taus, seeds] = [distinct('rank'), distinct('tau_o'), distinct('seed')];
+  const spans = ranks * taus * seeds;
+  if (rows.length >= spans) return null;
+  return `${spans - rows.length} of the ${spans} points of the grid these rows span (${plural(ranks, 'rank')} × ${taus} τ⋆ × ${plural(seeds, 'seed')}) are missing: ` +
+    'a shard that did not finish, or a file left out?';
 }
 
 /**
@@ -418,7 +465,10 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
       all.push({ row: r, file: f, part });
     }
   }
-  return firstCopies(all, warn);
+  const rows = firstCopies(all, warn);
+  const gap = gridGap(rows);
+  if (gap !== null) warn(gap);
+  return rows;
 }
 
 /** A row and where it was read: `part` tells apart one file named twice. */
@@ -444,12 +494,14 @@ function firstCopies(rows: readonly Copy[], warn: (message: string) => void): Sw
       warn(`rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${f} holds other numbers than ${had.file === f ? 'its earlier row' : had.file}; keeping the first`);
     } else if (had.part === copy.part) twice.set(f, (twice.get(f) ?? 0) + 1);
   }
-  for (const [f, n] of twice) warn(`${f} holds ${n} point${n === 1 ? '' : 's'} twice; each counts once`);
+  for (const [f, n] of twice) warn(`${f} holds ${plural(n, 'point')} twice; each counts once`);
   return [...seen.values()].map((x) => x.row);
 }
 
+/** The median, NaN (a diverged run) counting as the worst value: the same whatever the order. */
 function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  while (s.length < xs.length) s.push(NaN);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
@@ -488,19 +540,21 @@ export function summaryTables(rows: readonly SweepRow[]): string {
   const ranks = [...new Set(cells.map((c) => c.rank))].sort((a, b) => rankOrder(a) - rankOrder(b));
   const taus = [...new Set(cells.map((c) => c.tau_o))].sort((a, b) => a - b);
   const at = new Map(cells.map((c) => [`${c.rank}|${c.tau_o}`, c]));
+  const seeds = cells.reduce((m, c) => Math.max(m, c.seeds), 0); // no spread: a grid may have 10⁵ cells
+  // A cell of fewer seeds (a partial or interrupted grid) says how many its median is over.
+  const few = cells.some((c) => c.seeds < seeds);
   const table = (title: string, value: (c: SummaryCell) => string) => {
     const head = ['rank \\ τ⋆', ...taus.map(String)];
     const body = ranks.map((r) => [r === 'ltts' ? 'LTTS' : String(r), ...taus.map((t) => {
       const c = at.get(`${r}|${t}`);
-      return c ? value(c) : '';
+      return c ? `${value(c)}${c.seeds < seeds ? ` (${c.seeds})` : ''}` : '';
     })]);
     const width = head.map((_, j) => Math.max(...[head, ...body].map((row) => row[j].length)));
     const line = (row: string[]) => row.map((x, j) => (j === 0 ? x.padEnd(width[j]) : x.padStart(width[j]))).join('  ');
     return [title, line(head), ...body.map(line)].join('\n');
   };
-  const seeds = cells.reduce((m, c) => Math.max(m, c.seeds), 0); // no spread: a grid may have 10⁵ cells
   return [
-    table(`final readout MSE (median over ${seeds} seed${seeds === 1 ? '' : 's'})`, (c) => c.mse_final.toPrecision(3)),
+    table(`final readout MSE (median over ${plural(seeds, 'seed')}${few ? '; (k): a cell with only k' : ''})`, (c) => c.mse_final.toPrecision(3)),
     table('final spike error ΔS', (c) => String(Math.round(c.dz_final))),
     table('T_conv (epochs; — = not reached)', (c) => (c.t_conv === null ? '—' : String(Math.round(c.t_conv)))),
   ].join('\n\n');

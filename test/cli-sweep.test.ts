@@ -90,6 +90,19 @@ t.test('shards and merge', async (t) => {
   t.equal(junk.code, 2);
   t.match(junk.err, /junk.jsonl: line 1 lacks the fields of a sweep row/);
   t.notOk(fs.existsSync(path.join(dir, 'j.jsonl')), 'nothing written');
+  const before = goal(['sweep', '--out', 'before.jsonl', 'merge', 's1.jsonl', 's2.jsonl'], dir);
+  t.equal(before.code, 0, '--out given before "merge" is merge\'s');
+  t.equal(fs.readFileSync(path.join(dir, 'before.jsonl'), 'utf8'), fs.readFileSync(path.join(dir, 'all.jsonl'), 'utf8'));
+  const stray = goal(['sweep', '--ranks', '3', 'merge', 's1.jsonl', '--out', 'stray.jsonl'], dir);
+  t.equal(stray.code, 2);
+  t.equal(stray.err, 'goal sweep merge: put nothing but --out before "merge": it takes shard files and --out (got --ranks there)\n');
+  const none = goal(['sweep', 'merge', 's1.jsonl'], dir);
+  t.equal(none.code, 2);
+  t.equal(none.err, 'goal sweep merge: --out <file> is required: the merged file to write\n');
+  const half = goal(['sweep', 'merge', 's1.jsonl', '--out', 'half.jsonl'], dir);
+  t.equal(half.code, 0, 'a merge of some shards is written…');
+  t.match(half.err, /goal: warning: 4 of the grid's 8 points are missing: a shard that did not finish, or a file left out\?/, '…with a warning');
+  t.match(half.out, /median over 1 seed\)/, 'and its tables say over how many seeds (shard 1/2 of 2 seeds: seed 1)');
   const again = goal(['sweep', 'merge', 's1.jsonl', '--out', 'all.jsonl'], dir);
   t.equal(again.code, 2, 'an existing --out is not overwritten');
   t.match(again.err, /^goal sweep merge: --out all.jsonl exists: merge writes a new file/);
@@ -127,6 +140,8 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--seed', '3'], /--seed is set by the sweep's grid: give its values with --seeds/],
     [['--ranks', '3', '--taus', '5', '--seeds', '1'], /-N\/--n-rec is required/],
     [['-N', '30', '40', '--ranks', '3', '--taus', '5', '--seeds', '1'], /unexpected argument "40": a value without its flag/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '-savepath', 'x.pkl'], /^goal sweep: -savepath is goal train's stats file; a sweep writes one row per point to --out FILE$/m],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--gpu'], /--gpu asks for --backend auto; it contradicts --backend cpu/],
     // Seeds 1..k where k is the first seed whose target is degenerate at T = 9 (by the task's
     // definition): the sweep fails before seed 1 trains, and --out is not created.
     [['-N', '30', '-T', '9', '-E', '2', '2', '--ranks', '3', '--taus', '5', '--seeds', String(firstDegenerate), '--out', 'deg.jsonl'],

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { buildTarget, convergenceEpoch, mergeRows, readRows, resolveParams, Rng, summarize, sweep, train, type SweepRow } from '../src/index';
+import { buildTarget, convergenceEpoch, gridGap, mergeRows, readRows, resolveParams, Rng, summarize, summaryTables, sweep, train, type SweepRow } from '../src/index';
+import { writeRows } from '../src/sweep';
 import { addon } from '../src/native';
 import { netSizes } from '../src/run';
 
@@ -82,7 +83,7 @@ t.test('shards split the grid; merge joins them', async (t) => {
   const full = await sweep(grid);
   t.strictSame(summarize(merged).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(),
     summarize(full.rows).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(), 'same summary');
-  await t.rejects(sweep({ ...grid, shard: { k: 4, n: 3 } }), { code: 'GOAL_USAGE' });
+  await t.rejects(sweep({ ...grid, shard: { k: 4, n: 3 } }), { code: 'GOAL_INVALID_OPTION' });
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -91,18 +92,24 @@ t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, taus: [0] }), { param: 'tauO' });
   await t.rejects(sweep({ ...grid, seeds: [] }), { code: 'GOAL_USAGE' });
   await t.rejects(sweep({ ...grid, base: { ...base, rank: 3 } }), { code: 'GOAL_USAGE', message: /set by the sweep's grid/ });
-  await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_USAGE', message: /resume needs an output file/ });
+  await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_INVALID_OPTION', message: /resume needs an output file/ });
   await t.rejects(sweep({ ...grid, seeds: [1, 2, 1] }), { code: 'GOAL_USAGE', message: /^seed lists 1 twice$/ });
   await t.rejects(sweep({ ...grid, taus: [5, 5.0] }), { code: 'GOAL_USAGE', message: /^tauO lists 5 twice$/ });
   await t.rejects(sweep({ ...grid, ranks: ['ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
-  await t.rejects(sweep({ ...grid, threads: 1025 }), { code: 'GOAL_USAGE', message: /threads must be an integer in \[1, 1024\]/ });
+  await t.rejects(sweep({ ...grid, threads: 1025 }), { code: 'GOAL_INVALID_OPTION', message: /threads must be an integer in \[1, 1024\]/ });
 });
 
 t.test('a shard with none of the grid\'s points says so', async (t) => {
   const warnings: string[] = [];
   const r = await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], shard: { k: 2, n: 2 }, onWarning: (m) => warnings.push(m) });
   t.equal(r.planned, 0);
-  t.match(warnings, [/shard 2\/2 holds none of this grid's 1 points/]);
+  t.match(warnings, [/shard 2\/2 holds none of this grid's 1 point \(its out, if any, is left empty\)/]);
+  const dir = tmp();
+  const out = path.join(dir, 'shard2.jsonl');
+  await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], shard: { k: 2, n: 2 }, out });
+  t.equal(fs.readFileSync(out, 'utf8'), '', 'its file is there, empty: a job array\'s merge lists every shard');
+  t.strictSame(mergeRows([out]), [], 'and merges as no rows');
+  fs.rmSync(dir, { recursive: true });
 });
 
 t.test('resume and merge take only results of this sweep\'s configuration', async (t) => {
@@ -154,6 +161,48 @@ t.test('T_conv and the medians, by hand', async (t) => {
   t.match(cell, { seeds: 3, mse_final: 0.2, dz_final: 20, t_conv: 7 });
   const [never] = summarize([row(1, 0.3, 10, null), row(2, 0.1, 30, null), row(3, 0.2, 20, 7)]);
   t.equal(never.t_conv, null, 'most seeds never converged: the median is never');
+  // A diverged seed (NaN) is the worst value: one median whatever order the rows come in.
+  const rows = [row(1, NaN, NaN, null), row(2, 0.1, 10, 4), row(3, 0.2, 30, 6)];
+  for (const order of [[0, 1, 2], [1, 0, 2], [2, 1, 0], [1, 2, 0]]) {
+    t.match(summarize(order.map((i) => rows[i]))[0], { mse_final: 0.2, dz_final: 30, t_conv: 6 }, `order ${order}`);
+  }
+  t.ok(Number.isNaN(summarize([rows[0], rows[1]])[0].mse_final), 'two seeds, one diverged: the mean of the middle two is NaN');
+});
+
+t.test('the tables mark a cell of fewer seeds; merge names the points missing from the grid', async (t) => {
+  const row = (rank: number, tau_o: number, seed: number): SweepRow =>
+    ({ rank, tau_o, seed, mse_out: 0.1, mse_final: 0.25, dz_final: 7, t_conv: 3, seconds: 0, device: 'x', config: 'c' });
+  const full = [row(3, 1, 1), row(3, 1, 2), row(3, 2, 1), row(3, 2, 2)];
+  t.notMatch(summaryTables(full), /\(1\)|only/, 'a complete grid: no marks');
+  const partial = summaryTables(full.slice(0, 3));
+  t.match(partial, /median over 2 seeds; \(k\): a cell with only k\)/);
+  t.match(partial, /final readout MSE.*\n.*\n3 +0\.250 +0\.250 \(1\)\n/);
+  t.match(partial, /ΔS\n.*\n3 +7 +7 \(1\)\n/);
+  t.equal(gridGap(full), null);
+  t.equal(gridGap(full.slice(1)), '1 of the 4 points of the grid these rows span (1 rank × 2 τ⋆ × 2 seeds) are missing: a shard that did not finish, or a file left out?');
+  const dir = tmp();
+  const files = [0, 1].map((k) => path.join(dir, `s${k}.jsonl`));
+  writeRows(files[0], [full[0], full[2]]);
+  writeRows(files[1], [full[1]]);
+  const warnings: string[] = [];
+  t.equal(mergeRows(files, (m) => warnings.push(m)).length, 3);
+  t.match(warnings, [/^1 of the 4 points .* are missing/], 'rows without their grid: held to the grid they span');
+  // Rows of one sweep name its grid: a shard holding every row of one seed shows its gap too.
+  const dir2 = path.join(dir, 'sharded');
+  fs.mkdirSync(dir2);
+  const shardFiles = [1, 2, 3].map((k) => path.join(dir2, `s${k}.jsonl`));
+  for (const [k, out] of shardFiles.entries()) await sweep({ ...grid, out, shard: { k: k + 1, n: 3 } });
+  const gaps: string[] = [];
+  const merged = mergeRows([shardFiles[0], shardFiles[2]], (m) => gaps.push(m));
+  t.equal(merged.length, 8);
+  t.strictSame(gaps, ["4 of the grid's 12 points are missing: a shard that did not finish, or a file left out?"]);
+  t.ok(merged.every((r) => r.grid_points === 12 && r.grid === merged[0].grid), 'every row names the grid and its size');
+  const all: string[] = [];
+  t.equal(mergeRows(shardFiles, (m) => all.push(m)).length, 12);
+  t.strictSame(all, [], 'all shards: no gap');
+  const reordered = await sweep({ ...grid, ranks: ['ltts', 10, 3], taus: [5, 2], seeds: [2, 1] });
+  t.equal(reordered.rows[0].grid, merged[0].grid, 'the grid\'s fingerprint does not depend on the order of its lists');
+  fs.rmSync(dir, { recursive: true });
 });
 
 t.test('feedback out with an LTTS point warns once and runs it with spk', async (t) => {
@@ -175,7 +224,11 @@ t.test('sweep options of the wrong type are refused', async (t) => {
   await t.rejects(sweep({} as never), { code: 'GOAL_INVALID_OPTION', message: /options.ranks must be an array/ });
   await t.rejects(sweep({ ...grid, base: 5 } as never), { code: 'GOAL_INVALID_OPTION', message: /options.base must be an object/ });
   await t.rejects(sweep({ ...grid, onRow: 'x' } as never), { code: 'GOAL_INVALID_OPTION', message: /options.onRow must be a function/ });
-  await t.rejects(sweep({ ...grid, conv: '2' } as never), { code: 'GOAL_USAGE', message: 'conv must be a finite number > 0 (got "2")' });
+  await t.rejects(sweep({ ...grid, conv: '2' } as never), { code: 'GOAL_INVALID_OPTION', message: 'conv must be a finite number > 0 (got "2")' });
+  // Every option of the call, whatever is wrong with it, is GOAL_INVALID_OPTION (README).
+  for (const bad of [{ threads: 0 }, { threads: '2' }, { batch: '2' }, { batch: 0 }, { shard: { k: NaN, n: NaN } }, { shard: { k: 1, n: Infinity } }, { shard: { k: '1', n: '2' } }]) {
+    await t.rejects(sweep({ ...grid, ...bad } as never), { code: 'GOAL_INVALID_OPTION' }, JSON.stringify(bad));
+  }
 });
 
 t.test('a failing point stops the sweep: nothing runs or is written after it rejects', async (t) => {

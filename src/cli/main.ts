@@ -39,7 +39,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   }
   // Messages name the (sub)command they are about; an unknown command is the root's error.
   const sub = root.commands.find((c) => c.name() === argv[0]);
-  const where = !sub ? 'goal' : sub.commands.some((c) => c.name() === argv[1]) ? `goal ${argv[0]} ${argv[1]}` : `goal ${argv[0]}`;
+  const subsub = sub?.commands.find((c) => argv.slice(1).includes(c.name())); // `goal sweep --out F merge …` too
+  const where = !sub ? 'goal' : subsub ? `goal ${argv[0]} ${subsub.name()}` : `goal ${argv[0]}`;
   try {
     const args = rewriteLegacy(argv);
     await root.parseAsync(args, { from: 'user' });

@@ -1,6 +1,7 @@
 // The training flags, declared once from paramDocs and shared by `goal train` and
 // `goal sweep`, and their conversion into library params with flag-named messages.
 import { Command, Option } from 'commander';
+import { BACKENDS, type Backend } from '../backend';
 import { GoalError } from '../errors';
 import { describeDefault, paramDocs, resolveParams, type ParamName, type Params, type ResolvedParams } from '../params';
 
@@ -92,4 +93,12 @@ export function refuseStray(cmd: Command, opts: Record<string, unknown>, skip: r
   if (!cmd.args.length) return;
   paramsFromOptions(opts, skip);
   usage(`unexpected argument ${JSON.stringify(cmd.args[0])}: a value without its flag (${flagLabel('epochs')} takes two values, every other flag one)`);
+}
+
+/** `--backend NAME` or `--gpu` (the paper's flag: the GPU when there is one, = auto). */
+export function chosenBackend(opts: Record<string, unknown>, fallback: Backend): Backend {
+  const b = opts.backend as string | undefined;
+  if (b !== undefined && !BACKENDS.includes(b as Backend)) usage(`--backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(b)})`);
+  if (opts.gpu && b !== undefined && b !== 'auto') usage(`--gpu asks for --backend auto; it contradicts --backend ${b}`);
+  return opts.gpu ? 'auto' : ((b as Backend) ?? fallback);
 }

@@ -3,12 +3,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command, Option } from 'commander';
-import { BACKENDS, DEFAULT_BACKEND, type Backend } from '../backend';
+import { DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable } from '../io/files';
-import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
+import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import type { ParamName } from '../params';
-import { addParamOptions, flagLabel, paramFlags, paramsFromOptions, refuseStray } from './options';
+import { addParamOptions, chosenBackend, flagLabel, paramFlags, paramsFromOptions, refuseStray } from './options';
 import { makeProgress } from './progress';
 import type { Io } from './io';
 
@@ -63,13 +63,20 @@ function mergeCommand(io: Io): Command {
   return new Command('merge')
     .description('join the JSON Lines files of a sharded sweep (each point once) and print the summary')
     .argument('<files...>', 'shard files')
-    .requiredOption('--out <file>', 'merged JSON Lines file (written atomically)')
-    .action((files: string[], opts: { out: string }) => {
+    .addOption(new Option('--out <file>', 'merged JSON Lines file (written atomically); required'))
+    .action((files: string[], own: { out?: string }, merge: Command) => {
+      // `goal sweep --out F merge …` gave --out to the sweep: it is merge's all the same; any
+      // other sweep option there would be ignored, so it is refused.
+      const before = Object.entries(merge.parent!.opts()).filter(([, v]) => v !== undefined);
+      const stray = before.find(([k]) => k !== 'out');
+      if (stray) usage(`put nothing but --out before "merge": it takes shard files and --out (got --${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} there)`);
+      const opts = { out: own.out ?? (merge.parent!.opts().out as string | undefined) };
+      if (opts.out === undefined) usage('--out <file> is required: the merged file to write');
       checkWritable(opts.out, '--out');
       if (fs.existsSync(opts.out)) usage(`--out ${opts.out} exists: merge writes a new file; choose another name`);
       const rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
       writeRows(opts.out, rows);
-      io.err(`merged ${rows.length} points from ${files.length} files into ${opts.out}\n`);
+      io.err(`merged ${plural(rows.length, 'point')} from ${plural(files.length, 'file')} into ${opts.out}\n`);
       if (!rows.length) io.err('goal: warning: the files hold no points\n');
       if (rows.length) io.out(`${summaryTables(rows)}\n`);
     });
@@ -86,6 +93,7 @@ export function sweepCommand(io: Io): Command {
     .addOption(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array) (default: 1/1, every point)'))
     .addOption(new Option('--threads <k>', `CPU networks run at once (default: all cores, ${os.availableParallelism()} here)`))
     .addOption(new Option('--backend <name>', `cpu, cuda, or auto: the CUDA batch when available (default: ${DEFAULT_BACKEND.sweep})`))
+    .addOption(new Option('--gpu', 'the CUDA batch when available, else the CPU with a warning (= --backend auto)'))
     .addOption(new Option('--batch <k>', `networks per lockstep batch; on the CPU, set it to train that many in lockstep over --threads (default: ${DEFAULT_GPU_BATCH} on a GPU, none on the CPU)`))
     .addOption(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`))
     .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row (default: off)'))
@@ -94,6 +102,7 @@ export function sweepCommand(io: Io): Command {
   addParamOptions(cmd, GRID_PARAMS.map(([name]) => name));
   // Accepted only to be refused with a pointer to the grid's option (not "unknown option").
   for (const [name] of GRID_PARAMS) cmd.addOption(new Option(paramFlags(name)).hideHelp());
+  cmd.addOption(new Option('--savepath <file>').hideHelp());
   // Options after `merge` belong to merge (both take --out).
   cmd.enablePositionalOptions().addCommand(mergeCommand(io)).allowExcessArguments();
   return cmd.action(async (opts: Record<string, unknown>) => {
@@ -106,8 +115,8 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   for (const [name, grid] of GRID_PARAMS) {
     if (opts[name] !== undefined) usage(`${flagLabel(name)} is set by the sweep's grid: give its values with ${grid}`);
   }
-  const backend = (opts.backend as Backend | undefined) ?? DEFAULT_BACKEND.sweep;
-  if (!BACKENDS.includes(backend)) usage(`--backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(backend)})`);
+  if (opts.savepath !== undefined) usage('-savepath is goal train\'s stats file; a sweep writes one row per point to --out FILE');
+  const backend = chosenBackend(opts, DEFAULT_BACKEND.sweep);
   // Checked here, not by commander: `goal sweep merge` does not take them.
   for (const flag of ['ranks', 'taus', 'seeds']) if (opts[flag] === undefined) usage(`--${flag} is required`);
   const ranks = parseRanks(opts.ranks as string);
@@ -140,7 +149,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
     progress?.stop();
     stop();
   }
-  if (result.skipped) io.err(`resumed: ${result.skipped} points were already in ${opts.out}\n`);
+  if (result.skipped) io.err(`resumed: ${plural(result.skipped, 'point')} ${result.skipped === 1 ? 'was' : 'were'} already in ${opts.out}\n`);
   if (opts.json) {
     io.out(`${JSON.stringify({ planned: result.planned, skipped: result.skipped, aborted: result.aborted, seconds: result.seconds, backend: result.backend, summary: summarize(result.rows) })}\n`);
   } else if (result.rows.length) {
@@ -151,6 +160,6 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       `${opts.out !== undefined ? `; run the same command with --resume to finish` : ''}\n`);
     return 130;
   }
-  io.err(`sweep: ${result.planned} points in ${result.seconds.toFixed(1)} s on ${result.backend}\n`);
+  io.err(`sweep: ${plural(result.planned, 'point')} in ${result.seconds.toFixed(1)} s on ${result.backend}\n`);
   return 0;
 }

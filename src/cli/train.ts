@@ -2,7 +2,7 @@
 // stats pickle, --json, --replay, and Ctrl-C that keeps the epochs done.
 import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { BACKENDS, DEFAULT_BACKEND, type Backend } from '../backend';
+import { DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable, sameFile, writeFileAtomic } from '../io/files';
 import { statsPickle } from '../io/pickle';
@@ -12,7 +12,7 @@ import { compareReplay, expectFields, fixtureParams, marginNote, replay, type Fi
 import { randomSeed } from '../rng';
 import { checkTaskLength, train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
-import { addParamOptions, flagLabel, refuseStray, resolveOptions } from './options';
+import { addParamOptions, chosenBackend, flagLabel, refuseStray, resolveOptions } from './options';
 import { makeProgress } from './progress';
 import type { Io } from './io';
 
@@ -56,17 +56,6 @@ function saveStats(savepath: string, s: { mseOut: number; mseRec: number[]; dz: 
   writeFileAtomic(savepath, statsPickle(s.mseOut, s.mseRec, s.dz));
 }
 
-function chosenBackend(opts: Record<string, unknown>): Backend {
-  const b = opts.backend as string | undefined;
-  if (b !== undefined && !BACKENDS.includes(b as Backend)) {
-    throw new GoalError('GOAL_USAGE', `--backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(b)})`);
-  }
-  if (opts.gpu && b !== undefined && b !== 'auto') {
-    throw new GoalError('GOAL_USAGE', `--gpu asks for --backend auto; it contradicts --backend ${b}`);
-  }
-  return opts.gpu ? 'auto' : ((b as Backend) ?? DEFAULT_BACKEND.train);
-}
-
 function loadFixture(file: string): Fixture {
   let text: string;
   try {
@@ -101,7 +90,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     said.add(m);
   };
   // Everything that can be checked is checked before any training starts.
-  const backend = chosenBackend(opts);
+  const backend = chosenBackend(opts, DEFAULT_BACKEND.train);
   const savepath = opts.savepath as string | undefined;
   let fixture: Fixture | undefined;
   let params: ResolvedParams;

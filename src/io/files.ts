@@ -84,8 +84,12 @@ export function checkWritable(file: string, label: string): void {
   }
 }
 
-/** Writes `data` to `file` atomically: a crash never leaves a truncated file at `file`. */
-export function writeFileAtomic(file: string, data: Buffer | string): void {
+/**
+ * Writes `data` to `file` atomically: a crash never leaves a truncated file at `file`. Parts
+ * (an array of strings) are written one after another: a file larger than V8's longest string
+ * (about 512 MiB) is never one string.
+ */
+export function writeFileAtomic(file: string, data: Buffer | string | readonly string[]): void {
   const target = landing(file, (why) => {
     throw new GoalError('GOAL_BAD_PATH', `${file}: ${why}`);
   });
@@ -93,7 +97,8 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
   try {
     const fd = fs.openSync(tmp, 'wx');
     try {
-      writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      if (Buffer.isBuffer(data)) writeAll(fd, data);
+      else for (const part of typeof data === 'string' ? [data] : data) writeAll(fd, Buffer.from(part));
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -135,5 +140,31 @@ export function appendLine(file: string, line: string): void {
     }
   } catch (err) {
     throw writeError(file, err);
+  }
+}
+
+/**
+ * The lines of `file`, split at '\n' as String.split does (the piece after the last newline
+ * comes last: '' when the file ends with one), read a chunk at a time: a results file may be
+ * larger than V8's longest string (about 512 MiB), a line of it never is.
+ */
+export function* fileLines(file: string): Generator<string> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    let pending: Buffer[] = []; // the current line's bytes so far (a UTF-8 character may straddle chunks)
+    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0;) {
+      let start = 0;
+      for (let nl = chunk.indexOf(10, start); nl >= 0 && nl < n; nl = chunk.indexOf(10, start)) {
+        pending.push(chunk.subarray(start, nl));
+        yield Buffer.concat(pending).toString('utf8');
+        pending = [];
+        start = nl + 1;
+      }
+      if (start < n) pending.push(Buffer.from(chunk.subarray(start, n))); // a copy: chunk is reused
+    }
+    yield Buffer.concat(pending).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
   }
 }

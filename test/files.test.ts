@@ -1,0 +1,46 @@
+// Results files larger than V8's longest string: read a chunk at a time, written in parts, and
+// nothing lost or changed at the chunk boundaries (a line, or a UTF-8 character, across one).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { fileLines, writeFileAtomic } from '../src/io/files';
+
+const CHUNK = 1 << 20; // fileLines' read size
+
+t.test('fileLines splits as String.split does, across chunk boundaries', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-files-'));
+  const file = path.join(dir, 'x.txt');
+  const cases: [string, string][] = [
+    ['empty', ''],
+    ['one newline', '\n'],
+    ['no newline at the end', 'a\nb'],
+    ['newline at the end', 'a\nb\n'],
+    ['blank lines', '\n\nx\n\n'],
+    // A 2-byte (τ) and a 3-byte (⋆) character whose bytes straddle the first chunk's end.
+    ['τ across the boundary', `${'a'.repeat(CHUNK - 1)}τ\nrest`],
+    ['⋆ across the boundary', `${'a'.repeat(CHUNK - 2)}⋆⋆\n`],
+    ['a newline as the chunk\'s last byte', `${'b'.repeat(CHUNK - 1)}\n${'c'.repeat(CHUNK)}\nend`],
+    ['a line of three chunks', `first\n${'d'.repeat(3 * CHUNK + 17)}\nlast\n`],
+    ['many short lines', Array.from({ length: 300000 }, (_, i) => `{"i":${i},"τ⋆":${i % 7}}`).join('\n')],
+  ];
+  for (const [what, text] of cases) {
+    fs.writeFileSync(file, text);
+    const lines = [...fileLines(file)];
+    const expected = text.split('\n');
+    t.equal(lines.length, expected.length, `${what}: line count`);
+    t.ok(lines.every((l, i) => l === expected[i]), `${what}: every line`);
+  }
+  t.throws(() => [...fileLines(path.join(dir, 'missing'))], { code: 'ENOENT' });
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('writeFileAtomic writes parts one after another', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-files-'));
+  const file = path.join(dir, 'rows.jsonl');
+  const parts = ['{"a":1}\n', '', 'τ⋆\n', 'x'.repeat(CHUNK + 3)];
+  writeFileAtomic(file, parts);
+  t.equal(fs.readFileSync(file, 'utf8'), parts.join(''));
+  t.strictSame(fs.readdirSync(dir), ['rows.jsonl'], 'no temporary left behind');
+  fs.rmSync(dir, { recursive: true });
+});
