@@ -168,6 +168,7 @@ export function show(value: unknown, depth = 0): string {
     const head = value.slice(0, 8).map((v) => show(v, depth + 1));
     return `[${head.join(', ')}${value.length > 8 ? `, … ${value.length} items` : ''}]`;
   }
+  if (Object.is(value, -0)) return '-0'; // String(-0) is "0"
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;

@@ -123,12 +123,12 @@ function fixtureDtype(fixture: Fixture): 'float32' | 'float64' {
 
 const specName = new Map(paramDocs.map((d) => [d.name, d.spec]));
 /** How messages name a parameter of a fixture: by its place in the file. */
-const fixtureLabel = (n: ParamName) => `fixture.params.${specName.get(n)}`;
+export const fixtureLabel = (n: ParamName): string => `fixture.params.${specName.get(n)}`;
 
 /** The fixture's params as library params (SPEC names → camelCase), checked. */
 export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warnings: string[] } {
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
-  if (!isObject(fixture.params)) bad('fixture.params is missing');
+  if (!isObject(fixture.params)) bad(fixture.params === undefined ? 'fixture.params is missing' : `fixture.params must be an object (got ${show(fixture.params)})`);
   const dtype = fixtureDtype(fixture);
   const given = { ...fixture.params };
   for (const [key, size] of Object.entries(sizesFromMatrices(fixture))) if (given[key] === undefined) given[key] = size;

@@ -107,6 +107,8 @@ export function noiseCount(p: ResolvedParams): number {
 }
 
 const GiB = 1024 ** 3;
+/** Most entries of one typed array (V8). */
+const MAX_ARRAY = 2 ** 32;
 
 /**
  * Bytes a network takes: the engine's allocation, the float64 arrays the library draws, and
@@ -168,6 +170,19 @@ export function reserveMemory(p: ResolvedParams, label?: Labeller, networks = 1,
  * (the N×N matrices) or T with N or I (rasters, clock). Returns the bytes they need.
  */
 export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, networks = 1, fewer = 'run fewer networks at once'): number {
+  // Every matrix the library draws is one typed array, which V8 caps at 2³² entries, whatever
+  // the memory (the feedback noise is at most N×N): the largest, with the sizes that make it.
+  const drawn: [string, number, ParamName[]][] = [
+    ['the recurrent matrix (N×N)', p.nRec * p.nRec, ['nRec']],
+    ['the input matrix (N×I)', p.nRec * p.nInp, ['nRec', 'nInp']],
+    ['the input (T×I)', p.tSeq * p.nInp, ['tSeq', 'nInp']],
+    ['the target (T×O)', p.tSeq * p.nOut, ['tSeq', 'nOut']],
+  ];
+  const [matrix, entries, sizes] = drawn.reduce((a, b) => (b[1] > a[1] ? b : a));
+  if (entries > MAX_ARRAY) {
+    throw new GoalError('GOAL_ENOMEM', `${sizes.map((n) => `${label(n)}=${p[n]}`).join(', ')}: ${matrix} would have ${entries.toExponential(2)} ` +
+      `entries; a JavaScript typed array holds at most 2³² (${MAX_ARRAY})`, sizes[0]);
+  }
   const one = networkBytes(p), need = networks * one, have = memoryLimit();
   if (need + heldBytes <= 0.9 * have) return need;
   const what = networks === 1 ? 'the network needs' : `${networks} networks at once need`;

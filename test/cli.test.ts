@@ -73,6 +73,8 @@ t.test('a repeated -E: the last counts, like any repeated flag; --epochs=a b is 
   t.strictSame(rewriteLegacy(['-E', '3', '3', '-N', '5', '-epochs', '2', '2']), ['-N', '5', '--epochs', '2', '2']);
   t.strictSame(rewriteLegacy(['-E', '1', '-1', '--epochs=4', '4', '-T', '30']), ['--epochs', '4', '4', '-T', '30']);
   t.strictSame(rewriteLegacy(['-E=5', '5']), ['--epochs', '5', '5']);
+  t.strictSame(rewriteLegacy(['-E5', '5']), ['--epochs', '5', '5'], '-E5 5 is -E 5 5, as -N30 is -N 30');
+  t.strictSame(rewriteLegacy(['-E', '3', '3', '-E5', '2']), ['--epochs', '5', '2'], 'and a repeat of it');
   t.strictSame(rewriteLegacy(['-E', '3', '3', '2', '2']), ['--epochs', '3', '3', '2', '2'], 'one flag with four values is left to fail');
   t.strictSame(rewriteLegacy(['-E', '5', '5', '7', '-E', '1', '1']), ['7', '--epochs', '1', '1'], 'a stray value stays, to be refused');
   const r = goal(['train', '-N', '10', '-T', '30', '-E', '3', '3', '--seed', '1', '-E', '2', '1', '--json']);
@@ -144,6 +146,13 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
   delete fx4.init;
   fs.writeFileSync(noInit, JSON.stringify(fx4));
   spawnSync('mkfifo', [path.join(dir, 'fifo')]);
+  const huge = path.join(dir, 'huge.json');
+  const fx5 = loadFixture('rank3-n40.json') as unknown as { params: Record<string, unknown>; init?: unknown };
+  fx5.params.n_rec = 100000;
+  delete fx5.init;
+  fs.writeFileSync(huge, JSON.stringify(fx5));
+  const paramsArray = path.join(dir, 'array.json');
+  fs.writeFileSync(paramsArray, JSON.stringify({ ...loadFixture('rank3-n40.json'), params: [1, 2] }));
   // A seed whose target is degenerate at T = 9 (only the last step is not zeroed: all its O
   // values ≤ 0), found by the task's definition rather than by running goal.
   const degenerateSeed = [...Array(200).keys()].find((s) => {
@@ -168,14 +177,22 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 --foo', /unknown option '--foo'/],
     ['-N 10 -Tx 3', /unknown option '-Tx'/],
     ['-T 10', /-N\/--n-rec is required/],
-    ['-N 1000000', /-N\/--n-rec=1000000: the network needs .* GiB of memory/],
+    ['-N 1000000', /-N\/--n-rec=1000000: the recurrent matrix \(N×N\) would have 1\.00e\+12 entries; a JavaScript typed array holds at most 2³²/],
+    ['-N 60000 -T 1048576', /-T\/--t-seq=1048576, -N\/--n-rec=60000: the network needs .* GiB of memory/],
     // Sizes past any machine's memory (terabytes), so that no machine tries to run them.
-    ['-N 20 -I 1048576 -T 1048576', /-T\/--t-seq=1048576, -I\/--n-inp=1048576: the network needs .* GiB of memory/],
+    ['-N 20 -I 1048576 -T 1048576', /-T\/--t-seq=1048576, -I\/--n-inp=1048576: the input \(T×I\) would have 1\.10e\+12 entries/],
     ['-N 1048577', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 1048577\)/],
     [`-N 10 -T 9 --seed ${degenerateSeed}`, new RegExp(`-T/--t-seq=9, --seed=${degenerateSeed}: the target is degenerate: .*another seed`)],
     ['-N 10 -E 5', /-E\/--epochs takes two integers/],
     ['-N 10 -E 5 x', /-E\/--epochs expects a number/],
-    ['-N -E 1 1', /-N\/--n-rec expects a number \(got "--epochs"\)/],
+    ['-N -E 1 1', /-N\/--n-rec expects a number \(got "-E"\)/], // as typed, not as rewritten
+    ['-N 10 --V=1', /unknown option '--V=1'/],
+    ['-N -0', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got -0\)/],
+    [`-N 10 -savepath ${dir}/new\nline/x.pkl`, /^goal train: -savepath ".*\\nline\/x.pkl": folder ".*\/new\\nline" does not exist\n$/],
+    [`--replay ${dir}/new\nline.json`, /^goal train: --replay ".*\/new\\nline.json": cannot read it \(ENOENT\)\n$/],
+    ['--replay /dev/zero', /^goal train: --replay \/dev\/zero: is a device, not a fixture file\n$/],
+    [`--replay ${huge}`, /--replay .*huge.json: fixture.params.n_rec=100000: the recurrent matrix/],
+    [`--replay ${paramsArray}`, /--replay .*array.json: fixture.params must be an object \(got \[1, 2\]\)/],
     ['-N 10 7', /unexpected argument "7": a value without its flag/],
     ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
     ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a number \(got "nan"\)/],
@@ -529,3 +546,23 @@ t.test('symbolic links resolved as the kernel does; a loop is a bad path', async
   t.match(loop.err, /^goal train: -savepath "a": is a loop of symbolic links\n$/);
   fs.rmSync(dir, { recursive: true });
 });
+
+// Another user (nobody, 65534) must be able to run this checkout's goal: not so in a private home.
+const asNobody = (args: string[], cwd: string) =>
+  // Through env -i: tap's hooks, which it passes on to child processes, write where that user may not.
+  spawnSync('env', ['-i', process.execPath, ...args], { encoding: 'utf8', uid: 65534, gid: 65534, cwd });
+const nobodyRuns = process.getuid?.() === 0 && asNobody([BIN, '--version'], os.tmpdir()).status === 0;
+
+t.test("another user's file in a sticky folder (/tmp) is refused before the run: the rename would fail after it",
+  { skip: nobodyRuns ? false : 'needs root, and a checkout that another user can read, to run goal as another user' }, async (t) => {
+    const dir = tmpdir();
+    fs.chmodSync(dir, 0o1777);
+    const file = path.join(dir, 'r.pkl');
+    fs.writeFileSync(file, 'theirs');
+    fs.chmodSync(file, 0o666); // writable by all, yet only its owner may replace it
+    const r = asNobody([BIN, 'train', '-N', '10', '-E', '2', '2', '-savepath', file], dir);
+    t.equal(r.status, 2, r.stderr);
+    t.equal(r.stderr, `goal train: -savepath ${JSON.stringify(file)}: is another user's file in the sticky folder ${dir}: it cannot be replaced; choose another name\n`);
+    t.equal(fs.readFileSync(file, 'utf8'), 'theirs');
+    fs.rmSync(dir, { recursive: true });
+  });

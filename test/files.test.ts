@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { fileLines, writeFileAtomic } from '../src/io/files';
+import { checkWritable, fileLines, writeFileAtomic } from '../src/io/files';
 
 const CHUNK = 1 << 20; // fileLines' read size
 
@@ -42,5 +42,23 @@ t.test('writeFileAtomic writes parts one after another', async (t) => {
   writeFileAtomic(file, parts);
   t.equal(fs.readFileSync(file, 'utf8'), parts.join(''));
   t.strictSame(fs.readdirSync(dir), ['rows.jsonl'], 'no temporary left behind');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a file replaced keeps its permissions; a name of 255 bytes gets a temporary name that fits', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-files-'));
+  const file = path.join(dir, 'private.pkl');
+  fs.writeFileSync(file, 'old');
+  fs.chmodSync(file, 0o600);
+  writeFileAtomic(file, 'new');
+  t.equal(fs.readFileSync(file, 'utf8'), 'new');
+  t.equal(fs.statSync(file).mode & 0o777, 0o600);
+  for (const name of ['y'.repeat(251) + '.pkl', 'τ'.repeat(125) + '.pkl']) { // 255 bytes each
+    const long = path.join(dir, name);
+    checkWritable(long, '-savepath');
+    writeFileAtomic(long, 'data');
+    t.equal(fs.readFileSync(long, 'utf8'), 'data', `${Buffer.byteLength(name)}-byte name`);
+  }
+  t.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0, 'no temporary left behind');
   fs.rmSync(dir, { recursive: true });
 });

@@ -77,7 +77,10 @@ t.test('a value that is a huge or self-containing array is shown in one short li
 t.test('train rejects before doing any work', async (t) => {
   await t.rejects(train({ nRec: 10, rank: 1 }), { code: 'GOAL_INVALID_PARAM', param: 'rank' });
   // N = 2^20: N² float64 matrices alone are 8 TiB, past any machine.
-  await t.rejects(train({ nRec: 1048576 }), { code: 'GOAL_ENOMEM', message: /nRec=1048576: the network needs .* GiB/ }, 'too large to allocate');
+  await t.rejects(train({ nRec: 65536, tSeq: 1 << 20 }), { code: 'GOAL_ENOMEM', message: /^tSeq=1048576, nRec=65536: the network needs .* GiB/ }, 'too large to allocate');
+  // 65536² = 2³² entries is the most one typed array holds; one more row is refused whatever the memory.
+  await t.rejects(train({ nRec: 65537 }), { code: 'GOAL_ENOMEM', param: 'nRec', message: 'nRec=65537: the recurrent matrix (N×N) would have 4.30e+9 entries; a JavaScript typed array holds at most 2³² (4294967296)' });
+  await t.rejects(train({ nRec: 10, nInp: 1 << 20, tSeq: 1 << 20 }), { code: 'GOAL_ENOMEM', param: 'tSeq', message: /^tSeq=1048576, nInp=1048576: the input \(T×I\) would have/ });
   await t.rejects(train({ nRec: 10, tSeq: 8, epochs: [1, 1] }), { code: 'GOAL_DEGENERATE_TASK' });
   const said: string[] = [];
   await t.rejects(train({ nRec: 10, tSeq: 5, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),

@@ -17,6 +17,9 @@ const SHORT = new Set(paramDocs.flatMap((d) => d.legacy.filter((f) => f.length =
 /** Every spelling of the epochs flag, the one option that takes two values. */
 const EPOCHS = new Set(paramDocs.filter((d) => d.name === 'epochs').flatMap((d) => [...d.legacy, d.long]));
 
+/** The epochs flag's one-letter spelling (-E). */
+const SHORT_EPOCHS = [...EPOCHS].find((f) => f.length === 2)!;
+
 /** Options whose value is a path. */
 const PATH_OPTIONS = new Set(['--savepath', '--replay', '--out']);
 
@@ -32,8 +35,13 @@ const TAKES_VALUE = new Set([
  * A single-dash word that is no flag of ours (`-Tx`) is refused here: commander would read
  * it as `-T x`.
  */
-export function rewriteLegacy(argv: readonly string[]): string[] {
+export function rewriteLegacy(argv: readonly string[], typed?: Map<string, string>): string[] {
   const out: string[] = [];
+  // What each rewritten token was, so that messages can quote the user's own spelling.
+  const rewrite = (token: string, from: string) => {
+    if (token !== from) typed?.set(token, from);
+    return token;
+  };
   let epochsAt = -1; // where the last epochs flag is in `out`
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
@@ -50,7 +58,9 @@ export function rewriteLegacy(argv: readonly string[]): string[] {
       break;
     }
     const eq = token.indexOf('=');
-    const name = eq > 0 ? token.slice(0, eq) : token;
+    // `-E5 3` is `-E 5 3`, as `-N30` is `-N 30` (commander would give -E the 5 alone).
+    const glued = token.length > 2 && token.startsWith(SHORT_EPOCHS) && token[2] !== '=';
+    const name = glued ? SHORT_EPOCHS : eq > 0 ? token.slice(0, eq) : token;
     if (EPOCHS.has(name)) {
       // commander would add a repeated -E's values to the first's: the last -E counts, as any
       // other repeated flag does; `--epochs=5 5` is `--epochs 5 5`.
@@ -61,11 +71,11 @@ export function rewriteLegacy(argv: readonly string[]): string[] {
         out.splice(epochsAt, end - epochsAt);
       }
       epochsAt = out.length;
-      out.push('--epochs', ...(eq > 0 ? [token.slice(eq + 1)] : []));
+      out.push(rewrite('--epochs', name), ...(glued ? [token.slice(2)] : eq > 0 ? [token.slice(eq + 1)] : []));
       continue;
     }
     const long = LEGACY.get(name);
-    if (long) out.push(long + (eq > 0 ? token.slice(eq) : ''));
+    if (long) out.push(rewrite(long + (eq > 0 ? token.slice(eq) : ''), token));
     else if (eq > 0 && SHORT.has(name)) out.push(name, token.slice(eq + 1));
     else if (/^-[A-Za-z][A-Za-z_]+$/.test(name) && !TAKES_VALUE.has(out[out.length - 1])) throw new GoalError('GOAL_USAGE', `unknown option '${name}'`);
     else out.push(token);

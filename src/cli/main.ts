@@ -41,18 +41,26 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   const sub = root.commands.find((c) => c.name() === argv[0]);
   const subsub = sub?.commands.find((c) => argv.slice(1).includes(c.name())); // `goal sweep --out F merge …` too
   const where = !sub ? 'goal' : subsub ? `goal ${argv[0]} ${subsub.name()}` : `goal ${argv[0]}`;
+  const typed = new Map<string, string>();
+  // A message quotes a flag as the user typed it (`--V=1`, not the `--verbose=1` it became).
+  const asTyped = (message: string) => {
+    for (const [rewritten, original] of typed) {
+      for (const q of ['\'', '"']) message = message.split(`${q}${rewritten}${q}`).join(`${q}${original}${q}`);
+    }
+    return message;
+  };
   try {
-    const args = rewriteLegacy(argv);
+    const args = rewriteLegacy(argv, typed);
     await root.parseAsync(args, { from: 'user' });
     return io.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)) return 0;
-      io.err(`${where}: ${err.message.replace(/^error: /, '')}\n(see ${where} --help)\n`);
+      io.err(`${where}: ${asTyped(err.message.replace(/^error: /, ''))}\n(see ${where} --help)\n`);
       return 2;
     }
     if (err instanceof GoalError) {
-      io.err(`${where}: ${err.message}\n`);
+      io.err(`${where}: ${asTyped(err.message)}\n`);
       return USER_ERRORS.has(err.code) ? 2 : 1;
     }
     const e = err as Error;

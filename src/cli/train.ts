@@ -4,11 +4,11 @@ import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
-import { checkWritable, sameFile, writeFileAtomic } from '../io/files';
+import { checkWritable, sameFile, shownPath, writeFileAtomic } from '../io/files';
 import { statsPickle } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
-import { compareReplay, expectFields, fixtureParams, marginNote, replay, type FieldCheck, type Fixture } from '../replay';
+import { compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { checkTaskLength, train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
@@ -56,12 +56,30 @@ function saveStats(savepath: string, s: { mseOut: number; mseRec: number[]; dz: 
   writeFileAtomic(savepath, statsPickle(s.mseOut, s.mseRec, s.dz));
 }
 
+/** A GoalError that is about the --replay file, with the file named first. */
+function fixtureError(file: string, err: unknown): unknown {
+  return err instanceof GoalError ? new GoalError(err.code, `--replay ${shownPath(file)}: ${err.message}`) : err;
+}
+
+/** Runs `check`; a GoalError it throws names the --replay file first. */
+function aboutFixture<T>(file: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw fixtureError(file, err);
+  }
+}
+
 function loadFixture(file: string): Fixture {
   let text: string;
   try {
+    // A device (/dev/zero) never ends: refused rather than read until memory runs out.
+    const st = fs.statSync(file);
+    if (st.isCharacterDevice() || st.isBlockDevice()) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is a device, not a fixture file`);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    if (err instanceof GoalError) throw err;
+    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   try {
     // A byte-order mark (some editors on Windows write one) is no part of the JSON.
@@ -72,7 +90,7 @@ function loadFixture(file: string): Fixture {
       const json = JSON.stringify(c).slice(1, -1); // \n, \t, \u0001; invisible ones come back as they are
       return json.length > 1 ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
     });
-    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${file}: not valid JSON (${why.length > 160 ? `${why.slice(0, 160)}…` : why})`);
+    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: not valid JSON (${why.length > 160 ? `${why.slice(0, 160)}…` : why})`);
   }
 }
 
@@ -103,12 +121,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
       throw new GoalError('GOAL_USAGE', `-savepath ${savepath} is the --replay file: the stats would overwrite the fixture; choose another name`);
     }
     fixture = loadFixture(opts.replay as string);
-    try {
-      params = fixtureParams(fixture).params;
-    } catch (err) {
-      if (err instanceof GoalError) throw new GoalError(err.code, `--replay ${opts.replay}: ${err.message}`);
-      throw err;
-    }
+    params = aboutFixture(opts.replay as string, () => fixtureParams(fixture!).params);
   } else {
     const resolved = resolveOptions(opts);
     params = resolved.params;
@@ -117,7 +130,8 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     // Drawn here rather than in train() so that the recap shows it.
     if (params.seed === null) params = { ...params, seed: randomSeed() };
   }
-  checkMemory(params, flagLabel);
+  if (fixture) aboutFixture(opts.replay as string, () => checkMemory(params, fixtureLabel));
+  else checkMemory(params, flagLabel);
   if (savepath !== undefined) checkWritable(savepath, '-savepath');
 
   const verbose = opts.verbose === true;
@@ -163,21 +177,30 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   };
   let outcome: Outcome;
   try {
-    if (fixture) {
-      const r = await replay(fixture, common).catch((err: unknown) => {
-        if (err instanceof GoalError && err.code === 'GOAL_BAD_FIXTURE') throw new GoalError(err.code, `--replay ${opts.replay}: ${err.message}`);
-        throw err;
-      });
-      const check = r.aborted ? undefined : compareReplay(fixture, r);
-      outcome = { ...r, seed: null, check, matrices: expectFields(r), note: check && marginNote(fixture, r, check) };
-    } else {
-      outcome = await train(params, common);
+    try {
+      if (fixture) {
+        const r = await replay(fixture, common).catch((err: unknown) => {
+          throw err instanceof GoalError && err.code === 'GOAL_BAD_FIXTURE' ? fixtureError(opts.replay as string, err) : err;
+        });
+        const check = r.aborted ? undefined : compareReplay(fixture, r);
+        outcome = { ...r, seed: null, check, matrices: expectFields(r), note: check && marginNote(fixture, r, check) };
+      } else {
+        outcome = await train(params, common);
+      }
+    } finally {
+      progress?.stop();
     }
+    // Saved and reported while the signal handlers stand: the save is synchronous, so a Ctrl-C
+    // now waits for it (with the default action it would end the process mid-write, the run lost).
+    return report(outcome, opts, io);
   } finally {
-    progress?.stop();
     stopInterrupt();
   }
+}
 
+/** Saves the stats (when asked), prints the outcome, and gives the exit status. */
+function report(outcome: Outcome, opts: Record<string, unknown>, io: Io): number {
+  const savepath = opts.savepath as string | undefined;
   // The results are printed even when the stats file cannot be written (a disk filled up).
   let unsaved: string | undefined;
   if (savepath !== undefined) {

@@ -30,6 +30,11 @@ export function landing(file: string, fail: (why: string) => never): string {
   return fail('is a loop of symbolic links');
 }
 
+/** A path as messages show it: as it is, or JSON-quoted when it holds a control character (a newline would break the message in two). */
+export function shownPath(file: string): string {
+  return /[\x00-\x1f\x7f]/.test(file) ? JSON.stringify(file) : file;
+}
+
 /** Writes all of `data` (a write may take fewer bytes than asked, e.g. on a nearly full disk). */
 export function writeAll(fd: number, data: Buffer): void {
   for (let done = 0; done < data.length;) {
@@ -39,8 +44,26 @@ export function writeAll(fd: number, data: Buffer): void {
   }
 }
 
+/**
+ * A temporary name beside `file` that names it, within NAME_MAX (255 bytes) whatever its
+ * length: the file's own name is cut to 100 bytes, whole characters.
+ */
 function tempName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  let base = '';
+  for (const c of path.basename(file)) {
+    if (Buffer.byteLength(base + c) > 100) break;
+    base += c;
+  }
+  return path.join(path.dirname(file), `.${base}.${process.pid}.${Date.now()}.tmp`);
+}
+
+/** Removes a temporary file, if there; a failure to is no reason to fail what called it. */
+function removeTemp(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // left behind; its name says what it was
+  }
 }
 
 /**
@@ -61,9 +84,9 @@ export function checkWritable(file: string, label: string): void {
   try {
     st = fs.statSync(dir);
   } catch {
-    fail(`folder ${dir} does not exist`);
+    fail(`folder ${shownPath(dir)} does not exist`);
   }
-  if (!st?.isDirectory()) fail(`${dir} is not a folder`);
+  if (!st?.isDirectory()) fail(`${shownPath(dir)} is not a folder`);
   const existing = fs.statSync(target, { throwIfNoEntry: false });
   if (existing?.isDirectory()) fail('is a folder, not a file');
   if (existing && !existing.isFile()) fail('is not a regular file (a device, a pipe or a socket); give a file name');
@@ -73,14 +96,20 @@ export function checkWritable(file: string, label: string): void {
     } catch {
       fail('is read-only');
     }
+    // In a sticky folder (/tmp) only the file's or the folder's owner may replace it: the
+    // atomic rename would fail after the run.
+    const uid = process.getuid?.() ?? 0;
+    if (st!.mode & 0o1000 && uid !== 0 && existing.uid !== uid && st!.uid !== uid) {
+      fail(`is another user's file in the sticky folder ${shownPath(dir)}: it cannot be replaced; choose another name`);
+    }
   }
   const probe = tempName(target);
   try {
     fs.closeSync(fs.openSync(probe, 'wx'));
   } catch (err) {
-    fail(`cannot create files in folder ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    fail(`cannot create files in folder ${shownPath(dir)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   } finally {
-    fs.rmSync(probe, { force: true });
+    removeTemp(probe);
   }
 }
 
@@ -97,6 +126,9 @@ export function writeFileAtomic(file: string, data: Buffer | string | readonly s
   try {
     const fd = fs.openSync(tmp, 'wx');
     try {
+      // A file replaced keeps its permissions (a private one stays private).
+      const old = fs.statSync(target, { throwIfNoEntry: false });
+      if (old) fs.fchmodSync(fd, old.mode & 0o7777);
       if (Buffer.isBuffer(data)) writeAll(fd, data);
       else for (const part of typeof data === 'string' ? [data] : data) writeAll(fd, Buffer.from(part));
       fs.fsyncSync(fd);
@@ -105,7 +137,7 @@ export function writeFileAtomic(file: string, data: Buffer | string | readonly s
     }
     fs.renameSync(tmp, target);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    removeTemp(tmp);
     throw writeError(file, err);
   }
 }

@@ -12,43 +12,59 @@ const TUPLE = 0x74, EMPTY_TUPLE = 0x29, TUPLE1 = 0x85, TUPLE2 = 0x86, TUPLE3 = 0
 /** Items per APPENDS, as CPython batches them. */
 const BATCH = 1000;
 
+/** The pickle's length in bytes: the encoder fills one buffer (10⁷ floats are 90 MB, not 10⁷ buffers). */
+function encodedLength(v: PickleValue): number {
+  if (typeof v === 'number') return 9;
+  if (Array.isArray(v)) {
+    let n = 1 + 2 * Math.ceil(v.length / BATCH); // EMPTY_LIST, then MARK … APPENDS per batch
+    for (const x of v) n += encodedLength(x);
+    return n;
+  }
+  if (v instanceof PyTuple) {
+    let n = v.items.length === 0 ? 1 : v.items.length > 3 ? 2 : 1;
+    for (const x of v.items) n += encodedLength(x);
+    return n;
+  }
+  throw new TypeError(`cannot pickle ${typeof v}`);
+}
+
 export function encodePickle(value: PickleValue): Buffer {
-  const chunks: Buffer[] = [Buffer.from([PROTO, 2])];
+  const out = Buffer.alloc(2 + encodedLength(value) + 1);
+  let at = 0;
   const byte = (b: number): void => {
-    chunks.push(Buffer.from([b]));
+    out[at++] = b;
   };
   const emit = (v: PickleValue): void => {
     if (typeof v === 'number') {
-      const b = Buffer.alloc(9);
-      b[0] = BINFLOAT;
-      b.writeDoubleBE(v, 1); // every Python float, NaN and ±inf included
-      chunks.push(b);
+      byte(BINFLOAT);
+      at = out.writeDoubleBE(v, at); // every Python float, NaN and ±inf included
     } else if (Array.isArray(v)) {
       byte(EMPTY_LIST);
       for (let k = 0; k < v.length; k += BATCH) {
         byte(MARK);
-        v.slice(k, k + BATCH).forEach(emit);
+        for (let j = k; j < Math.min(k + BATCH, v.length); j++) emit(v[j]);
         byte(APPENDS);
       }
-    } else if (v instanceof PyTuple) {
-      const n = v.items.length;
+    } else {
+      const items = (v as PyTuple).items; // encodedLength refused anything else
+      const n = items.length;
       if (n === 0) {
         byte(EMPTY_TUPLE);
         return;
       }
       if (n > 3) byte(MARK);
-      v.items.forEach(emit);
+      items.forEach(emit);
       byte(n === 1 ? TUPLE1 : n === 2 ? TUPLE2 : n === 3 ? TUPLE3 : TUPLE);
-    } else {
-      throw new TypeError(`cannot pickle ${typeof v}`);
     }
   };
+  byte(PROTO);
+  byte(2);
   emit(value);
   byte(STOP);
-  return Buffer.concat(chunks);
+  return out;
 }
 
 /** The stats file of SPEC.md: (mse_out, [mse_rec…], [dz…]). */
 export function statsPickle(mseOut: number, mseRec: readonly number[], dz: readonly number[]): Buffer {
-  return encodePickle(new PyTuple([mseOut, [...mseRec], [...dz]]));
+  return encodePickle(new PyTuple([mseOut, mseRec as number[], dz as number[]]));
 }
