@@ -156,6 +156,12 @@ export const MAX_SIZE = 1 << 20;
  */
 export const MAX_RECURRENT_EPOCHS = 10_000_000;
 
+/** The largest float32. */
+const FLT_MAX = 3.4028234663852886e38;
+
+/** The parameters the engine computes with in the run's dtype. */
+const FLOAT_PARAMS = ['recLr', 'outLr', 'tauM', 'tauS', 'tauO', 'sigmaInp', 'sigmaTrg', 'sigmaRec', 'vInit', 'bias', 'reset', 'thr', 'dt'] as const;
+
 /** How a parameter is named in messages: the library name unless a caller (the CLI) says otherwise. */
 export type Labeller = (name: ParamName) => string;
 
@@ -288,6 +294,12 @@ export function resolveParams(
     seed,
     dtype: oneOf('dtype', ['float32', 'float64'] as const),
   };
+  if (params.dtype === 'float32') {
+    // Past float32's largest value the engine would compute with ±∞, silently.
+    for (const name of FLOAT_PARAMS) {
+      if (Math.abs(params[name]) > FLT_MAX) fail(name, `a number of float32's range, |x| ≤ ${FLT_MAX.toPrecision(5)} (with dtype float32)`, params[name]);
+    }
+  }
   return { params, warnings };
 }
 

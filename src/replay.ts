@@ -33,6 +33,9 @@ export interface ReplayOptions extends RunOptions {
   onWarning?: (message: string) => void;
 }
 
+/** Every option replay() takes (a Record: the compiler holds it to ReplayOptions). */
+const REPLAY_OPTIONS = Object.keys({ onEpoch: 1, onReadout: 1, signal: 1, backend: 1, onWarning: 1 } satisfies Record<keyof ReplayOptions, 1>);
+
 /** What a replay computed, in the fixture's orientation (row-major nested arrays). */
 export interface ReplayResult {
   mseOut: number;
@@ -88,10 +91,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * from), spikes (also true/false), or any (what a run ended with: a diverged one has NaN).
  */
 function matrix(value: unknown, rows: number, cols: number, where: string, kind: 'finite' | 'spikes' | 'any' = 'finite'): Float64Array {
-  const want = `a ${rows}×${cols} matrix of ${kind === 'any' ? '' : 'finite '}numbers`;
-  if (!Array.isArray(value) || value.length !== rows) {
-    bad(`${where} must be ${want} (got ${Array.isArray(value) ? `${value.length} rows` : typeof value})`);
-  }
+  const want = matrixKind(rows, cols, kind);
+  checkRows(value, rows, cols, where, kind);
   const out = new Float64Array(rows * cols);
   // Index loops, not forEach: a hole in a sparse array is an error, not a silent 0.
   for (let i = 0; i < rows; i++) {
@@ -104,6 +105,46 @@ function matrix(value: unknown, rows: number, cols: number, where: string, kind:
     }
   }
   return out;
+}
+
+function matrixKind(rows: number, cols: number, kind: 'finite' | 'spikes' | 'any'): string {
+  return `a ${rows}×${cols} matrix of ${kind === 'any' ? '' : 'finite '}numbers`;
+}
+
+/** A matrix's row count, and its first row's length: checked without allocating anything. */
+function checkRows(value: unknown, rows: number, cols: number, where: string, kind: 'finite' | 'spikes' | 'any' = 'finite'): asserts value is unknown[] {
+  const want = matrixKind(rows, cols, kind);
+  if (!Array.isArray(value) || value.length !== rows) {
+    bad(`${where} must be ${want} (got ${Array.isArray(value) ? `${value.length} rows` : typeof value})`);
+  }
+  const first: unknown = value[0];
+  if (rows > 0 && (!Array.isArray(first) || first.length !== cols)) bad(`${where} must be ${want} (row 0 has ${Array.isArray(first) ? first.length : 'no'} entries)`);
+}
+
+/** The fixture's initial matrices and task, as its params size them. */
+function inputs(fixture: Fixture, p: ResolvedParams): [unknown, number, number, string][] {
+  const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
+  const N = p.nRec, I = p.nInp, O = p.nOut, T = p.tSeq;
+  return [
+    [init.W_hh, N, N, 'fixture.init.W_hh'], // first: n_rec's matrix, where a wrong n_rec shows plainest
+    [init.W_ih, I, N, 'fixture.init.W_ih'],
+    [init.W_ho, N, O, 'fixture.init.W_ho'],
+    [init.W_trg, O, N, 'fixture.init.W_trg'],
+    [init.B_noise, N, p.feedback === 'out' ? (p.rank as number) : N, 'fixture.init.B_noise'],
+    [task.targ, T, O, 'fixture.task.targ'],
+    [task.clock, T - 1, I, 'fixture.task.clock'],
+  ];
+}
+
+/**
+ * Checks that the fixture's matrices have the sizes its params give, before any memory is
+ * counted or taken: a fixture whose n_rec contradicts its W_hh says so, not that N is too large.
+ */
+export function checkFixtureShapes(fixture: Fixture, p: ResolvedParams): void {
+  for (const part of ['init', 'task'] as const) {
+    if (!isObject(fixture[part])) bad(`fixture.${part} ${fixture[part] === undefined ? 'is missing' : `must be an object of matrices (got ${show(fixture[part])})`}`);
+  }
+  for (const [value, rows, cols, where] of inputs(fixture, p)) checkRows(value, rows, cols, where);
 }
 
 function nested(data: ArrayLike<number>, rows: number, cols: number): Nested {
@@ -162,33 +203,19 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
  * to the run's statistics plus its final matrices and rasters.
  */
 export async function replay(fixture: Fixture, options: ReplayOptions = {}): Promise<ReplayResult> {
-  checkRunOptions(options);
+  checkRunOptions(options, REPLAY_OPTIONS);
   const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
   const { params: p, warnings } = fixtureParams(fixture);
   warnings.forEach(warn);
-  for (const part of ['init', 'task'] as const) {
-    if (!isObject(fixture[part])) bad(`fixture.${part} ${fixture[part] === undefined ? 'is missing' : `must be an object of matrices (got ${show(fixture[part])})`}`);
-  }
-  const N = p.nRec, I = p.nInp, O = p.nOut, T = p.tSeq;
-  const cols = p.feedback === 'out' ? (p.rank as number) : N;
+  checkFixtureShapes(fixture, p);
   const release = reserveMemory(p, fixtureLabel);
   let out: RunOutput, backend: ReplayResult['backend'];
   try {
-    const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
-    const noise = matrix(init.B_noise, N, cols, 'fixture.init.B_noise');
+    const [W_hh, W_ih, W_ho, W_trg, noise, targ, clock] = inputs(fixture, p).map(([value, rows, cols, where]) => matrix(value, rows, cols, where));
     expected(fixture, p); // a malformed expect fails now, not after the run
     backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.replay, warn);
     [out] = await runPhases(
-      [{
-        params: p,
-        W_ih: matrix(init.W_ih, I, N, 'fixture.init.W_ih'),
-        W_hh: matrix(init.W_hh, N, N, 'fixture.init.W_hh'),
-        W_ho: matrix(init.W_ho, N, O, 'fixture.init.W_ho'),
-        W_trg: matrix(init.W_trg, O, N, 'fixture.init.W_trg'),
-        targ: matrix(task.targ, T, O, 'fixture.task.targ'),
-        clock: matrix(task.clock, T - 1, I, 'fixture.task.clock'),
-        noise: () => noise,
-      }],
+      [{ params: p, W_ih, W_hh, W_ho, W_trg, targ, clock, noise: () => noise }],
       { backend, keep: true, warn, label: fixtureLabel },
       options,
     );
@@ -213,11 +240,12 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
   };
   const k = out.kept;
   if (k) {
+    const N = p.nRec, O = p.nOut, T = p.tSeq;
     result.zTarg = nested(k.zTarg, T, N);
     result.zLast = k.zLast && nested(k.zLast, T, N);
     result.wHoTrained = nested(k.wHo, N, O);
     result.wHhFinal = nested(k.wHh, N, N);
-    if (p.feedback === 'out') result.B = nested(k.feedback, N, cols);
+    if (p.feedback === 'out') result.B = nested(k.feedback, N, p.rank as number);
     else result.D = nested(k.feedback, N, N);
   }
   return result;

@@ -3,6 +3,8 @@
 // standard normals by Marsaglia's polar method. Pure integer arithmetic plus Math.log and
 // Math.sqrt, so a seed gives the same stream on every machine running the same Node.js.
 import { randomInt } from 'node:crypto';
+import { GoalError } from './errors';
+import { show } from './params';
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -25,7 +27,7 @@ export class Rng {
   private spare: number | null = null;
 
   constructor(seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer in [0, 2^53) (got ${seed})`);
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new GoalError('GOAL_INVALID_PARAM', `seed must be an integer in [0, 2^53) (got ${show(seed)})`, 'seed');
     this.seed = seed;
     const st = { s: BigInt(seed) };
     const a = splitmix64(st), b = splitmix64(st);

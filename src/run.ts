@@ -203,17 +203,49 @@ export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, netwo
 }
 
 /** Checks the callbacks and signal of run options (a wrong type would fail mid-run). */
-export function checkRunOptions(options: unknown): void {
+export function checkRunOptions(options: unknown, known: readonly string[]): void {
   const fail = (message: string): never => {
     throw new GoalError('GOAL_INVALID_OPTION', message);
   };
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(`options must be an object (got ${show(options)})`);
   const o = options as Record<string, unknown>;
+  // A misspelt option would be ignored: a misspelt signal, a run that cannot be stopped.
+  const unknown = Object.keys(o).find((k) => o[k] !== undefined && !known.includes(k));
+  if (unknown !== undefined) fail(`unknown option ${unknown}${nearest(unknown, known)}; the options are ${known.join(', ')}`);
   for (const name of ['onEpoch', 'onReadout', 'onWarning', 'onRow', 'label', 'optionLabel']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`);
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`);
+}
+
+/** An error the caller's own code threw (a callback): it comes back as it was, never recoded. */
+class FromCaller {
+  constructor(readonly error: unknown) {}
+}
+
+/** Runs the caller's callback; what it throws is marked as the caller's. */
+async function callerCode<T>(callback: () => T | Promise<T>): Promise<T> {
+  try {
+    return await callback();
+  } catch (err) {
+    throw new FromCaller(err);
+  }
+}
+
+/** ` (did you mean X?)` for a name at most two edits from one of `names` (case aside), or ''. */
+function nearest(name: string, names: readonly string[]): string {
+  const distance = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length];
+  };
+  const hit = names.find((n) => distance(n.toLowerCase(), name.toLowerCase()) <= 2);
+  return hit ? ` (did you mean ${hit}?)` : '';
 }
 
 /** Aim of each native call, so progress and abort stay responsive at every size. */
@@ -252,7 +284,7 @@ async function deliver(n: number, options: RunOptions, record: (e: number) => vo
   const before = options.signal?.aborted;
   for (let e = 0; e < n; e++) {
     record(e);
-    await options.onEpoch(info(e));
+    await callerCode(() => options.onEpoch!(info(e)));
     if (!before && options.signal?.aborted) return true;
   }
   return false;
@@ -304,10 +336,10 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       const which = K === 1 ? `mse_out = ${diverged[0]}` : `in ${diverged.length} of ${K} networks`;
       const label = plan.label ?? ((n: ParamName) => n);
       const scaled = scaledOutLr(p0.nRec);
-      plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +
-        `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (0.0025·150/N)` : `a smaller ${label('outLr')}`}`);
+      await callerCode(() => plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +
+        `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (0.0025·150/N)` : `a smaller ${label('outLr')}`}`));
     }
-    if (!aborted) await options.onReadout?.(median(mseOut));
+    if (!aborted) await callerCode(() => options.onReadout?.(median(mseOut)));
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
     // Stopped during the last readout call: no feedback is drawn (N² normals) for nothing.
     if (!aborted && nRecurrent > 0 && options.signal?.aborted) aborted = true;
@@ -351,7 +383,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       return out;
     });
   } catch (err) {
-    throw asGoalError(err);
+    throw err instanceof FromCaller ? err.error : asGoalError(err);
   } finally {
     eng.dispose();
   }

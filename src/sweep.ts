@@ -83,6 +83,12 @@ export interface SweepOptions {
   optionLabel?: (option: SweepOptionName) => string;
 }
 
+/** Every option sweep() takes (a Record: the compiler holds it to SweepOptions). */
+const SWEEP_OPTIONS = Object.keys({
+  ranks: 1, taus: 1, seeds: 1, base: 1, out: 1, resume: 1, shard: 1, threads: 1, backend: 1, conv: 1, curves: 1, batch: 1,
+  signal: 1, onRow: 1, onEpoch: 1, onWarning: 1, label: 1, optionLabel: 1,
+} satisfies Record<keyof SweepOptions, 1>);
+
 export type SweepOptionName = 'out' | 'resume' | 'shard' | 'threads' | 'conv' | 'batch' | 'curves';
 
 export interface SweepResult {
@@ -269,7 +275,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
     throw new GoalError('GOAL_INVALID_OPTION', `sweep(options): options must be an object with ranks, taus and seeds (got ${show(o)})`);
   }
-  checkRunOptions(o);
+  checkRunOptions(o, SWEEP_OPTIONS);
   if (o.out !== undefined && typeof o.out !== 'string') throw new GoalError('GOAL_INVALID_OPTION', `sweep options.out must be a file name (got ${show(o.out)})`);
   if (o.shard !== undefined && (typeof o.shard !== 'object' || o.shard === null || typeof o.shard.k !== 'number' || typeof o.shard.n !== 'number')) {
     throw new GoalError('GOAL_INVALID_OPTION', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(o.shard)}${typeof o.shard === 'object' && o.shard ? ` with k ${show(o.shard.k)}, n ${show(o.shard.n)}` : ''})`);

@@ -1,6 +1,7 @@
 // The ND-trajectory task of SPEC.md "The task": a smooth target y* and a clock input x.
 import { GoalError } from './errors';
-import type { Rng } from './rng';
+import { MAX_SIZE, show, type ParamName } from './params';
+import { Rng } from './rng';
 
 /** A row-major matrix. */
 export interface Matrix {
@@ -19,8 +20,17 @@ export const TARGET_SILENT_STEPS = 8;
  * that order, output by output), y*_o(n) = Σ_q A_q sin(F_q t_n + P_q) on t_n = 2πn/(T−1);
  * the first 8 steps zeroed; the whole array divided by its (signed) maximum.
  */
+/** A size argument of the exported task builders, checked as resolveParams checks the param. */
+function size(name: ParamName, value: unknown, lo: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > MAX_SIZE) {
+    throw new GoalError('GOAL_INVALID_PARAM', `${name} must be an integer in [${lo}, ${MAX_SIZE}] (got ${show(value)})`, name);
+  }
+  return value;
+}
+
 export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
-  const T = tSeq, O = nOut;
+  const T = size('tSeq', tSeq, 2), O = size('nOut', nOut, 1);
+  if (!(rng instanceof Rng)) throw new GoalError('GOAL_INVALID_PARAM', `buildTarget(tSeq, nOut, rng): rng must be an Rng (got ${show(rng)})`);
   const data = new Float64Array(T * O);
   for (let o = 0; o < O; o++) {
     const A = TARGET_FREQUENCIES.map(() => rng.uniform());
@@ -50,7 +60,7 @@ export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
 
 /** x ((T−1) × I): unit k is 1 on steps [k·span, (k+1)·span), span = floor((T−1)/I). */
 export function buildClock(tSeq: number, nInp: number): Matrix {
-  const rows = tSeq - 1, I = nInp;
+  const rows = size('tSeq', tSeq, 2) - 1, I = size('nInp', nInp, 1);
   const span = Math.floor(rows / I);
   const data = new Float64Array(rows * I);
   for (let k = 0; k < I; k++) {

@@ -15,6 +15,9 @@ export interface TrainOptions extends RunOptions {
   label?: Labeller;
 }
 
+/** Every option train() takes (a Record: the compiler holds it to TrainOptions). */
+const TRAIN_OPTIONS = Object.keys({ onEpoch: 1, onReadout: 1, signal: 1, backend: 1, onWarning: 1, label: 1 } satisfies Record<keyof TrainOptions, 1>);
+
 export interface TrainResult {
   /** Readout MSE of the last readout epoch (before its update). */
   mseOut: number;
@@ -117,7 +120,7 @@ const emitWarning = (message: string) => process.emitWarning(message, { code: 'G
  * epochs with the GOAL feedback. Rejects with a GoalError on bad params before any work.
  */
 export async function train(params: Partial<Params>, options: TrainOptions = {}): Promise<TrainResult> {
-  checkRunOptions(options);
+  checkRunOptions(options, TRAIN_OPTIONS);
   const warn = options.onWarning ?? emitWarning;
   const { params: p, warnings } = resolveParams(params, options.label);
   checkTaskLength(p, options.label);

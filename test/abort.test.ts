@@ -105,3 +105,15 @@ t.test('onReadout tells mse_out once the readout phase is over, with or without 
   t.strictSame(told, [], 'not told when the readout phase was cut short');
   await t.rejects(train({ nRec: 20, tSeq: 30, epochs: [1, 1], seed: 1 }, { onReadout: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: /options.onReadout must be a function/ });
 });
+
+t.test('an error thrown by a callback comes back as it was, even with a GOAL_ code of its own', async (t) => {
+  const mine = Object.assign(new Error('mine'), { code: 'GOAL_X', extra: 42 });
+  const p = { nRec: 20, tSeq: 40, epochs: [3, 3] as [number, number], seed: 1 };
+  for (const options of [{ onEpoch: () => { throw mine; } }, { onReadout: async () => { throw mine; } }]) {
+    const err = await train(p, options).catch((e: unknown) => e);
+    t.equal(err, mine, Object.keys(options)[0]);
+  }
+  // The warning of a diverging readout goes to onWarning, which may throw too.
+  const err = await train({ ...p, outLr: 1e30 }, { onWarning: () => { throw mine; } }).catch((e: unknown) => e);
+  t.equal(err, mine, 'onWarning');
+});

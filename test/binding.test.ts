@@ -106,6 +106,25 @@ t.test('phases out of order, overlapping calls, disposal', async (t) => {
   t.throws(() => net.read(0, 'W_hh'), { code: 'GOAL_STATE', message: /disposed/ });
 });
 
+t.test('the noise\'s getters run the caller\'s code: disposing the batch there, or starting a call, is a coded error', async (t) => {
+  const noiseWith = (get: () => void) => {
+    const noise: Float64Array[] = [];
+    Object.defineProperty(noise, 0, { get() { get(); return new Float64Array(N * N); }, enumerable: true });
+    return noise;
+  };
+  const disposed = one(base());
+  await disposed.targetRun();
+  t.throws(() => disposed.feedback(noiseWith(() => disposed.dispose())), { code: 'GOAL_STATE', message: /disposed/ });
+  const busy = one(base());
+  await busy.targetRun();
+  await busy.feedback([new Float64Array(N * N)]);
+  let started: Promise<unknown> | undefined;
+  t.throws(() => busy.feedback(noiseWith(() => { started = busy.readout(50); })), { code: 'GOAL_BUSY' }, 'the call the getter started runs; this one is refused');
+  t.throws(() => busy.dispose(), { code: 'GOAL_BUSY' }, 'and the batch cannot be disposed under it');
+  t.equal((await started as Float64Array).length, 50);
+  busy.dispose();
+});
+
 t.test('cuda without CUDA is a coded error', async (t) => {
   if (addon().info().cuda.available) return t.skip('a GPU is available here');
   t.throws(() => one(base(), 'cuda'), { code: /GOAL_NO_CUDA|GOAL_CUDA/ });

@@ -148,8 +148,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
   spawnSync('mkfifo', [path.join(dir, 'fifo')]);
   const huge = path.join(dir, 'huge.json');
   const fx5 = loadFixture('rank3-n40.json') as unknown as { params: Record<string, unknown>; init?: unknown };
-  fx5.params.n_rec = 100000;
-  delete fx5.init;
+  fx5.params.n_rec = 1000000; // while its matrices are 40×40
   fs.writeFileSync(huge, JSON.stringify(fx5));
   const paramsArray = path.join(dir, 'array.json');
   fs.writeFileSync(paramsArray, JSON.stringify({ ...loadFixture('rank3-n40.json'), params: [1, 2] }));
@@ -191,7 +190,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`-N 10 -savepath ${dir}/new\nline/x.pkl`, /^goal train: -savepath ".*\\nline\/x.pkl": folder ".*\/new\\nline" does not exist\n$/],
     [`--replay ${dir}/new\nline.json`, /^goal train: --replay ".*\/new\\nline.json": cannot read it \(ENOENT\)\n$/],
     ['--replay /dev/zero', /^goal train: --replay \/dev\/zero: is a device, not a fixture file\n$/],
-    [`--replay ${huge}`, /--replay .*huge.json: fixture.params.n_rec=100000: the recurrent matrix/],
+    [`--replay ${huge}`, /--replay .*huge.json: fixture.init.W_hh must be a 1000000×1000000 matrix of finite numbers \(got 40 rows\)/],
     [`--replay ${paramsArray}`, /--replay .*array.json: fixture.params must be an object \(got \[1, 2\]\)/],
     ['-N 10 7', /unexpected argument "7": a value without its flag/],
     ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],

@@ -3,7 +3,8 @@
 import * as os from 'node:os';
 import t from 'tap';
 import { networkBytes } from '../src/run';
-import { defaults, GoalError, paramDocs, resolveParams, train } from '../src/index';
+import { buildClock, buildTarget, defaults, GoalError, paramDocs, replay, resolveParams, Rng, sweep, train } from '../src/index';
+import { loadFixture } from './helpers';
 
 t.test('defaults follow SPEC.md and are frozen', async (t) => {
   t.match(defaults, {
@@ -158,4 +159,30 @@ t.test('runs started together are checked against each other: the second that wo
   const second = train(params);
   await t.rejects(second, { code: 'GOAL_ENOMEM', message: /the runs in progress in this process hold .* GiB/ });
   t.equal((await first).aborted, true);
+});
+
+t.test('float32 runs take only values float32 holds: past ±3.4e38 the engine would compute with infinities', async (t) => {
+  for (const [name, value] of [['reset', -1e39], ['bias', 4e38], ['recLr', 1e39], ['sigmaRec', 1e300]] as const) {
+    t.throws(() => resolveParams({ nRec: 10, [name]: value }), { code: 'GOAL_INVALID_PARAM', param: name, message: `${name} must be a number of float32's range, |x| ≤ 3.4028e+38 (with dtype float32) (got ${value})` });
+    t.doesNotThrow(() => resolveParams({ nRec: 10, [name]: value, dtype: 'float64' }), `${name} ${value} in float64`);
+  }
+  t.doesNotThrow(() => resolveParams({ nRec: 10, reset: -3.4e38 }), 'the largest float32 itself');
+});
+
+t.test('the task builders and Rng check their arguments as the params are checked', async (t) => {
+  t.throws(() => buildTarget(10.5, 3, new Rng(1)), { code: 'GOAL_INVALID_PARAM', param: 'tSeq', message: 'tSeq must be an integer in [2, 1048576] (got 10.5)' });
+  t.throws(() => buildTarget('150' as never, 3, new Rng(1)), { code: 'GOAL_INVALID_PARAM', param: 'tSeq', message: /\(got "150"\)/ });
+  t.throws(() => buildTarget(150, 0, new Rng(1)), { code: 'GOAL_INVALID_PARAM', param: 'nOut' });
+  t.throws(() => buildTarget(150, 3, {} as never), { code: 'GOAL_INVALID_PARAM', message: /rng must be an Rng/ });
+  t.throws(() => buildClock(10, 0), { code: 'GOAL_INVALID_PARAM', param: 'nInp' });
+  t.throws(() => new Rng('1' as never), { code: 'GOAL_INVALID_PARAM', param: 'seed', message: 'seed must be an integer in [0, 2^53) (got "1")' });
+});
+
+t.test('an unknown option is refused, with the nearest name: a misspelt signal would make a run that cannot be stopped', async (t) => {
+  const signal = new AbortController().signal;
+  await t.rejects(train({ nRec: 10 }, { sigal: signal } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option sigal \(did you mean signal\?\); the options are onEpoch, onReadout, signal, backend, onWarning, label$/ });
+  await t.rejects(train({ nRec: 10 }, { onepoch: () => {} } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option onepoch \(did you mean onEpoch\?\)/ });
+  await t.rejects(replay(loadFixture('rank3-n40.json'), { label: (n: string) => n } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option label; the options are/ }, 'replay names its params after the fixture');
+  await t.rejects(sweep({ ranks: [3], taus: [5], seeds: [1], base: { nRec: 10 }, thread: 2 } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option thread \(did you mean threads\?\)/ });
+  t.ok((await train({ nRec: 10, tSeq: 20, epochs: [1, 1], seed: 1 }, { signal: undefined, onEpoch: undefined })).mseRec.length, 'an option given as undefined is no option');
 });

@@ -139,7 +139,7 @@ goal::Inputs inputs_of(Napi::Env env, const Fetched& f, const Config& c, const s
   return in;
 }
 
-// Matrix fields by name, shared by Net and Batch.
+// Matrix fields by name, for Batch.read.
 const std::pair<const char*, goal::Field> kFields[] = {
     {"W_ih", goal::Field::W_ih}, {"W_hh", goal::Field::W_hh}, {"W_ho", goal::Field::W_ho},
     {"W_trg", goal::Field::W_trg}, {"D", goal::Field::D},     {"B", goal::Field::B},
@@ -312,10 +312,16 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
 
   Napi::Value Feedback(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    goal::Batch& b = batch(env);
+    // The sizes are taken before the noise is read: reading it can run the caller's code (a
+    // getter, a Proxy), which may dispose this batch or start another call on it.
+    std::vector<int64_t> sizes;
+    {
+      goal::Batch& b = batch(env);
+      for (int64_t k = 0; k < b.size(); ++k) sizes.push_back(goal::noise_size(b.config(k)));
+    }
+    const int64_t K = int64_t(sizes.size());  // not given.Length() in the loop: a getter could grow the array
     if (info.Length() < 1 || !info[0].IsArray()) invalid(env, "feedback(noise): noise must be an array of Float64Arrays");
     const Napi::Array given = info[0].As<Napi::Array>();
-    const int64_t K = b.size();  // not given.Length() in the loop: a getter could grow the array
     if (int64_t(given.Length()) != K)
       invalid(env, "feedback(noise): one noise array per network (" + std::to_string(K) + ")");
     // Copied here, on the main thread: the worker must not read a JavaScript array, which the
@@ -323,11 +329,11 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     auto copies = std::make_shared<std::vector<std::vector<double>>>();
     auto ptrs = std::make_shared<std::vector<const double*>>();
     for (uint32_t k = 0; int64_t(k) < K; ++k) {
-      const Napi::Float64Array a = doubles(env, given.Get(k), "noise[" + std::to_string(k) + "]",
-                                           goal::noise_size(b.config(k)));
+      const Napi::Float64Array a = doubles(env, given.Get(k), "noise[" + std::to_string(k) + "]", sizes[k]);
       copies->push_back(guarded(env, [&] { return std::vector<double>(a.Data(), a.Data() + a.ElementLength()); }));
     }
     for (const auto& c : *copies) ptrs->push_back(c.data());
+    goal::Batch& b = batch(env);  // again, after the caller's code: still there, and idle
     return start(env, [&b, copies, ptrs] { b.build_feedback(ptrs->data()); },
                  [](Napi::Env env) { return env.Undefined(); });
   }

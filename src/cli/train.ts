@@ -8,7 +8,7 @@ import { checkWritable, sameFile, shownPath, writeFileAtomic } from '../io/files
 import { statsPickle } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
-import { compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, type FieldCheck, type Fixture } from '../replay';
+import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { checkTaskLength, train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
@@ -130,7 +130,12 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     // Drawn here rather than in train() so that the recap shows it.
     if (params.seed === null) params = { ...params, seed: randomSeed() };
   }
-  if (fixture) aboutFixture(opts.replay as string, () => checkMemory(params, fixtureLabel));
+  if (fixture) {
+    aboutFixture(opts.replay as string, () => {
+      checkFixtureShapes(fixture!, params); // a fixture whose sizes contradict its matrices says so first
+      checkMemory(params, fixtureLabel);
+    });
+  }
   else checkMemory(params, flagLabel);
   if (savepath !== undefined) checkWritable(savepath, '-savepath');
 
@@ -173,7 +178,6 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     } : undefined,
     signal: controller.signal,
     backend,
-    label: flagLabel,
   };
   let outcome: Outcome;
   try {
@@ -185,7 +189,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
         const check = r.aborted ? undefined : compareReplay(fixture, r);
         outcome = { ...r, seed: null, check, matrices: expectFields(r), note: check && marginNote(fixture, r, check) };
       } else {
-        outcome = await train(params, common);
+        outcome = await train(params, { ...common, label: flagLabel });
       }
     } finally {
       progress?.stop();
