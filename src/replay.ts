@@ -3,7 +3,7 @@
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
-import { checkRunOptions, reserveMemory, runPhases, type RunOptions, type RunOutput } from './run';
+import { checkRunOptions, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 
 type Nested = number[][];
 
@@ -204,7 +204,7 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
  */
 export async function replay(fixture: Fixture, options: ReplayOptions = {}): Promise<ReplayResult> {
   checkRunOptions(options, REPLAY_OPTIONS);
-  const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
+  const { warn, settle } = warnVia(options.onWarning);
   const { params: p, warnings } = fixtureParams(fixture);
   warnings.forEach(warn);
   checkFixtureShapes(fixture, p);
@@ -222,6 +222,7 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
   } finally {
     release();
   }
+  await settle();
   const result: ReplayResult = {
     mseOut: out.mseOut,
     mseRec: out.mseRec,

@@ -224,6 +224,28 @@ class FromCaller {
   constructor(readonly error: unknown) {}
 }
 
+/**
+ * A call's warn: the caller's onWarning, else process.emitWarning. A warning is said from
+ * synchronous code, so onWarning is not awaited there; a promise it returns is kept instead, and
+ * its rejection rejects the call at settle() (never an unhandled rejection that ends the process).
+ */
+export function warnVia(onWarning: ((message: string) => unknown) | undefined): { warn: (message: string) => void; settle: () => Promise<void> } {
+  const pending: Promise<unknown>[] = [];
+  const warn = (message: string) => {
+    if (!onWarning) {
+      process.emitWarning(message, { code: 'GOAL_WARNING' });
+      return;
+    }
+    const r = onWarning(message) as { then?: unknown } | undefined;
+    if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
+      const p = Promise.resolve(r);
+      p.catch(() => {}); // handled: settle() rethrows it, or the call failed first
+      pending.push(p);
+    }
+  };
+  return { warn, settle: async () => void (await Promise.all(pending)) };
+}
+
 /** Runs the caller's callback; what it throws is marked as the caller's. */
 async function callerCode<T>(callback: () => T | Promise<T>): Promise<T> {
   try {

@@ -10,7 +10,7 @@ import { GoalError } from './errors';
 import { appendLine, checkWritable, fileLines, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
-import { checkRunOptions, networkBytes, reserveMemory, runPhases, type RunOptions, type RunOutput } from './run';
+import { checkRunOptions, networkBytes, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
 export type SweepRank = number | 'ltts';
@@ -286,7 +286,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (o.base !== undefined && (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base))) {
     throw new GoalError('GOAL_INVALID_OPTION', `sweep options.base must be an object of params (got ${show(o.base)})`);
   }
-  const warn = o.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'GOAL_WARNING' }));
+  const { warn, settle } = warnVia(o.onWarning);
   const name = o.optionLabel ?? ((x: SweepOptionName) => x);
   const usage = (message: string): never => {
     throw new GoalError('GOAL_USAGE', message);
@@ -411,6 +411,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const order = new Map(points.map((p, i) => [rowKey(p), i]));
       const inGrid = previous.filter((r) => order.has(rowKey(r)));
       const rows = [...inGrid, ...[...fresh.values()].sort((a, b) => order.get(rowKey(a))! - order.get(rowKey(b))!)];
+      await settle();
       return { rows, planned: todo.length, completed: fresh.size, skipped, aborted, seconds: (Date.now() - t0) / 1000, backend };
     } finally {
       release();

@@ -3,7 +3,7 @@ import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { asGoalError, GoalError } from './errors';
 import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
 import { drain, drainAsync, Rng, randomSeed } from './rng';
-import { checkRunOptions, noiseCount, reserveMemory, runPhases, type NetInput, type RunOptions, type RunOutput } from './run';
+import { checkRunOptions, noiseCount, reserveMemory, runPhases, warnVia, type NetInput, type RunOptions, type RunOutput } from './run';
 import { buildClock, buildTarget, TARGET_SILENT_STEPS } from './tasks';
 
 export interface TrainOptions extends RunOptions {
@@ -113,15 +113,13 @@ function seedError(err: unknown, p: SeededParams, label: Labeller): unknown {
   return asGoalError(err);
 }
 
-const emitWarning = (message: string) => process.emitWarning(message, { code: 'GOAL_WARNING' });
-
 /**
  * Trains one network as the paper does: readout epochs on the target spikes, then recurrent
  * epochs with the GOAL feedback. Rejects with a GoalError on bad params before any work.
  */
 export async function train(params: Partial<Params>, options: TrainOptions = {}): Promise<TrainResult> {
   checkRunOptions(options, TRAIN_OPTIONS);
-  const warn = options.onWarning ?? emitWarning;
+  const { warn, settle } = warnVia(options.onWarning);
   const { params: p, warnings } = resolveParams(params, options.label);
   checkTaskLength(p, options.label);
   warnings.forEach(warn);
@@ -135,6 +133,7 @@ export async function train(params: Partial<Params>, options: TrainOptions = {})
   } finally {
     release();
   }
+  await settle();
   return {
     mseOut: out.mseOut,
     mseRec: out.mseRec,

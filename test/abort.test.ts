@@ -117,3 +117,13 @@ t.test('an error thrown by a callback comes back as it was, even with a GOAL_ co
   const err = await train({ ...p, outLr: 1e30 }, { onWarning: () => { throw mine; } }).catch((e: unknown) => e);
   t.equal(err, mine, 'onWarning');
 });
+
+t.test('an async onWarning that rejects rejects the call with its error (not an unhandled rejection)', async (t) => {
+  const mine = new Error('async warning handler failed');
+  const told: string[] = [];
+  const err = await train({ nRec: 20, tSeq: 40, epochs: [2, 2], seed: 1, feedback: 'out' }, {
+    onWarning: async (m) => { told.push(m); throw mine; },
+  }).catch((e: unknown) => e);
+  t.equal(err, mine);
+  t.match(told, [/feedback out needs a rank/]);
+});
