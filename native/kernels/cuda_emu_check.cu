@@ -14,6 +14,8 @@
 // Add -fsanitize=address or -fsanitize=thread (to every command) to check bounds or barriers.
 // GOAL_EMU_SMS sets the emulated multiprocessors (default 4); GOAL_EMU_QUICK=1 skips grid cases;
 // GOAL_EMU_GRID_ONLY=1 runs only the grid cases that rehearse a refused cooperative launch.
+#include <atomic>
+#include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +23,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cuda_engine.cu"
@@ -291,6 +294,32 @@ void check_errors() {
   }
 }
 
+// A grid-path call waiting for the gate goes before shared calls that come after it: else
+// overlapping block-path batches could hold it off for as long as they run.
+void check_gate() {
+  goal::Gate gate;
+  gate.lock_shared();  // a block-path call runs
+  std::atomic<int> next{0};
+  int exclusive_at = -1, shared_at = -1;
+  std::thread exclusive([&] {
+    gate.lock();
+    exclusive_at = next++;
+    gate.unlock();
+  });
+  while (gate.waiting() == 0) std::this_thread::yield();
+  std::thread shared([&] {
+    gate.lock_shared();
+    shared_at = next++;
+    gate.unlock_shared();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  expect(next == 0, "gate: both wait while the first shared call runs");
+  gate.unlock_shared();
+  exclusive.join();
+  shared.join();
+  expect(exclusive_at == 0 && shared_at == 1, "gate: the waiting exclusive call goes before a later shared one");
+}
+
 }  // namespace
 
 int main() {
@@ -311,6 +340,7 @@ int main() {
     return failures ? 1 : 0;
   }
   check_errors();
+  check_gate();
   // Block path: bit for bit.
   check_single(make_net(1, 40, 30, 0, false, DType::f32), 20, 4, "ltts f32", true);
   check_single(make_net(2, 40, 30, 5, false, DType::f32), 20, 4, "rank5 f32", true);

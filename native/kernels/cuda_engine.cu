@@ -13,8 +13,9 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <condition_variable>
+#include <exception>
 #include <mutex>
-#include <shared_mutex>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -62,6 +63,10 @@ CudaInfo cuda_info() {
   // The build holds code for some architectures only (sm_90 and compute_90 PTX by default): an
   // older GPU has a driver and a device but no image to run, and must be reported unavailable
   // (so auto falls back to the CPU). The first call also creates the device's context.
+  // A thread that waits for the GPU sleeps rather than spins (a libuv worker would otherwise hold
+  // a core at 100% for as long as its kernels run). Set before the next call creates the
+  // context; where a context exists already, a refusal is harmless and ignored.
+  if (cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) != cudaSuccess) cudaGetLastError();
   cudaFuncAttributes attr;
   const cudaError_t image = cudaFuncGetAttributes(&attr, gpu::readout_kernel<float>);
   if (image != cudaSuccess) {
@@ -155,6 +160,11 @@ class Streams {
   void sync(const std::string& what) const {
     for (cudaStream_t s : s_) check(cudaStreamSynchronize(s), what + " on the GPU");
   }
+  // Waits for every stream, whatever fails: a call that failed part-way leaves nothing running.
+  void drain() const noexcept {
+    for (cudaStream_t s : s_) cudaStreamSynchronize(s);
+    cudaGetLastError();
+  }
   // Copies and fills go on the first stream and are waited for (so a pageable upload has
   // landed before a kernel on any of the streams reads it); a plain cudaMemcpy would run on the
   // legacy default stream and wait for every other batch's kernels too. Non-blocking streams
@@ -201,8 +211,76 @@ cudaError_t launch_cooperative(void (*kernel)(KArgs...), int grid, int block, si
 // A cooperative launch needs every block of its grid resident at once; kernels of another batch
 // running on other streams (another thread of this process) could hold the multiprocessors it
 // counted on. So grid-path launches run alone: they take this gate exclusively, every other
-// launch shares it.
-std::shared_mutex gpu_gate;
+// launch shares it. A waiting exclusive call goes first: std::shared_mutex (a glibc rwlock)
+// lets new shared holders in ahead of it, so overlapping block-path batches could keep a
+// grid-path batch waiting for as long as they run.
+class Gate {
+ public:
+  void lock() {
+    std::unique_lock<std::mutex> l(m_);
+    ++waiting_;
+    free_.wait(l, [this] { return !alone_ && shared_ == 0; });
+    --waiting_;
+    alone_ = true;
+  }
+  void unlock() {
+    {
+      std::lock_guard<std::mutex> l(m_);
+      alone_ = false;
+    }
+    free_.notify_all();
+  }
+  void lock_shared() {
+    std::unique_lock<std::mutex> l(m_);
+    free_.wait(l, [this] { return !alone_ && waiting_ == 0; });
+    ++shared_;
+  }
+  void unlock_shared() {
+    bool last;
+    {
+      std::lock_guard<std::mutex> l(m_);
+      last = --shared_ == 0;
+    }
+    if (last) free_.notify_all();
+  }
+#if defined(GOAL_CUDA_EMU)
+  // Exclusive calls waiting (the emulation check watches it).
+  int waiting() {
+    std::lock_guard<std::mutex> l(m_);
+    return waiting_;
+  }
+#endif
+
+ private:
+  std::mutex m_;
+  std::condition_variable free_;
+  int shared_ = 0, waiting_ = 0;
+  bool alone_ = false;
+};
+Gate gpu_gate;
+
+// A call's hold on the gate, exclusive or shared. A call that throws part-way (a launch refused
+// after others were queued) waits for its streams before it lets go: nothing of it still runs
+// when the next call, or a read, begins.
+class GateHold {
+ public:
+  GateHold(bool exclusive, const Streams& streams) : exclusive_(exclusive), streams_(streams) {
+    if (exclusive_) gpu_gate.lock();
+    else gpu_gate.lock_shared();
+  }
+  GateHold(const GateHold&) = delete;
+  GateHold& operator=(const GateHold&) = delete;
+  ~GateHold() {
+    if (std::uncaught_exceptions() > unwinding_) streams_.drain();
+    if (exclusive_) gpu_gate.unlock();
+    else gpu_gate.unlock_shared();
+  }
+
+ private:
+  bool exclusive_;
+  const Streams& streams_;
+  int unwinding_ = std::uncaught_exceptions();
+};
 
 constexpr size_t kPad = 256;
 size_t pad(size_t bytes) { return (bytes + kPad - 1) / kPad * kPad; }
@@ -317,10 +395,7 @@ class CudaBatch final : public Batch {
 
   void target_run() override {
     use_device();
-    std::shared_lock<std::shared_mutex> shared(gpu_gate, std::defer_lock);
-    std::unique_lock<std::shared_mutex> alone(gpu_gate, std::defer_lock);
-    if (grid_path_) alone.lock();
-    else shared.lock();
+    GateHold hold(grid_path_, streams_);
     if (!grid_path_) {
       const size_t smem = gpu::target_layout(N_, sizeof(F)).bytes;
       set_smem(gpu::block_target<F>, smem);
@@ -341,7 +416,7 @@ class CudaBatch final : public Batch {
   void readout_epochs(int64_t n, double* mse) override {
     require(targeted_, "readout epochs need the target run first");
     use_device();
-    std::shared_lock<std::shared_mutex> shared(gpu_gate);
+    GateHold hold(false, streams_);
     size_t smem;
     const int place = readout_plan(smem);
     for (int64_t done = 0; done < n;) {
@@ -358,7 +433,7 @@ class CudaBatch final : public Batch {
   void build_feedback(const double* const* noise) override {
     require(targeted_, "the feedback needs the target run first");
     use_device();
-    std::shared_lock<std::shared_mutex> shared(gpu_gate);
+    GateHold hold(false, streams_);
     std::vector<size_t> off(static_cast<size_t>(K_));
     size_t total = 0;
     for (int k = 0; k < K_; ++k) {
@@ -397,10 +472,7 @@ class CudaBatch final : public Batch {
   void recurrent_epochs(int64_t n, double* mse_rec, double* dz) override {
     require(has_feedback_, "recurrent epochs need the feedback first");
     use_device();
-    std::shared_lock<std::shared_mutex> shared(gpu_gate, std::defer_lock);
-    std::unique_lock<std::shared_mutex> alone(gpu_gate, std::defer_lock);
-    if (grid_path_) alone.lock();
-    else shared.lock();
+    GateHold hold(grid_path_, streams_);
     for (int64_t done = 0; done < n;) {
       const int chunk = int(std::min<int64_t>(n - done, max_chunk()));
       double* out = output(2 * size_t(K_) * size_t(chunk));
@@ -436,7 +508,7 @@ class CudaBatch final : public Batch {
     const size_t x = index(k);
     require(targeted_, "the readout MSE needs the target run first");
     use_device();
-    std::shared_lock<std::shared_mutex> shared(gpu_gate);
+    GateHold hold(false, streams_);
     size_t smem;
     const int place = readout_plan(smem);
     double* out = output(size_t(K_));
@@ -470,7 +542,7 @@ class CudaBatch final : public Batch {
             for (int64_t j = 0; j < c.N; ++j) out[i * c.N + j] = double(rows[size_t(i * pitch_ + j)]);
           return;
         }
-        std::shared_lock<std::shared_mutex> shared(gpu_gate);
+        GateHold hold(false, streams_);
         DeviceMemory D;
         D.allocate(size_t(c.N * c.N) * sizeof(double), "the feedback matrix D");
         const int blocks = int(std::min<int64_t>((c.N * c.N + gpu::kAuxThreads - 1) / gpu::kAuxThreads,
