@@ -1,5 +1,6 @@
 // The phases of SPEC.md "Training", one native call per chunk of epochs: target run →
 // readout epochs → feedback → recurrent epochs. Shared by train(), replay() and sweep().
+import { constants as bufferConstants } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -107,8 +108,11 @@ export function noiseCount(p: ResolvedParams): number {
 }
 
 const GiB = 1024 ** 3;
-/** Most entries of one typed array (V8). */
-const MAX_ARRAY = 2 ** 32;
+/**
+ * Most entries of one Float64Array: Node's limit is 2³² elements up to Node 21, and from Node 22
+ * on 64-bit machines a byte length of 2⁵³ − 1.
+ */
+export const MAX_ARRAY = bufferConstants.MAX_LENGTH > 2 ** 32 ? Math.floor(bufferConstants.MAX_LENGTH / 8) : bufferConstants.MAX_LENGTH;
 
 /**
  * Bytes a network takes: the engine's allocation, the float64 arrays the library draws, and
@@ -181,7 +185,7 @@ export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, netwo
   const [matrix, entries, sizes] = drawn.reduce((a, b) => (b[1] > a[1] ? b : a));
   if (entries > MAX_ARRAY) {
     throw new GoalError('GOAL_ENOMEM', `${sizes.map((n) => `${label(n)}=${p[n]}`).join(', ')}: ${matrix} would have ${entries.toExponential(2)} ` +
-      `entries; a JavaScript typed array holds at most 2³² (${MAX_ARRAY})`, sizes[0]);
+      `entries; a JavaScript typed array holds at most ${MAX_ARRAY} in this Node.js (${process.version})`, sizes[0]);
   }
   const one = networkBytes(p), need = networks * one, have = memoryLimit();
   if (need + heldBytes <= 0.9 * have) return need;
@@ -266,8 +270,8 @@ function nearest(name: string, names: readonly string[]): string {
     }
     return row[b.length];
   };
-  const hit = names.find((n) => distance(n.toLowerCase(), name.toLowerCase()) <= 2);
-  return hit ? ` (did you mean ${hit}?)` : '';
+  const [hit, d] = names.map((n) => [n, distance(n.toLowerCase(), name.toLowerCase())] as const).reduce((a, b) => (b[1] < a[1] ? b : a));
+  return d <= 2 ? ` (did you mean ${hit}?)` : '';
 }
 
 /** Aim of each native call, so progress and abort stay responsive at every size. */
@@ -312,8 +316,11 @@ async function deliver(n: number, options: RunOptions, record: (e: number) => vo
   return false;
 }
 
-function median(xs: ArrayLike<number>): number {
-  const s = Array.from(xs).sort((a, b) => a - b);
+/** The median, NaN (a diverged run) counting as the worst value: the same whatever the order. */
+export function median(xs: ArrayLike<number>): number {
+  const all = Array.from(xs);
+  const s = all.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  while (s.length < all.length) s.push(NaN);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 

@@ -10,7 +10,7 @@ import { GoalError } from './errors';
 import { appendLine, checkWritable, fileLines, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
-import { checkRunOptions, networkBytes, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
+import { checkRunOptions, median, networkBytes, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
 export type SweepRank = number | 'ltts';
@@ -505,12 +505,6 @@ function firstCopies(rows: readonly Copy[], warn: (message: string) => void): Sw
   return [...seen.values()].map((x) => x.row);
 }
 
-/** The median, NaN (a diverged run) counting as the worst value: the same whatever the order. */
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  while (s.length < xs.length) s.push(NaN);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 export interface SummaryCell {
   rank: SweepRank;

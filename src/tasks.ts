@@ -15,11 +15,6 @@ export const TARGET_FREQUENCIES = Object.freeze([1, 2, 3, 5] as const);
 /** Leading steps of the target set to zero. */
 export const TARGET_SILENT_STEPS = 8;
 
-/**
- * y* (T × O): for each output, amplitudes A_q ~ U(0,1) then phases P_q ~ U(0,2π) (drawn in
- * that order, output by output), y*_o(n) = Σ_q A_q sin(F_q t_n + P_q) on t_n = 2πn/(T−1);
- * the first 8 steps zeroed; the whole array divided by its (signed) maximum.
- */
 /** A size argument of the exported task builders, checked as resolveParams checks the param. */
 function size(name: ParamName, value: unknown, lo: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > MAX_SIZE) {
@@ -28,6 +23,11 @@ function size(name: ParamName, value: unknown, lo: number): number {
   return value;
 }
 
+/**
+ * y* (T × O): for each output, amplitudes A_q ~ U(0,1) then phases P_q ~ U(0,2π) (drawn in
+ * that order, output by output), y*_o(n) = Σ_q A_q sin(F_q t_n + P_q) on t_n = 2πn/(T−1);
+ * the first 8 steps zeroed; the whole array divided by its (signed) maximum.
+ */
 export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
   const T = size('tSeq', tSeq, 2), O = size('nOut', nOut, 1);
   if (!(rng instanceof Rng)) throw new GoalError('GOAL_INVALID_PARAM', `buildTarget(tSeq, nOut, rng): rng must be an Rng (got ${show(rng)})`);

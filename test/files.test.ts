@@ -45,14 +45,21 @@ t.test('writeFileAtomic writes parts one after another', async (t) => {
   fs.rmSync(dir, { recursive: true });
 });
 
-t.test('a file replaced keeps its permissions; a name of 255 bytes gets a temporary name that fits', async (t) => {
+t.test('a replaced file keeps its permission bits (no setuid) and, where it may, its owner; a name of 255 bytes gets a temporary name that fits', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-files-'));
   const file = path.join(dir, 'private.pkl');
   fs.writeFileSync(file, 'old');
-  fs.chmodSync(file, 0o600);
+  fs.chmodSync(file, 0o4600);
   writeFileAtomic(file, 'new');
   t.equal(fs.readFileSync(file, 'utf8'), 'new');
-  t.equal(fs.statSync(file).mode & 0o777, 0o600);
+  t.equal(fs.statSync(file).mode & 0o7777, 0o600, 'a private file stays private, without its setuid bit');
+  if (process.getuid?.() === 0) {
+    fs.chownSync(file, 65534, 65534);
+    writeFileAtomic(file, 'newer');
+    t.match(fs.statSync(file), { uid: 65534, gid: 65534 }, 'root replacing another user\'s file leaves it theirs');
+  } else {
+    t.skip('not root: no other owner to keep');
+  }
   for (const name of ['y'.repeat(251) + '.pkl', 'τ'.repeat(125) + '.pkl']) { // 255 bytes each
     const long = path.join(dir, name);
     checkWritable(long, '-savepath');

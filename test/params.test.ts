@@ -2,7 +2,7 @@
 // what it accepts and what it got.
 import * as os from 'node:os';
 import t from 'tap';
-import { networkBytes } from '../src/run';
+import { MAX_ARRAY, networkBytes } from '../src/run';
 import { buildClock, buildTarget, defaults, GoalError, paramDocs, replay, resolveParams, Rng, sweep, train } from '../src/index';
 import { loadFixture } from './helpers';
 
@@ -75,13 +75,22 @@ t.test('a value that is a huge or self-containing array is shown in one short li
   t.match(err.message, /\(got \[0, 1, 2, 3, 4, 5, 6, 7, … 1000000 items\]\)$/);
 });
 
+// The largest network whose arrays Node 20 can hold: about 942 GiB in float64.
+const largest = { nRec: 65536, tSeq: 1 << 20, nInp: 4096, nOut: 4096, dtype: 'float64' as const };
+t.test('a network past this machine\'s memory is refused before anything is drawn',
+  { skip: networkBytes(resolveParams(largest).params) > os.totalmem() ? false : 'this machine has the memory for the largest network Node.js can hold' }, async (t) => {
+    await t.rejects(train(largest), { code: 'GOAL_ENOMEM', message: /^tSeq=1048576, nRec=65536: the network needs .* GiB/ });
+  });
+
+t.test('one typed array holds at most 2³² entries (Node ≤ 21): one more row is refused whatever the memory',
+  { skip: MAX_ARRAY === 2 ** 32 ? false : `this Node.js (${process.version}) holds ${MAX_ARRAY} entries per typed array` }, async (t) => {
+    await t.rejects(train({ nRec: 65537 }), { code: 'GOAL_ENOMEM', param: 'nRec', message: `nRec=65537: the recurrent matrix (N×N) would have 4.30e+9 entries; a JavaScript typed array holds at most 4294967296 in this Node.js (${process.version})` });
+    await t.rejects(train({ nRec: 10, nInp: 1 << 20, tSeq: 1 << 20 }), { code: 'GOAL_ENOMEM', param: 'tSeq', message: /^tSeq=1048576, nInp=1048576: the input \(T×I\) would have 1\.10e\+12 entries/ });
+  });
+
 t.test('train rejects before doing any work', async (t) => {
   await t.rejects(train({ nRec: 10, rank: 1 }), { code: 'GOAL_INVALID_PARAM', param: 'rank' });
-  // N = 2^20: N² float64 matrices alone are 8 TiB, past any machine.
-  await t.rejects(train({ nRec: 65536, tSeq: 1 << 20 }), { code: 'GOAL_ENOMEM', message: /^tSeq=1048576, nRec=65536: the network needs .* GiB/ }, 'too large to allocate');
-  // 65536² = 2³² entries is the most one typed array holds; one more row is refused whatever the memory.
-  await t.rejects(train({ nRec: 65537 }), { code: 'GOAL_ENOMEM', param: 'nRec', message: 'nRec=65537: the recurrent matrix (N×N) would have 4.30e+9 entries; a JavaScript typed array holds at most 2³² (4294967296)' });
-  await t.rejects(train({ nRec: 10, nInp: 1 << 20, tSeq: 1 << 20 }), { code: 'GOAL_ENOMEM', param: 'tSeq', message: /^tSeq=1048576, nInp=1048576: the input \(T×I\) would have/ });
+  await t.rejects(train({ nRec: 10, tSeq: 8, epochs: [1, 1] }), { code: 'GOAL_DEGENERATE_TASK' }, 'a target too short for any seed');
   await t.rejects(train({ nRec: 10, tSeq: 8, epochs: [1, 1] }), { code: 'GOAL_DEGENERATE_TASK' });
   const said: string[] = [];
   await t.rejects(train({ nRec: 10, tSeq: 5, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),

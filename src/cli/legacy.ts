@@ -59,7 +59,7 @@ export function rewriteLegacy(argv: readonly string[], typed?: Map<string, strin
     }
     const eq = token.indexOf('=');
     // `-E5 3` is `-E 5 3`, as `-N30` is `-N 30` (commander would give -E the 5 alone).
-    const glued = token.length > 2 && token.startsWith(SHORT_EPOCHS) && token[2] !== '=';
+    const glued = token.startsWith(SHORT_EPOCHS) && /^[-+.\d]/.test(token.slice(2));
     const name = glued ? SHORT_EPOCHS : eq > 0 ? token.slice(0, eq) : token;
     if (EPOCHS.has(name)) {
       // commander would add a repeated -E's values to the first's: the last -E counts, as any
@@ -81,4 +81,24 @@ export function rewriteLegacy(argv: readonly string[], typed?: Map<string, strin
     else out.push(token);
   }
   return out;
+}
+
+/**
+ * The first word of a command line (after its subcommand) that is neither a flag nor a flag's
+ * value: `merge` in `goal sweep --out F merge a b`, but not in `goal sweep --out merge`.
+ */
+export function firstWord(argv: readonly string[]): string | undefined {
+  let words: readonly string[] = argv;
+  try {
+    words = rewriteLegacy(argv);
+  } catch {
+    // a bad flag: the words as typed
+  }
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w === '--') return words[i + 1];
+    if (!w.startsWith('-') || w === '-') return w;
+    if (!w.includes('=') && TAKES_VALUE.has(w)) i += EPOCHS.has(w) ? 2 : 1;
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@ import { GoalError } from '../errors';
 import { version } from '../info';
 import { infoCommand } from './info';
 import { processIo, type Io } from './io';
-import { rewriteLegacy } from './legacy';
+import { firstWord, rewriteLegacy } from './legacy';
 import { sweepCommand } from './sweep';
 import { trainCommand } from './train';
 
@@ -39,7 +39,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   }
   // Messages name the (sub)command they are about; an unknown command is the root's error.
   const sub = root.commands.find((c) => c.name() === argv[0]);
-  const subsub = sub?.commands.find((c) => argv.slice(1).includes(c.name())); // `goal sweep --out F merge …` too
+  const word = firstWord(argv.slice(1));
+  const subsub = sub?.commands.find((c) => c.name() === word); // `goal sweep --out F merge …` too
   const where = !sub ? 'goal' : subsub ? `goal ${argv[0]} ${subsub.name()}` : `goal ${argv[0]}`;
   const typed = new Map<string, string>();
   // A message quotes a flag as the user typed it (`--V=1`, not the `--verbose=1` it became).

@@ -118,7 +118,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
       throw new GoalError('GOAL_USAGE', `--replay takes every parameter from its file; drop ${clash.join(', ')}`);
     }
     if (savepath !== undefined && sameFile(savepath, opts.replay as string)) {
-      throw new GoalError('GOAL_USAGE', `-savepath ${savepath} is the --replay file: the stats would overwrite the fixture; choose another name`);
+      throw new GoalError('GOAL_USAGE', `-savepath ${shownPath(savepath)} is the --replay file: the stats would overwrite the fixture; choose another name`);
     }
     fixture = loadFixture(opts.replay as string);
     params = aboutFixture(opts.replay as string, () => fixtureParams(fixture!).params);

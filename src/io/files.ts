@@ -126,9 +126,17 @@ export function writeFileAtomic(file: string, data: Buffer | string | readonly s
   try {
     const fd = fs.openSync(tmp, 'wx');
     try {
-      // A file replaced keeps its permissions (a private one stays private).
+      // A file replaced keeps its permission bits (a private one stays private) and, where
+      // this user may give them, its owner and group (root replacing alice's file).
       const old = fs.statSync(target, { throwIfNoEntry: false });
-      if (old) fs.fchmodSync(fd, old.mode & 0o7777);
+      if (old) {
+        try {
+          fs.fchownSync(fd, old.uid, old.gid);
+        } catch {
+          // not ours to give: the writer's own
+        }
+        fs.fchmodSync(fd, old.mode & 0o777);
+      }
       if (Buffer.isBuffer(data)) writeAll(fd, data);
       else for (const part of typeof data === 'string' ? [data] : data) writeAll(fd, Buffer.from(part));
       fs.fsyncSync(fd);
@@ -144,9 +152,9 @@ export function writeFileAtomic(file: string, data: Buffer | string | readonly s
 
 /** A failed write (a full disk, a folder removed meanwhile) as a one-line GOAL_IO error. */
 function writeError(file: string, err: unknown): GoalError {
-  if (err instanceof GoalError) return new GoalError(err.code, `${file}: ${err.message}`);
+  if (err instanceof GoalError) return new GoalError(err.code, `${shownPath(file)}: ${err.message}`);
   const e = err as NodeJS.ErrnoException;
-  return new GoalError('GOAL_IO', `${file}: cannot write it (${e.code ?? e.message})`);
+  return new GoalError('GOAL_IO', `${shownPath(file)}: cannot write it (${e.code ?? e.message})`);
 }
 
 /** Whether two paths name one existing file (through links, hard links included). */
