@@ -174,8 +174,8 @@ export function reserveMemory(p: ResolvedParams, label?: Labeller, networks = 1,
  * (the N×N matrices) or T with N or I (rasters, clock). Returns the bytes they need.
  */
 export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, networks = 1, fewer = 'run fewer networks at once'): number {
-  // Every matrix the library draws is one typed array, which V8 caps at 2³² entries, whatever
-  // the memory (the feedback noise is at most N×N): the largest, with the sizes that make it.
+  // Every matrix the library draws is one typed array, which Node caps (MAX_ARRAY) whatever the
+  // memory (the feedback noise is at most N×N): the largest, with the sizes that make it.
   const drawn: [string, number, ParamName[]][] = [
     ['the recurrent matrix (N×N)', p.nRec * p.nRec, ['nRec']],
     ['the input matrix (N×I)', p.nRec * p.nInp, ['nRec', 'nInp']],
