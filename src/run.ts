@@ -19,6 +19,11 @@ export interface EpochInfo {
   mse: number;
   /** Spike error ΔZ = Σ|Z* − Z| (recurrent phase only; the median over a batch). */
   dz?: number;
+  /**
+   * Seconds since the phase began, at the end of this epoch. The epochs of one native call
+   * share its time evenly (they finish together), so epoch/seconds is the phase's rate.
+   */
+  seconds: number;
 }
 
 export interface RunOptions {
@@ -279,16 +284,24 @@ const CALL_MS = 50;
 
 /**
  * Runs `total` epochs as native calls of adaptive size (each about CALL_MS long, at least one
- * epoch). Returns true when stopped by the signal.
+ * epoch). `run` gets the call's size and `elapsed(e)`: EpochInfo.seconds of its epoch e, the
+ * call's time (up to the first ask) shared evenly among its epochs. Returns true when stopped
+ * by the signal.
  */
 async function inChunks(total: number, signal: AbortSignal | undefined, fixed1: boolean,
-  run: (n: number) => Promise<boolean>): Promise<boolean> {
+  run: (n: number, elapsed: (e: number) => number) => Promise<boolean>): Promise<boolean> {
+  const start = performance.now();
   let done = 0, chunk = 1;
   while (done < total) {
     if (signal?.aborted) return true;
     const n = Math.min(chunk, total - done);
     const t0 = performance.now();
-    if (await run(n)) return true; // aborted from onEpoch within the call: its later epochs left out
+    let t1 = NaN;
+    const elapsed = (e: number) => {
+      if (Number.isNaN(t1)) t1 = performance.now();
+      return (t0 - start + ((e + 1) / n) * (t1 - t0)) / 1000;
+    };
+    if (await run(n, elapsed)) return true; // aborted from onEpoch within the call: its later epochs left out
     const ms = performance.now() - t0;
     done += n;
     if (!fixed1) chunk = Math.max(1, Math.min(4 * n, Math.floor((n * CALL_MS) / Math.max(ms, 0.01))));
@@ -353,12 +366,12 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     // With no readout epochs, mse_out is the error of the initial readout.
     const mseOut = nets.map((_, k) => (nReadout === 0 ? eng.readoutMse(k) : NaN));
     let readoutDone = 0;
-    let aborted = await inChunks(nReadout, options.signal, false, async (n) => {
+    let aborted = await inChunks(nReadout, options.signal, false, async (n, elapsed) => {
       const mse = await eng.readout(n);
       return deliver(n, options, (e) => {
         for (let k = 0; k < K; k++) mseOut[k] = mse[k * n + e];
         readoutDone++;
-      }, (e) => ({ phase: 'readout', epoch: readoutDone, epochs: nReadout, mse: median(nets.map((_, k) => mse[k * n + e])) }));
+      }, (e) => ({ phase: 'readout', epoch: readoutDone, epochs: nReadout, mse: median(nets.map((_, k) => mse[k * n + e])), seconds: elapsed(e) }));
     });
     const diverged = aborted ? [] : mseOut.filter((m) => !Number.isFinite(m));
     if (diverged.length) {
@@ -377,7 +390,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       await eng.feedback(noise);
       if (!resample) noise = []; // no longer needed: let it go
       let firstEpoch = true; // its feedback is the one just built
-      aborted = await inChunks(nRecurrent, options.signal, resample, async (n) => {
+      aborted = await inChunks(nRecurrent, options.signal, resample, async (n, elapsed) => {
         if (resample && !firstEpoch) {
           noise = await Promise.all(nets.map((net, k) => (redraw[k] ? net.noise() : noise[k])));
           await eng.feedback(noise);
@@ -392,6 +405,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
         }, (e) => ({
           phase: 'recurrent', epoch: mseRec[0].length, epochs: nRecurrent,
           mse: median(nets.map((_, k) => r.mseRec[k * n + e])), dz: median(nets.map((_, k) => r.dz[k * n + e])),
+          seconds: elapsed(e),
         }));
       });
     }

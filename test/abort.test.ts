@@ -12,6 +12,20 @@ t.test('progress is reported for every epoch, in order', async (t) => {
   t.equal(seen[6].mse, r.mseOut);
 });
 
+t.test('each epoch carries the seconds since its phase began: positive, in order, within the run', async (t) => {
+  const seen: EpochInfo[] = [];
+  const start = performance.now();
+  await train({ nRec: 60, tSeq: 60, epochs: [300, 300], seed: 2 }, { onEpoch: (e) => seen.push(e) });
+  const wall = (performance.now() - start) / 1000;
+  for (const phase of ['readout', 'recurrent']) {
+    const s = seen.filter((e) => e.phase === phase).map((e) => e.seconds);
+    t.equal(s.length, 300);
+    t.ok(s[0] > 0, `${phase}: the first epoch took time (${s[0]} s)`);
+    t.ok(s.every((x, i) => i === 0 || x >= s[i - 1]), `${phase}: never decreasing`);
+    t.ok(s[s.length - 1] <= wall, `${phase}: within the run's ${wall} s (${s[s.length - 1]} s)`);
+  }
+});
+
 t.test('abort during the recurrent phase keeps the epochs done', async (t) => {
   const ac = new AbortController();
   const full = await train({ nRec: 40, tSeq: 50, epochs: [10, 200], seed: 4 });

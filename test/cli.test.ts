@@ -8,7 +8,8 @@ import { Parser } from 'pickleparser';
 import { buildTarget, paramDocs, Rng, version } from '../src/index';
 import { addon } from '../src/native';
 import { firstWord, rewriteLegacy } from '../src/cli/legacy';
-import { MAX_ARRAY } from '../src/run';
+import { MAX_ARRAY, type EpochInfo } from '../src/run';
+import { LINE_EVERY_S, makeProgress } from '../src/cli/progress';
 import { FIXTURE_DIR, loadFixture, relDiff } from './helpers';
 
 const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
@@ -24,6 +25,26 @@ function tmpdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cli-'));
 }
 
+t.test('plain progress lines: after the first epoch, at each tenth, and after LINE_EVERY_S seconds without one', async (t) => {
+  let text = '';
+  const stream = { isTTY: false, write: (s: string) => (text += s) } as unknown as NodeJS.WriteStream;
+  const p = makeProgress(stream);
+  // 100 recurrent epochs of 0.2 s, except epoch 35, which ends 2·LINE_EVERY_S later.
+  let seconds = 0;
+  for (let epoch = 1; epoch <= 100; epoch++) {
+    seconds += epoch === 35 ? 2 * LINE_EVERY_S : 0.2;
+    p.update({ phase: 'recurrent', epoch, epochs: 100, mse: 0.5, dz: 7, seconds } satisfies EpochInfo);
+  }
+  const lines = text.split('\n').filter(Boolean);
+  t.strictSame(lines.map((l) => Number(/^recurrent (\d+)\/100 /.exec(l)?.[1])), [1, 10, 20, 30, 35, 40, 50, 60, 70, 80, 90, 100]);
+  t.match(lines[0], /^recurrent 1\/100 \(1%\) 5\.0 ep\/s ETA 19\.8 s mse 0\.5000 \| ΔZ 7$/, 'the rate of the first epoch, from its seconds');
+  text = '';
+  // Epochs of 10 s: none at a tenth after the first, but one at least every LINE_EVERY_S.
+  const q = makeProgress(stream);
+  for (let epoch = 1; epoch <= 9; epoch++) q.update({ phase: 'readout', epoch, epochs: 1000, mse: 1, seconds: 10 * epoch });
+  t.strictSame(text.split('\n').filter(Boolean).map((l) => Number(/^readout +(\d+)\/1000 /.exec(l)?.[1])), [1, 4, 7]);
+});
+
 t.test("the seed README's command, verbatim", async (t) => {
   const dir = tmpdir();
   const r = goal('train -N 150 -T 150 -O 3 -E 5000 1000 -savepath output.pkl --gpu --verbose'.split(' '), dir);
@@ -32,7 +53,7 @@ t.test("the seed README's command, verbatim", async (t) => {
   const warnings = r.err.split('\n').filter((l) => /warning/.test(l));
   if (!gpu) t.match(warnings, [/no usable GPU.*running on the CPU \(cpu:(base|avx2|avx512)\)$/], 'exactly one warning: it runs on the CPU');
   t.match(r.err, /n_rec +150/, 'parameter recap');
-  t.match(r.err, /recurrent 1000\/1000 \(100%\) \d+ ep\/s ETA .* mse .* ΔZ \d+/, 'plain progress lines off a terminal');
+  t.match(r.err, /recurrent 1000\/1000 \(100%\) [\d.]+ ep\/s ETA .* mse .* ΔZ \d+/, 'plain progress lines off a terminal');
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'output.pkl'))) as [number, number[], number[]];
   t.equal(stats.length, 3);
   t.equal(stats[1].length, 1000, '1000 mse_rec values');
@@ -309,13 +330,20 @@ t.test('a second Ctrl-C, a moment after the first, says its last words and ends 
   t.equal(out, 'ready\nfirst\nquit\n', 'after its last words');
 });
 
-/** Runs goal in `dir`, sending each signal after its wait (ms); resolves to how it ended and its stderr. */
+/**
+ * Runs goal --verbose in `dir`; once its first recurrent epoch is reported (on a loaded
+ * machine the set-up alone can take seconds), sends each signal after its wait (ms).
+ * Resolves to how it ended and its stderr.
+ */
 async function signalled(args: string[], dir: string, signals: [number, NodeJS.Signals][]) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
+  const child = spawn(process.execPath, [BIN, ...args, '--verbose'], { cwd: dir });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   // 'close', not 'exit': stderr is read to its end.
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  let closed = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => { closed = true; resolve({ code, signal }); }));
+  while (!/^recurrent 1\//m.test(err) && !closed) await new Promise((resolve) => setTimeout(resolve, 20));
   for (const [wait, signal] of signals) {
     await new Promise((resolve) => setTimeout(resolve, wait));
     child.kill(signal);
@@ -328,9 +356,9 @@ t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the e
   const dir = tmpdir();
   // Epochs of about a second: a process.exit() would wait for the one in progress.
   const { ended, err } = await signalled(['train', '-N', '1200', '-T', '1500', '-E', '1', '1000', '--seed', '1', '-savepath', 's.pkl'], dir,
-    [[2500, 'SIGINT'], [300, 'SIGINT']]);
+    [[300, 'SIGINT'], [300, 'SIGINT']]);
   t.strictSame(ended, { code: null, signal: 'SIGINT' }, 'ended by the signal, not by a finished epoch');
-  const said = /goal: quit; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
+  const said = /\ngoal: quit; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
   t.ok(said, err);
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
   t.equal(stats[1].length, Number(said?.[1]), 'the file holds the epochs it says');
@@ -344,9 +372,9 @@ t.test('SIGTERM (a batch system\'s time limit) saves the epochs done and ends th
   // No readout epochs: mse_out is the initial readout's error, known before the first
   // recurrent epoch (of about a second here) ends.
   const { ended, err } = await signalled(['train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], dir,
-    [[2500, 'SIGTERM']]);
+    [[300, 'SIGTERM']]);
   t.strictSame(ended, { code: null, signal: 'SIGTERM' });
-  const said = /^goal: terminated; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
+  const said = /\ngoal: terminated; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
   t.ok(said, err);
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
   t.equal(stats[1].length, Number(said?.[1]), 'the file holds the epochs it says');
