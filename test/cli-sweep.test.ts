@@ -62,8 +62,11 @@ t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind
     const args = ['sweep', '-N', '1200', '-T', '1500', '-E', '1', '100', '--ranks', 'ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl', '--threads', '1', '--backend', 'cpu'];
     const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
     const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    t.ok(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'the lock is there while the sweep runs');
+    // A loaded machine may take seconds to get there: wait for the lock, then into the run.
+    const lock = path.join(dir, 'rows.jsonl.lock');
+    for (let ms = 0; ms < 30000 && !fs.existsSync(lock); ms += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    t.ok(fs.existsSync(lock), 'the lock is there while the sweep runs');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     for (const s of signals) {
       child.kill(s);
       await new Promise((resolve) => setTimeout(resolve, 300));
