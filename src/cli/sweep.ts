@@ -28,14 +28,14 @@ function list(flag: string, text: string, item: (x: string) => number | SweepRan
   return parts.map(item);
 }
 
-function number(flag: string, x: string): number {
-  if (!NUMBER.test(x)) usage(`${flag} expects numbers (got ${JSON.stringify(x)})`);
+function number(flag: string, x: string, what = 'numbers'): number {
+  if (!NUMBER.test(x)) usage(`${flag} expects ${what} (got ${JSON.stringify(x)})`);
   return Number(x);
 }
 
 /** `--ranks 3,19,150,ltts` */
 export function parseRanks(text: string): SweepRank[] {
-  return list('--ranks', text, (x) => (/^(ltts|none)$/i.test(x) ? 'ltts' : number('--ranks', x))) as SweepRank[];
+  return list('--ranks', text, (x) => (/^(ltts|none)$/i.test(x) ? 'ltts' : number('--ranks', x, 'numbers or ltts'))) as SweepRank[];
 }
 
 /** `--seeds 1,2,3` (a list; `7,` is the single seed 7) or `--seeds 3` (a count: 1, 2, 3). */
