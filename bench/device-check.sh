@@ -15,7 +15,9 @@
 # in a rehearsal) bounds the whole script, rebuild included, to end before the device tool's
 # limit (use timeout_s = 300 there). A case that fails or throws is a row marked NO and the run goes on;
 # the timings run even then (flagged), and both reports are rewritten after every case; the log
-# names each case as it starts. GOAL_REHEARSE=1 rehearses all of it here, the CPU standing in.
+# names each case as it starts; after a kernel fault that leaves the GPU unusable, the later
+# cases are marked not run. A first tiny run tries blocking sync, then GOAL_CUDA_SPIN=1 should
+# it hang. GOAL_REHEARSE=1 rehearses all of it here, the CPU standing in.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/goal-device-check}"
@@ -82,6 +84,22 @@ if [ "${GOAL_REBUILD:-0}" = 1 ] || ! load; then
     "-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=$PWD/build/Release" &&
     cmake --build /tmp/goal-build || die "the rebuild failed"
   load || die "the rebuilt addon still sees no usable GPU (its reason is above)" 2
+fi
+
+step "first run"
+# One tiny network on the GPU. Waits for the GPU sleep on an interrupt (blocking sync); should
+# that not return on this platform, the rest runs with the runtime's default wait
+# (GOAL_CUDA_SPIN=1) rather than hanging until the deadline.
+probe() {
+  timeout -k 5 "$1" "$NODE" -e "
+    const backend = process.env.GOAL_REHEARSE === '1' ? 'cpu' : 'cuda';
+    require('./dist/src/index').train({ nRec: 150, epochs: [10, 10], seed: 1 }, { backend })
+      .then((r) => console.log('first run: ' + r.device + ', ' + r.seconds.toFixed(2) + ' s, GOAL_CUDA_SPIN=' + (process.env.GOAL_CUDA_SPIN || 0)));"
+}
+if ! probe 60; then
+  echo "the first run did not finish in 60 s with blocking sync: trying GOAL_CUDA_SPIN=1"
+  export GOAL_CUDA_SPIN=1
+  probe 60 || die "the first run on the GPU failed or hung either way (its error, if any, is above)"
 fi
 
 step "parity and benchmarks"

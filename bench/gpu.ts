@@ -5,7 +5,7 @@
 // network-epochs/s of 1100 networks of N=150 (ranks × τ⋆, the paper's kind of grid) as one
 // batch on the GPU and on all CPU cores. Without a usable GPU it says so and exits 0.
 import * as os from 'node:os';
-import { info, type Info } from '../src/index';
+import { info, train, type Info } from '../src/index';
 import { checkReplay } from './common';
 import {
   BATCH_CASES, batchParity, GPU, batchThroughput, fixtureParity, fmt, msPerEpoch, paperGrid, SEED_CASES, seedParity,
@@ -65,14 +65,38 @@ export interface BenchOptions {
   timeAnyway?: boolean;
 }
 
+/**
+ * Whether the GPU still runs a tiny network. A kernel fault (an illegal address, a launch
+ * failure) destroys the process's CUDA context: every later GPU call then fails the same way,
+ * and only the first failure says anything.
+ */
+async function gpuAlive(): Promise<boolean> {
+  try {
+    await train({ nRec: 16, tSeq: 10, epochs: [1, 1], seed: 1 }, { backend: GPU, onWarning: () => {} });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Parity, then timings; every case on its own, so that one that throws does not end the run. */
 export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   const { log } = opts;
   const report: GpuReport = { info: info(), parity: [], single: [], batch: null, timingFailures: [] };
   const trace = opts.trace ?? (() => {});
   const save = () => opts.save?.(report);
+  // The case after which the GPU no longer runs anything: the later cases are not run.
+  let lostIn: string | null = null;
+  const notRun = () => new Error(`not run: the GPU stopped working in "${lostIn}" (its row says why)`);
+  const afterFailure = async (name: string, err: unknown) => {
+    if ((err as { code?: string })?.code === 'GOAL_CUDA' && !lostIn && !(await gpuAlive())) {
+      lostIn = name;
+      log(`THE GPU NO LONGER RUNS ANYTHING after "${name}" (a kernel fault ends the process's CUDA context); the later cases are not run`);
+    }
+  };
   if (GPU !== 'cuda') log('REHEARSAL (GOAL_REHEARSE=1): the CPU stands in for the GPU; no figure below is a GPU figure');
   log(`goal-snn ${report.info.version} on ${deviceLine(report.info)}`);
+  if (process.env.GOAL_CUDA_SPIN === '1') log('GOAL_CUDA_SPIN=1: waits for the GPU spin (the runtime\'s default), not blocking sync');
   log('');
   log('## Parity: GPU against the CPU on the same inputs');
   PARITY_HEADER.forEach((l) => log(l));
@@ -80,9 +104,11 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     let r: ParityRow;
     trace(`running: ${name}`);
     try {
+      if (lostIn) throw notRun();
       r = await run();
     } catch (err) {
       r = failedRow(name, err);
+      await afterFailure(name, err);
     }
     report.parity.push(r);
     log(parityLine(r));
@@ -108,10 +134,12 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   const timed = async (name: string, run: () => Promise<void>, failed: (why: string) => string) => {
     trace(`running: ${name}`);
     try {
+      if (lostIn) throw notRun();
       await run();
     } catch (err) {
       report.timingFailures.push(name);
       log(failed(failedRow('', err).fields));
+      await afterFailure(name, err);
     }
     save();
   };

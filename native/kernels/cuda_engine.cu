@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <condition_variable>
@@ -65,8 +66,12 @@ CudaInfo cuda_info() {
   // (so auto falls back to the CPU). The first call also creates the device's context.
   // A thread that waits for the GPU sleeps rather than spins (a libuv worker would otherwise hold
   // a core at 100% for as long as its kernels run). Set before the next call creates the
-  // context; where a context exists already, a refusal is harmless and ignored.
-  if (cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) != cudaSuccess) cudaGetLastError();
+  // context; where a context exists already, a refusal is harmless and ignored. GOAL_CUDA_SPIN=1
+  // keeps the runtime's default instead, for a platform whose interrupt-driven waits misbehave
+  // (the device check falls back to it when a first tiny run does not return).
+  const char* spin = std::getenv("GOAL_CUDA_SPIN");
+  if (!(spin && std::string(spin) == "1") && cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) != cudaSuccess)
+    cudaGetLastError();
   cudaFuncAttributes attr;
   const cudaError_t image = cudaFuncGetAttributes(&attr, gpu::readout_kernel<float>);
   if (image != cudaSuccess) {
