@@ -27,7 +27,7 @@ bool dense_feedback(const Config& c) { return c.feedback == Feedback::spk && 2 *
 // Element counts of every array of one network, in allocation order.
 struct Layout {
   int64_t W_ih, W_hh, W_ho, W_trg, targ, clock, r_targ, Bt, P, D;
-  int64_t vecN, a, y, grad, err;  // scratch
+  int64_t vecN, a, y, grad, err, rT;  // scratch
   int64_t Z;                      // bytes, twice (Z_targ and Z)
 
   explicit Layout(const Config& c) {
@@ -47,6 +47,7 @@ struct Layout {
     y = O;
     grad = N * O;
     err = T * O;
+    rT = N * T;
     Z = T * N;
   }
 };
@@ -58,7 +59,7 @@ double layout_bytes(const Config& c) {
   const double f = c.dtype == DType::f32 ? 4.0 : 8.0;
   double total = 0;
   for (int64_t n : {L.W_ih, L.W_hh, L.W_ho, L.W_trg, L.targ, L.clock, L.r_targ, L.Bt, L.P, L.D, L.a,
-                    L.y, L.grad, L.err})
+                    L.y, L.grad, L.err, L.rT})
     total += double(padded(double(n) * f));
   total += 9 * double(padded(double(L.vecN) * f));
   total += 2 * double(padded(double(L.Z)));
@@ -254,6 +255,7 @@ class CpuNet final : public Engine {
     n_.y = arr(L_.y);
     n_.grad = arr(L_.grad);
     n_.err = arr(L_.err);
+    n_.rT = arr(L_.rT);
     for (F** v : {&n_.v, &n_.z, &n_.h, &n_.e, &n_.q, &n_.c, &n_.g, &n_.u, &n_.xin}) *v = arr(L_.vecN);
     n_.Z_targ = take(L_.Z, 1);
     n_.Z = take(L_.Z, 1);

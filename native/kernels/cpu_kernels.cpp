@@ -180,32 +180,47 @@ double readout_mse(const NetView<F>& n) {
 }
 
 // SPEC "Training" 2: y = r*@W_ho; mse before the update; W_ho += out_lr · r*ᵀ@(y* − y).
+// Every sum runs over its terms in SPEC's order (y_t,o over i, the gradient over t), a zero r*
+// term skipped, as the CUDA kernel does; the arrays are held transposed (rT = r*ᵀ, err and grad
+// O-major) so that the loops across the independent sums run unit-stride and vectorise. The
+// selects add +0 for a skipped term, which leaves any sum as it was (a sum is never −0).
 template <typename F>
 void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
   const int64_t N = n.N, O = n.O, T = n.T;
-  F* __restrict err = n.err;
-  F* __restrict grad = n.grad;
+  F* __restrict err = n.err;    // O×T: y, then y* − y
+  F* __restrict grad = n.grad;  // O×N
+  F* __restrict rT = n.rT;      // N×T
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < N; ++i) rT[i * T + t] = n.r_targ[t * N + i];
   for (int64_t k = 0; k < epochs; ++k) {
-    double se = 0;
-    for (int64_t t = 0; t < T; ++t) {
-      const F* __restrict r = n.r_targ + t * N;
-      fill(n.y, F(0), O);
-      for (int64_t i = 0; i < N; ++i)
-        if (r[i] != F(0)) axpy(n.y, r[i], n.W_ho + i * O, O);
+    fill(err, F(0), O * T);
+    for (int64_t i = 0; i < N; ++i) {
+      const F* __restrict r = rT + i * T;
       for (int64_t o = 0; o < O; ++o) {
-        const F diff = n.targ[t * O + o] - n.y[o];
-        err[t * O + o] = diff;
-        se += double(diff) * double(diff);
+        const F w = n.W_ho[i * O + o];
+        F* __restrict y = err + o * T;
+        for (int64_t t = 0; t < T; ++t) y[t] += r[t] != F(0) ? r[t] * w : F(0);
       }
     }
+    double se = 0;
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t o = 0; o < O; ++o) {
+        const F diff = n.targ[t * O + o] - err[o * T + t];
+        err[o * T + t] = diff;
+        se += double(diff) * double(diff);
+      }
     mse[k] = se / double(T * O);
     fill(grad, F(0), N * O);
     for (int64_t t = 0; t < T; ++t) {
       const F* __restrict r = n.r_targ + t * N;
-      for (int64_t i = 0; i < N; ++i)
-        if (r[i] != F(0)) axpy(grad + i * O, r[i], err + t * O, O);
+      for (int64_t o = 0; o < O; ++o) {
+        const F e = err[o * T + t];
+        F* __restrict g = grad + o * N;
+        for (int64_t i = 0; i < N; ++i) g[i] += r[i] != F(0) ? r[i] * e : F(0);
+      }
     }
-    axpy(n.W_ho, n.out_lr, grad, N * O);
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t o = 0; o < O; ++o) n.W_ho[i * O + o] += n.out_lr * grad[o * N + i];
   }
 }
 
