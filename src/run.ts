@@ -389,14 +389,22 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       let noise = await Promise.all(nets.map((n) => n.noise()));
       await eng.feedback(noise);
       if (!resample) noise = []; // no longer needed: let it go
-      let firstEpoch = true; // its feedback is the one just built
+      let epochsRun = 0; // the first one's feedback is the one just built
+      let next: Promise<Float64Array[]> | null = null;
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n, elapsed) => {
-        if (resample && !firstEpoch) {
-          noise = await Promise.all(nets.map((net, k) => (redraw[k] ? net.noise() : noise[k])));
+        if (resample && epochsRun > 0) {
+          noise = await next!;
           await eng.feedback(noise);
         }
-        firstEpoch = false;
-        const r = await eng.recurrent(n);
+        const running = eng.recurrent(n);
+        epochsRun += n;
+        if (resample && epochsRun < nRecurrent) {
+          // The next epoch's noise, drawn here while this epoch runs on a worker thread (the
+          // same numbers in the same order: nothing else draws from these generators now).
+          next = Promise.all(nets.map((net, k) => (redraw[k] ? net.noise() : noise[k])));
+          next.catch(() => {}); // a failure is met where it is awaited, not as an unhandled rejection
+        }
+        const r = await running;
         return deliver(n, options, (e) => {
           for (let k = 0; k < K; k++) {
             mseRec[k].push(r.mseRec[k * n + e]);

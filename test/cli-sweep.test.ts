@@ -58,15 +58,19 @@ t.test('Ctrl-C, then --resume: each point once', async (t) => {
 t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind: --resume needs no cleanup on any host', async (t) => {
   for (const signals of [['SIGINT', 'SIGINT'], ['SIGTERM']] as NodeJS.Signals[][]) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
-    // Epochs of about a second: the signals land while one runs, so only they can end it.
-    const args = ['sweep', '-N', '1200', '-T', '1500', '-E', '1', '100', '--ranks', 'ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl', '--threads', '1', '--backend', 'cpu'];
+    // Epochs of about a second: the signals land while one runs, so only they can end it. A
+    // batch of one (--batch 1, the lockstep path; the lock is the sweep's either way) reports its
+    // epochs with --verbose: the signals wait for the first, however loaded the machine.
+    const args = ['sweep', '-N', '1200', '-T', '1500', '-E', '1', '100', '--ranks', 'ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl',
+      '--batch', '1', '--threads', '1', '--backend', 'cpu', '--verbose'];
     const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
-    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    // A loaded machine may take seconds to get there: wait for the lock, then into the run.
-    const lock = path.join(dir, 'rows.jsonl.lock');
-    for (let ms = 0; ms < 30000 && !fs.existsSync(lock); ms += 20) await new Promise((resolve) => setTimeout(resolve, 20));
-    t.ok(fs.existsSync(lock), 'the lock is there while the sweep runs');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    let closed = false;
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => { closed = true; resolve({ code, signal }); }));
+    while (!/^batch recurrent 1\//m.test(err) && !closed) await new Promise((resolve) => setTimeout(resolve, 20));
+    t.ok(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'the lock is there while the sweep runs');
+    await new Promise((resolve) => setTimeout(resolve, 300));
     for (const s of signals) {
       child.kill(s);
       await new Promise((resolve) => setTimeout(resolve, 300));

@@ -2,6 +2,8 @@
 import t from 'tap';
 import { buildTarget, drawNetwork, info, resolveParams, Rng, train } from '../src/index';
 import { drawInput } from '../src/train';
+import { netConfig } from '../src/run';
+import { addon } from '../src/native';
 
 const small = { nRec: 60, tSeq: 60, epochs: [40, 12] as [number, number] };
 
@@ -85,4 +87,32 @@ t.test('a large network is drawn in slices that let the event loop run, the same
   t.equal(differ(await input.noise(), 1), 0, 'then the feedback noise');
   const atOnce = drawNetwork(params, new Rng(5)).W_hh;
   t.ok(atOnce.every((x, k) => x === input.W_hh[k]), 'drawNetwork, at once, draws the same');
+});
+
+t.test('resample: every recurrent epoch builds its feedback from the next draw of the seed\'s stream', async (t) => {
+  for (const feedback of ['spk', 'out'] as const) {
+    const params = { nRec: 40, tSeq: 60, rank: 5, feedback, epochs: [20, 5] as [number, number], seed: 2 };
+    const resampled = await train({ ...params, resample: true });
+    // SPEC's procedure spelled out on the engine: after the matrices, the noise of epoch k is
+    // the k-th draw of N×N (spk) or N×R (out) normals from the same stream.
+    const input = await drawInput({ ...resolveParams({ ...params, resample: true }).params, seed: 2 });
+    const b = new (addon().Batch)({ backend: 'cpu', threads: 1, nets: [netConfig(input)] });
+    await b.targetRun();
+    await b.readout(20);
+    const dz: number[] = [], mse: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      const noise = await input.noise();
+      t.equal(noise.length, feedback === 'spk' ? 40 * 40 : 40 * 5);
+      await b.feedback([noise]);
+      const r = await b.recurrent(1);
+      dz.push(r.dz[0]);
+      mse.push(r.mseRec[0]);
+    }
+    b.dispose();
+    t.strictSame(resampled.dz, dz, `${feedback}: dz, epoch by epoch`);
+    t.strictSame(resampled.mseRec, mse, `${feedback}: mse_rec, epoch by epoch`);
+    const once = await train(params);
+    t.equal(once.dz[0], resampled.dz[0], `${feedback}: the first epoch uses the first draw, as without resample`);
+    t.notSame(once.dz.slice(1), resampled.dz.slice(1), `${feedback}: the later ones do not`);
+  }
 });
