@@ -96,8 +96,13 @@ probe() {
     require('./dist/src/index').train({ nRec: 150, epochs: [10, 10], seed: 1 }, { backend })
       .then((r) => console.log('first run: ' + r.device + ', ' + r.seconds.toFixed(2) + ' s, GOAL_CUDA_SPIN=' + (process.env.GOAL_CUDA_SPIN || 0)));"
 }
-if ! probe 60; then
-  echo "the first run did not finish in 60 s with blocking sync: trying GOAL_CUDA_SPIN=1"
+probe 60
+rc=$?
+if [ "$rc" != 0 ]; then
+  case "$rc" in
+    124 | 137) echo "the first run did not finish in 60 s with blocking sync: trying GOAL_CUDA_SPIN=1" ;;
+    *) echo "the first run failed (exit $rc, its error above): trying once more with GOAL_CUDA_SPIN=1" ;;
+  esac
   export GOAL_CUDA_SPIN=1
   probe 60 || die "the first run on the GPU failed or hung either way (its error, if any, is above)"
 fi

@@ -103,16 +103,18 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   const parity = async (name: string, run: () => Promise<ParityRow>) => {
     let r: ParityRow;
     trace(`running: ${name}`);
+    let failure: unknown = null;
     try {
       if (lostIn) throw notRun();
       r = await run();
     } catch (err) {
       r = failedRow(name, err);
-      await afterFailure(name, err);
+      failure = err;
     }
     report.parity.push(r);
     log(parityLine(r));
     save();
+    if (failure) await afterFailure(name, failure); // after the row is written: the probe may hang
   };
   for (const name of opts.fixtures) await parity(`fixture ${name}`, async () => (await fixtureParity([name]))[0]);
   for (const [name, p, exact] of SEED_CASES) await parity(name, () => seedParity(name, p, exact));
@@ -139,7 +141,8 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     } catch (err) {
       report.timingFailures.push(name);
       log(failed(failedRow('', err).fields));
-      await afterFailure(name, err);
+      save();
+      await afterFailure(name, err); // after the row is written: the probe may hang
     }
     save();
   };

@@ -53,8 +53,11 @@ export interface NetInput {
   W_trg: Float64Array;
   targ: Float64Array;
   clock: Float64Array;
-  /** Standard normals for the feedback (N×N spk, N×R out): once, or every epoch with resample. */
-  noise: () => Float64Array | Promise<Float64Array>;
+  /**
+   * Standard normals for the feedback (N×N spk, N×R out): once, or every epoch with resample.
+   * A draw still running when `signal` aborts stops and rejects (its numbers are not needed).
+   */
+  noise: (signal?: AbortSignal) => Float64Array | Promise<Float64Array>;
 }
 
 export interface RunPlan {
@@ -356,6 +359,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     return nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds: 0, device: plan.backend, minMargin: NaN }));
   }
   let eng: Batch;
+  let ended = () => {};
   try {
     eng = new (addon().Batch)({ backend: plan.backend, threads: plan.threads, nets: nets.map(netConfig) });
   } catch (err) {
@@ -391,6 +395,9 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       if (!resample) noise = []; // no longer needed: let it go
       let epochsRun = 0; // the first one's feedback is the one just built
       let next: Promise<Float64Array[]> | null = null;
+      // Ends a draw for an epoch that will not run (the run stopped, or failed) with the run.
+      const drawing = new AbortController();
+      ended = () => drawing.abort();
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n, elapsed) => {
         if (resample && epochsRun > 0) {
           noise = await next!;
@@ -401,7 +408,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
         if (resample && epochsRun < nRecurrent) {
           // The next epoch's noise, drawn here while this epoch runs on a worker thread (the
           // same numbers in the same order: nothing else draws from these generators now).
-          next = Promise.all(nets.map((net, k) => (redraw[k] ? net.noise() : noise[k])));
+          next = Promise.all(nets.map((net, k) => (redraw[k] ? net.noise(drawing.signal) : noise[k])));
           next.catch(() => {}); // a failure is met where it is awaited, not as an unhandled rejection
         }
         const r = await running;
@@ -436,6 +443,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   } catch (err) {
     throw err instanceof FromCaller ? err.error : asGoalError(err);
   } finally {
+    ended();
     eng.dispose();
   }
 }

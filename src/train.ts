@@ -83,7 +83,11 @@ export async function drawInput(p: SeededParams, label: Labeller = (n) => n, sig
   return {
     params: p,
     ...(drawn ?? { targ: none, clock: none, W_ih: none, W_hh: none, W_ho: none, W_trg: none }),
-    noise: () => drainAsync(rng.normalsInSlices(noiseCount(p))),
+    noise: async (signal) => {
+      const drawn = await drainAsync(rng.normalsInSlices(noiseCount(p)), signal);
+      if (!drawn) throw new GoalError('GOAL_ABORTED', 'the feedback draw was stopped');
+      return drawn;
+    },
   };
 }
 

@@ -1,6 +1,8 @@
 // options.signal stops a run cleanly between epochs; onEpoch reports every epoch in order.
 import t from 'tap';
-import { train, type EpochInfo } from '../src/index';
+import { resolveParams, train, type EpochInfo } from '../src/index';
+import { runPhases, type NetInput } from '../src/run';
+import { drawInput } from '../src/train';
 
 t.test('progress is reported for every epoch, in order', async (t) => {
   const seen: EpochInfo[] = [];
@@ -140,4 +142,29 @@ t.test('an async onWarning that rejects rejects the call with its error (not an 
   }).catch((e: unknown) => e);
   t.equal(err, mine);
   t.match(told, [/feedback out needs a rank/]);
+});
+
+t.test('resample: a feedback draw for an epoch that will not run is stopped with the run', async (t) => {
+  // N² = 4 million normals: a draw of eight slices, still running when a short epoch ends.
+  const p = { ...resolveParams({ nRec: 2000, tSeq: 10, rank: 5, resample: true, epochs: [0, 5] }).params, seed: 1 };
+  const input = await drawInput(p);
+  const signals: (AbortSignal | undefined)[] = [];
+  const draws: Promise<unknown>[] = [];
+  const watched: NetInput = {
+    ...input,
+    noise: (signal) => {
+      signals.push(signal);
+      const drawn = Promise.resolve(input.noise(signal));
+      draws.push(drawn.catch((err) => err));
+      return drawn;
+    },
+  };
+  const ac = new AbortController();
+  const [out] = await runPhases([watched], { backend: 'cpu', warn: () => {} }, {
+    signal: ac.signal, onEpoch: (e) => { if (e.phase === 'recurrent' && e.epoch === 1) ac.abort(); },
+  });
+  t.equal(out.mseRec.length, 1, 'stopped after its first recurrent epoch');
+  t.equal(signals.length, 2, 'the first draw, and the one for epoch 2 made while epoch 1 ran');
+  t.ok(signals[1]?.aborted, 'whose signal is aborted once the run is over');
+  t.equal(((await draws[1]) as { code?: string }).code, 'GOAL_ABORTED', 'so that draw stops instead of running on');
 });

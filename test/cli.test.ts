@@ -43,6 +43,14 @@ t.test('plain progress lines: after the first epoch, at each tenth, and after LI
   const q = makeProgress(stream);
   for (let epoch = 1; epoch <= 9; epoch++) q.update({ phase: 'readout', epoch, epochs: 1000, mse: 1, seconds: 10 * epoch });
   t.strictSame(text.split('\n').filter(Boolean).map((l) => Number(/^readout +(\d+)\/1000 /.exec(l)?.[1])), [1, 4, 7]);
+  text = '';
+  // A sweep's batches one after another in the same phase: each gets its tenths.
+  const b = makeProgress(stream, 'batch ');
+  for (let batch = 0; batch < 2; batch++) {
+    for (let epoch = 1; epoch <= 20; epoch++) b.update({ phase: 'recurrent', epoch, epochs: 20, mse: 1, dz: 0, seconds: 0.1 * epoch });
+  }
+  const tenths = [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20];
+  t.strictSame(text.split('\n').filter(Boolean).map((l) => Number(/^batch recurrent (\d+)\/20 /.exec(l)?.[1])), [...tenths, ...tenths]);
 });
 
 t.test("the seed README's command, verbatim", async (t) => {

@@ -47,7 +47,7 @@ struct Layout {
     y = O;
     grad = N * O;
     err = T * O;
-    rT = N * T;
+    rT = N * readout_tile(T);
     Z = T * N;
   }
 };

@@ -11,6 +11,8 @@
 // Shapes: see NetView in cpu_kernels.h. Row vectors; x@W is a vector–matrix product.
 #include "cpu_kernels.h"
 
+#include <algorithm>
+
 #include "goal_math.h"
 
 #ifndef GOAL_ISA_NS
@@ -181,25 +183,33 @@ double readout_mse(const NetView<F>& n) {
 
 // SPEC "Training" 2: y = r*@W_ho; mse before the update; W_ho += out_lr · r*ᵀ@(y* − y).
 // Every sum runs over its terms in SPEC's order (y_t,o over i, the gradient over t), a zero r*
-// term skipped, as the CUDA kernel does; the arrays are held transposed (rT = r*ᵀ, err and grad
-// O-major) so that the loops across the independent sums run unit-stride and vectorise. The
-// selects add +0 for a skipped term, which leaves any sum as it was (a sum is never −0).
+// term skipped, as the CUDA kernel does; the arrays are held transposed (rT = r*ᵀ for a tile
+// of steps, err and grad O-major) so that the loops across the independent sums run
+// unit-stride and vectorise. The selects add +0 for a skipped term, which leaves any sum as it
+// was (a sum is never −0).
 template <typename F>
 void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
-  const int64_t N = n.N, O = n.O, T = n.T;
+  const int64_t N = n.N, O = n.O, T = n.T, tile = readout_tile(T);
   F* __restrict err = n.err;    // O×T: y, then y* − y
   F* __restrict grad = n.grad;  // O×N
-  F* __restrict rT = n.rT;      // N×T
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < N; ++i) rT[i * T + t] = n.r_targ[t * N + i];
+  F* __restrict rT = n.rT;      // N×tile: r*ᵀ for steps [t0, t0 + tile)
+  const auto transpose = [&](int64_t t0, int64_t len) {
+    for (int64_t t = 0; t < len; ++t)
+      for (int64_t i = 0; i < N; ++i) rT[i * len + t] = n.r_targ[(t0 + t) * N + i];
+  };
+  if (tile == T) transpose(0, T);  // one tile: once for all epochs
   for (int64_t k = 0; k < epochs; ++k) {
     fill(err, F(0), O * T);
-    for (int64_t i = 0; i < N; ++i) {
-      const F* __restrict r = rT + i * T;
-      for (int64_t o = 0; o < O; ++o) {
-        const F w = n.W_ho[i * O + o];
-        F* __restrict y = err + o * T;
-        for (int64_t t = 0; t < T; ++t) y[t] += r[t] != F(0) ? r[t] * w : F(0);
+    for (int64_t t0 = 0; t0 < T; t0 += tile) {
+      const int64_t len = std::min(tile, T - t0);
+      if (tile < T) transpose(t0, len);
+      for (int64_t i = 0; i < N; ++i) {
+        const F* __restrict r = rT + i * len;
+        for (int64_t o = 0; o < O; ++o) {
+          const F w = n.W_ho[i * O + o];
+          F* __restrict y = err + o * T + t0;
+          for (int64_t t = 0; t < len; ++t) y[t] += r[t] != F(0) ? r[t] * w : F(0);
+        }
       }
     }
     double se = 0;

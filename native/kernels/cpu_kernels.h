@@ -26,9 +26,13 @@ struct NetView {
   F *r_targ, *Bt, *P, *D;  // D null unless the dense feedback is cheaper
   uint8_t *Z_targ, *Z;
   // Scratch. N each: v z h e q c g u xin; R: a; O: y; readout (transposed, so that its
-  // loops run unit-stride): O×N grad, O×T err, N×T rT = r*ᵀ.
+  // loops run unit-stride): O×N grad, O×T err, N×readout_tile(T) rT = r*ᵀ by tiles of steps.
   F *v, *z, *h, *e, *q, *c, *g, *u, *xin, *a, *y, *grad, *err, *rT;
 };
+
+// Steps of r*ᵀ the readout holds at once: all of them up to 512 (transposed once per call),
+// tiles of 512 beyond, so that a long T costs no second T×N array.
+inline int64_t readout_tile(int64_t T) { return T < 512 ? T : 512; }
 
 template <typename F>
 struct Kernels {

@@ -30,7 +30,7 @@ export function makeProgress(stream: NodeJS.WriteStream, prefix = ''): Progress 
   };
   return {
     update(e) {
-      if (e.phase !== phase) {
+      if (e.phase !== phase || e.epoch === 1) { // a new phase, or the next batch of a sweep
         close();
         phase = e.phase;
         last = 0;
