@@ -100,22 +100,25 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   log('');
   log('## Parity: GPU against the CPU on the same inputs');
   PARITY_HEADER.forEach((l) => log(l));
-  const parity = async (name: string, run: () => Promise<ParityRow>) => {
-    let r: ParityRow;
+  // One case: named in the trace as it starts; a throw is written by `failed`, and the run goes on.
+  const runCase = async (name: string, run: () => Promise<void>, failed: (err: unknown) => void) => {
     trace(`running: ${name}`);
     let failure: unknown = null;
     try {
       if (lostIn) throw notRun();
-      r = await run();
+      await run();
     } catch (err) {
-      r = failedRow(name, err);
       failure = err;
+      failed(err);
     }
-    report.parity.push(r);
-    log(parityLine(r));
     save();
     if (failure) await afterFailure(name, failure); // after the row is written: the probe may hang
   };
+  const addRow = (r: ParityRow) => {
+    report.parity.push(r);
+    log(parityLine(r));
+  };
+  const parity = (name: string, run: () => Promise<ParityRow>) => runCase(name, async () => addRow(await run()), (err) => addRow(failedRow(name, err)));
   for (const name of opts.fixtures) await parity(`fixture ${name}`, async () => (await fixtureParity([name]))[0]);
   for (const [name, p, exact] of SEED_CASES) await parity(name, () => seedParity(name, p, exact));
   for (const [name, members, epochs] of BATCH_CASES) await parity(name, () => batchParity(name, members, epochs));
@@ -132,20 +135,10 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   log('## One network: recurrent epochs, T=150, float32, LTTS, out_lr = 0.0025·150/N (median of 5 calls)');
   log('| N | GPU ms/epoch | GPU epochs/s | CPU ms/epoch (1 thread) | CPU epochs/s | GPU/CPU |');
   log('|---:|---:|---:|---:|---:|---:|');
-  // One timing case: named in the trace as it starts; a throw is a failed row, and the run goes on.
-  const timed = async (name: string, run: () => Promise<void>, failed: (why: string) => string) => {
-    trace(`running: ${name}`);
-    try {
-      if (lostIn) throw notRun();
-      await run();
-    } catch (err) {
-      report.timingFailures.push(name);
-      log(failed(failedRow('', err).fields));
-      save();
-      await afterFailure(name, err); // after the row is written: the probe may hang
-    }
-    save();
-  };
+  const timed = (name: string, run: () => Promise<void>, failed: (why: string) => string) => runCase(name, run, (err) => {
+    report.timingFailures.push(name);
+    log(failed(failedRow('', err).fields));
+  });
   for (const s of SINGLE_SIZES) {
     await timed(`one network, N=${s.N}`, async () => {
       const gpuMs = await msPerEpoch(s.N, GPU, s.gpuEpochs);

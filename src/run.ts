@@ -359,7 +359,8 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     return nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds: 0, device: plan.backend, minMargin: NaN }));
   }
   let eng: Batch;
-  let ended = () => {};
+  // Ends, with the run, a feedback draw for an epoch that will not run (stopped, or failed).
+  const drawing = new AbortController();
   try {
     eng = new (addon().Batch)({ backend: plan.backend, threads: plan.threads, nets: nets.map(netConfig) });
   } catch (err) {
@@ -393,19 +394,16 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       let noise = await Promise.all(nets.map((n) => n.noise()));
       await eng.feedback(noise);
       if (!resample) noise = []; // no longer needed: let it go
-      let epochsRun = 0; // the first one's feedback is the one just built
+      // With resample, the next epoch's noise (the first epoch's feedback is the one just built).
       let next: Promise<Float64Array[]> | null = null;
-      // Ends a draw for an epoch that will not run (the run stopped, or failed) with the run.
-      const drawing = new AbortController();
-      ended = () => drawing.abort();
       aborted = await inChunks(nRecurrent, options.signal, resample, async (n, elapsed) => {
-        if (resample && epochsRun > 0) {
-          noise = await next!;
+        if (next) {
+          noise = await next;
+          next = null;
           await eng.feedback(noise);
         }
         const running = eng.recurrent(n);
-        epochsRun += n;
-        if (resample && epochsRun < nRecurrent) {
+        if (resample && mseRec[0].length + n < nRecurrent) {
           // The next epoch's noise, drawn here while this epoch runs on a worker thread (the
           // same numbers in the same order: nothing else draws from these generators now).
           next = Promise.all(nets.map((net, k) => (redraw[k] ? net.noise(drawing.signal) : noise[k])));
@@ -443,7 +441,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   } catch (err) {
     throw err instanceof FromCaller ? err.error : asGoalError(err);
   } finally {
-    ended();
+    drawing.abort();
     eng.dispose();
   }
 }

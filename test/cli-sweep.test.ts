@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import t from 'tap';
 import { buildTarget, readRows, Rng } from '../src/index';
 import { parseSeeds } from '../src/cli/sweep';
+import { BIN, signalled } from './helpers';
 
-const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
 const goal = (args: string[], cwd: string) => {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -63,19 +63,9 @@ t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind
     // epochs with --verbose: the signals wait for the first, however loaded the machine.
     const args = ['sweep', '-N', '1200', '-T', '1500', '-E', '1', '100', '--ranks', 'ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl',
       '--batch', '1', '--threads', '1', '--backend', 'cpu', '--verbose'];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    let closed = false;
-    const exited = new Promise((resolve) => child.on('exit', (code, signal) => { closed = true; resolve({ code, signal }); }));
-    while (!/^batch recurrent 1\//m.test(err) && !closed) await new Promise((resolve) => setTimeout(resolve, 20));
-    t.ok(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'the lock is there while the sweep runs');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    for (const s of signals) {
-      child.kill(s);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-    t.strictSame(await exited, { code: null, signal: signals.at(-1) }, `${signals.join(', ')}: ended by the signal`);
+    const { ended } = await signalled(args, dir, /^batch recurrent 1\//m, signals.map((s) => [300, s] as [number, NodeJS.Signals]),
+      () => t.ok(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'the lock is there while the sweep runs'));
+    t.strictSame(ended, { code: null, signal: signals.at(-1) }, `${signals.join(', ')}: ended by the signal`);
     t.notOk(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'and the lock is gone');
     fs.rmSync(dir, { recursive: true });
   }

@@ -10,9 +10,8 @@ import { addon } from '../src/native';
 import { firstWord, rewriteLegacy } from '../src/cli/legacy';
 import { MAX_ARRAY, type EpochInfo } from '../src/run';
 import { LINE_EVERY_S, makeProgress } from '../src/cli/progress';
-import { FIXTURE_DIR, loadFixture, relDiff } from './helpers';
+import { BIN, FIXTURE_DIR, loadFixture, relDiff, signalled } from './helpers';
 
-const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
 const python = spawnSync('python3', ['--version']).status === 0;
 const gpu = addon().info().cuda.available;
 
@@ -338,32 +337,14 @@ t.test('a second Ctrl-C, a moment after the first, says its last words and ends 
   t.equal(out, 'ready\nfirst\nquit\n', 'after its last words');
 });
 
-/**
- * Runs goal --verbose in `dir`; once its first recurrent epoch is reported (on a loaded
- * machine the set-up alone can take seconds), sends each signal after its wait (ms).
- * Resolves to how it ended and its stderr.
- */
-async function signalled(args: string[], dir: string, signals: [number, NodeJS.Signals][]) {
-  const child = spawn(process.execPath, [BIN, ...args, '--verbose'], { cwd: dir });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  // 'close', not 'exit': stderr is read to its end.
-  let closed = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => { closed = true; resolve({ code, signal }); }));
-  while (!/^recurrent 1\//m.test(err) && !closed) await new Promise((resolve) => setTimeout(resolve, 20));
-  for (const [wait, signal] of signals) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    child.kill(signal);
-  }
-  const ended = await exited;
-  return { ended, err };
-}
+/** goal train --verbose, signalled once its first recurrent epoch is reported. */
+const afterFirstEpoch = (args: string[], dir: string, signals: [number, NodeJS.Signals][]) =>
+  signalled([...args, '--verbose'], dir, /^recurrent 1\//m, signals);
 
 t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the epochs done', async (t) => {
   const dir = tmpdir();
   // Epochs of about a second: a process.exit() would wait for the one in progress.
-  const { ended, err } = await signalled(['train', '-N', '1200', '-T', '1500', '-E', '1', '1000', '--seed', '1', '-savepath', 's.pkl'], dir,
+  const { ended, err } = await afterFirstEpoch(['train', '-N', '1200', '-T', '1500', '-E', '1', '1000', '--seed', '1', '-savepath', 's.pkl'], dir,
     [[300, 'SIGINT'], [300, 'SIGINT']]);
   t.strictSame(ended, { code: null, signal: 'SIGINT' }, 'ended by the signal, not by a finished epoch');
   const said = /\ngoal: quit; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
@@ -379,7 +360,7 @@ t.test('SIGTERM (a batch system\'s time limit) saves the epochs done and ends th
   const dir = tmpdir();
   // No readout epochs: mse_out is the initial readout's error, known before the first
   // recurrent epoch (of about a second here) ends.
-  const { ended, err } = await signalled(['train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], dir,
+  const { ended, err } = await afterFirstEpoch(['train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], dir,
     [[300, 'SIGTERM']]);
   t.strictSame(ended, { code: null, signal: 'SIGTERM' });
   const said = /\ngoal: terminated; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);

@@ -1,9 +1,36 @@
-// Shared by the tests: fixture loading and array comparison.
+// Shared by the tests: fixture loading, array comparison, and goal ended by signals.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Fixture } from '../src/index';
 
 export const FIXTURE_DIR = path.join(__dirname, 'fixtures', 'reference');
+
+/** The `goal` command of this checkout. */
+export const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
+
+/**
+ * Runs goal with `args` in `dir`; once its stderr matches `ready` (on a loaded machine the
+ * set-up alone can take seconds, so no fixed wait would do), calls `onReady`, then sends each
+ * signal after its wait (ms). Resolves to how it ended and its stderr.
+ */
+export async function signalled(args: string[], dir: string, ready: RegExp, signals: [number, NodeJS.Signals][], onReady = () => {}) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  // 'close', not 'exit': stderr is read to its end.
+  let closed = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => { closed = true; resolve({ code, signal }); }));
+  while (!ready.test(err) && !closed) await new Promise((resolve) => setTimeout(resolve, 20));
+  onReady();
+  for (const [wait, signal] of signals) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    child.kill(signal);
+  }
+  const ended = await exited;
+  return { ended, err };
+}
 
 export function fixtureNames(): string[] {
   return fs.readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.json')).sort();

@@ -5,9 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { parsePythonJson } from '../src/io/pyjson';
+import { BIN } from './helpers';
 
 const python = spawnSync('python3', ['--version']).status === 0;
-const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
 
 t.test('non-finite words outside strings are numbers; inside strings they stay words', async (t) => {
   const v = parsePythonJson('{"a": [NaN, Infinity, -Infinity, 1.5], "s": "NaN and -Infinity", "k\\"NaN": NaN}') as Record<string, unknown>;

@@ -135,8 +135,9 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
       checkFixtureShapes(fixture!, params); // a fixture whose sizes contradict its matrices says so first
       checkMemory(params, fixtureLabel);
     });
+  } else {
+    checkMemory(params, flagLabel);
   }
-  else checkMemory(params, flagLabel);
   if (savepath !== undefined) checkWritable(savepath, '-savepath');
 
   const verbose = opts.verbose === true;
