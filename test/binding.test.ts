@@ -48,7 +48,7 @@ t.test('a getter that detaches an array fetched before it: a coded error, not a 
   Object.defineProperty(net, 'W_ho', {
     enumerable: true,
     get() {
-      structuredClone(W_hh.buffer, { transfer: [W_hh.buffer] }); // detaches W_hh
+      structuredClone(W_hh.buffer, { transfer: [W_hh.buffer as ArrayBuffer] }); // detaches W_hh
       return new Float64Array(N * O);
     },
   });
@@ -71,7 +71,7 @@ t.test('feedback copies its noise: the caller may change or transfer it at once'
   };
   const untouched = await build(() => {});
   t.strictSame(await build((a) => a.fill(1e6)), untouched, 'overwritten after the call: same D');
-  t.strictSame(await build((a) => structuredClone(a.buffer, { transfer: [a.buffer] })), untouched, 'transferred after the call: same D');
+  t.strictSame(await build((a) => structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] })), untouched, 'transferred after the call: same D');
 });
 
 t.test('phases out of order, overlapping calls, disposal', async (t) => {
@@ -126,7 +126,7 @@ t.test('the noise\'s getters run the caller\'s code: disposing the batch there, 
 });
 
 t.test('cuda without CUDA is a coded error', async (t) => {
-  if (addon().info().cuda.available) return t.skip('a GPU is available here');
+  if (addon().info().cuda.available) return t.skip('a GPU is available here', () => {});
   t.throws(() => one(base(), 'cuda'), { code: /GOAL_NO_CUDA|GOAL_CUDA/ });
 });
 

@@ -160,7 +160,7 @@ t.test('runs started together are checked against each other: the second that wo
     return { nRec, tSeq: hi };
   }).find(({ nRec, tSeq }) => networkBytes(resolveParams({ nRec, tSeq, epochs: [1, 1] }).params) >= 0.55 * limit);
   if (!sized) {
-    t.skip(`this machine's ${(limit / 2 ** 30).toFixed(0)} GiB is more than networks of N ≤ 8192, T ≤ 2^20 reach`);
+    t.skip(`this machine's ${(limit / 2 ** 30).toFixed(0)} GiB is more than networks of N ≤ 8192, T ≤ 2^20 reach`, () => {});
     return;
   }
   const params = { ...sized, epochs: [1, 1] as [number, number], seed: 1 };

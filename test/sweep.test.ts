@@ -89,7 +89,7 @@ t.test('shards split the grid; merge joins them', async (t) => {
 
 t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, ranks: [200] }), { param: 'rank', message: /rank must be an integer in \[3, 40\] \(got 200\)/ });
-  await t.rejects(sweep({ ...grid, taus: [0] }), { param: 'tauO' });
+  await t.rejects(sweep({ ...grid, taus: [0] }), { param: 'tauO', message: /^tauO must be/ });
   await t.rejects(sweep({ ...grid, seeds: [] }), { code: 'GOAL_USAGE' });
   await t.rejects(sweep({ ...grid, base: { ...base, rank: 3 } }), { code: 'GOAL_USAGE', message: /set by the sweep's grid/ });
   await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_INVALID_OPTION', message: /resume needs an output file/ });
@@ -156,7 +156,7 @@ t.test('T_conv and the medians, by hand', async (t) => {
   t.equal(convergenceEpoch([0.5, 0.3, 0.2, 0.1], 0.1, 2), 3, 'first epoch with mse ≤ 2·mse_out (1-based)');
   t.equal(convergenceEpoch([0.5, 0.3], 0.1, 2), null);
   const row = (seed: number, mse: number, dz: number, tc: number | null): SweepRow =>
-    ({ rank: 3, tau_o: 5, seed, mse_out: 0.1, mse_final: mse, dz_final: dz, t_conv: tc, seconds: 0, device: 'x' });
+    ({ rank: 3, tau_o: 5, seed, mse_out: 0.1, mse_final: mse, dz_final: dz, t_conv: tc, seconds: 0, device: 'x', config: 'c' });
   const [cell] = summarize([row(1, 0.3, 10, 5), row(2, 0.1, 30, null), row(3, 0.2, 20, 7)]);
   t.match(cell, { seeds: 3, mse_final: 0.2, dz_final: 20, t_conv: 7 });
   const [never] = summarize([row(1, 0.3, 10, null), row(2, 0.1, 30, null), row(3, 0.2, 20, 7)]);
