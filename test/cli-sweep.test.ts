@@ -138,7 +138,7 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['--ranks', '3', '--taus', '5', '--seeds', '1'], /-N\/--n-rec is required/],
     [['-N', '30', '40', '--ranks', '3', '--taus', '5', '--seeds', '1'], /unexpected argument "40": a value without its flag/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '-savepath', 'x.pkl'], /^goal sweep: -savepath is goal train's stats file; a sweep writes one row per point to --out FILE$/m],
-    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--gpu'], /--gpu asks for --backend auto; it contradicts --backend cpu/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--gpu'], /--gpu asks for the GPU; it contradicts --backend cpu/],
     // Seeds 1..k where k is the first seed whose target is degenerate at T = 9 (by the task's
     // definition): the sweep fails before seed 1 trains, and --out is not created.
     [['-N', '30', '-T', '9', '-E', '2', '2', '--ranks', '3', '--taus', '5', '--seeds', String(firstDegenerate), '--out', 'deg.jsonl'],

@@ -98,21 +98,64 @@ t.test('legacy and long spellings give identical runs', async (t) => {
   t.equal(eq.code, 0, `-flag=value and --V work: ${eq.err}`);
 });
 
-t.test('a repeated -E: the last counts, like any repeated flag; --epochs=a b is --epochs a b', async (t) => {
-  t.strictSame(rewriteLegacy(['-E', '3', '3', '-N', '5', '-epochs', '2', '2']), ['-N', '5', '--epochs', '2', '2']);
-  t.strictSame(rewriteLegacy(['-E', '1', '-1', '--epochs=4', '4', '-T', '30']), ['--epochs', '4', '4', '-T', '30']);
+t.test('a repeated -E: the last counts, like any repeated flag, the earlier ones checked; --epochs=a b is --epochs a b', async (t) => {
+  const before = (...values: string[]) => [...values, ''].map((v) => `--epochs-before=${v}`);
+  t.strictSame(rewriteLegacy(['-E', '3', '3', '-N', '5', '-epochs', '2', '2']), [...before('3', '3'), '-N', '5', '--epochs', '2', '2']);
+  t.strictSame(rewriteLegacy(['-E', '1', '-1', '--epochs=4', '4', '-T', '30']), [...before('1', '-1'), '--epochs', '4', '4', '-T', '30']);
   t.strictSame(rewriteLegacy(['-E=5', '5']), ['--epochs', '5', '5']);
   t.strictSame(rewriteLegacy(['-E5', '5']), ['--epochs', '5', '5'], '-E5 5 is -E 5 5, as -N30 is -N 30');
-  t.strictSame(rewriteLegacy(['-E', '3', '3', '-E5', '2']), ['--epochs', '5', '2'], 'and a repeat of it');
+  t.strictSame(rewriteLegacy(['-E', '3', '3', '-E5', '2']), [...before('3', '3'), '--epochs', '5', '2'], 'and a repeat of it');
   t.throws(() => rewriteLegacy(['-Epochs', '3', '3']), { message: "unknown option '-Epochs'" }, 'only a number is glued to -E');
   t.strictSame(rewriteLegacy(['-E', '3', '3', '2', '2']), ['--epochs', '3', '3', '2', '2'], 'one flag with four values is left to fail');
-  t.strictSame(rewriteLegacy(['-E', '5', '5', '7', '-E', '1', '1']), ['7', '--epochs', '1', '1'], 'a stray value stays, to be refused');
+  t.strictSame(rewriteLegacy(['-E', '5', '5', '7', '-E', '1', '1']), [...before('5', '5'), '7', '--epochs', '1', '1'], 'a stray value stays, to be refused');
   const r = goal(['train', '-N', '10', '-T', '30', '-E', '3', '3', '--seed', '1', '-E', '2', '1', '--json']);
   t.equal(r.code, 0, r.err);
   t.strictSame(JSON.parse(r.out).params.epochs, [2, 1]);
   const four = goal(['train', '-N', '10', '-E', '3', '3', '2', '2']);
   t.equal(four.code, 2);
   t.match(four.err, /-E\/--epochs takes two integers, readout epochs and recurrent epochs \(got 3 3 2 2\)/);
+});
+
+t.test('any repeated flag: the last value counts (as with argparse), each checked in its own right', async (t) => {
+  const run = (args: string) => goal(['train', '-T', '20', '--seed', '1', '--json', ...args.split(' ')]);
+  const ok = run('-N 5 -Tm 7 --tau-m 6 -E 1 1 -E 2 2 -R 3 -R ltts');
+  t.equal(ok.code, 0, ok.err);
+  t.match(JSON.parse(ok.out).params, { tau_m: 6, epochs: [2, 2], rank: null });
+  // An earlier value is judged with the other flags' final values; an error it causes about another flag is not its own.
+  const crossed = run('-N 3 -R 5 -N 8 -E 1 1');
+  t.equal(crossed.code, 0, `-N 3 -R 5 -N 8: the rank is judged against the N that counts: ${crossed.err}`);
+  for (const [args, message] of [
+    ['-N abc -N 20', /^goal train: -N\/--n-rec expects a number \(got "abc"\)\n$/],
+    ['-N 20 -R foo -R 5', /-R\/--rank expects a number \(got "foo"\)/],
+    ['-N 20 -R 30 -R 5', /-R\/--rank must be an integer in \[3, 20\] \(got 30\)/],
+    ['-N 20 -F bogus -F spk', /-F\/--feedback must be one of spk, out \(got "bogus"\)/],
+    ['-N 20 --dtype float16 --dtype float64', /--dtype must be one of float32, float64 \(got "float16"\)/],
+    ['-N 20 -E -1 5 -E 2 2', /-E\/--epochs must be two integers: .* \(got \[-1, 5\]\)/],
+    ['-N 20 -E 1 -E 2 2', /-E\/--epochs takes two integers, readout epochs and recurrent epochs \(got 1\)/],
+    ['-N 20 -E -E 2 2', /-E\/--epochs takes two integers, readout epochs and recurrent epochs \(got none\)/],
+    ['-N 20 --seed abc --seed 3', /--seed expects a number \(got "abc"\)/],
+    ['-N 20 -Tm 0 -Tm 3', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
+  ] as [string, RegExp][]) {
+    const r = run(args);
+    t.equal(r.code, 2, `${args}: exit 2`);
+    t.match(r.err, message, args);
+    t.equal(r.out, '', `${args}: nothing on stdout`);
+  }
+  const sweep = goal(['sweep', '-N', '20', '-N', 'abc', '-N', '20', '--ranks', '3', '--taus', '5', '--seeds', '1', '--backend', 'cpu']);
+  t.equal(sweep.code, 2, 'goal sweep too');
+  t.match(sweep.err, /-N\/--n-rec expects a number \(got "abc"\)/);
+});
+
+t.test("a legacy flag with its value stuck to it (-Tm7) is refused, as argparse does, naming the fix", async (t) => {
+  for (const [token, fix] of [['-Tm7', '-Tm 7'], ['-Rlr0.5', '-Rlr 0.5'], ['-Olr.01', '-Olr .01'], ['-n_rec30', '-n_rec 30'], ['-tau_m-1', '-tau_m -1'], ['-savepathx.pkl', '-savepath x.pkl']]) {
+    t.throws(() => rewriteLegacy(['-N', '20', token]), { code: 'GOAL_USAGE', message: `${token}: write ${fix} (a space between the flag and its value)` }, token);
+  }
+  // -T 7 is a short flag with its value, and -Tx no flag at all.
+  t.strictSame(rewriteLegacy(['-T7']), ['-T7']);
+  t.throws(() => rewriteLegacy(['-Tx']), { message: "unknown option '-Tx'" });
+  const r = goal(['train', '-N', '20', '-Tm7', '-T', '20']);
+  t.equal(r.code, 2);
+  t.equal(r.err, 'goal train: -Tm7: write -Tm 7 (a space between the flag and its value)\n');
 });
 
 t.test('feedback out without a rank: one warning, then the run with spk', async (t) => {
@@ -136,8 +179,9 @@ t.test('help, version, info', async (t) => {
   t.equal((h.out.match(/\(default:\s/g) ?? []).length, paramDocs.length + 6, 'each with its default');
   const s = goal(['sweep', '--help']);
   // The parameters but rank, tau_o, seed (the grid's), then --out --resume --shard --threads
-  // --backend --batch --conv --curves --json --verbose; --ranks --taus --seeds are required.
-  t.equal((s.out.match(/\(default:\s/g) ?? []).length, paramDocs.length - 3 + 10, 'sweep: each with its default');
+  // --backend --gpu --batch --conv --curves --json --verbose; --ranks --taus --seeds are required.
+  t.equal((s.out.match(/\(default:\s/g) ?? []).length, paramDocs.length - 3 + 11, 'sweep: each with its default');
+  t.match(goal(['info', '--help']).out, /--json .*\(default: off\)/, 'info: --json with its default');
   t.match(h.out, /-N, --n-rec <n> .*\(default: required\)/);
   const v = goal(['--version']);
   t.equal(v.out.trim(), version());
@@ -152,6 +196,10 @@ t.test('help, version, info', async (t) => {
   const unknown = goal(['bogus']);
   t.equal(unknown.code, 2);
   t.match(unknown.err, /^goal: unknown command 'bogus'\n\(see goal --help\)\n$/);
+  const help = goal(['help', 'bogus']);
+  t.equal(help.code, 2, 'goal help bogus: exit 2');
+  t.equal(help.err, "goal: unknown command 'bogus'\n(see goal --help)\n");
+  t.match(goal(['help', 'train']).out, /Usage: goal train/, 'goal help train: its help');
 });
 
 t.test('bad command lines: exit 2, a short message, no stack, no file', async (t) => {
@@ -240,7 +288,8 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`--replay ${wrongShape}`, /W_hh must be a 40×40 matrix/],
     [`--replay ${path.join(FIXTURE_DIR, 'rank3-n40.json')} -N 5`, /--replay takes every parameter from its file; drop --n-rec/],
   ];
-  if (!gpu) cases.push(['-N 10 --backend cuda', /backend cuda is not available/]);
+  if (!gpu) cases.push(['-N 10 --backend cuda', /backend cuda is not available/], ['-N 10 --gpu --backend cuda', /backend cuda is not available/]);
+  cases.push(['-N 10 --gpu --backend cpu', /--gpu asks for the GPU; it contradicts --backend cpu/]);
   // Past one typed array (2³² entries up to Node 21) whatever the memory, else past any machine's memory (8 TB).
   cases.push(MAX_ARRAY === 2 ** 32
     ? ['-N 1000000', /-N\/--n-rec=1000000: the recurrent matrix \(N×N\) would have 1\.00e\+12 entries; a JavaScript typed array holds at most 4294967296/]

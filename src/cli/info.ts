@@ -6,7 +6,7 @@ import type { Io } from './io';
 export function infoCommand(io: Io): Command {
   return new Command('info')
     .description('version, compiled and available backends, GPU, CPU threads')
-    .addOption(new Option('--json', 'print one JSON object'))
+    .addOption(new Option('--json', 'print one JSON object (default: off)'))
     .action((opts: { json?: boolean }) => {
       const i = info();
       if (opts.json) {
@@ -18,7 +18,7 @@ export function infoCommand(io: Io): Command {
       io.out(`goal-snn ${i.version}\n`);
       io.out(`cpu:  available, variant ${i.cpu.isa} (this machine runs: ${i.cpu.isas.join(', ')}), ${i.cpu.threads} threads\n`);
       io.out(`cuda: ${c.compiled ? 'compiled' : 'not compiled'}, ${c.available ? 'available' : 'not available'}` +
-        (c.available ? ` — ${c.name}, compute capability ${c.computeCapability}, ${c.multiprocessors} SMs, ${gib(c.memoryBytes)}` : ` (${c.reason})`) +
+        (c.available ? ` — ${c.name}, compute capability ${c.computeCapability}, ${c.multiprocessors} SMs, ${gib(c.memoryBytes)}` : `: ${c.reason}`) +
         '\n');
     });
 }

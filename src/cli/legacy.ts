@@ -3,7 +3,7 @@
 // each such token, when it is one we know, into the long option it stands for.
 import { GoalError } from '../errors';
 import { paramDocs } from '../params';
-import { isSwitch } from './options';
+import { EARLIER_EPOCHS, isSwitch } from './options';
 
 /** Legacy spelling → long option, for every flag commander cannot take as it is. */
 export const LEGACY: ReadonlyMap<string, string> = new Map([
@@ -29,6 +29,21 @@ const TAKES_VALUE = new Set([
   ...PATH_OPTIONS,
   '--backend', '--ranks', '--taus', '--seeds', '--shard', '--threads', '--batch', '--conv',
 ]);
+
+/**
+ * The legacy flag a token starts with when its value is stuck to it (`-Tm7`, `-Rlr0.5`), which
+ * argparse refuses too; commander would read `-Tm7` as `-T m7`. The longest such flag, if any.
+ */
+function gluedLegacy(token: string): string | undefined {
+  let found: string | undefined;
+  for (const flag of LEGACY.keys()) {
+    if (flag.startsWith('--') || token.length <= flag.length || !token.startsWith(flag)) continue;
+    if (flag === '-savepath' || /^[-+.\d]/.test(token.slice(flag.length))) {
+      if (!found || flag.length > found.length) found = flag;
+    }
+  }
+  return found;
+}
 
 /**
  * Rewrites legacy tokens (also `-flag=value`, as argparse accepts) up to a `--` terminator.
@@ -65,16 +80,20 @@ export function rewriteLegacy(argv: readonly string[], typed?: Map<string, strin
       // commander would add a repeated -E's values to the first's: the last -E counts, as any
       // other repeated flag does; `--epochs=5 5` is `--epochs 5 5`.
       if (epochsAt >= 0) {
-        // The earlier flag and its two values at most: anything after them stays, to be refused.
+        // The earlier flag and its two values at most (anything after them stays, to be
+        // refused) become a hidden option, checked (see checkArgs) and then dropped.
         let end = epochsAt + 1;
         while (end < out.length && end - epochsAt <= 2 && !/^-[^\d.]/.test(out[end])) end++;
-        out.splice(epochsAt, end - epochsAt);
+        const values = out.slice(epochsAt + 1, end);
+        out.splice(epochsAt, end - epochsAt, ...[...values, ''].map((v) => `${EARLIER_EPOCHS}=${v}`));
       }
       epochsAt = out.length;
       out.push(rewrite('--epochs', name), ...(glued ? [token.slice(2)] : eq > 0 ? [token.slice(eq + 1)] : []));
       continue;
     }
     const long = LEGACY.get(name);
+    const stuck = long ? undefined : gluedLegacy(token);
+    if (stuck) throw new GoalError('GOAL_USAGE', `${token}: write ${stuck} ${token.slice(stuck.length)} (a space between the flag and its value)`);
     if (long) out.push(rewrite(long + (eq > 0 ? token.slice(eq) : ''), token));
     else if (eq > 0 && SHORT.has(name)) out.push(name, token.slice(eq + 1));
     else if (/^-[A-Za-z][A-Za-z_]+$/.test(name) && !TAKES_VALUE.has(out[out.length - 1])) throw new GoalError('GOAL_USAGE', `unknown option '${name}'`);

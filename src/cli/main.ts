@@ -39,6 +39,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   }
   // Messages name the (sub)command they are about; an unknown command is the root's error.
   const sub = root.commands.find((c) => c.name() === argv[0]);
+  if (argv[0] === 'help' && argv.length > 1 && !root.commands.some((c) => c.name() === argv[1])) {
+    io.err(`goal: unknown command '${argv[1]}'\n(see goal --help)\n`);
+    return 2;
+  }
   const word = firstWord(argv.slice(1));
   const subsub = sub?.commands.find((c) => c.name() === word); // `goal sweep --out F merge …` too
   const where = !sub ? 'goal' : subsub ? `goal ${argv[0]} ${subsub.name()}` : `goal ${argv[0]}`;

@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { BACKENDS, type Backend } from '../backend';
 import { GoalError } from '../errors';
-import { describeDefault, paramDocs, resolveParams, type ParamName, type Params, type ResolvedParams } from '../params';
+import { defaults, describeDefault, paramDocs, resolveParams, type ParamName, type Params, type ResolvedParams } from '../params';
 
 const doc = new Map(paramDocs.map((d) => [d.name, d]));
 
@@ -27,15 +27,42 @@ export function paramFlags(name: ParamName): string {
   return `${short ? `${short}, ` : ''}${d.long}${isSwitch(name) ? '' : ` ${VALUE[name] ?? '<x>'}`}`;
 }
 
+/**
+ * The values of a flag given more than once, before the last (which counts, as with argparse):
+ * each is still checked, so that a bad value is never dropped silently.
+ */
+const earlier = new WeakMap<Command, { name: ParamName; value: unknown }[]>();
+
+/** The hidden option that an epochs flag before the last becomes (see rewriteLegacy). */
+export const EARLIER_EPOCHS = '--epochs-before';
+
 /** Adds one option per parameter (except those in `skip`) to `cmd`. */
 export function addParamOptions(cmd: Command, skip: readonly ParamName[] = []): Command {
+  const before: { name: ParamName; value: unknown }[] = [];
+  earlier.set(cmd, before);
   for (const d of paramDocs) {
     if (skip.includes(d.name)) continue;
     const flags = paramFlags(d.name);
     const also = d.legacy.filter((f) => f.length > 2);
     const unit = d.unit && d.unit !== 'units' && d.unit !== 'epochs' && d.unit !== 'steps' ? ` [${d.unit}]` : '';
-    cmd.addOption(new Option(flags, `${d.meaning}${unit} (default: ${describeDefault(d.name)})${also.length ? `; also ${also.join(', ')}` : ''}`));
+    const option = new Option(flags, `${d.meaning}${unit} (default: ${describeDefault(d.name)})${also.length ? `; also ${also.join(', ')}` : ''}`);
+    if (!isSwitch(d.name) && d.name !== 'epochs') {
+      option.argParser((value: string, previous: unknown) => {
+        if (previous !== undefined) before.push({ name: d.name, value: previous });
+        return value;
+      });
+    }
+    cmd.addOption(option);
   }
+  // An epochs flag's values are a list: commander would join a repeated flag's lists.
+  // rewriteLegacy turns an epochs flag before the last into EARLIER_EPOCHS=value for each of
+  // its values and an empty one to end the list.
+  cmd.addOption(new Option(`${EARLIER_EPOCHS} [n...]`).hideHelp().argParser((value: string, previous: unknown) => {
+    const list = Array.isArray(previous) ? (previous as string[]) : [];
+    if (value !== '') return [...list, value];
+    before.push({ name: 'epochs', value: list });
+    return undefined;
+  }));
   return cmd;
 }
 
@@ -50,34 +77,54 @@ function toNumber(name: ParamName, text: unknown): number {
   return Number(text);
 }
 
+/** One flag's value (strings, from commander) as the library param, unchecked. */
+function fromOption(name: ParamName, v: unknown): unknown {
+  switch (name) {
+    case 'epochs': {
+      const list = v as string[];
+      if (list.length !== 2) usage(`${flagLabel('epochs')} takes two integers, readout epochs and recurrent epochs (got ${list.length ? list.join(' ') : 'none'})`, 'epochs');
+      return list.map((x) => toNumber('epochs', x));
+    }
+    case 'rank':
+      return /^(none|ltts)$/i.test(String(v)) ? null : toNumber('rank', v);
+    case 'feedback':
+    case 'dtype':
+      return v;
+    case 'resample':
+      return v === true;
+    default:
+      return toNumber(name, v);
+  }
+}
+
 /** Converts commander's option values (strings) into library params, unchecked. */
 export function paramsFromOptions(opts: Record<string, unknown>, skip: readonly ParamName[] = []): Partial<Params> {
   const input: Record<string, unknown> = {};
   for (const d of paramDocs) {
     const v = opts[d.name];
-    if (v === undefined || skip.includes(d.name)) continue;
-    switch (d.name) {
-      case 'epochs': {
-        const list = v as string[];
-        if (list.length !== 2) usage(`${flagLabel('epochs')} takes two integers, readout epochs and recurrent epochs (got ${list.join(' ')})`, 'epochs');
-        input.epochs = list.map((x) => toNumber('epochs', x));
-        break;
-      }
-      case 'rank':
-        input.rank = /^(none|ltts)$/i.test(String(v)) ? null : toNumber('rank', v);
-        break;
-      case 'feedback':
-      case 'dtype':
-        input[d.name] = v;
-        break;
-      case 'resample':
-        input.resample = v === true;
-        break;
-      default:
-        input[d.name] = toNumber(d.name, v);
-    }
+    if (v !== undefined && !skip.includes(d.name)) input[d.name] = fromOption(d.name, v);
   }
   return input as Partial<Params>;
+}
+
+/**
+ * Checks the values of flags given more than once, before the last: each as if it had been
+ * the only one (the other flags at their final values). Errors about other flags are left to
+ * the full check that follows.
+ */
+function checkEarlier(cmd: Command, opts: Record<string, unknown>, skip: readonly ParamName[]): void {
+  const list = earlier.get(cmd) ?? [];
+  if (!list.length) return;
+  const input = paramsFromOptions(opts, skip);
+  // A sweep's grid sets these per point: any value in range stands in for them here.
+  const stand = Object.fromEntries(skip.map((n) => [n, n === 'rank' ? null : n === 'seed' ? 1 : (defaults as Record<string, unknown>)[n]]));
+  for (const { name, value } of list) {
+    try {
+      resolveParams({ ...stand, ...input, [name]: fromOption(name, value) }, flagLabel);
+    } catch (err) {
+      if (err instanceof GoalError && err.param === name) throw err;
+    }
+  }
 }
 
 /** Command-line options → checked params, with messages that name the flags. */
@@ -86,10 +133,13 @@ export function resolveOptions(opts: Record<string, unknown>): { params: Resolve
 }
 
 /**
- * Refuses values that follow no flag. commander would say only "too many arguments"; a bad
- * flag value before them (`-N -E 1 1`: -N took "-E") is the likelier cause, so it is named first.
+ * What commander leaves unchecked: the values of a flag given before its last (each must be
+ * valid too), and values that follow no flag. For those commander would say only "too many
+ * arguments"; a bad flag value before them (`-N -E 1 1`: -N took "-E") is the likelier cause,
+ * so it is named first.
  */
-export function refuseStray(cmd: Command, opts: Record<string, unknown>, skip: readonly ParamName[] = []): void {
+export function checkArgs(cmd: Command, opts: Record<string, unknown>, skip: readonly ParamName[] = []): void {
+  checkEarlier(cmd, opts, skip);
   if (!cmd.args.length) return;
   paramsFromOptions(opts, skip);
   usage(`unexpected argument ${JSON.stringify(cmd.args[0])}: a value without its flag (${flagLabel('epochs')} takes two values, every other flag one)`);
@@ -99,6 +149,7 @@ export function refuseStray(cmd: Command, opts: Record<string, unknown>, skip: r
 export function chosenBackend(opts: Record<string, unknown>, fallback: Backend): Backend {
   const b = opts.backend as string | undefined;
   if (b !== undefined && !BACKENDS.includes(b as Backend)) usage(`--backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(b)})`);
-  if (opts.gpu && b !== undefined && b !== 'auto') usage(`--gpu asks for --backend auto; it contradicts --backend ${b}`);
-  return opts.gpu ? 'auto' : ((b as Backend) ?? fallback);
+  // --gpu with --backend cuda asks for the GPU twice: the explicit cuda (no fallback) stands.
+  if (opts.gpu && b === 'cpu') usage('--gpu asks for the GPU; it contradicts --backend cpu');
+  return (b as Backend | undefined) ?? (opts.gpu ? 'auto' : fallback);
 }

@@ -8,7 +8,7 @@ import { GoalError } from '../errors';
 import { checkWritable } from '../io/files';
 import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import type { ParamName } from '../params';
-import { addParamOptions, chosenBackend, flagLabel, paramFlags, paramsFromOptions, refuseStray } from './options';
+import { addParamOptions, chosenBackend, flagLabel, paramFlags, paramsFromOptions, checkArgs } from './options';
 import { makeProgress } from './progress';
 import type { Io } from './io';
 
@@ -93,7 +93,7 @@ export function sweepCommand(io: Io): Command {
     .addOption(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array) (default: 1/1, every point)'))
     .addOption(new Option('--threads <k>', `CPU networks run at once (default: all cores, ${os.availableParallelism()} here)`))
     .addOption(new Option('--backend <name>', `cpu, cuda, or auto: the CUDA batch when available (default: ${DEFAULT_BACKEND.sweep})`))
-    .addOption(new Option('--gpu', 'the CUDA batch when available, else the CPU with a warning (= --backend auto)'))
+    .addOption(new Option('--gpu', 'the CUDA batch when available, else the CPU with a warning (= --backend auto) (default: off)'))
     .addOption(new Option('--batch <k>', `networks per lockstep batch; on the CPU, set it to train that many in lockstep over --threads (default: ${DEFAULT_GPU_BATCH} on a GPU, none on the CPU)`))
     .addOption(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`))
     .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row (default: off)'))
@@ -106,7 +106,7 @@ export function sweepCommand(io: Io): Command {
   // Options after `merge` belong to merge (both take --out).
   cmd.enablePositionalOptions().addCommand(mergeCommand(io)).allowExcessArguments();
   return cmd.action(async (opts: Record<string, unknown>) => {
-    refuseStray(cmd, opts, GRID_PARAMS.map(([name]) => name));
+    checkArgs(cmd, opts, GRID_PARAMS.map(([name]) => name));
     io.exitCode = await runSweep(opts, io);
   });
 }

@@ -12,7 +12,7 @@ import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureP
 import { randomSeed } from '../rng';
 import { checkTaskLength, train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
-import { addParamOptions, chosenBackend, flagLabel, refuseStray, resolveOptions } from './options';
+import { addParamOptions, chosenBackend, flagLabel, checkArgs, resolveOptions } from './options';
 import { makeProgress } from './progress';
 import type { Io } from './io';
 
@@ -46,7 +46,7 @@ export function trainCommand(io: Io): Command {
     .addOption(new Option('--verbose', 'parameter recap and progress on stderr (default: off); also --V'));
   addParamOptions(cmd).allowExcessArguments();
   return cmd.action(async (opts: Record<string, unknown>) => {
-    refuseStray(cmd, opts);
+    checkArgs(cmd, opts);
     io.exitCode = await runTrain(opts, io);
   });
 }

@@ -80,7 +80,8 @@ function holderOf(lock: string): string | null {
 /** A lock's holder as people read it. */
 function describe(holder: string): string {
   const [host, pid] = holder.split(' ');
-  return pid ? `process ${pid} on ${host}` : 'another process';
+  // Not a lock of ours (edited, or another program's): who holds it is unknown.
+  return pid && /^\d+$/.test(pid) ? `process ${pid} on ${host}` : 'another process';
 }
 
 /**
