@@ -63,9 +63,10 @@ t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind
     // epochs with --verbose: the signals wait for the first, however loaded the machine.
     const args = ['sweep', '-N', '1200', '-T', '1500', '-E', '1', '100', '--ranks', 'ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl',
       '--batch', '1', '--threads', '1', '--backend', 'cpu', '--verbose'];
-    const { ended } = await signalled(args, dir, /^batch recurrent 1\//m, signals.map((s) => [300, s] as [number, NodeJS.Signals]),
+    const { ended, err } = await signalled(args, dir, /^batch recurrent 1\//m, signals.map((s) => [300, s] as [number, NodeJS.Signals]),
       () => t.ok(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'the lock is there while the sweep runs'));
     t.strictSame(ended, { code: null, signal: signals.at(-1) }, `${signals.join(', ')}: ended by the signal`);
+    t.match(err, new RegExp(`\ngoal: ${signals.length > 1 ? 'quit' : 'terminated'} with 0 points done by this run; run the same command with --resume to finish\n$`), 'last words');
     t.notOk(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'and the lock is gone');
     fs.rmSync(dir, { recursive: true });
   }

@@ -338,6 +338,7 @@ t.test('Ctrl-C stops within an epoch, keeps the stats so far, exits 130', async 
   const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
   t.equal(code, 130, 'exit 130');
   t.match(err, /interrupted after \d+ of 100000 recurrent epochs; the stats so far are in out.pkl/);
+  t.match(err, /[^\n]\ngoal: stopping after the current epoch/, 'not a terminal: no blank line before the notice');
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'out.pkl'))) as [number, number[], number[]];
   t.ok(stats[1].length > 0 && stats[1].length < 100000, `${stats[1].length} epochs saved`);
   t.equal(stats[2].length, stats[1].length);
@@ -405,19 +406,21 @@ t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the e
   fs.rmSync(dir, { recursive: true });
 });
 
-t.test('SIGTERM (a batch system\'s time limit) saves the epochs done and ends the process at once', async (t) => {
-  const dir = tmpdir();
-  // No readout epochs: mse_out is the initial readout's error, known before the first
-  // recurrent epoch (of about a second here) ends.
-  const { ended, err } = await afterFirstEpoch(['train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], dir,
-    [[300, 'SIGTERM']]);
-  t.strictSame(ended, { code: null, signal: 'SIGTERM' });
-  const said = /\ngoal: terminated; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
-  t.ok(said, err);
-  const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
-  t.equal(stats[1].length, Number(said?.[1]), 'the file holds the epochs it says');
-  t.ok(Number.isFinite(stats[0]) && stats[0] > 0, `mse_out is the initial readout's error (${stats[0]}), not NaN`);
-  fs.rmSync(dir, { recursive: true });
+t.test('SIGTERM (a batch system\'s time limit) and SIGHUP save the epochs done and end the process at once', async (t) => {
+  for (const [signal, words] of [['SIGTERM', 'terminated'], ['SIGHUP', 'hung up']] as [NodeJS.Signals, string][]) {
+    const dir = tmpdir();
+    // No readout epochs: mse_out is the initial readout's error, known before the first
+    // recurrent epoch (of about a second here) ends.
+    const { ended, err } = await afterFirstEpoch(['train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], dir,
+      [[300, signal]]);
+    t.strictSame(ended, { code: null, signal });
+    const said = new RegExp(`\ngoal: ${words}; the stats of the (\\d+) recurrent epochs done are in s\\.pkl\n$`).exec(err);
+    t.ok(said, err);
+    const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
+    t.equal(stats[1].length, Number(said?.[1]), 'the file holds the epochs it says');
+    t.ok(Number.isFinite(stats[0]) && stats[0] > 0, `mse_out is the initial readout's error (${stats[0]}), not NaN`);
+    fs.rmSync(dir, { recursive: true });
+  }
 });
 
 t.test('an address-space limit (ulimit -v) is counted before anything is drawn', { skip: fs.existsSync('/proc/self/limits') ? false : 'no /proc here' }, async (t) => {

@@ -1,6 +1,14 @@
 // Where the CLI writes and how it hears Ctrl-C: the process by default, something else in tests.
 import { releaseLocks } from '../io/lock';
 
+/** The signals that end a run at once, its last words said. */
+export type EndSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+
+const STATUS: Record<EndSignal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+/** What the last words call each end. */
+export const ENDED: Record<EndSignal, string> = { SIGINT: 'quit', SIGTERM: 'terminated', SIGHUP: 'hung up' };
+
 export interface Io {
   out(text: string): void;
   err(text: string): void;
@@ -8,12 +16,12 @@ export interface Io {
   stderr: NodeJS.WriteStream;
   /**
    * Calls `handler` on the first Ctrl-C (the run then stops cleanly within one epoch). On a
-   * second Ctrl-C (not the echo of the first, see SAME_INTERRUPT_MS), or on SIGTERM (a batch
-   * system's time limit), calls `quit` (synchronous last words), releases the process's file
-   * locks and ends the process at once, as the signal does (status 130 or 143 in a shell).
-   * Returns the unsubscribe function.
+   * second Ctrl-C (not the echo of the first, see SAME_INTERRUPT_MS), on SIGTERM (a batch
+   * system's time limit) or SIGHUP (the terminal closed), calls `quit` (synchronous last words),
+   * releases the process's file locks and ends the process at once, as the signal does (status
+   * 130, 143 or 129 in a shell). Returns the unsubscribe function.
    */
-  onInterrupt(handler: () => void, quit?: (signal: 'SIGINT' | 'SIGTERM') => void): () => void;
+  onInterrupt(handler: () => void, quit?: (signal: EndSignal) => void): () => void;
   exitCode: number;
 }
 
@@ -47,18 +55,18 @@ export function processIo(): Io {
     stderr: process.stderr,
     onInterrupt(handler, quit) {
       let first = 0;
-      const end = (signal: 'SIGINT' | 'SIGTERM') => {
+      const end = (signal: EndSignal) => {
         quit?.(signal);
         releaseLocks();
         // process.exit() would wait for the native call in progress (libuv joins its worker
         // threads on the way out): the signal's default action ends the process now. As PID 1
         // of a container, the kernel ignores it; then exit the slow way.
-        process.removeAllListeners('SIGINT');
-        process.removeAllListeners('SIGTERM');
+        for (const s of Object.keys(STATUS)) process.removeAllListeners(s);
         process.kill(process.pid, signal);
-        process.exit(signal === 'SIGINT' ? 130 : 143);
+        process.exit(STATUS[signal]);
       };
       const terminate = () => end('SIGTERM');
+      const hangup = () => end('SIGHUP');
       const listener = () => {
         // A supervisor such as `timeout -s INT` signals the process and then its group: two
         // signals microseconds apart are one interrupt, not the second Ctrl-C of a user.
@@ -67,14 +75,17 @@ export function processIo(): Io {
           return;
         }
         first = Date.now();
-        process.stderr.write('\ngoal: stopping after the current epoch (Ctrl-C again to quit at once)\n');
+        // On a terminal, past the ^C echoed where a progress bar may stand.
+        process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}goal: stopping after the current epoch (Ctrl-C again to quit at once)\n`);
         handler();
       };
       process.on('SIGINT', listener);
       process.on('SIGTERM', terminate);
+      process.on('SIGHUP', hangup);
       return () => {
         process.off('SIGINT', listener);
         process.off('SIGTERM', terminate);
+        process.off('SIGHUP', hangup);
       };
     },
     exitCode: 0,

@@ -10,7 +10,7 @@ import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryT
 import type { ParamName } from '../params';
 import { addParamOptions, chosenBackend, flagLabel, paramFlags, paramsFromOptions, checkArgs } from './options';
 import { makeProgress } from './progress';
-import type { Io } from './io';
+import { ENDED, type Io } from './io';
 
 /** The parameters a sweep varies, and the options that give their values. */
 const GRID_PARAMS: readonly [ParamName, string][] = [['rank', '--ranks'], ['tauO', '--taus'], ['seed', '--seeds']];
@@ -123,7 +123,12 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   const taus = list('--taus', opts.taus as string, (x) => number('--taus', x)) as number[];
   const seeds = parseSeeds(opts.seeds as string);
   const controller = new AbortController();
-  const stop = io.onInterrupt(() => controller.abort());
+  // For last words when a signal ends the process before the sweep returns.
+  let done = 0;
+  const stop = io.onInterrupt(() => controller.abort(), (signal) => {
+    io.err(`goal: ${ENDED[signal]} with ${plural(done, 'point')} done by this run` +
+      `${opts.out !== undefined ? `; run the same command with --resume to finish` : ''}\n`);
+  });
   const progress = opts.verbose ? makeProgress(io.stderr, 'batch ') : null;
   let result;
   try {
@@ -139,7 +144,10 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       conv: opts.conv === undefined ? undefined : number('--conv', opts.conv as string),
       curves: opts.curves === true,
       signal: controller.signal,
-      onRow: (r, done, total) => printRow(io, r, done, total),
+      onRow: (r, n, total) => {
+        done = n;
+        printRow(io, r, n, total);
+      },
       onEpoch: progress ? (e) => progress.update(e) : undefined,
       onWarning: (m) => io.err(`goal: warning: ${m}\n`),
       label: (n) => GRID_PARAMS.find(([name]) => name === n)?.[1] ?? flagLabel(n),

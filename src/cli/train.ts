@@ -14,7 +14,7 @@ import { checkTaskLength, train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
 import { addParamOptions, chosenBackend, flagLabel, checkArgs, resolveOptions } from './options';
 import { makeProgress } from './progress';
-import type { Io } from './io';
+import { ENDED, type EndSignal, type Io } from './io';
 
 /** What one run printed and saved, whichever way it ran. */
 interface Outcome {
@@ -153,7 +153,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
       soFar.dz.push(e.dz ?? NaN);
     }
   };
-  const quit = (signal: 'SIGINT' | 'SIGTERM') => {
+  const quit = (signal: EndSignal) => {
     progress?.stop();
     let saved = '';
     if (savepath !== undefined) {
@@ -164,7 +164,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
         saved = `; -savepath ${err instanceof Error ? err.message : String(err)}`;
       }
     }
-    io.err(`goal: ${signal === 'SIGTERM' ? 'terminated' : 'quit'}${saved}\n`);
+    io.err(`goal: ${ENDED[signal]}${saved}\n`);
   };
   const stopInterrupt = io.onInterrupt(() => controller.abort(), quit);
   const common = {
