@@ -157,7 +157,7 @@ export const MAX_SIZE = 1 << 20;
 export const MAX_RECURRENT_EPOCHS = 10_000_000;
 
 /** The largest float32. */
-const FLT_MAX = 3.4028234663852886e38;
+export const FLT_MAX = 3.4028234663852886e38;
 
 /** The parameters the engine computes with in the run's dtype. */
 const FLOAT_PARAMS = ['recLr', 'outLr', 'tauM', 'tauS', 'tauO', 'sigmaInp', 'sigmaTrg', 'sigmaRec', 'vInit', 'bias', 'reset', 'thr', 'dt'] as const;

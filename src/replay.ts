@@ -2,7 +2,7 @@
 // task and the dtype of a reference run) and compare the outcome with its `expect`.
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
-import { paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
+import { FLT_MAX, paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
 import { checkRunOptions, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 
 type Nested = number[][];
@@ -86,21 +86,38 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A matrix's row: a list, or a typed array (a library caller's own rows). */
+function isRow(row: unknown): row is ArrayLike<unknown> {
+  return Array.isArray(row) || (ArrayBuffer.isView(row) && !(row instanceof DataView));
+}
+
+/** Why `row` is not a row of `cols` entries. */
+function rowProblem(row: unknown, i: number, cols: number): string | null {
+  if (!isRow(row)) return `row ${i} is ${row === undefined ? 'missing' : `not a list (got ${show(row)})`}`;
+  return row.length === cols ? null : `row ${i} has ${row.length} entries`;
+}
+
 /**
  * A rows×cols nested array of numbers, flattened row-major: finite ones (what a run starts
- * from), spikes (also true/false), or any (what a run ended with: a diverged one has NaN).
+ * from; in float32's range for a float32 run), spikes (also true/false), or any (what a run
+ * ended with: a diverged one has NaN).
  */
-function matrix(value: unknown, rows: number, cols: number, where: string, kind: 'finite' | 'spikes' | 'any' = 'finite'): Float64Array {
+function matrix(value: unknown, rows: number, cols: number, where: string, kind: 'finite' | 'spikes' | 'any' = 'finite', dtype?: 'float32' | 'float64'): Float64Array {
   const want = matrixKind(rows, cols, kind);
   checkRows(value, rows, cols, where, kind);
   const out = new Float64Array(rows * cols);
+  // Past float32's largest value the engine would start from ±∞, silently.
+  const limit = dtype === 'float32' ? FLT_MAX : Infinity;
   // Index loops, not forEach: a hole in a sparse array is an error, not a silent 0.
   for (let i = 0; i < rows; i++) {
     const row: unknown = value[i];
-    if (!Array.isArray(row) || row.length !== cols) bad(`${where} must be ${want} (row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries)`);
+    const problem = rowProblem(row, i, cols);
+    if (problem) bad(`${where} must be ${want} (${problem})`);
+    const r = row as ArrayLike<unknown>;
     for (let j = 0; j < cols; j++) {
-      const x: unknown = kind === 'spikes' && typeof row[j] === 'boolean' ? Number(row[j]) : row[j];
+      const x: unknown = kind === 'spikes' && typeof r[j] === 'boolean' ? Number(r[j]) : r[j];
       if (typeof x !== 'number' || (kind !== 'any' && !Number.isFinite(x))) bad(`${where} must be ${want} (entry [${i}][${j}] is ${show(x)})`);
+      if (Math.abs(x) > limit) bad(`${where}: entry [${i}][${j}] is ${show(x)}, beyond float32's range (|x| ≤ ${FLT_MAX.toPrecision(5)}) in a float32 fixture`);
       out[i * cols + j] = x;
     }
   }
@@ -114,11 +131,12 @@ function matrixKind(rows: number, cols: number, kind: 'finite' | 'spikes' | 'any
 /** A matrix's row count, and its first row's length: checked without allocating anything. */
 function checkRows(value: unknown, rows: number, cols: number, where: string, kind: 'finite' | 'spikes' | 'any' = 'finite'): asserts value is unknown[] {
   const want = matrixKind(rows, cols, kind);
+  if (value == null) bad(`${where} is missing (${want})`);
   if (!Array.isArray(value) || value.length !== rows) {
-    bad(`${where} must be ${want} (got ${Array.isArray(value) ? `${value.length} rows` : typeof value})`);
+    bad(`${where} must be ${want} (got ${Array.isArray(value) ? `${value.length} rows` : show(value)})`);
   }
-  const first: unknown = value[0];
-  if (rows > 0 && (!Array.isArray(first) || first.length !== cols)) bad(`${where} must be ${want} (row 0 has ${Array.isArray(first) ? first.length : 'no'} entries)`);
+  const problem = rows > 0 ? rowProblem(value[0], 0, cols) : null;
+  if (problem) bad(`${where} must be ${want} (${problem})`);
 }
 
 /** The fixture's initial matrices and task, as its params size them. */
@@ -157,6 +175,7 @@ function nested(data: ArrayLike<number>, rows: number, cols: number): Nested {
 function fixtureDtype(fixture: Fixture): 'float32' | 'float64' {
   const inParams = isObject(fixture.params) ? fixture.params.dtype : undefined;
   const dtype = fixture.dtype ?? inParams;
+  if (dtype === undefined) bad('fixture.dtype is missing (float32 or float64: the precision the reference ran in)');
   if (dtype !== 'float32' && dtype !== 'float64') bad(`fixture.dtype must be float32 or float64 (got ${show(dtype)})`);
   if (inParams !== undefined && inParams !== dtype) bad(`fixture.dtype is ${show(dtype)} but fixture.params.dtype is ${show(inParams)}`);
   return dtype;
@@ -211,7 +230,7 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
   const release = reserveMemory(p, fixtureLabel);
   let out: RunOutput, backend: ReplayResult['backend'];
   try {
-    const [W_hh, W_ih, W_ho, W_trg, noise, targ, clock] = inputs(fixture, p).map(([value, rows, cols, where]) => matrix(value, rows, cols, where));
+    const [W_hh, W_ih, W_ho, W_trg, noise, targ, clock] = inputs(fixture, p).map(([value, rows, cols, where]) => matrix(value, rows, cols, where, 'finite', p.dtype));
     expected(fixture, p); // a malformed expect fails now, not after the run
     backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.replay, warn);
     [out] = await runPhases(
@@ -267,9 +286,9 @@ export interface FieldCheck {
 /** Tolerances of the replay contract: spikes and ΔZ exact; the rest relative, by dtype. */
 export const REPLAY_TOLERANCE = Object.freeze({ float64: 1e-9, float32: 1e-4 });
 
-function vector(value: unknown, length: number, where: string): Float64Array {
+function vector(value: unknown, length: number, where: string, why = ''): Float64Array {
   if (!Array.isArray(value) || value.length !== length) {
-    bad(`${where} must be a list of ${length} numbers (got ${Array.isArray(value) ? `${value.length} entries` : typeof value})`);
+    bad(`${where} must be a list of ${length} numbers${why} (got ${Array.isArray(value) ? `${value.length} entries` : show(value)})`);
   }
   return matrix(value.map((x) => [x]), length, 1, where, 'any');
 }
@@ -296,9 +315,15 @@ function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array
   for (const [field, rows, cols] of shapes) {
     if (e[field] != null && !(field === 'Z_last' && noLastEpoch)) out.set(field, matrix(e[field], rows, cols, `fixture.expect.${field}`, field === 'z_targ' || field === 'Z_last' ? 'spikes' : 'any'));
   }
-  if (e.mse_out != null) out.set('mse_out', vector([e.mse_out], 1, 'fixture.expect.mse_out'));
+  if (e.mse_out != null) {
+    if (typeof e.mse_out !== 'number') bad(`fixture.expect.mse_out must be a number (got ${show(e.mse_out)})`);
+    out.set('mse_out', Float64Array.of(e.mse_out));
+  }
+  // One value per recurrent epoch: a fixture without epochs has SPEC's default count.
+  const epochsGiven = isObject(fixture.params) && fixture.params.epochs !== undefined;
+  const why = epochsGiven ? ', one per recurrent epoch' : ` (fixture.params has no epochs: SPEC's default ${R} recurrent epochs)`;
   for (const field of ['mse_rec', 'dz']) {
-    if (e[field] != null) out.set(field, vector(e[field], R, `fixture.expect.${field}`));
+    if (e[field] != null) out.set(field, vector(e[field], R, `fixture.expect.${field}`, why));
   }
   return out;
 }

@@ -57,7 +57,13 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
     [(f) => { f.init = 5; }, /^fixture.init must be an object of matrices \(got 5\)$/],
     [(f) => { delete f.task; }, /^fixture.task is missing$/],
     [(f) => { f.params.dtype = 'float32'; }, /^fixture.dtype is "float64" but fixture.params.dtype is "float32"$/],
-    [(f) => { delete f.dtype; }, /^fixture.dtype must be float32 or float64 \(got undefined\)$/],
+    [(f) => { delete f.dtype; }, /^fixture.dtype is missing \(float32 or float64: the precision the reference ran in\)$/],
+    [(f) => { f.dtype = null; }, /^fixture.dtype is missing/], // None in Python
+    [(f) => { delete f.init.W_ho; }, /^fixture.init.W_ho is missing \(a 40×3 matrix of finite numbers\)$/],
+    [(f) => { f.init.W_ih[2] = 7; }, /^fixture.init.W_ih must be a 5×40 matrix of finite numbers \(row 2 is not a list \(got 7\)\)$/],
+    [(f) => { f.expect.mse_out = 'x'; }, /^fixture.expect.mse_out must be a number \(got "x"\)$/],
+    [(f) => { f.expect.mse_rec = f.expect.mse_rec.slice(1); }, /^fixture.expect.mse_rec must be a list of \d+ numbers, one per recurrent epoch \(got \d+ entries\)$/],
+    [(f) => { delete f.params.epochs; }, /^fixture.expect.mse_rec must be a list of 10000 numbers \(fixture.params has no epochs: SPEC's default 10000 recurrent epochs\) \(got \d+ entries\)$/],
     [(f) => { f.expect.z_targ[0][0] = 'x'; }, /fixture.expect.z_targ must be .* \(entry \[0\]\[0\] is "x"\)/],
   ];
   for (const [change, message] of cases) {
@@ -69,6 +75,25 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
   t.throws(() => compareReplay(fx, null as never), { code: 'GOAL_INVALID_OPTION' });
   t.throws(() => compareReplay(fx, { params: {} } as never), { code: 'GOAL_INVALID_OPTION' });
   t.strictSame(compareReplay(with_((f) => { delete f.expect; }), r), [], 'no expect: nothing compared');
+});
+
+t.test('a float32 fixture: a matrix entry past float32\'s range is refused, not run as ∞', async (t) => {
+  const f = structuredClone(loadFixture('rank12-n40-f32.json')) as unknown as Record<string, any>;
+  f.init.W_ho[3][1] = 1e39;
+  await t.rejects(replay(f as never), { code: 'GOAL_BAD_FIXTURE', message: /^fixture.init.W_ho: entry \[3\]\[1\] is 1e\+39, beyond float32's range \(\|x\| ≤ 3.4028e\+38\) in a float32 fixture$/ });
+  f.init.W_ho[3][1] = -3.4e38; // within it
+  f.params.epochs = [0, 0];
+  f.expect = undefined;
+  const r = await replay(f as never);
+  t.equal(r.wHoTrained[3][1], Math.fround(-3.4e38), 'the largest float32 values are taken');
+});
+
+t.test('a library caller may give rows as typed arrays: the same run as nested lists', async (t) => {
+  const fx = loadFixture('rank3-n40.json');
+  const f = structuredClone(fx) as unknown as Record<string, any>;
+  for (const k of Object.keys(f.init)) f.init[k] = f.init[k].map((row: number[]) => Float64Array.from(row));
+  const r = await replay(f as never);
+  t.ok(compareReplay(fx, r).every((c) => c.ok), 'every field matches the reference');
 });
 
 t.test('LTTS with resample: drawn once, as the reference does, so the fixture replays', async (t) => {
