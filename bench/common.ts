@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Batch, NativeBackend, NetConfig } from '../binding';
-import { compareReplay, replay, resolveParams, type Fixture, type Params } from '../src/index';
+import { compareReplay, replay, resolveParams, type Fixture, type TrainParams } from '../src/index';
 import { addon, packageRoot } from '../src/native';
 import { netConfig } from '../src/run';
 import { drawInput } from '../src/train';
@@ -25,7 +25,7 @@ export async function checkReplay(backend: NativeBackend, name = 'ltts-n40.json'
 export { scaledOutLr } from '../src/params';
 
 /** One network as train() draws it for these params, and its feedback noise: a batch member. */
-export async function drawMember(params: Partial<Params>): Promise<{ net: NetConfig; noise: Float64Array }> {
+export async function drawMember(params: TrainParams): Promise<{ net: NetConfig; noise: Float64Array }> {
   const { params: p } = resolveParams(params);
   const input = await drawInput({ ...p, seed: p.seed ?? 1 });
   return { net: netConfig(input), noise: await input.noise() };
@@ -42,7 +42,7 @@ export async function readyBatch(members: { net: NetConfig; noise: Float64Array 
 }
 
 /** One network (a batch of one), ready for recurrent epochs. */
-export async function readyNet(params: Partial<Params>, backend: NativeBackend, readout = 200): Promise<Batch> {
+export async function readyNet(params: TrainParams, backend: NativeBackend, readout = 200): Promise<Batch> {
   return readyBatch([await drawMember({ ...params, epochs: [readout, 0] })], backend, readout);
 }
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { NativeBackend } from '../binding';
-import { REPLAY_TOLERANCE, replay, train, type Fixture, type Params } from '../src/index';
+import { REPLAY_TOLERANCE, replay, train, type Fixture, type TrainParams } from '../src/index';
 import { packageRoot } from '../src/native';
 import { drawMember, readyBatch, readyNet, scaledOutLr, timeRecurrent } from './common';
 
@@ -92,7 +92,7 @@ export async function fixtureParity(names: string[]): Promise<ParityRow[]> {
 }
 
 /** train() with the same seed on both backends: dz per epoch and the MSE curves. */
-export async function seedParity(name: string, params: Partial<Params>, exact = true): Promise<ParityRow> {
+export async function seedParity(name: string, params: TrainParams, exact = true): Promise<ParityRow> {
   const quiet = { onWarning: () => {} };
   const g = await train(params, { ...quiet, backend: GPU }), c = await train(params, { ...quiet, backend: 'cpu' });
   const pairs: [ArrayLike<number>, ArrayLike<number>][] = [[[g.mseOut], [c.mseOut]], [g.mseRec, c.mseRec]];
@@ -104,7 +104,7 @@ export async function seedParity(name: string, params: Partial<Params>, exact = 
 }
 
 /** The parity cases of the device check and of bench:gpu, both paths, both dtypes: [name, params, exact]. */
-export const SEED_CASES: [string, Partial<Params>, boolean][] = [
+export const SEED_CASES: [string, TrainParams, boolean][] = [
   ['block path: N=150 LTTS float32', { nRec: 150, epochs: [200, 10], dtype: 'float32', seed: 1 }, true],
   ['block path: N=150 rank 5 float32', { nRec: 150, epochs: [200, 10], dtype: 'float32', rank: 5, seed: 2 }, true],
   ['block path: N=150 rank 150 (u@D) float32', { nRec: 150, epochs: [200, 10], dtype: 'float32', rank: 150, seed: 3 }, true],
@@ -119,7 +119,7 @@ export const SEED_CASES: [string, Partial<Params>, boolean][] = [
 ];
 
 /** A CUDA batch against its networks run alone on CUDA: must be equal bit for bit. */
-export async function batchParity(name: string, members: Partial<Params>[], epochs: number): Promise<ParityRow> {
+export async function batchParity(name: string, members: TrainParams[], epochs: number): Promise<ParityRow> {
   const nets = await Promise.all(members.map(drawMember));
   const b = await readyBatch(nets, GPU, 20);
   const r = await b.recurrent(epochs);
@@ -136,7 +136,7 @@ export async function batchParity(name: string, members: Partial<Params>[], epoc
   return row(name, 'mse_rec, W_hh (batch vs alone)', pairs, 0, spikes);
 }
 
-export const BATCH_CASES: [string, Partial<Params>[], number][] = [
+export const BATCH_CASES: [string, TrainParams[], number][] = [
   ['batch vs alone, block path N=150 (LTTS, rank 5, rank 150, out 10; τ⋆ 2..20)', [
     { nRec: 150, seed: 11, tauO: 2 }, { nRec: 150, seed: 12, rank: 5, tauO: 5 },
     { nRec: 150, seed: 13, rank: 150, tauO: 10 }, { nRec: 150, seed: 14, rank: 10, feedback: 'out', tauO: 20 },
@@ -171,9 +171,9 @@ export const SINGLE_SIZES: { N: number; gpuEpochs: number; cpuEpochs: number | n
  * The paper's Figure 2 grid: 11 ranks (LTTS and 3…150) × 10 values of τ⋆ (1…10 dt) × 10 seeds
  * = 1100 networks of N=150, T=150, float32.
  */
-export function paperGrid(): Partial<Params>[] {
+export function paperGrid(): TrainParams[] {
   const ranks: (number | null)[] = [null, 3, 19, 34, 49, 64, 79, 94, 109, 124, 150];
-  const nets: Partial<Params>[] = [];
+  const nets: TrainParams[] = [];
   for (const rank of ranks)
     for (let tauO = 1; tauO <= 10; tauO++)
       for (let seed = 1; seed <= 10; seed++) nets.push({ nRec: 150, tSeq: 150, dtype: 'float32', rank, tauO, seed });
@@ -181,7 +181,7 @@ export function paperGrid(): Partial<Params>[] {
 }
 
 /** Network-epochs per second of a lockstep batch (recurrent epochs only, after a warm-up). */
-export async function batchThroughput(members: Partial<Params>[], backend: NativeBackend, epochs: number,
+export async function batchThroughput(members: TrainParams[], backend: NativeBackend, epochs: number,
   rounds = 3): Promise<number> {
   const nets = await Promise.all(members.map(drawMember));
   const b = await readyBatch(nets, backend, 50, backend === 'cpu' ? os.availableParallelism() : 1);

@@ -1,10 +1,16 @@
+/** The codes of GoalError (README, "The library", says when each comes). */
+export type GoalErrorCode =
+  | 'GOAL_INVALID_PARAM' | 'GOAL_INVALID_OPTION' | 'GOAL_USAGE' | 'GOAL_DEGENERATE_TASK' | 'GOAL_ENOMEM'
+  | 'GOAL_NO_CUDA' | 'GOAL_BAD_FIXTURE' | 'GOAL_BAD_PATH' | 'GOAL_BAD_RESULTS' | 'GOAL_LOCKED' | 'GOAL_IO'
+  | 'GOAL_CUDA' | 'GOAL_NO_ADDON' | 'GOAL_INVALID' | 'GOAL_INTERNAL' | 'GOAL_STATE' | 'GOAL_BUSY' | 'GOAL_ABORTED';
+
 /** Every error goal-snn raises on purpose: a one-line message and a stable `code`. */
 export class GoalError extends Error {
-  readonly code: string;
-  /** The parameter at fault, by its library name, when there is one. */
+  readonly code: GoalErrorCode;
+  /** The parameter (or option) at fault, by its library name, when there is one. */
   readonly param?: string;
 
-  constructor(code: string, message: string, param?: string) {
+  constructor(code: GoalErrorCode, message: string, param?: string) {
     super(message);
     this.name = 'GoalError';
     this.code = code;
@@ -25,7 +31,7 @@ export function asGoalError(err: unknown): unknown {
   }
   const e = err as { code?: unknown; message?: unknown } | null;
   if (e && typeof e.code === 'string' && e.code.startsWith('GOAL_')) {
-    return new GoalError(e.code, typeof e.message === 'string' ? e.message : String(err));
+    return new GoalError(e.code as GoalErrorCode, typeof e.message === 'string' ? e.message : String(err));
   }
   return err;
 }

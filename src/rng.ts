@@ -3,7 +3,7 @@
 // standard normals by Marsaglia's polar method. Pure integer arithmetic plus Math.log and
 // Math.sqrt, so a seed gives the same stream on every machine running the same Node.js.
 import { randomInt } from 'node:crypto';
-import { GoalError } from './errors';
+import { asGoalError, GoalError } from './errors';
 import { show } from './params';
 
 const MASK64 = (1n << 64n) - 1n;
@@ -84,13 +84,25 @@ export class Rng {
    * same order): a large matrix is then drawn without holding the event loop (drainAsync).
    */
   *normalsInSlices(count: number, scale = 1): Generator<void, Float64Array> {
-    const out = new Float64Array(count);
+    // A public method: a bad count is a coded error, not V8's RangeError or an empty draw.
+    if (!Number.isSafeInteger(count) || count < 0) throw new GoalError('GOAL_INVALID_OPTION', `normals: count must be an integer ≥ 0 (got ${show(count)})`);
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new GoalError('GOAL_INVALID_OPTION', `normals: scale must be a finite number (got ${show(scale)})`);
+    const out = allocate(count);
     for (let start = 0; start < count; start += SLICE) {
       const end = Math.min(count, start + SLICE);
       for (let k = start; k < end; k++) out[k] = scale * this.normal();
       if (end < count) yield;
     }
     return out;
+  }
+}
+
+/** A Float64Array of `count` entries; one too large for memory is GOAL_ENOMEM. */
+function allocate(count: number): Float64Array {
+  try {
+    return new Float64Array(count);
+  } catch (err) {
+    throw asGoalError(err);
   }
 }
 

@@ -219,12 +219,17 @@ function noDuplicates<T>(values: readonly T[], what: string): void {
   }
 }
 
-interface Point {
-  rank: SweepRank;
-  tau_o: number;
-  seed: number;
-  params: SeededParams;
+/** One point of the grid; the params of a (rank, τ⋆) cell are shared by its seeds. */
+class Point {
+  constructor(readonly rank: SweepRank, readonly tau_o: number, readonly seed: number, readonly cell: ResolvedParams) {}
+
+  get params(): SeededParams {
+    return { ...this.cell, seed: this.seed };
+  }
 }
+
+/** The most points one sweep plans: past it, split the grid into several sweeps. */
+export const MAX_SWEEP_POINTS = 1_000_000;
 
 /** The grid in a fixed order (rank, then τ⋆, then seed), every point checked. */
 function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller, warn: (message: string) => void): Point[] {
@@ -234,20 +239,27 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
     }
   }
   if (!o.ranks.length || !o.taus.length || !o.seeds.length) throw new GoalError('GOAL_USAGE', 'a sweep needs at least one rank, one τ⋆ and one seed');
+  const size = o.ranks.length * o.taus.length * o.seeds.length;
+  if (size > MAX_SWEEP_POINTS) {
+    throw new GoalError('GOAL_USAGE', `a grid of ${size} points (${o.ranks.length} ranks × ${o.taus.length} τ⋆ × ${o.seeds.length} seeds) is more than one sweep plans (${MAX_SWEEP_POINTS}): split it into several sweeps`);
+  }
   noDuplicates(o.ranks, label('rank'));
   noDuplicates(o.taus, label('tauO'));
   noDuplicates(o.seeds, label('seed'));
+  // A seed's validity does not depend on the cell: a bad one gets resolveParams' own message.
+  const first = { ...o.base, rank: o.ranks[0] === 'ltts' ? null : o.ranks[0], tauO: o.taus[0] };
+  for (const seed of o.seeds) if (!Number.isSafeInteger(seed) || seed < 0) resolveParams({ ...first, seed }, label);
   const points: Point[] = [];
   const warnings = new Set<string>();
   for (const rank of o.ranks)
-    for (const tau_o of o.taus)
-      for (const seed of o.seeds) {
-        const r = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed }, label);
-        r.warnings.forEach((m) => warnings.add(rank === 'ltts' ? `LTTS points: ${m}` : m));
-        points.push({ rank, tau_o, seed, params: { ...r.params, seed } });
-      }
-  // A seed whose target is degenerate fails now, before any warning and before any point trains.
-  for (const seed of o.seeds) checkTarget(points.find((p) => p.seed === seed)!.params, label);
+    for (const tau_o of o.taus) {
+      const r = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed: o.seeds[0] }, label);
+      r.warnings.forEach((m) => warnings.add(rank === 'ltts' ? `LTTS points: ${m}` : m));
+      for (const seed of o.seeds) points.push(new Point(rank, tau_o, seed, r.params));
+    }
+  // A seed whose target is degenerate fails now, before any warning and before any point trains
+  // (the target depends on the seed and the sizes alone: the first cell's stands for all).
+  for (let k = 0; k < o.seeds.length; k++) checkTarget(points[k].params, label);
   warnings.forEach(warn);  // once per kind, not once per point
   return points;
 }
@@ -352,8 +364,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const backend = todo.length ? chooseBackend(o.backend ?? DEFAULT_BACKEND.sweep, warn) : 'cpu';
     const lockstep = backend === 'cuda' || o.batch !== undefined;
     const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
-    const largest = grid.reduce((a, b) => (networkBytes(b.params) > networkBytes(a.params) ? b : a));
-    const release = reserveMemory(largest.params, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
+    const cells = [...new Set(grid.map((p) => p.cell))];
+    const largest = cells.reduce((a, b) => (networkBytes(b) > networkBytes(a) ? b : a));
+    const release = reserveMemory(largest, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
     try {
       if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched
         if (read.torn) warn(tornLine(o.out!));

@@ -32,7 +32,8 @@ export interface TrainResult {
   device: string;
   dtype: ResolvedParams['dtype'];
   seconds: number;
-  params: ResolvedParams;
+  /** The params the run used, its seed included (drawn when none was given). */
+  params: SeededParams;
   /** True when options.signal stopped the run; the lists then hold the epochs done. */
   aborted: boolean;
 }
@@ -121,7 +122,10 @@ function seedError(err: unknown, p: SeededParams, label: Labeller): unknown {
  * Trains one network as the paper does: readout epochs on the target spikes, then recurrent
  * epochs with the GOAL feedback. Rejects with a GoalError on bad params before any work.
  */
-export async function train(params: Partial<Params>, options: TrainOptions = {}): Promise<TrainResult> {
+/** What train() takes: any of the params, N required; the others default (see `defaults`). */
+export type TrainParams = Partial<Params> & Pick<Params, 'nRec'>;
+
+export async function train(params: TrainParams, options: TrainOptions = {}): Promise<TrainResult> {
   checkRunOptions(options, TRAIN_OPTIONS);
   const { warn, settle } = warnVia(options.onWarning);
   const { params: p, warnings } = resolveParams(params, options.label);

@@ -116,3 +116,14 @@ t.test('resample: every recurrent epoch builds its feedback from the next draw o
     t.notSame(once.dz.slice(1), resampled.dz.slice(1), `${feedback}: the later ones do not`);
   }
 });
+
+t.test('Rng: a bad seed, count or scale is a coded error', async (t) => {
+  t.throws(() => new Rng(-1), { code: 'GOAL_INVALID_PARAM', param: 'seed' });
+  t.throws(() => new Rng(1.5), { code: 'GOAL_INVALID_PARAM' });
+  for (const count of [-1, 1.5, NaN, Infinity]) {
+    t.throws(() => new Rng(1).normals(count), { code: 'GOAL_INVALID_OPTION', message: /^normals: count must be an integer ≥ 0/ }, `count ${count}`);
+  }
+  t.throws(() => new Rng(1).normals(3, NaN), { code: 'GOAL_INVALID_OPTION', message: /^normals: scale must be a finite number \(got NaN\)$/ });
+  t.throws(() => new Rng(1).normals(2 ** 52), { code: 'GOAL_ENOMEM' }, 'past any typed array: out of memory, not a RangeError');
+  t.equal(new Rng(1).normals(0).length, 0);
+});

@@ -15,7 +15,7 @@
 // A batch row and the same network alone on CUDA run the same kernels: equal bit for bit.
 import t from 'tap';
 import type { NetConfig } from '../binding';
-import { compareReplay, REPLAY_TOLERANCE, replay, resolveParams, train, type Params } from '../src/index';
+import { compareReplay, REPLAY_TOLERANCE, replay, resolveParams, train, type TrainParams } from '../src/index';
 import { addon } from '../src/native';
 import { netConfig } from '../src/run';
 import { drawInput } from '../src/train';
@@ -53,7 +53,7 @@ t.test('every reference fixture replays on CUDA as on the CPU', { skip }, async 
 });
 
 // [name, params, spikes exact]
-const seeds: [string, Partial<Params>, boolean][] = [
+const seeds: [string, TrainParams, boolean][] = [
   ['block path, LTTS, float32', { nRec: 150, tSeq: 100, epochs: [100, 8], dtype: 'float32' }, true],
   ['block path, rank 5, float32', { nRec: 150, tSeq: 100, epochs: [100, 8], dtype: 'float32', rank: 5 }, true],
   ['block path, rank 120 (u@D), float32', { nRec: 150, tSeq: 100, epochs: [100, 8], dtype: 'float32', rank: 120 }, true],
@@ -87,7 +87,7 @@ for (const [name, params, exact] of seeds) {
   });
 }
 
-async function member(params: Partial<Params>): Promise<{ net: NetConfig; noise: Float64Array }> {
+async function member(params: TrainParams): Promise<{ net: NetConfig; noise: Float64Array }> {
   const { params: p } = resolveParams(params);
   const input = await drawInput({ ...p, seed: p.seed ?? 1 });
   return { net: netConfig(input), noise: await input.noise() };
@@ -96,7 +96,7 @@ async function member(params: Partial<Params>): Promise<{ net: NetConfig; noise:
 /** A lone network: a batch of one. */
 const one = (net: NetConfig, backend: 'cpu' | 'cuda') => new (addon().Batch)({ backend, nets: [net] });
 
-const batches: [string, Partial<Params>[]][] = [
+const batches: [string, TrainParams[]][] = [
   ['block path', [
     { nRec: 60, tSeq: 60, seed: 1, tauO: 2 }, { nRec: 60, tSeq: 60, seed: 2, rank: 5, tauO: 5 },
     { nRec: 60, tSeq: 60, seed: 3, rank: 40, tauO: 9 }, { nRec: 60, tSeq: 60, seed: 4, rank: 6, feedback: 'out' },

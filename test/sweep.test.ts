@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { buildTarget, convergenceEpoch, gridGap, mergeRows, readRows, resolveParams, Rng, summarize, summaryTables, sweep, train, type SweepRow } from '../src/index';
-import { writeRows } from '../src/sweep';
+import { MAX_SWEEP_POINTS, writeRows } from '../src/sweep';
 import { addon } from '../src/native';
 import { netSizes } from '../src/run';
 
@@ -97,6 +97,9 @@ t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, taus: [5, 5.0] }), { code: 'GOAL_USAGE', message: /^tauO lists 5 twice$/ });
   await t.rejects(sweep({ ...grid, ranks: ['ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
   await t.rejects(sweep({ ...grid, threads: 1025 }), { code: 'GOAL_INVALID_OPTION', message: /threads must be an integer in \[1, 1024\]/ });
+  const seeds = Array.from({ length: MAX_SWEEP_POINTS / 10 + 1 }, (_, i) => i);
+  await t.rejects(sweep({ ...grid, ranks: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12], taus: [5], seeds }),
+    { code: 'GOAL_USAGE', message: `a grid of ${MAX_SWEEP_POINTS + 10} points (10 ranks × 1 τ⋆ × ${seeds.length} seeds) is more than one sweep plans (${MAX_SWEEP_POINTS}): split it into several sweeps` });
 });
 
 t.test('a shard with none of the grid\'s points says so', async (t) => {
