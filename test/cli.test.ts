@@ -286,7 +286,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`--replay ${malformed}`, /--replay .*malformed.json: not valid JSON/],
     [`--replay ${incomplete}`, /--replay .*incomplete.json: fixture.params lacks n_rec \(and there is no fixture.init.W_hh to read it off\)/],
     [`--replay ${wrongShape}`, /W_hh must be a 40×40 matrix/],
-    [`--replay ${path.join(FIXTURE_DIR, 'rank3-n40.json')} -N 5`, /--replay takes every parameter from its file; drop --n-rec/],
+    [`--replay ${path.join(FIXTURE_DIR, 'rank3-n40.json')} -N 5`, /--replay takes every parameter from its file; drop -N\/--n-rec$/m],
   ];
   if (!gpu) cases.push(['-N 10 --backend cuda', /backend cuda is not available/], ['-N 10 --gpu --backend cuda', /backend cuda is not available/]);
   cases.push(['-N 10 --gpu --backend cpu', /--gpu asks for the GPU; it contradicts --backend cpu/]);

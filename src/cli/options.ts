@@ -45,7 +45,8 @@ export function addParamOptions(cmd: Command, skip: readonly ParamName[] = []): 
     const flags = paramFlags(d.name);
     const also = d.legacy.filter((f) => f.length > 2);
     const unit = d.unit && d.unit !== 'units' && d.unit !== 'epochs' && d.unit !== 'steps' ? ` [${d.unit}]` : '';
-    const option = new Option(flags, `${d.meaning}${unit} (default: ${describeDefault(d.name)})${also.length ? `; also ${also.join(', ')}` : ''}`);
+    const words = d.name === 'rank' ? `${d.meaning}; ltts (or none) for LTTS` : d.meaning;
+    const option = new Option(flags, `${words}${unit} (default: ${describeDefault(d.name)})${also.length ? `; also ${also.join(', ')}` : ''}`);
     if (!isSwitch(d.name) && d.name !== 'epochs') {
       option.argParser((value: string, previous: unknown) => {
         if (previous !== undefined) before.push({ name: d.name, value: previous });

@@ -113,7 +113,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   let fixture: Fixture | undefined;
   let params: ResolvedParams;
   if (opts.replay !== undefined) {
-    const clash = paramDocs.filter((d) => opts[d.name] !== undefined).map((d) => d.long);
+    const clash = paramDocs.filter((d) => opts[d.name] !== undefined).map((d) => flagLabel(d.name));
     if (clash.length) {
       throw new GoalError('GOAL_USAGE', `--replay takes every parameter from its file; drop ${clash.join(', ')}`);
     }
