@@ -12,6 +12,7 @@
 #include "cpu_kernels.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "goal_math.h"
 
@@ -56,29 +57,52 @@ void trace_all(F* __restrict x, F a, F b, const F* __restrict in, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = trace(a, b, x[i], in[i]);
 }
 
-// c = h@W, skipping silent presynaptic units (h_j = 0 adds exact zeros).
+// Whether every x_i is finite (x − x is 0 for a finite x, NaN for ±∞ and NaN); no branch,
+// so the loop vectorises.
 template <typename F>
-void project(F* __restrict c, const F* __restrict h, const F* __restrict W, int64_t N) {
+bool all_finite(const F* __restrict x, int64_t n) {
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok &= (x[i] - x[i]) == F(0);
+  return ok;
+}
+
+// c = h@W, skipping silent presynaptic units (h_j = 0 adds exact zeros) unless W may hold a
+// non-finite entry (dense: then 0·NaN is NaN, as SPEC's arithmetic has it).
+template <typename F>
+void project(F* __restrict c, const F* __restrict h, const F* __restrict W, int64_t N, bool dense) {
   fill(c, F(0), N);
   for (int64_t j = 0; j < N; ++j)
-    if (h[j] != F(0)) axpy(c, h[j], W + j * N, N);
+    if (dense || h[j] != F(0)) axpy(c, h[j], W + j * N, N);
 }
 
 // W += rec_lr · e ⊗ g with the diagonal held at zero (SPEC step 4) and, when h is given,
 // c = h@W with the updated weights, in one pass over W: the update of step t and the
-// recurrent input of step t+1 share the memory traffic.
+// recurrent input of step t+1 share the memory traffic. Zero terms are skipped while g is
+// finite (g_finite) and W holds only finite entries (!w_dense).
 template <typename F>
 void update_and_project(F* __restrict W, const F* __restrict e, const F* __restrict g,
-                        F rec_lr, const F* __restrict h, F* __restrict c, int64_t N) {
+                        F rec_lr, const F* __restrict h, F* __restrict c, int64_t N,
+                        bool g_finite, bool w_dense) {
   if (h) fill(c, F(0), N);
+  if (!g_finite) {
+    // Every term (s·g_i with s = 0 is NaN here), the diagonal zeroed after the update.
+    for (int64_t j = 0; j < N; ++j) {
+      F* __restrict w = W + j * N;
+      axpy(w, rec_lr * e[j], g, N);
+      w[j] = F(0);
+      if (h) axpy(c, h[j], w, N);
+    }
+    return;
+  }
   for (int64_t j = 0; j < N; ++j) {
     F* __restrict w = W + j * N;
     const F s = rec_lr * e[j];
     const F hj = h ? h[j] : F(0);
+    const bool proj = h && (hj != F(0) || w_dense);
     if (s != F(0)) {
       // -(s·g_j) + s·g_j is exactly +0: the diagonal entry is zeroed by the same loop.
       w[j] = -(s * g[j]);
-      if (hj != F(0)) {
+      if (proj) {
         for (int64_t i = 0; i < N; ++i) {
           const F x = w[i] + s * g[i];
           w[i] = x;
@@ -87,7 +111,7 @@ void update_and_project(F* __restrict W, const F* __restrict e, const F* __restr
       } else {
         axpy(w, s, g, N);
       }
-    } else if (hj != F(0)) {
+    } else if (proj) {
       axpy(c, hj, w, N);
     }
   }
@@ -134,13 +158,14 @@ void store_spikes(uint8_t* __restrict row, const F* __restrict z, int64_t N) {
   for (int64_t i = 0; i < N; ++i) row[i] = z[i] != F(0);
 }
 
-// y = r@W_ho for one row r; returns Σ_o (y*_o − y_o)².
+// y = r@W_ho for one row r; returns Σ_o (y*_o − y_o)². Zero r_i skipped unless W_ho holds a
+// non-finite entry (dense).
 template <typename F>
-double row_error(const NetView<F>& n, const F* __restrict r, const F* __restrict targ_row) {
+double row_error(const NetView<F>& n, const F* __restrict r, const F* __restrict targ_row, bool dense) {
   F* __restrict y = n.y;
   fill(y, F(0), n.O);
   for (int64_t i = 0; i < n.N; ++i)
-    if (r[i] != F(0)) axpy(y, r[i], n.W_ho + i * n.O, n.O);
+    if (dense || r[i] != F(0)) axpy(y, r[i], n.W_ho + i * n.O, n.O);
   double se = 0;
   for (int64_t o = 0; o < n.O; ++o) {
     const double err = double(targ_row[o] - y[o]);
@@ -161,7 +186,7 @@ double target_run(const NetView<F>& n) {
   F margin = F(INFINITY);
   for (int64_t t = 0; t + 1 < n.T; ++t) {
     trace_all(n.h, n.a_s, n.b_s, n.z, N);
-    project(n.c, n.h, n.W_hh, N);
+    project(n.c, n.h, n.W_hh, N, *n.w_nonfinite);
     fill(d, F(0), N);
     for (int64_t o = 0; o < n.O; ++o) axpy(d, n.targ[t * n.O + o], n.W_trg + o * N, N);
     const F m = integrate(n, t, n.c, d);
@@ -176,17 +201,19 @@ double target_run(const NetView<F>& n) {
 
 template <typename F>
 double readout_mse(const NetView<F>& n) {
+  const bool dense = !all_finite(n.W_ho, n.N * n.O);
   double se = 0;
-  for (int64_t t = 0; t < n.T; ++t) se += row_error(n, n.r_targ + t * n.N, n.targ + t * n.O);
+  for (int64_t t = 0; t < n.T; ++t) se += row_error(n, n.r_targ + t * n.N, n.targ + t * n.O, dense);
   return se / double(n.T * n.O);
 }
 
 // SPEC "Training" 2: y = r*@W_ho; mse before the update; W_ho += out_lr · r*ᵀ@(y* − y).
-// Every sum runs over its terms in SPEC's order (y_t,o over i, the gradient over t), a zero r*
-// term skipped, as the CUDA kernel does; the arrays are held transposed (rT = r*ᵀ for a tile
-// of steps, err and grad O-major) so that the loops across the independent sums run
-// unit-stride and vectorise. The selects add +0 for a skipped term, which leaves any sum as it
-// was (a sum is never −0).
+// Every sum runs over its terms in SPEC's order (y_t,o over i, the gradient over t); the
+// arrays are held transposed (rT = r*ᵀ for a tile of steps, err and grad O-major) so that the
+// loops across the independent sums run unit-stride and vectorise. A zero r* adds ±0, which
+// leaves a finite sum as it was (a sum that starts at +0 is never −0): the same bits as the
+// CUDA kernel, which skips those terms, while the readout stays finite; once it is not, 0·NaN
+// is NaN, as in SPEC's dense arithmetic.
 template <typename F>
 void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
   const int64_t N = n.N, O = n.O, T = n.T, tile = readout_tile(T);
@@ -208,7 +235,7 @@ void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
         for (int64_t o = 0; o < O; ++o) {
           const F w = n.W_ho[i * O + o];
           F* __restrict y = err + o * T + t0;
-          for (int64_t t = 0; t < len; ++t) y[t] += r[t] != F(0) ? r[t] * w : F(0);
+          for (int64_t t = 0; t < len; ++t) y[t] += r[t] * w;
         }
       }
     }
@@ -226,7 +253,7 @@ void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
       for (int64_t o = 0; o < O; ++o) {
         const F e = err[o * T + t];
         F* __restrict g = grad + o * N;
-        for (int64_t i = 0; i < N; ++i) g[i] += r[i] != F(0) ? r[i] * e : F(0);
+        for (int64_t i = 0; i < N; ++i) g[i] += r[i] * e;
       }
     }
     for (int64_t i = 0; i < N; ++i)
@@ -261,6 +288,7 @@ void build_feedback(NetView<F>& n, const double* noise) {
       total += row;
     }
     n.m = F(total / double(N));
+    n.fb_finite = n.m - n.m == F(0);
     return;
   }
   for (int64_t r = 0; r < n.R; ++r)
@@ -278,6 +306,8 @@ void build_feedback(NetView<F>& n, const double* noise) {
       for (int64_t r = 0; r < n.R; ++r)
         n.P[t * n.R + r] = r < O ? n.targ[t * O + r] : dot(n.r_targ + t * N, n.Bt + r * N, N);
   }
+  n.fb_finite = all_finite(n.Bt, n.R * N) && (!n.D || all_finite(n.D, N * N)) &&
+                (!n.out_feedback || all_finite(n.P, n.T * n.R));
 }
 
 // D = B_R B_Rᵀ (N×N) as the engine uses it, or accumulated in double from the factors; or
@@ -289,11 +319,13 @@ void feedback_matrix(const NetView<F>& n, double* D) {
     for (int64_t k = 0; k < N * N; ++k) D[k] = double(n.D[k]);
     return;
   }
-  for (int64_t k = 0; k < N * N; ++k) D[k] = 0;
   if (n.R == 0) {
-    for (int64_t i = 0; i < N; ++i) D[i * N + i] = double(n.m);
+    // m·Identity entry by entry: an infinite or NaN m makes the zeros NaN too (∞·0).
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < N; ++j) D[i * N + j] = double(n.m) * (i == j ? 1.0 : 0.0);
     return;
   }
+  for (int64_t k = 0; k < N * N; ++k) D[k] = 0;
   for (int64_t r = 0; r < n.R; ++r) {
     const F* b = n.Bt + r * N;
     for (int64_t i = 0; i < N; ++i)
@@ -313,6 +345,12 @@ void learning_signal(const NetView<F>& n, int64_t t1) {
   const F* __restrict v = n.v;
   F* __restrict g = n.g;
   if (R == 0) {
+    // u@(m·I) as a scalar: the same while m is finite; an infinite m makes every off-diagonal
+    // term ∞·0 = NaN, and a NaN m every product NaN.
+    if (!n.fb_finite && N > 1) {
+      fill(g, F(NAN), N);
+      return;
+    }
     for (int64_t i = 0; i < N; ++i) g[i] = (n.m * (rt[i] - q[i])) * sigmoid_prime(v[i]);
     return;
   }
@@ -322,7 +360,7 @@ void learning_signal(const NetView<F>& n, int64_t t1) {
     for (int64_t i = 0; i < N; ++i) u[i] = rt[i] - q[i];
     fill(g, F(0), N);
     for (int64_t j = 0; j < N; ++j)
-      if (u[j] != F(0)) axpy(g, u[j], n.D + j * N, N);
+      if (u[j] != F(0) || !n.fb_finite) axpy(g, u[j], n.D + j * N, N);
     for (int64_t i = 0; i < N; ++i) g[i] *= sigmoid_prime(v[i]);
     return;
   }
@@ -352,10 +390,11 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
   store_spikes(n.Z, n.z, N);
   int64_t diff = 0;
   for (int64_t i = 0; i < N; ++i) diff += n.Z[i] != n.Z_targ[i];
-  double se = row_error(n, n.q, n.targ);  // r_0 = (1 − a_o) Z_0 = q at the start
+  const bool wo_dense = !all_finite(n.W_ho, N * n.O);
+  double se = row_error(n, n.q, n.targ, wo_dense);  // r_0 = (1 − a_o) Z_0 = q at the start
   trace_all(n.h, n.a_s, n.b_s, n.z, N);
   trace_all(n.e, n.a_m, n.b_m, n.h, N);
-  project(n.c, n.h, W, N);
+  project(n.c, n.h, W, N, *n.w_nonfinite);
   F margin = F(INFINITY);
   for (int64_t t = 0; t + 1 < T; ++t) {
     const F m = integrate(n, t, n.c, static_cast<const F*>(nullptr));
@@ -365,11 +404,13 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
     store_spikes(Zrow, n.z, N);
     for (int64_t i = 0; i < N; ++i) diff += Zrow[i] != Ztrow[i];
     trace_all(n.q, n.a_o, n.b_o, n.z, N);
-    se += row_error(n, n.q, n.targ + (t + 1) * n.O);
+    se += row_error(n, n.q, n.targ + (t + 1) * n.O, wo_dense);
     learning_signal(n, t + 1);
+    const bool g_finite = all_finite(n.g, N);
+    if (!g_finite) *n.w_nonfinite = true;  // the update spreads it into W_hh
     const bool last = t + 2 == T;
     if (!last) trace_all(n.h, n.a_s, n.b_s, n.z, N);  // h' of step t+1
-    update_and_project(W, n.e, n.g, n.rec_lr, last ? nullptr : n.h, n.c, N);
+    update_and_project(W, n.e, n.g, n.rec_lr, last ? nullptr : n.h, n.c, N, g_finite, *n.w_nonfinite);
     if (!last) trace_all(n.e, n.a_m, n.b_m, n.h, N);  // e' of step t+1
   }
   *mse_rec = se / double(T * n.O);

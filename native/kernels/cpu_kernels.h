@@ -22,6 +22,15 @@ struct NetView {
   F a_m, b_m, a_s, b_s, a_o, b_o;
   F v_init, bias, reset, thr, rec_lr, out_lr;
   F m;  // LTTS: D = m·Identity (used when R == 0)
+  // SPEC's arithmetic is dense: a zero times NaN or ∞ is NaN, so a diverged run (a readout
+  // gone to NaN, say) spreads NaN where a skipped zero term would not. The kernels skip zero
+  // terms for speed only while the other factor is finite:
+  //   fb_finite: the feedback (m, Bt, P, D) is finite; set by build_feedback;
+  //   w_nonfinite: W_hh may hold a non-finite entry off its diagonal (once true, it stays
+  //   true: such an entry never returns to finite). Set by the engine for the initial W_hh
+  //   and by the recurrent epoch when a learning signal is not finite.
+  bool fb_finite;
+  bool* w_nonfinite;
   F *W_ih, *W_hh, *W_ho, *W_trg, *targ, *clock;
   F *r_targ, *Bt, *P, *D;  // D null unless the dense feedback is cheaper
   uint8_t *Z_targ, *Z;

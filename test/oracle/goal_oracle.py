@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+np.seterr(all="ignore")  # a diverged case overflows on purpose
+
 
 def sigma_prime(v):
     s = 1.0 / (1.0 + np.exp(-v))
@@ -164,6 +166,13 @@ CASES = [
     ("rank-no-recurrent", dict(n_rec=19, rank=4, epochs=[12, 0])),
     ("ltts-many-inputs", dict(n_rec=16, n_inp=12, t_seq=20)),
     ("out-o4", dict(n_rec=29, n_out=4, rank=9, feedback="out", out_lr=0.004, rec_lr=0.3)),
+    # A readout that diverges to ∞ and NaN: SPEC's arithmetic is dense (0·NaN is NaN), so the
+    # NaN spreads through W_ho, the feedback and W_hh where a skipped zero term would not.
+    ("ltts-readout-diverged", dict(n_rec=15, out_lr=20, epochs=[300, 2])),
+    ("spk-rank-readout-diverged", dict(n_rec=15, rank=5, out_lr=20, epochs=[300, 2])),
+    ("spk-dense-readout-diverged", dict(n_rec=15, rank=12, out_lr=20, epochs=[300, 2])),
+    ("out-rank-readout-diverged", dict(n_rec=15, rank=5, feedback="out", out_lr=20, epochs=[300, 2])),
+    ("ltts-readout-huge", dict(n_rec=15, out_lr=20, epochs=[40, 2])),  # finite, ~1e124
 ]
 
 
