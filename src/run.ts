@@ -371,16 +371,24 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     // With no readout epochs, mse_out is the error of the initial readout.
     const mseOut = nets.map((_, k) => (nReadout === 0 ? eng.readoutMse(k) : NaN));
     let readoutDone = 0;
+    const firstMse = nets.map(() => NaN);
     let aborted = await inChunks(nReadout, options.signal, false, async (n, elapsed) => {
       const mse = await eng.readout(n);
       return deliver(n, options, (e) => {
-        for (let k = 0; k < K; k++) mseOut[k] = mse[k * n + e];
+        for (let k = 0; k < K; k++) {
+          mseOut[k] = mse[k * n + e];
+          if (readoutDone === 0) firstMse[k] = mseOut[k];
+        }
         readoutDone++;
       }, (e) => ({ phase: 'readout', epoch: readoutDone, epochs: nReadout, mse: median(nets.map((_, k) => mse[k * n + e])), seconds: elapsed(e) }));
     });
-    const diverged = aborted ? [] : mseOut.filter((m) => !Number.isFinite(m));
+    // Gradient descent on the readout's quadratic error only ever lowers it while out_lr is small
+    // enough: an error that grew (or went to ∞ or NaN) is a step past that bound.
+    const diverged = aborted ? [] : mseOut.map((m, k) => k).filter((k) => !Number.isFinite(mseOut[k]) || mseOut[k] > firstMse[k]);
     if (diverged.length) {
-      const which = K === 1 ? `mse_out = ${diverged[0]}` : `in ${diverged.length} of ${K} networks`;
+      const [k0] = diverged;
+      const grew = Number.isFinite(mseOut[k0]) ? `, up from ${+firstMse[k0].toPrecision(3)} at the first epoch` : '';
+      const which = K === 1 ? `mse_out = ${+mseOut[k0].toPrecision(6)}${grew}` : `in ${diverged.length} of ${K} networks`;
       const label = plan.label ?? ((n: ParamName) => n);
       const scaled = scaledOutLr(p0.nRec);
       await callerCode(() => plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +

@@ -141,6 +141,16 @@ t.test('a diverging readout is reported, not hidden', async (t) => {
   await train({ nRec: 10, tSeq: 1000, epochs: [300, 0], outLr: 0.03, bias: 0, seed: 1 }, { onWarning: (m) => small.push(m) });
   // 0.0025·150/10 = 0.0375 is larger than the 0.03 that diverged: no such advice.
   t.match(small, [/outLr=0.03 is too large for nRec=10; try a smaller outLr$/]);
+  // Still finite, but growing: gradient descent on a quadratic error never raises it while
+  // the step is small enough.
+  const grew: string[] = [];
+  const g = await train({ nRec: 150, epochs: [20, 0], outLr: 0.05, seed: 1, dtype: 'float64' }, { onWarning: (m) => grew.push(m) });
+  t.ok(Number.isFinite(g.mseOut) && g.mseOut > 1, `mse_out ${g.mseOut}: finite and far above the target's scale`);
+  t.match(grew, [/^the readout training diverged \(mse_out = \S+, up from \S+ at the first epoch\): outLr=0.05 is too large for nRec=150; try outLr ≈ 0.0025/]);
+  t.equal(grew.length, 1);
+  const fine: string[] = [];
+  await train({ nRec: 150, epochs: [200, 0], seed: 1 }, { onWarning: (m) => fine.push(m) });
+  t.strictSame(fine, [], 'the default out_lr at N = 150: no warning');
 });
 
 t.test('runs started together are checked against each other: the second that would not fit is refused', async (t) => {
