@@ -172,7 +172,7 @@ CASES = [
     ("spk-rank-readout-diverged", dict(n_rec=15, rank=5, out_lr=20, epochs=[300, 2])),
     ("spk-dense-readout-diverged", dict(n_rec=15, rank=12, out_lr=20, epochs=[300, 2])),
     ("out-rank-readout-diverged", dict(n_rec=15, rank=5, feedback="out", out_lr=20, epochs=[300, 2])),
-    ("ltts-readout-huge", dict(n_rec=15, out_lr=20, epochs=[40, 2])),  # finite, ~1e124
+    ("ltts-readout-diverging-finite", dict(n_rec=15, out_lr=20, epochs=[40, 2])),  # ~1e124, not yet ∞
 ]
 
 
