@@ -221,18 +221,30 @@ function noDuplicates<T>(values: readonly T[], what: string): void {
 
 /** One point of the grid; the params of a (rank, τ⋆) cell are shared by its seeds. */
 class Point {
-  constructor(readonly rank: SweepRank, readonly tau_o: number, readonly seed: number, readonly cell: ResolvedParams) {}
+  constructor(readonly rank: SweepRank, readonly tau_o: number, readonly seed: number, private readonly cell: ResolvedParams) {}
 
   get params(): SeededParams {
     return { ...this.cell, seed: this.seed };
   }
 }
 
-/** The most points one sweep plans: past it, split the grid into several sweeps. */
+/** The most points one sweep (or one shard of it) plans: past it, split the grid. */
 export const MAX_SWEEP_POINTS = 1_000_000;
 
-/** The grid in a fixed order (rank, then τ⋆, then seed), every point checked. */
-function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller, warn: (message: string) => void): Point[] {
+/** A grid as planned: its size, the params of each (rank, τ⋆) cell, and the points to run. */
+interface Plan {
+  size: number;
+  cells: ResolvedParams[];
+  /** The shard's points (all of them without a shard), in grid order. */
+  points: Point[];
+}
+
+/**
+ * The grid in a fixed order (rank, then τ⋆, then seed), every point checked; of a shard k/n
+ * only the points it runs (every n-th, from the k-th) are made.
+ */
+function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller, warn: (message: string) => void,
+  shard = { k: 1, n: 1 }, shardName = 'shard'): Plan {
   for (const key of ['rank', 'tauO', 'seed'] as const) {
     if ((o.base as Record<string, unknown> | undefined)?.[key] !== undefined) {
       throw new GoalError('GOAL_USAGE', `${label(key)} is set by the sweep's grid; give it with the grid instead`);
@@ -240,8 +252,13 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   }
   if (!o.ranks.length || !o.taus.length || !o.seeds.length) throw new GoalError('GOAL_USAGE', 'a sweep needs at least one rank, one τ⋆ and one seed');
   const size = o.ranks.length * o.taus.length * o.seeds.length;
-  if (size > MAX_SWEEP_POINTS) {
-    throw new GoalError('GOAL_USAGE', `a grid of ${size} points (${o.ranks.length} ranks × ${o.taus.length} τ⋆ × ${o.seeds.length} seeds) is more than one sweep plans (${MAX_SWEEP_POINTS}): split it into several sweeps`);
+  const { k, n } = shard;
+  const share = size >= k ? Math.floor((size - k) / n) + 1 : 0;
+  if (share > MAX_SWEEP_POINTS) {
+    const grid = `${size} points (${o.ranks.length} ranks × ${o.taus.length} τ⋆ × ${o.seeds.length} seeds)`;
+    throw new GoalError('GOAL_USAGE', n === 1
+      ? `a grid of ${grid} is more than one sweep plans (${MAX_SWEEP_POINTS}): split it with ${shardName} k/n, or into several sweeps`
+      : `${shardName} ${k}/${n} of a grid of ${grid} holds ${share} points, more than one sweep plans (${MAX_SWEEP_POINTS}): use more shards`);
   }
   noDuplicates(o.ranks, label('rank'));
   noDuplicates(o.taus, label('tauO'));
@@ -249,19 +266,21 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   // A seed's validity does not depend on the cell: a bad one gets resolveParams' own message.
   const first = { ...o.base, rank: o.ranks[0] === 'ltts' ? null : o.ranks[0], tauO: o.taus[0] };
   for (const seed of o.seeds) if (!Number.isSafeInteger(seed) || seed < 0) resolveParams({ ...first, seed }, label);
-  const points: Point[] = [];
+  const points: Point[] = [], cells: ResolvedParams[] = [];
   const warnings = new Set<string>();
+  let index = 0;
   for (const rank of o.ranks)
     for (const tau_o of o.taus) {
       const r = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed: o.seeds[0] }, label);
       r.warnings.forEach((m) => warnings.add(rank === 'ltts' ? `LTTS points: ${m}` : m));
-      for (const seed of o.seeds) points.push(new Point(rank, tau_o, seed, r.params));
+      cells.push(r.params);
+      for (const seed of o.seeds) if (index++ % n === k - 1) points.push(new Point(rank, tau_o, seed, r.params));
     }
   // A seed whose target is degenerate fails now, before any warning and before any point trains
-  // (the target depends on the seed and the sizes alone: the first cell's stands for all).
-  for (let k = 0; k < o.seeds.length; k++) checkTarget(points[k].params, label);
+  // (the target depends on the seed and the sizes alone: the first cell stands for all).
+  for (const seed of o.seeds) checkTarget({ ...cells[0], seed }, label);
   warnings.forEach(warn);  // once per kind, not once per point
-  return points;
+  return { size, cells, points };
 }
 
 /** Whether a row keeps its curves (written with --curves). */
@@ -318,21 +337,22 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const label = o.label ?? ((n: ParamName) => n);
   // One name for LTTS in rows, keys and tables: null is train()'s, 'ltts' the sweep's.
   const ranks = o.ranks.map((r) => (r === null ? 'ltts' : r));
-  const grid = plan({ ...o, ranks }, label, warn);
-  let points = grid;
   if (o.shard) {
     const { k, n } = o.shard;
     if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 1 || k > n) {
       badOption(`${name('shard')} must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
     }
-    points = points.filter((_, i) => i % n === k - 1);
-    if (!points.length) warn(`${name('shard')} ${k}/${n} holds none of this grid's ${plural(grid.length, 'point')} (its ${name('out')}, if any, is left empty)`);
+  }
+  const grid = plan({ ...o, ranks }, label, warn, o.shard, name('shard'));
+  const points = grid.points;
+  if (o.shard && !points.length) {
+    warn(`${name('shard')} ${o.shard.k}/${o.shard.n} holds none of this grid's ${plural(grid.size, 'point')} (its ${name('out')}, if any, is left empty)`);
   }
   // LTTS points turn feedback out into spk (SPEC's soft case) and drop resample: fingerprint
   // what was asked, so that the order of --ranks does not change it.
   const asked = { feedback: o.base?.feedback ?? defaults.feedback, resample: o.base?.resample ?? defaults.resample };
-  const config = sweepConfig({ ...grid[0].params, ...asked }, conv);
-  const gridOf = { id: gridId(ranks, o.taus, o.seeds), points: grid.length };
+  const config = sweepConfig({ ...grid.cells[0], ...asked }, conv);
+  const gridOf = { id: gridId(ranks, o.taus, o.seeds), points: grid.size };
 
   if (o.out !== undefined) checkWritable(o.out, name('out'));
   else if (o.resume) badOption(`${name('resume')} needs an output file (${name('out')})`);
@@ -364,8 +384,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const backend = todo.length ? chooseBackend(o.backend ?? DEFAULT_BACKEND.sweep, warn) : 'cpu';
     const lockstep = backend === 'cuda' || o.batch !== undefined;
     const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
-    const cells = [...new Set(grid.map((p) => p.cell))];
-    const largest = cells.reduce((a, b) => (networkBytes(b) > networkBytes(a) ? b : a));
+    const largest = grid.cells.reduce((a, b) => (networkBytes(b) > networkBytes(a) ? b : a));
     const release = reserveMemory(largest, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
     try {
       if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched

@@ -98,8 +98,16 @@ t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, ranks: ['ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
   await t.rejects(sweep({ ...grid, threads: 1025 }), { code: 'GOAL_INVALID_OPTION', message: /threads must be an integer in \[1, 1024\]/ });
   const seeds = Array.from({ length: MAX_SWEEP_POINTS / 10 + 1 }, (_, i) => i);
-  await t.rejects(sweep({ ...grid, ranks: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12], taus: [5], seeds }),
-    { code: 'GOAL_USAGE', message: `a grid of ${MAX_SWEEP_POINTS + 10} points (10 ranks × 1 τ⋆ × ${seeds.length} seeds) is more than one sweep plans (${MAX_SWEEP_POINTS}): split it into several sweeps` });
+  const ranks = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  await t.rejects(sweep({ ...grid, ranks, taus: [5], seeds }),
+    { code: 'GOAL_USAGE', message: `a grid of ${MAX_SWEEP_POINTS + 10} points (10 ranks × 1 τ⋆ × ${seeds.length} seeds) is more than one sweep plans (${MAX_SWEEP_POINTS}): split it with shard k/n, or into several sweeps` });
+  await t.rejects(sweep({ ...grid, ranks, taus: [2, 5, 7], seeds, shard: { k: 2, n: 2 } }),
+    { code: 'GOAL_USAGE', message: /^shard 2\/2 of a grid of \d+ points .* holds 1500015 points, more than one sweep plans \(1000000\): use more shards$/ });
+  // Split in two, each half is within the bound (planned, then stopped before any point runs).
+  const stopped = new AbortController();
+  stopped.abort();
+  const half = await sweep({ ...grid, ranks, taus: [5], seeds, shard: { k: 1, n: 2 }, signal: stopped.signal });
+  t.match(half, { planned: (MAX_SWEEP_POINTS + 10) / 2, completed: 0, aborted: true }, 'a shard of it is planned');
 });
 
 t.test('a shard with none of the grid\'s points says so', async (t) => {
