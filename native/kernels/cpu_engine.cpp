@@ -143,7 +143,13 @@ class CpuNet final : public Engine {
     copy_in(n_.W_ih, in.W_ih, L_.W_ih);
     copy_in(n_.W_hh, in.W_hh, L_.W_hh);
     // A float32 network drawn past float32's range starts with ±∞.
-    for (int64_t k = 0; k < L_.W_hh && !w_nonfinite_; ++k) w_nonfinite_ = !std::isfinite(n_.W_hh[k]);
+    whh_ = WhhState{false, 0.0};
+    for (int64_t k = 0; k < L_.W_hh; ++k) {
+      if (!std::isfinite(n_.W_hh[k])) whh_.nonfinite = true;
+      whh_.bound = std::max(whh_.bound, std::fabs(double(n_.W_hh[k])));
+    }
+    for (int64_t k = 0; k < L_.W_ih; ++k)
+      if (!std::isfinite(n_.W_ih[k])) n_.wih_finite = false;
     copy_in(n_.W_ho, in.W_ho, L_.W_ho);
     copy_in(n_.W_trg, in.W_trg, L_.W_trg);
     copy_in(n_.targ, in.targ, L_.targ);
@@ -244,7 +250,8 @@ class CpuNet final : public Engine {
     set_constants<F>(n_, c);
     n_.m = F(0);
     n_.fb_finite = true;
-    n_.w_nonfinite = &w_nonfinite_;
+    n_.wih_finite = true;
+    n_.whh = &whh_;
     n_.W_ih = arr(L_.W_ih);
     n_.W_hh = arr(L_.W_hh);
     n_.W_ho = arr(L_.W_ho);
@@ -273,7 +280,8 @@ class CpuNet final : public Engine {
   uint8_t* mem_ = nullptr;
   NetView<F> n_{};
   double margin_ = INFINITY;
-  bool targeted_ = false, has_feedback_ = false, w_nonfinite_ = false;
+  bool targeted_ = false, has_feedback_ = false;
+  WhhState whh_{};
   int64_t epochs_run_ = 0;
 };
 

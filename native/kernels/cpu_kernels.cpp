@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "goal_math.h"
 
@@ -77,15 +78,14 @@ void project(F* __restrict c, const F* __restrict h, const F* __restrict W, int6
 
 // W += rec_lr · e ⊗ g with the diagonal held at zero (SPEC step 4) and, when h is given,
 // c = h@W with the updated weights, in one pass over W: the update of step t and the
-// recurrent input of step t+1 share the memory traffic. Zero terms are skipped while g is
-// finite (g_finite) and W holds only finite entries (!w_dense).
+// recurrent input of step t+1 share the memory traffic. Zero terms are skipped unless
+// `dense`, which the caller asks for when W or g may hold (or the update may make) a
+// non-finite value: then every term is computed and the diagonal zeroed after the update.
 template <typename F>
 void update_and_project(F* __restrict W, const F* __restrict e, const F* __restrict g,
-                        F rec_lr, const F* __restrict h, F* __restrict c, int64_t N,
-                        bool g_finite, bool w_dense) {
+                        F rec_lr, const F* __restrict h, F* __restrict c, int64_t N, bool dense) {
   if (h) fill(c, F(0), N);
-  if (!g_finite) {
-    // Every term (s·g_i with s = 0 is NaN here), the diagonal zeroed after the update.
+  if (dense) {
     for (int64_t j = 0; j < N; ++j) {
       F* __restrict w = W + j * N;
       axpy(w, rec_lr * e[j], g, N);
@@ -98,11 +98,11 @@ void update_and_project(F* __restrict W, const F* __restrict e, const F* __restr
     F* __restrict w = W + j * N;
     const F s = rec_lr * e[j];
     const F hj = h ? h[j] : F(0);
-    const bool proj = h && (hj != F(0) || w_dense);
     if (s != F(0)) {
-      // -(s·g_j) + s·g_j is exactly +0: the diagonal entry is zeroed by the same loop.
+      // -(s·g_j) + s·g_j is exactly +0 (no overflow here: see WhhState): the diagonal entry
+      // is zeroed by the same loop.
       w[j] = -(s * g[j]);
-      if (proj) {
+      if (hj != F(0)) {
         for (int64_t i = 0; i < N; ++i) {
           const F x = w[i] + s * g[i];
           w[i] = x;
@@ -111,7 +111,7 @@ void update_and_project(F* __restrict W, const F* __restrict e, const F* __restr
       } else {
         axpy(w, s, g, N);
       }
-    } else if (proj) {
+    } else if (hj != F(0)) {
       axpy(c, hj, w, N);
     }
   }
@@ -126,7 +126,7 @@ F integrate(const NetView<F>& n, int64_t t, const F* __restrict c, const F* __re
   fill(xin, F(0), N);
   for (int64_t k = 0; k < n.I; ++k) {
     const F xk = n.clock[t * n.I + k];
-    if (xk != F(0)) axpy(xin, xk, n.W_ih + k * N, N);
+    if (xk != F(0) || !n.wih_finite) axpy(xin, xk, n.W_ih + k * N, N);
   }
   F* __restrict v = n.v;
   F* __restrict z = n.z;
@@ -186,7 +186,7 @@ double target_run(const NetView<F>& n) {
   F margin = F(INFINITY);
   for (int64_t t = 0; t + 1 < n.T; ++t) {
     trace_all(n.h, n.a_s, n.b_s, n.z, N);
-    project(n.c, n.h, n.W_hh, N, *n.w_nonfinite);
+    project(n.c, n.h, n.W_hh, N, n.whh->nonfinite);
     fill(d, F(0), N);
     for (int64_t o = 0; o < n.O; ++o) axpy(d, n.targ[t * n.O + o], n.W_trg + o * N, N);
     const F m = integrate(n, t, n.c, d);
@@ -383,9 +383,12 @@ template <typename F>
 double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
   const int64_t N = n.N, T = n.T;
   F* __restrict W = n.W_hh;
+  WhhState& st = *n.whh;
   // The reference zeroes the diagonal after step 0's update, which adds nothing
-  // (e'_0 = 0) to weights that step 0 does not read (h'_0 = 0): zeroing it first is the same.
-  for (int64_t i = 0; i < N; ++i) W[i * N + i] = F(0);
+  // (e'_0 = 0) to weights that step 0 reads only times h'_0 = 0: while W is finite, zeroing
+  // it first is the same (with an infinite entry, 0·∞ is NaN, and the first update zeroes it).
+  if (!st.nonfinite)
+    for (int64_t i = 0; i < N; ++i) W[i * N + i] = F(0);
   reset_state(n);
   store_spikes(n.Z, n.z, N);
   int64_t diff = 0;
@@ -394,7 +397,9 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
   double se = row_error(n, n.q, n.targ, wo_dense);  // r_0 = (1 − a_o) Z_0 = q at the start
   trace_all(n.h, n.a_s, n.b_s, n.z, N);
   trace_all(n.e, n.a_m, n.b_m, n.h, N);
-  project(n.c, n.h, W, N, *n.w_nonfinite);
+  project(n.c, n.h, W, N, st.nonfinite);
+  // Past this bound an update could overflow (a quarter of the largest value: room for rounding).
+  const double safe = double(std::numeric_limits<F>::max()) / 4;
   F margin = F(INFINITY);
   for (int64_t t = 0; t + 1 < T; ++t) {
     const F m = integrate(n, t, n.c, static_cast<const F*>(nullptr));
@@ -406,11 +411,21 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
     trace_all(n.q, n.a_o, n.b_o, n.z, N);
     se += row_error(n, n.q, n.targ + (t + 1) * n.O, wo_dense);
     learning_signal(n, t + 1);
-    const bool g_finite = all_finite(n.g, N);
-    if (!g_finite) *n.w_nonfinite = true;  // the update spreads it into W_hh
+    // The largest entry this step can add to W: |rec_lr|·max e·max |g| (e ≥ 0).
+    bool g_finite = true;
+    F g_max = F(0), e_max = F(0);
+    for (int64_t i = 0; i < N; ++i) {
+      const F a = n.g[i] < F(0) ? -n.g[i] : n.g[i];
+      g_finite &= (n.g[i] - n.g[i]) == F(0);
+      g_max = a > g_max ? a : g_max;
+      e_max = n.e[i] > e_max ? n.e[i] : e_max;
+    }
+    st.bound += double(n.rec_lr < F(0) ? -n.rec_lr : n.rec_lr) * double(e_max) * double(g_max);
+    const bool dense = st.nonfinite || !g_finite || !(st.bound <= safe);
     const bool last = t + 2 == T;
     if (!last) trace_all(n.h, n.a_s, n.b_s, n.z, N);  // h' of step t+1
-    update_and_project(W, n.e, n.g, n.rec_lr, last ? nullptr : n.h, n.c, N, g_finite, *n.w_nonfinite);
+    update_and_project(W, n.e, n.g, n.rec_lr, last ? nullptr : n.h, n.c, N, dense);
+    if (dense && !st.nonfinite) st.nonfinite = !all_finite(W, N * N);
     if (!last) trace_all(n.e, n.a_m, n.b_m, n.h, N);  // e' of step t+1
   }
   *mse_rec = se / double(T * n.O);

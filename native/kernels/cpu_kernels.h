@@ -11,6 +11,16 @@
 
 namespace goal {
 
+// What the recurrent epochs know of W_hh between them. nonfinite: it may hold a non-finite
+// entry (once true, it stays true: such an entry never returns to finite, and then no zero
+// term is skipped). bound: while finite, at least max |W_hh_ji| (it grows by each step's
+// largest update), so that while it is far below the type's largest value no update can
+// overflow, and the one-pass update below is exact.
+struct WhhState {
+  bool nonfinite;
+  double bound;
+};
+
 // Pointers into a network's single allocation plus its sizes and constants (cast to F).
 // Shapes: W_ih I×N, W_hh N×N, W_ho N×O, W_trg O×N, targ T×O, clock (T−1)×I,
 // r_targ T×N, Bt R×N (feedback factor, transposed), P T×R (out: Y*), D N×N (spk with
@@ -26,11 +36,10 @@ struct NetView {
   // gone to NaN, say) spreads NaN where a skipped zero term would not. The kernels skip zero
   // terms for speed only while the other factor is finite:
   //   fb_finite: the feedback (m, Bt, P, D) is finite; set by build_feedback;
-  //   w_nonfinite: W_hh may hold a non-finite entry off its diagonal (once true, it stays
-  //   true: such an entry never returns to finite). Set by the engine for the initial W_hh
-  //   and by the recurrent epoch when a learning signal is not finite.
-  bool fb_finite;
-  bool* w_nonfinite;
+  //   wih_finite: W_ih is finite (set by the engine; it never changes);
+  //   whh: W_hh's state across epochs (see WhhState).
+  bool fb_finite, wih_finite;
+  WhhState* whh;
   F *W_ih, *W_hh, *W_ho, *W_trg, *targ, *clock;
   F *r_targ, *Bt, *P, *D;  // D null unless the dense feedback is cheaper
   uint8_t *Z_targ, *Z;

@@ -202,6 +202,23 @@ def make_case(name, overrides, seed):
     raise RuntimeError(f"{name}: no draw kept every membrane away from the threshold")
 
 
+def overflow_case():
+    """Made by hand: a finite learning signal times rec_lr = 1e308 overflows W_hh to ±∞ (then
+    NaN), which the engine must not take for a skippable zero-free update."""
+    N, T = 4, 12
+    p = dict(BASE, n_rec=N, n_inp=1, n_out=1, t_seq=T, epochs=[0, 1], rec_lr=1e308, out_lr=0.0, bias=2.0)
+    init = {
+        "W_ih": [[1.0] * N],
+        "W_hh": [[0.0 if i == j else 0.1 for i in range(N)] for j in range(N)],
+        "W_ho": [[1e8 * (i + 1)] for i in range(N)],
+        "W_trg": [[-40.0 if i % 2 == 0 else 5.0 for i in range(N)]],
+        "B_noise": [[0.3 * (((j * N + i) * 7) % 5 - 2) for i in range(N)] for j in range(N)],
+    }
+    t = {"targ": [[0.5]] * T, "clock": [[1.0]] * (T - 1)}
+    return {"name": "handmade-w-overflow", "dtype": "float64", "params": p, "init": init, "task": t,
+            "expect": simulate(p, init, t)}
+
+
 def rel(got, want):
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     scale = np.max(np.abs(want)) if want.size else 0.0
@@ -234,7 +251,9 @@ def main(argv):
         for i, (name, overrides) in enumerate(CASES):
             with open(os.path.join(argv[1], name + ".json"), "w") as f:
                 json.dump(make_case(name, overrides, 1000 + i), f)
-        print(f"wrote {len(CASES)} cases")
+        with open(os.path.join(argv[1], "handmade-w-overflow.json"), "w") as f:
+            json.dump(overflow_case(), f)
+        print(f"wrote {len(CASES) + 1} cases")
         return 0
     print(__doc__, file=sys.stderr)
     return 2
