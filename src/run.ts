@@ -332,6 +332,9 @@ async function deliver(n: number, options: RunOptions, record: (e: number) => vo
   return false;
 }
 
+/** How much the readout's error may rise by rounding alone (relative) before it counts as grown. */
+const GROWN = 1e-3;
+
 /** The median, NaN (a diverged run) counting as the worst value: the same whatever the order. */
 export function median(xs: ArrayLike<number>): number {
   const all = Array.from(xs);
@@ -383,11 +386,13 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       }, (e) => ({ phase: 'readout', epoch: readoutDone, epochs: nReadout, mse: median(nets.map((_, k) => mse[k * n + e])), seconds: elapsed(e) }));
     });
     // Gradient descent on the readout's quadratic error only ever lowers it while out_lr is small
-    // enough: an error that grew (or went to ∞ or NaN) is a step past that bound.
-    const diverged = aborted ? [] : mseOut.map((m, k) => k).filter((k) => !Number.isFinite(mseOut[k]) || mseOut[k] > firstMse[k]);
+    // enough, and past that bound the error grows geometrically: one that grew by more than
+    // rounding (or went to ∞ or NaN) is a step past the bound.
+    const grown = (k: number) => mseOut[k] > firstMse[k] * (1 + GROWN);
+    const diverged = aborted ? [] : mseOut.map((m, k) => k).filter((k) => !Number.isFinite(mseOut[k]) || grown(k));
     if (diverged.length) {
       const [k0] = diverged;
-      const grew = Number.isFinite(mseOut[k0]) ? `, up from ${+firstMse[k0].toPrecision(3)} at the first epoch` : '';
+      const grew = Number.isFinite(mseOut[k0]) ? `, up from ${+firstMse[k0].toPrecision(6)} at the first epoch` : '';
       const which = K === 1 ? `mse_out = ${+mseOut[k0].toPrecision(6)}${grew}` : `in ${diverged.length} of ${K} networks`;
       const label = plan.label ?? ((n: ParamName) => n);
       const scaled = scaledOutLr(p0.nRec);

@@ -144,6 +144,22 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   const sweep = goal(['sweep', '-N', '20', '-N', 'abc', '-N', '20', '--ranks', '3', '--taus', '5', '--seeds', '1', '--backend', 'cpu']);
   t.equal(sweep.code, 2, 'goal sweep too');
   t.match(sweep.err, /-N\/--n-rec expects a number \(got "abc"\)/);
+  // An earlier -E that is another flag's missing value is reported as that, as typed.
+  t.match(run('-N -E 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects a number \(got "-E"\)\n$/);
+  t.match(run('-N 10 -Tm -E 1 1 -E 2 2').err, /^goal train: -Tm\/--tau-m expects a number \(got "-E"\)\n$/);
+  t.match(run('-N 10 -E 1 1 --epochs-before 5 5').err, /^goal train: unknown option '--epochs-before'\n$/, 'the hidden option is ours alone');
+  // Our own options take one value: a second is refused. The paper's -savepath repeats, each checked.
+  for (const [args, message] of [
+    ['-N 10 -E 1 1 --backend bogus --backend cpu', /^goal train: --backend is given twice \("bogus" and "cpu"\): give it once\n$/],
+    ['-N 10 -E 1 1 --savepath /nonexistent-goal-dir/x.pkl --savepath ok.pkl', /^goal train: -savepath "\/nonexistent-goal-dir\/x.pkl": folder \/nonexistent-goal-dir does not exist\n$/],
+  ] as [string, RegExp][]) {
+    const r = run(args);
+    t.equal(r.code, 2, args);
+    t.match(r.err, message, args);
+  }
+  const twice = goal(['sweep', '-N', '10', '-T', '20', '-E', '1', '1', '--taus', '2', '--ranks', 'bogus', '--ranks', '3', '--seeds', '1', '--backend', 'cpu']);
+  t.equal(twice.code, 2);
+  t.equal(twice.err, 'goal sweep: --ranks is given twice ("bogus" and "3"): give it once\n');
 });
 
 t.test("a legacy flag with its value stuck to it (-Tm7) is refused, as argparse does, naming the fix", async (t) => {

@@ -58,8 +58,10 @@ export function rewriteLegacy(argv: readonly string[], typed?: Map<string, strin
     return token;
   };
   let epochsAt = -1; // where the last epochs flag is in `out`
+  let epochsName = ''; // and how it was typed
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
+    if (token.startsWith(EARLIER_EPOCHS)) throw new GoalError('GOAL_USAGE', `unknown option '${token}'`); // ours alone
     if (i > 0 && PATH_OPTIONS.has(out[out.length - 1])) {
       // As argparse does: `-savepath --json` forgot the file name (it would write "--json").
       if (token.length > 1 && token.startsWith('-')) {
@@ -79,15 +81,18 @@ export function rewriteLegacy(argv: readonly string[], typed?: Map<string, strin
     if (EPOCHS.has(name)) {
       // commander would add a repeated -E's values to the first's: the last -E counts, as any
       // other repeated flag does; `--epochs=5 5` is `--epochs 5 5`.
-      if (epochsAt >= 0) {
+      // (An earlier one that is the value of the flag before it, `-N -E 1 1`, stays: that
+      // flag's missing value is the error to report.)
+      if (epochsAt >= 0 && !TAKES_VALUE.has(out[epochsAt - 1])) {
         // The earlier flag and its two values at most (anything after them stays, to be
         // refused) become a hidden option, checked (see checkArgs) and then dropped.
         let end = epochsAt + 1;
         while (end < out.length && end - epochsAt <= 2 && !/^-[^\d.]/.test(out[end])) end++;
         const values = out.slice(epochsAt + 1, end);
-        out.splice(epochsAt, end - epochsAt, ...[...values, ''].map((v) => `${EARLIER_EPOCHS}=${v}`));
+        out.splice(epochsAt, end - epochsAt, ...[...values, ''].map((v) => rewrite(`${EARLIER_EPOCHS}=${v}`, epochsName)));
       }
       epochsAt = out.length;
+      epochsName = name;
       out.push(rewrite('--epochs', name), ...(glued ? [token.slice(2)] : eq > 0 ? [token.slice(eq + 1)] : []));
       continue;
     }

@@ -146,6 +146,18 @@ export function checkArgs(cmd: Command, opts: Record<string, unknown>, skip: rea
   usage(`unexpected argument ${JSON.stringify(cmd.args[0])}: a value without its flag (${flagLabel('epochs')} takes two values, every other flag one)`);
 }
 
+/**
+ * An option of ours (not the paper's) that takes one value: given twice, it is refused, as
+ * which one was meant is a guess. (A parameter's flag may repeat, as argparse allowed: the last
+ * counts, every value checked.)
+ */
+export function once(option: Option): Option {
+  return option.argParser((value: string, previous: unknown) => {
+    if (previous !== undefined) usage(`${option.long} is given twice (${JSON.stringify(previous)} and ${JSON.stringify(value)}): give it once`);
+    return value;
+  });
+}
+
 /** `--backend NAME` or `--gpu` (the paper's flag: the GPU when there is one, = auto). */
 export function chosenBackend(opts: Record<string, unknown>, fallback: Backend): Backend {
   const b = opts.backend as string | undefined;

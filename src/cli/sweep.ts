@@ -8,7 +8,7 @@ import { GoalError } from '../errors';
 import { checkWritable } from '../io/files';
 import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import type { ParamName } from '../params';
-import { addParamOptions, chosenBackend, flagLabel, paramFlags, paramsFromOptions, checkArgs } from './options';
+import { addParamOptions, checkArgs, chosenBackend, flagLabel, once, paramFlags, paramsFromOptions } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type Io } from './io';
 
@@ -63,7 +63,7 @@ function mergeCommand(io: Io): Command {
   return new Command('merge')
     .description('join the JSON Lines files of a sharded sweep (each point once) and print the summary')
     .argument('<files...>', 'shard files')
-    .addOption(new Option('--out <file>', 'merged JSON Lines file (written atomically); required'))
+    .addOption(once(new Option('--out <file>', 'merged JSON Lines file (written atomically); required')))
     .action((files: string[], own: { out?: string }, merge: Command) => {
       // `goal sweep --out F merge …` gave --out to the sweep: it is merge's all the same; any
       // other sweep option there would be ignored, so it is refused.
@@ -85,17 +85,17 @@ function mergeCommand(io: Io): Command {
 export function sweepCommand(io: Io): Command {
   const cmd = new Command('sweep')
     .description('train a grid over feedback rank and τ⋆ (tau_o) with several seeds; print the paper\'s Figure 2 D–F tables')
-    .addOption(new Option('--ranks <list>', 'feedback ranks, e.g. 3,19,150,ltts (ltts: diagonal feedback); required'))
-    .addOption(new Option('--taus <list>', 'τ⋆ values in units of dt, e.g. 1,2,5,10; required'))
-    .addOption(new Option('--seeds <list|count>', 'seeds, e.g. 1,2,3; or a count n for seeds 1..n; required'))
-    .addOption(new Option('--out <file>', 'JSON Lines results, one row appended per finished point (default: none)'))
+    .addOption(once(new Option('--ranks <list>', 'feedback ranks, e.g. 3,19,150,ltts (ltts: diagonal feedback); required')))
+    .addOption(once(new Option('--taus <list>', 'τ⋆ values in units of dt, e.g. 1,2,5,10; required')))
+    .addOption(once(new Option('--seeds <list|count>', 'seeds, e.g. 1,2,3; or a count n for seeds 1..n; required')))
+    .addOption(once(new Option('--out <file>', 'JSON Lines results, one row appended per finished point (default: none)')))
     .addOption(new Option('--resume', 'skip the points already in --out (default: off)'))
-    .addOption(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array) (default: 1/1, every point)'))
-    .addOption(new Option('--threads <k>', `CPU networks run at once (default: all cores, ${os.availableParallelism()} here)`))
-    .addOption(new Option('--backend <name>', `cpu, cuda, or auto: the CUDA batch when available (default: ${DEFAULT_BACKEND.sweep})`))
+    .addOption(once(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array) (default: 1/1, every point)')))
+    .addOption(once(new Option('--threads <k>', `CPU networks run at once (default: all cores, ${os.availableParallelism()} here)`)))
+    .addOption(once(new Option('--backend <name>', `cpu, cuda, or auto: the CUDA batch when available (default: ${DEFAULT_BACKEND.sweep})`)))
     .addOption(new Option('--gpu', 'the CUDA batch when available, else the CPU with a warning (= --backend auto) (default: off)'))
-    .addOption(new Option('--batch <k>', `networks per lockstep batch; on the CPU, set it to train that many in lockstep over --threads (default: ${DEFAULT_GPU_BATCH} on a GPU, none on the CPU)`))
-    .addOption(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`))
+    .addOption(once(new Option('--batch <k>', `networks per lockstep batch; on the CPU, set it to train that many in lockstep over --threads (default: ${DEFAULT_GPU_BATCH} on a GPU, none on the CPU)`)))
+    .addOption(once(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`)))
     .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row (default: off)'))
     .addOption(new Option('--json', 'print one JSON object (the summary cells) instead of the tables (default: off)'))
     .addOption(new Option('--verbose', 'progress of GPU batches on stderr (default: off)'));

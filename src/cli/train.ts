@@ -12,7 +12,7 @@ import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureP
 import { randomSeed } from '../rng';
 import { checkTaskLength, train } from '../train';
 import { checkMemory, type EpochInfo } from '../run';
-import { addParamOptions, chosenBackend, flagLabel, checkArgs, resolveOptions } from './options';
+import { addParamOptions, checkArgs, chosenBackend, flagLabel, once, resolveOptions } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type EndSignal, type Io } from './io';
 
@@ -38,10 +38,15 @@ interface Outcome {
 export function trainCommand(io: Io): Command {
   const cmd = new Command('train')
     .description('train one network as the paper does: readout epochs, then recurrent epochs with GOAL feedback')
-    .addOption(new Option('--savepath <file>', 'write the stats pickle (mse_out, [mse_rec], [dz]) at exactly this path (default: none); also -savepath'))
-    .addOption(new Option('--backend <name>', `engine: cpu, cuda, or auto (CUDA when available) (default: ${DEFAULT_BACKEND.train})`))
+    .addOption(new Option('--savepath <file>', 'write the stats pickle (mse_out, [mse_rec], [dz]) at exactly this path (default: none); also -savepath')
+      // The paper's flag: repeated, the last counts (as with argparse), an earlier one checked.
+      .argParser((file: string, previous: unknown) => {
+        if (previous !== undefined) checkWritable(previous as string, '-savepath');
+        return file;
+      }))
+    .addOption(once(new Option('--backend <name>', `engine: cpu, cuda, or auto (CUDA when available) (default: ${DEFAULT_BACKEND.train})`)))
     .addOption(new Option('--gpu', 'run on the GPU; without one, warn and use the CPU (= --backend auto) (default: off)'))
-    .addOption(new Option('--replay <file>', 'take params, matrices and task from a fixture-format JSON file (default: none)'))
+    .addOption(once(new Option('--replay <file>', 'take params, matrices and task from a fixture-format JSON file (default: none)')))
     .addOption(new Option('--json', 'print exactly one JSON object on stdout, nothing else (default: off)'))
     .addOption(new Option('--verbose', 'parameter recap and progress on stderr (default: off); also --V'));
   addParamOptions(cmd).allowExcessArguments();
