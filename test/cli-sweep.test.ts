@@ -77,6 +77,10 @@ t.test('shards and merge', async (t) => {
   for (const k of [1, 2]) t.equal(goal(['sweep', ...GRID, '--shard', `${k}/2`, '--out', `s${k}.jsonl`], dir).code, 0);
   const m = goal(['sweep', 'merge', 's1.jsonl', 's2.jsonl', '--out', 'all.jsonl'], dir);
   t.equal(m.code, 0, m.err);
+  const both = goal(['sweep', '--out', 'A.jsonl', 'merge', 's1.jsonl', '--out', 'B.jsonl'], dir);
+  t.equal(both.code, 2, '--out before and after merge: refused');
+  t.equal(both.err, 'goal sweep merge: --out is given twice ("A.jsonl" and "B.jsonl"): give it once\n');
+  t.notOk(fs.existsSync(path.join(dir, 'A.jsonl')) || fs.existsSync(path.join(dir, 'B.jsonl')), 'neither written');
   t.match(m.err, /merged 8 points from 2 files into all.jsonl/);
   const full = goal(['sweep', ...GRID], dir);
   t.equal(m.out, full.out, 'merged summary = unsharded summary');

@@ -146,6 +146,7 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   t.match(sweep.err, /-N\/--n-rec expects a number \(got "abc"\)/);
   // An earlier -E that is another flag's missing value is reported as that, as typed.
   t.match(run('-N -E 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects a number \(got "-E"\)\n$/);
+  t.match(run('-N -epochs 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects a number \(got "-epochs"\)\n$/, 'in its own spelling');
   t.match(run('-N 10 -Tm -E 1 1 -E 2 2').err, /^goal train: -Tm\/--tau-m expects a number \(got "-E"\)\n$/);
   t.match(run('-N 10 -E 1 1 --epochs-before 5 5').err, /^goal train: unknown option '--epochs-before'\n$/, 'the hidden option is ours alone');
   // Our own options take one value: a second is refused. The paper's -savepath repeats, each checked.

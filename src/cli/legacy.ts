@@ -78,12 +78,15 @@ export function rewriteLegacy(argv: readonly string[], typed?: Map<string, strin
     // `-E5 3` is `-E 5 3`, as `-N30` is `-N 30` (commander would give -E the 5 alone).
     const glued = token.startsWith(SHORT_EPOCHS) && /^[-+.\d]/.test(token.slice(2));
     const name = glued ? SHORT_EPOCHS : eq > 0 ? token.slice(0, eq) : token;
+    if (EPOCHS.has(name) && TAKES_VALUE.has(out[out.length - 1]) && !EPOCHS.has(out[out.length - 1])) {
+      // `-N -E 1 1`: the flag before it lacks its value; commander reports this word as it.
+      out.push(token);
+      continue;
+    }
     if (EPOCHS.has(name)) {
       // commander would add a repeated -E's values to the first's: the last -E counts, as any
       // other repeated flag does; `--epochs=5 5` is `--epochs 5 5`.
-      // (An earlier one that is the value of the flag before it, `-N -E 1 1`, stays: that
-      // flag's missing value is the error to report.)
-      if (epochsAt >= 0 && !TAKES_VALUE.has(out[epochsAt - 1])) {
+      if (epochsAt >= 0) {
         // The earlier flag and its two values at most (anything after them stays, to be
         // refused) become a hidden option, checked (see checkArgs) and then dropped.
         let end = epochsAt + 1;

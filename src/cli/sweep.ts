@@ -70,7 +70,9 @@ function mergeCommand(io: Io): Command {
       const before = Object.entries(merge.parent!.opts()).filter(([, v]) => v !== undefined);
       const stray = before.find(([k]) => k !== 'out');
       if (stray) usage(`put nothing but --out before "merge": it takes shard files and --out (got --${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} there)`);
-      const opts = { out: own.out ?? (merge.parent!.opts().out as string | undefined) };
+      const early = merge.parent!.opts().out as string | undefined;
+      if (own.out !== undefined && early !== undefined) usage(`--out is given twice (${JSON.stringify(early)} and ${JSON.stringify(own.out)}): give it once`);
+      const opts = { out: own.out ?? early };
       if (opts.out === undefined) usage('--out <file> is required: the merged file to write');
       checkWritable(opts.out, '--out');
       if (fs.existsSync(opts.out)) usage(`--out ${opts.out} exists: merge writes a new file; choose another name`);
