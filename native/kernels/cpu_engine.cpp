@@ -155,7 +155,10 @@ class CpuNet final : public Engine {
     copy_in(n_.targ, in.targ, L_.targ);
     copy_in(n_.clock, in.clock, L_.clock);
   }
-  ~CpuNet() override { std::free(mem_); }
+  ~CpuNet() override {
+    std::free(lazy_D_);
+    std::free(mem_);
+  }
 
   void target_run() override {
     margin_ = std::min(margin_, k_->target_run(n_));
@@ -174,7 +177,18 @@ class CpuNet final : public Engine {
 
   void build_feedback(const double* noise) override {
     require(targeted_, "the feedback needs the target run first");
+    if (n_.D == lazy_D_) n_.D = nullptr;  // a new draw (resample) decides afresh
     k_->build_feedback(n_, noise);
+    if (n_.wants_D) {
+      // A rank-R feedback too large (or not finite) to apply as factors: D = B_R B_Rᵀ, N×N.
+      if (!lazy_D_) {
+        const double bytes = double(cfg_.N) * double(cfg_.N) * sizeof(F);
+        lazy_D_ = static_cast<F*>(std::aligned_alloc(kAlign, padded(bytes)));
+        if (!lazy_D_) throw Error("GOAL_ENOMEM", "cannot allocate " + gib(bytes) + " for the feedback matrix D");
+      }
+      n_.D = lazy_D_;
+      k_->build_feedback(n_, noise);
+    }
     has_feedback_ = true;
   }
 
@@ -251,6 +265,7 @@ class CpuNet final : public Engine {
     n_.m = F(0);
     n_.fb_finite = true;
     n_.wih_finite = true;
+    n_.wants_D = false;
     n_.whh = &whh_;
     n_.W_ih = arr(L_.W_ih);
     n_.W_hh = arr(L_.W_hh);
@@ -282,6 +297,7 @@ class CpuNet final : public Engine {
   double margin_ = INFINITY;
   bool targeted_ = false, has_feedback_ = false;
   WhhState whh_{};
+  F* lazy_D_ = nullptr;  // D for a factored feedback that overflows (see NetView::wants_D)
   int64_t epochs_run_ = 0;
 };
 

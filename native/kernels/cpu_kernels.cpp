@@ -293,6 +293,22 @@ void build_feedback(NetView<F>& n, const double* noise) {
   }
   for (int64_t r = 0; r < n.R; ++r)
     for (int64_t i = 0; i < N; ++i) n.Bt[r * N + i] = B(i, r);
+  n.wants_D = false;
+  if (!n.out_feedback && !n.D) {
+    // |D_ij| ≤ max_i Σ_r B_ir² = ρ, and |(u@D)_j| ≤ N·ρ (|u| ≤ 1): far below the largest
+    // value, neither D nor the factored products can overflow.
+    double rho = 0;
+    for (int64_t i = 0; i < N; ++i) {
+      double row = 0;
+      for (int64_t r = 0; r < n.R; ++r) row += double(n.Bt[r * N + i]) * double(n.Bt[r * N + i]);
+      rho = row > rho ? row : rho;
+    }
+    const double safe = double(std::numeric_limits<F>::max()) / 4;
+    if (!all_finite(n.Bt, n.R * N) || !(double(N) * rho <= safe)) {
+      n.wants_D = true;
+      return;
+    }
+  }
   if (n.D) {
     // D = B_R B_Rᵀ row by row: D[i,:] = Σ_r Bt[r,i] · Bt[r,:].
     for (int64_t i = 0; i < N; ++i) {

@@ -39,6 +39,10 @@ struct NetView {
   //   wih_finite: W_ih is finite (set by the engine; it never changes);
   //   whh: W_hh's state across epochs (see WhhState).
   bool fb_finite, wih_finite;
+  // Set by build_feedback for spk with a rank applied as factors: (u@B_R)@B_Rᵀ is u@D only
+  // while D = B_R B_Rᵀ is finite; past that (B not finite, or D near the type's largest
+  // value) the engine gives D memory and builds the feedback again, as SPEC has it.
+  bool wants_D;
   WhhState* whh;
   F *W_ih, *W_hh, *W_ho, *W_trg, *targ, *clock;
   F *r_targ, *Bt, *P, *D;  // D null unless the dense feedback is cheaper

@@ -173,6 +173,8 @@ CASES = [
     ("spk-dense-readout-diverged", dict(n_rec=15, rank=12, out_lr=20, epochs=[300, 2])),
     ("out-rank-readout-diverged", dict(n_rec=15, rank=5, feedback="out", out_lr=20, epochs=[300, 2])),
     ("ltts-readout-diverging-finite", dict(n_rec=15, out_lr=20, epochs=[40, 2])),  # ~1e124, not yet ∞
+    # W_ho still finite, but B_R B_Rᵀ past the largest double: D holds ∞ and 0·∞ = NaN.
+    ("spk-factored-readout-diverging-d-overflows", dict(n_rec=9, rank=3, out_lr=20, epochs=[160, 2], t_seq=20)),
 ]
 
 
