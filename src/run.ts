@@ -389,7 +389,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     // enough, and past that bound the error grows geometrically: one that grew by more than
     // rounding (or went to ∞ or NaN) is a step past the bound.
     const grown = (k: number) => mseOut[k] > firstMse[k] * (1 + GROWN);
-    const diverged = aborted ? [] : mseOut.map((m, k) => k).filter((k) => !Number.isFinite(mseOut[k]) || grown(k));
+    const diverged = aborted ? [] : [...mseOut.keys()].filter((k) => !Number.isFinite(mseOut[k]) || grown(k));
     if (diverged.length) {
       const [k0] = diverged;
       const grew = Number.isFinite(mseOut[k0]) ? `, up from ${+firstMse[k0].toPrecision(6)} at the first epoch` : '';

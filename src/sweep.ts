@@ -537,7 +537,6 @@ function firstCopies(rows: readonly Copy[], warn: (message: string) => void): Sw
   return [...seen.values()].map((x) => x.row);
 }
 
-
 export interface SummaryCell {
   rank: SweepRank;
   tau_o: number;

@@ -118,13 +118,13 @@ function seedError(err: unknown, p: SeededParams, label: Labeller): unknown {
   return asGoalError(err);
 }
 
+/** What train() takes: any of the params, N required; the others default (see `defaults`). */
+export type TrainParams = Partial<Params> & Pick<Params, 'nRec'>;
+
 /**
  * Trains one network as the paper does: readout epochs on the target spikes, then recurrent
  * epochs with the GOAL feedback. Rejects with a GoalError on bad params before any work.
  */
-/** What train() takes: any of the params, N required; the others default (see `defaults`). */
-export type TrainParams = Partial<Params> & Pick<Params, 'nRec'>;
-
 export async function train(params: TrainParams, options: TrainOptions = {}): Promise<TrainResult> {
   checkRunOptions(options, TRAIN_OPTIONS);
   const { warn, settle } = warnVia(options.onWarning);

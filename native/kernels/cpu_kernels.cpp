@@ -67,6 +67,13 @@ bool all_finite(const F* __restrict x, int64_t n) {
   return ok;
 }
 
+// Below this no product or sum of the kernels' operands can overflow: a quarter of the type's
+// largest value, room for rounding.
+template <typename F>
+constexpr double overflow_bound() {
+  return double(std::numeric_limits<F>::max()) / 4;
+}
+
 // c = h@W, skipping silent presynaptic units (h_j = 0 adds exact zeros) unless W may hold a
 // non-finite entry (dense: then 0·NaN is NaN, as SPEC's arithmetic has it).
 template <typename F>
@@ -288,11 +295,12 @@ void build_feedback(NetView<F>& n, const double* noise) {
       total += row;
     }
     n.m = F(total / double(N));
-    n.fb_finite = n.m - n.m == F(0);
+    n.fb_finite = all_finite(&n.m, 1);
     return;
   }
   for (int64_t r = 0; r < n.R; ++r)
     for (int64_t i = 0; i < N; ++i) n.Bt[r * N + i] = B(i, r);
+  const bool bt_finite = all_finite(n.Bt, n.R * N);
   n.wants_D = false;
   if (!n.out_feedback && !n.D) {
     // |D_ij| ≤ max_i Σ_r B_ir² = ρ, and |(u@D)_j| ≤ N·ρ (|u| ≤ 1): far below the largest
@@ -303,8 +311,7 @@ void build_feedback(NetView<F>& n, const double* noise) {
       for (int64_t r = 0; r < n.R; ++r) row += double(n.Bt[r * N + i]) * double(n.Bt[r * N + i]);
       rho = row > rho ? row : rho;
     }
-    const double safe = double(std::numeric_limits<F>::max()) / 4;
-    if (!all_finite(n.Bt, n.R * N) || !(double(N) * rho <= safe)) {
+    if (!bt_finite || !(double(N) * rho <= overflow_bound<F>())) {
       n.wants_D = true;
       return;
     }
@@ -322,7 +329,7 @@ void build_feedback(NetView<F>& n, const double* noise) {
       for (int64_t r = 0; r < n.R; ++r)
         n.P[t * n.R + r] = r < O ? n.targ[t * O + r] : dot(n.r_targ + t * N, n.Bt + r * N, N);
   }
-  n.fb_finite = all_finite(n.Bt, n.R * N) && (!n.D || all_finite(n.D, N * N)) &&
+  n.fb_finite = bt_finite && (!n.D || all_finite(n.D, N * N)) &&
                 (!n.out_feedback || all_finite(n.P, n.T * n.R));
 }
 
@@ -414,8 +421,6 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
   trace_all(n.h, n.a_s, n.b_s, n.z, N);
   trace_all(n.e, n.a_m, n.b_m, n.h, N);
   project(n.c, n.h, W, N, st.nonfinite);
-  // Past this bound an update could overflow (a quarter of the largest value: room for rounding).
-  const double safe = double(std::numeric_limits<F>::max()) / 4;
   F margin = F(INFINITY);
   for (int64_t t = 0; t + 1 < T; ++t) {
     const F m = integrate(n, t, n.c, static_cast<const F*>(nullptr));
@@ -437,7 +442,7 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
       e_max = n.e[i] > e_max ? n.e[i] : e_max;
     }
     st.bound += double(n.rec_lr < F(0) ? -n.rec_lr : n.rec_lr) * double(e_max) * double(g_max);
-    const bool dense = st.nonfinite || !g_finite || !(st.bound <= safe);
+    const bool dense = st.nonfinite || !g_finite || !(st.bound <= overflow_bound<F>());
     const bool last = t + 2 == T;
     if (!last) trace_all(n.h, n.a_s, n.b_s, n.z, N);  // h' of step t+1
     update_and_project(W, n.e, n.g, n.rec_lr, last ? nullptr : n.h, n.c, N, dense);
