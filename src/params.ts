@@ -3,8 +3,11 @@
 // parameter, what it accepts and what it received.
 import { GoalError } from './errors';
 
-export type Dtype = 'float32' | 'float64';
-export type FeedbackKind = 'spk' | 'out';
+/** The accepted values of `dtype` and `feedback`. */
+export const DTYPES = ['float32', 'float64'] as const;
+export const FEEDBACKS = ['spk', 'out'] as const;
+export type Dtype = (typeof DTYPES)[number];
+export type FeedbackKind = (typeof FEEDBACKS)[number];
 
 /** Everything that defines a training run. Time constants are in units of dt. */
 export interface Params {
@@ -243,7 +246,7 @@ export function resolveParams(
   const epochs = Object.freeze([...(ep as number[])]) as unknown as readonly [number, number];
   let rank: number | null = null;
   if (pick('rank') !== null) rank = integer('rank', nOut, nRec);
-  let feedback = oneOf('feedback', ['spk', 'out'] as const);
+  let feedback = oneOf('feedback', FEEDBACKS);
   if (feedback === 'out' && rank === null) {
     warnings.push(`${label('feedback')} out needs a rank (${label('rank')}); using spk (LTTS) instead`);
     feedback = 'spk';
@@ -292,7 +295,7 @@ export function resolveParams(
     thr: real('thr', 'any'),
     dt: real('dt', 'positive'),
     seed,
-    dtype: oneOf('dtype', ['float32', 'float64'] as const),
+    dtype: oneOf('dtype', DTYPES),
   };
   if (params.dtype === 'float32') {
     // Past float32's largest value the engine would compute with ±∞, silently.

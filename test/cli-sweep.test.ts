@@ -98,6 +98,11 @@ t.test('shards and merge', async (t) => {
   const stray = goal(['sweep', '--ranks', '3', 'merge', 's1.jsonl', '--out', 'stray.jsonl'], dir);
   t.equal(stray.code, 2);
   t.equal(stray.err, 'goal sweep merge: put nothing but --out before "merge": it takes shard files and --out (got --ranks there)\n');
+  // -E's list of values would take "merge" and the files: the same refusal, naming -E.
+  const epochs = goal(['sweep', '-E', '1', '1', 'merge', 's1.jsonl', '--out', 'epochs.jsonl'], dir);
+  t.equal(epochs.code, 2);
+  t.equal(epochs.err, 'goal sweep merge: put nothing but --out before "merge": it takes shard files and --out (got --epochs there)\n');
+  t.notOk(fs.existsSync(path.join(dir, 'epochs.jsonl')), 'nothing written');
   const none = goal(['sweep', 'merge', 's1.jsonl'], dir);
   t.equal(none.code, 2);
   t.equal(none.err, 'goal sweep merge: --out <file> is required: the merged file to write\n');

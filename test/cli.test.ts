@@ -289,6 +289,10 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a number \(got "nan"\)/],
     ['-N 10 --dtype float16', /--dtype must be one of float32, float64/],
     ['-N 10 --backend tpu', /--backend must be one of auto, cpu, cuda/],
+    // A choice flag that took the next flag as its value is named, not the values left over.
+    ['-N 10 -F -E 1 1', /^goal train: -F\/--feedback must be one of spk, out \(got "-E"\)\n$/],
+    ['-N 10 --dtype -T 150', /^goal train: --dtype must be one of float32, float64 \(got "-T"\)\n$/],
+    ['-N 10 --backend -E 1 1', /^goal train: --backend must be one of auto, cpu, cuda \(got "-E"\)\n$/],
     ['-N 10 --seed -1', /--seed must be an integer in \[0, /],
     ['-N 10 -savepath /nonexistent-goal-dir/x.pkl', /-savepath .*does not exist/],
     [`-N 10 -savepath ${dir}`, /is a folder/],

@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { BACKENDS, type Backend } from '../backend';
 import { GoalError } from '../errors';
-import { defaults, describeDefault, paramDocs, resolveParams, type ParamName, type Params, type ResolvedParams } from '../params';
+import { defaults, describeDefault, DTYPES, FEEDBACKS, paramDocs, resolveParams, type ParamName, type Params, type ResolvedParams } from '../params';
 
 const doc = new Map(paramDocs.map((d) => [d.name, d]));
 
@@ -89,8 +89,12 @@ function fromOption(name: ParamName, v: unknown): unknown {
     case 'rank':
       return /^(none|ltts)$/i.test(String(v)) ? null : toNumber('rank', v);
     case 'feedback':
-    case 'dtype':
+    case 'dtype': {
+      // Checked here too, so that `-F -E 1 1` (-F took "-E") names -F, not the stray "1".
+      const choices: readonly string[] = name === 'feedback' ? FEEDBACKS : DTYPES;
+      if (!choices.includes(v as string)) usage(`${flagLabel(name)} must be one of ${choices.join(', ')} (got ${JSON.stringify(v)})`, name);
       return v;
+    }
     case 'resample':
       return v === true;
     default:
@@ -137,12 +141,13 @@ export function resolveOptions(opts: Record<string, unknown>): { params: Resolve
  * What commander leaves unchecked: the values of a flag given before its last (each must be
  * valid too), and values that follow no flag. For those commander would say only "too many
  * arguments"; a bad flag value before them (`-N -E 1 1`: -N took "-E") is the likelier cause,
- * so it is named first.
+ * so it is named first (a number, a choice or --backend).
  */
 export function checkArgs(cmd: Command, opts: Record<string, unknown>, skip: readonly ParamName[] = []): void {
   checkEarlier(cmd, opts, skip);
   if (!cmd.args.length) return;
   paramsFromOptions(opts, skip);
+  chosenBackend(opts, 'auto'); // `--backend -E 1 1`: --backend took "-E"
   usage(`unexpected argument ${JSON.stringify(cmd.args[0])}: a value without its flag (${flagLabel('epochs')} takes two values, every other flag one)`);
 }
 

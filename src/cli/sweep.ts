@@ -59,6 +59,11 @@ function printRow(io: Io, r: SweepRow, done: number, total: number): void {
     `mse ${r.mse_final.toPrecision(3)}, ΔS ${r.dz_final}, T_conv ${r.t_conv ?? '—'} (${r.seconds.toFixed(1)} s)\n`);
 }
 
+/** Refuses a sweep option (camelCase key) given before `merge`, which would be ignored. */
+function beforeMerge(key: string): never {
+  usage(`put nothing but --out before "merge": it takes shard files and --out (got --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} there)`);
+}
+
 function mergeCommand(io: Io): Command {
   return new Command('merge')
     .description('join the JSON Lines files of a sharded sweep (each point once) and print the summary')
@@ -69,7 +74,7 @@ function mergeCommand(io: Io): Command {
       // other sweep option there would be ignored, so it is refused.
       const before = Object.entries(merge.parent!.opts()).filter(([, v]) => v !== undefined);
       const stray = before.find(([k]) => k !== 'out');
-      if (stray) usage(`put nothing but --out before "merge": it takes shard files and --out (got --${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} there)`);
+      if (stray) beforeMerge(stray[0]);
       const early = merge.parent!.opts().out as string | undefined;
       if (own.out !== undefined && early !== undefined) usage(`--out is given twice (${JSON.stringify(early)} and ${JSON.stringify(own.out)}): give it once`);
       const opts = { out: own.out ?? early };
@@ -108,6 +113,8 @@ export function sweepCommand(io: Io): Command {
   // Options after `merge` belong to merge (both take --out).
   cmd.enablePositionalOptions().addCommand(mergeCommand(io)).allowExcessArguments();
   return cmd.action(async (opts: Record<string, unknown>) => {
+    // `goal sweep -E 1 1 merge …`: the epochs flag's list took the subcommand and its files.
+    if ((opts.epochs as string[] | undefined)?.includes('merge')) beforeMerge('epochs');
     checkArgs(cmd, opts, GRID_PARAMS.map(([name]) => name));
     io.exitCode = await runSweep(opts, io);
   });
