@@ -276,6 +276,11 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
       cells.push(r.params);
       for (const seed of o.seeds) if (index++ % n === k - 1) points.push(new Point(rank, tau_o, seed, r.params));
     }
+  const [readout, recurrent] = cells[0].epochs;
+  if (recurrent === 0) {
+    // A row is the end of the recurrent phase (mse_final, dz_final, t_conv): none without it.
+    throw new GoalError('GOAL_INVALID_PARAM', `${label('epochs')} must give a sweep at least one recurrent epoch (got ${readout} ${recurrent})`, 'epochs');
+  }
   // A seed whose target is degenerate fails now, before any warning and before any point trains
   // (the target depends on the seed and the sizes alone: the first cell stands for all).
   for (const seed of o.seeds) checkTarget({ ...cells[0], seed }, label);

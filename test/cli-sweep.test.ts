@@ -146,6 +146,7 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '-R', '3'], /-R\/--rank is set by the sweep's grid: give its values with --ranks/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--seed', '3'], /--seed is set by the sweep's grid: give its values with --seeds/],
     [['--ranks', '3', '--taus', '5', '--seeds', '1'], /-N\/--n-rec is required/],
+    [['-N', '30', '-E', '5', '0', '--ranks', '3', '--taus', '5', '--seeds', '1'], /^goal sweep: -E\/--epochs must give a sweep at least one recurrent epoch \(got 5 0\)\n$/],
     [['-N', '30', '40', '--ranks', '3', '--taus', '5', '--seeds', '1'], /unexpected argument "40": a value without its flag/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '-savepath', 'x.pkl'], /^goal sweep: -savepath is goal train's stats file; a sweep writes one row per point to --out FILE$/m],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--gpu'], /--gpu asks for the GPU; it contradicts --backend cpu/],

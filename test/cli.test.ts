@@ -427,6 +427,12 @@ t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the e
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('without recurrent epochs the summary says so, not NaN (which a diverged run prints)', async (t) => {
+  const r = goal(['train', '-N', '10', '-E', '3', '0', '--seed', '1']);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /\nTarget readout MSE: \d[^\n]*\nModel readout MSE: none \(no recurrent epoch\)\nModel spike error: none \(no recurrent epoch\)\n$/);
+});
+
 t.test('SIGTERM (a batch system\'s time limit) and SIGHUP save the epochs done and end the process at once', async (t) => {
   for (const [signal, words] of [['SIGTERM', 'terminated'], ['SIGHUP', 'hung up']] as [NodeJS.Signals, string][]) {
     const dir = tmpdir();

@@ -91,6 +91,7 @@ t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, ranks: [200] }), { param: 'rank', message: /rank must be an integer in \[3, 40\] \(got 200\)/ });
   await t.rejects(sweep({ ...grid, taus: [0] }), { param: 'tauO', message: /^tauO must be/ });
   await t.rejects(sweep({ ...grid, seeds: [] }), { code: 'GOAL_USAGE' });
+  await t.rejects(sweep({ ...grid, base: { ...base, epochs: [3, 0] } }), { code: 'GOAL_INVALID_PARAM', param: 'epochs', message: /^epochs must give a sweep at least one recurrent epoch \(got 3 0\)$/ });
   await t.rejects(sweep({ ...grid, base: { ...base, rank: 3 } }), { code: 'GOAL_USAGE', message: /set by the sweep's grid/ });
   await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_INVALID_OPTION', message: /resume needs an output file/ });
   await t.rejects(sweep({ ...grid, seeds: [1, 2, 1] }), { code: 'GOAL_USAGE', message: /^seed lists 1 twice$/ });
@@ -265,7 +266,7 @@ t.test('the memory check counts the networks in flight', async (t) => {
   while (need(n) < limit / 6) n = Math.ceil(n * 1.1);
   await t.rejects(
     // The aborted signal: should the check ever not fire, nothing is allocated either.
-    sweep({ ranks: ['ltts'], taus: [5], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], threads: 10, backend: 'cpu', signal: AbortSignal.abort(), base: { nRec: n, dtype: 'float64', epochs: [0, 0] } }),
+    sweep({ ranks: ['ltts'], taus: [5], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], threads: 10, backend: 'cpu', signal: AbortSignal.abort(), base: { nRec: n, dtype: 'float64', epochs: [0, 1] } }),
     { code: 'GOAL_ENOMEM', message: /10 networks at once need .* \(use fewer threads\)$/ },
   );
 });
@@ -302,12 +303,13 @@ t.test('the config fingerprint does not depend on the order of the grid', async 
 t.test('NaN (written as null) reads back as NaN: resumed and merged summaries equal a fresh one', async (t) => {
   const dir = tmp();
   const out = path.join(dir, 'rows.jsonl');
-  const noRecurrent = { ...grid, ranks: [3], taus: [5], seeds: [1, 2], base: { ...base, epochs: [5, 0] as [number, number] } };
-  const fresh = await sweep({ ...noRecurrent, out });
-  t.match(fs.readFileSync(out, 'utf8'), /"mse_final":null/, 'JSON writes NaN as null');
+  // A readout learning rate far too large: the readout diverges to NaN, and so does every MSE.
+  const diverged = { ...grid, ranks: [3], taus: [5], seeds: [1, 2], base: { ...base, outLr: 20, epochs: [300, 2] as [number, number] } };
+  const fresh = await sweep({ ...diverged, out });
+  t.match(fs.readFileSync(out, 'utf8'), /"mse_out":null,"mse_final":null/, 'JSON writes NaN as null');
   const read = readRows(out).rows;
-  t.ok(read.every((r) => Number.isNaN(r.mse_final) && Number.isNaN(r.dz_final)), 'and it reads back as NaN');
-  const resumed = await sweep({ ...noRecurrent, out, resume: true });
+  t.ok(read.length === 2 && read.every((r) => Number.isNaN(r.mse_out) && Number.isNaN(r.mse_final)), 'and it reads back as NaN');
+  const resumed = await sweep({ ...diverged, out, resume: true });
   t.strictSame(summarize(resumed.rows), summarize(fresh.rows));
   t.strictSame(summarize(mergeRows([out])), summarize(fresh.rows));
   fs.rmSync(dir, { recursive: true });

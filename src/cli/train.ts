@@ -266,7 +266,8 @@ function toJson(o: Outcome): Record<string, unknown> {
 }
 
 function summary(o: Outcome, io: Io): void {
-  const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : NaN);
+  // NaN is what a diverged run prints: no recurrent epoch is said in words.
+  const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : 'none (no recurrent epoch)');
   const where = `${o.device}, ${o.dtype}${o.seed !== null ? `, seed ${o.seed}` : ''}`;
   io.out(`Training time: ${o.seconds.toFixed(2)} s (${where})\n`);
   io.out(`Target readout MSE: ${o.mseOut}\n`);
