@@ -2,6 +2,7 @@
 // this machine offer.
 import { GoalError } from './errors';
 import { addon } from './native';
+import { show } from './params';
 import type { NativeBackend } from '../binding';
 
 export type Backend = 'auto' | 'cpu' | 'cuda';
@@ -22,13 +23,13 @@ let warnedFallback = false;
  */
 export function chooseBackend(requested: Backend, warn: (message: string) => void): NativeBackend {
   if (!BACKENDS.includes(requested)) {
-    throw new GoalError('GOAL_INVALID_OPTION', `options.backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(requested)})`);
+    throw new GoalError('GOAL_INVALID_OPTION', `options.backend must be one of ${BACKENDS.join(', ')} (got ${show(requested)})`);
   }
   if (requested === 'cpu') return 'cpu';
   const { cuda, cpu } = addon().info();
   if (cuda.available) return 'cuda';
   if (requested === 'cuda') {
-    throw new GoalError('GOAL_NO_CUDA', `backend cuda is not available: ${cuda.reason}; use backend cpu (or auto to fall back)`);
+    throw new GoalError('GOAL_NO_CUDA', `backend cuda is not available: ${cuda.reason}; choose the cpu backend, or auto, which falls back to it`);
   }
   if (!warnedFallback) {
     warnedFallback = true;

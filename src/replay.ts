@@ -185,6 +185,10 @@ const specName = new Map(paramDocs.map((d) => [d.name, d.spec]));
 /** How messages name a parameter of a fixture: by its place in the file. */
 export const fixtureLabel = (n: ParamName): string => `fixture.params.${specName.get(n)}`;
 
+type Scale = 'sigmaInp' | 'sigmaTrg' | 'sigmaRec';
+/** The scales of the drawn matrices. */
+const SCALES: readonly string[] = ['sigmaInp', 'sigmaTrg', 'sigmaRec'] satisfies Scale[];
+
 /** The fixture's params as library params (SPEC names → camelCase), checked. */
 export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warnings: string[] } {
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
@@ -199,15 +203,23 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
   const input: Record<string, unknown> = { dtype };
   const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
   const unknown: string[] = [];
+  const scales: Partial<Pick<Params, Scale>> = {};
   for (const [key, value] of Object.entries(given)) {
     const name = bySpec.get(key);
     if (!name && !NOT_MODEL.has(key)) unknown.push(key);
     if (!name || name === 'seed' || name === 'dtype') continue;
-    if (['sigmaInp', 'sigmaTrg', 'sigmaRec'].includes(name)) continue; // the matrices are given, already scaled
+    if (SCALES.includes(name)) {
+      // Unused (the matrices are given, already scaled), so any finite scale the reference took
+      // (a negative one too) is reported as it was.
+      if (typeof value !== 'number' || !Number.isFinite(value)) bad(`fixture.params.${key} must be a finite number (got ${show(value)})`);
+      scales[name as Scale] = value;
+      continue;
+    }
     input[name] = value;
   }
   try {
     const resolved = resolveParams(input as Partial<Params>, fixtureLabel);
+    resolved.params = Object.freeze({ ...resolved.params, ...scales });
     // Told, not refused: a generator may store more than SPEC's table (a misspelt name shows here).
     if (unknown.length) resolved.warnings.push(`fixture.params ${unknown.map((k) => JSON.stringify(k)).join(', ')}: not among SPEC.md's parameters; ignored`);
     return resolved;

@@ -98,7 +98,7 @@ export class Rng {
 }
 
 /** A Float64Array of `count` entries; one too large for memory is GOAL_ENOMEM. */
-function allocate(count: number): Float64Array {
+export function allocate(count: number): Float64Array {
   try {
     return new Float64Array(count);
   } catch (err) {

@@ -209,6 +209,7 @@ export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, netwo
     'GOAL_ENOMEM',
     `${culprits.map((n) => `${label(n)}=${p[n]}`).join(', ')}: ${what} ${(need / GiB).toFixed(1)} GiB of memory; ` +
       `this ${have < os.totalmem() ? 'process may use' : 'machine has'} ${(have / GiB).toFixed(1)} GiB` +
+      `${need <= have ? `, of which a run may take 90%` : ''}` +
       `${networks > 1 && one <= 0.9 * have ? ` (${fewer})` : ''}`,
     culprits[0],
   );
@@ -385,6 +386,8 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
         readoutDone++;
       }, (e) => ({ phase: 'readout', epoch: readoutDone, epochs: nReadout, mse: median(nets.map((_, k) => mse[k * n + e])), seconds: elapsed(e) }));
     });
+    // Stopped before the readout phase ended: the MSE so far is not mse_out, the trained readout's.
+    if (readoutDone < nReadout) mseOut.fill(NaN);
     // Gradient descent on the readout's quadratic error only ever lowers it while out_lr is small
     // enough, and past that bound the error grows geometrically: one that grew by more than
     // rounding (or went to ∞ or NaN) is a step past the bound.

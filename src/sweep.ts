@@ -73,7 +73,8 @@ export interface SweepOptions {
    */
   batch?: number;
   signal?: AbortSignal;
-  onRow?: (row: SweepRow, done: number, total: number) => void;
+  /** Hears each finished point (written to `out` already); a promise it returns is awaited. */
+  onRow?: (row: SweepRow, done: number, total: number) => void | Promise<void>;
   /** Progress of a GPU batch (median over its networks). */
   onEpoch?: RunOptions['onEpoch'];
   onWarning?: (message: string) => void;
@@ -171,10 +172,15 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
     }
     rows.push(checkRow(value, file, number));
   };
-  for (const next of fileLines(file)) {
-    take();
-    line = next;
-    number++;
+  try {
+    for (const next of fileLines(file)) {
+      take();
+      line = next;
+      number++;
+    }
+  } catch (err) {
+    if (err instanceof GoalError) throw err;
+    throw new GoalError('GOAL_BAD_RESULTS', `${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   const tail = line!;
   let torn = false;
@@ -239,9 +245,15 @@ interface Plan {
   points: Point[];
 }
 
+/** The grid's order: ranks ascending (LTTS last), τ⋆ and seeds ascending. */
+const rankOrder = (r: SweepRank): number => (r === 'ltts' ? Infinity : r);
+const byRank = (a: SweepRank, b: SweepRank): number => rankOrder(a) - rankOrder(b);
+const byNumber = (a: number, b: number): number => a - b;
+
 /**
- * The grid in a fixed order (rank, then τ⋆, then seed), every point checked; of a shard k/n
- * only the points it runs (every n-th, from the k-th) are made.
+ * The grid in a fixed order (rank, then τ⋆, then seed, each ascending whatever the order of the
+ * lists, so that a shard k/n runs the same points however they were written), every point
+ * checked; of a shard k/n only the points it runs (every n-th, from the k-th) are made.
  */
 function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller, warn: (message: string) => void,
   shard = { k: 1, n: 1 }, shardName = 'shard'): Plan {
@@ -269,12 +281,13 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   const points: Point[] = [], cells: ResolvedParams[] = [];
   const warnings = new Set<string>();
   let index = 0;
-  for (const rank of o.ranks)
-    for (const tau_o of o.taus) {
+  const seeds = [...o.seeds].sort(byNumber);
+  for (const rank of [...o.ranks].sort(byRank))
+    for (const tau_o of [...o.taus].sort(byNumber)) {
       const r = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed: o.seeds[0] }, label);
       r.warnings.forEach((m) => warnings.add(rank === 'ltts' ? `LTTS points: ${m}` : m));
       cells.push(r.params);
-      for (const seed of o.seeds) if (index++ % n === k - 1) points.push(new Point(rank, tau_o, seed, r.params));
+      for (const seed of seeds) if (index++ % n === k - 1) points.push(new Point(rank, tau_o, seed, r.params));
     }
   const [readout, recurrent] = cells[0].epochs;
   if (recurrent === 0) {
@@ -322,7 +335,14 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (o.base !== undefined && (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base))) {
     throw new GoalError('GOAL_INVALID_OPTION', `sweep options.base must be an object of params (got ${show(o.base)})`);
   }
-  const { warn, settle } = warnVia(o.onWarning);
+  const { warn: warnEach, settle } = warnVia(o.onWarning);
+  // A grid's points say the same things (a readout that diverges at every seed): each once.
+  const told = new Set<string>();
+  const warn = (message: string) => {
+    if (told.has(message)) return;
+    told.add(message);
+    warnEach(message);
+  };
   const name = o.optionLabel ?? ((x: SweepOptionName) => x);
   const usage = (message: string): never => {
     throw new GoalError('GOAL_USAGE', message);
@@ -340,6 +360,14 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     badOption(`${name('batch')} must be an integer ≥ 1 (got ${show(o.batch)})`);
   }
   const label = o.label ?? ((n: ParamName) => n);
+  // Checked here: resolveParams would take an undefined (or a hole) for the default.
+  for (const r of o.ranks) {
+    if (r !== null && r !== 'ltts' && typeof r !== 'number') throw new GoalError('GOAL_INVALID_PARAM', `${label('rank')} values must be numbers or 'ltts' (got ${show(r)})`, 'rank');
+  }
+  for (const x of o.taus) if (typeof x !== 'number') throw new GoalError('GOAL_INVALID_PARAM', `${label('tauO')} values must be numbers (got ${show(x)})`, 'tauO');
+  for (const key of ['resume', 'curves'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'boolean') badOption(`${name(key)} must be true or false (got ${show(o[key])})`);
+  }
   // One name for LTTS in rows, keys and tables: null is train()'s, 'ltts' the sweep's.
   const ranks = o.ranks.map((r) => (r === null ? 'ltts' : r));
   if (o.shard) {
@@ -399,11 +427,11 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
 
       const fresh = new Map<string, SweepRow>();
       let aborted = false;
-      const finish = (p: Point, r: RunOutput) => {
+      const finish = async (p: Point, r: RunOutput) => {
         const row = toRow(p, r, conv, o.curves === true, config, gridOf);
         if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
         fresh.set(rowKey(p), row);
-        o.onRow?.(row, fresh.size, todo.length);
+        await o.onRow?.(row, fresh.size, todo.length);
       };
 
       if (lockstep) {
@@ -414,7 +442,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
           const nets = await Promise.all(group.map((p) => drawInput(p.params, label, o.signal)));
           const outs = await runPhases(nets, { backend, warn, threads, label }, { signal: o.signal, onEpoch: o.onEpoch });
           if (outs[0].aborted) aborted = true;
-          else group.forEach((p, k) => finish(p, { ...outs[k], seconds: outs[k].seconds / group.length }));
+          else for (const [k, p] of group.entries()) await finish(p, { ...outs[k], seconds: outs[k].seconds / group.length });
         }
       } else {
         // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
@@ -430,7 +458,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
             const p = todo[next++];
             const [r] = await runPhases([await drawInput(p.params, label, signal)], { backend, warn, label }, { signal });
             if (r.aborted) aborted = true;
-            else finish(p, r);
+            else await finish(p, r);
           }
         };
         const settled = await Promise.allSettled(Array.from({ length: Math.min(threads, todo.length) }, () => worker().catch((err) => {
@@ -465,15 +493,18 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
  */
 export function gridGap(rows: readonly SweepRow[]): string | null {
   const ids = new Set(rows.map((r) => r.grid));
+  const held = new Set(rows.map(rowKey)).size; // a point written twice counts once
   if (rows.length && ids.size === 1 && rows[0].grid !== undefined && Number.isSafeInteger(rows[0].grid_points)) {
     const points = rows[0].grid_points!;
-    return rows.length >= points ? null : `${points - rows.length} of the grid's ${points} points are missing: a shard that did not finish, or a file left out?`;
+    const missing = points - held;
+    return missing <= 0 ? null : `${missing} of the grid's ${points} points ${missing === 1 ? 'is' : 'are'} missing: a shard that did not finish, or a file left out?`;
   }
   const distinct = (key: 'rank' | 'tau_o' | 'seed') => new Set(rows.map((r) => r[key])).size;
   const [ranks, taus, seeds] = [distinct('rank'), distinct('tau_o'), distinct('seed')];
   const spans = ranks * taus * seeds;
-  if (rows.length >= spans) return null;
-  return `${spans - rows.length} of the ${spans} points of the grid these rows span (${plural(ranks, 'rank')} × ${taus} τ⋆ × ${plural(seeds, 'seed')}) are missing: ` +
+  if (held >= spans) return null;
+  const missing = spans - held;
+  return `${missing} of the ${spans} points of the grid these rows span (${plural(ranks, 'rank')} × ${taus} τ⋆ × ${plural(seeds, 'seed')}) ${missing === 1 ? 'is' : 'are'} missing: ` +
     'a shard that did not finish, or a file left out?';
 }
 
@@ -485,13 +516,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
   const all: Copy[] = [];
   let first: { config: string; file: string; curves: boolean } | undefined;
   for (const [part, f] of files.entries()) {
-    let read: ReturnType<typeof readRows>;
-    try {
-      read = readRows(f);
-    } catch (err) {
-      if (err instanceof GoalError) throw err;
-      throw new GoalError('GOAL_BAD_RESULTS', `${f}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
+    const read = readRows(f);
     if (read.torn) warn(tornLine(f));
     const writer = writerOf(f);
     if (writer !== null) warn(`${f} is still being written (by ${writer}): merged as it stands, without the points still to come`);
@@ -552,14 +577,15 @@ export interface SummaryCell {
   t_conv: number | null;
 }
 
-/** Medians over seeds per (rank, τ⋆), ranks in the order given (LTTS last). */
+/** Medians over seeds per (rank, τ⋆), in the grid's order: by rank (LTTS last), then τ⋆. */
 export function summarize(rows: readonly SweepRow[]): SummaryCell[] {
   const groups = new Map<string, SweepRow[]>();
   for (const r of rows) {
     const key = `${r.rank}|${r.tau_o}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  return [...groups.values()].map((g) => {
+  const order = (g: SweepRow[]) => g[0];
+  return [...groups.values()].sort((a, b) => byRank(order(a).rank, order(b).rank) || order(a).tau_o - order(b).tau_o).map((g) => {
     const t = median(g.map((r) => r.t_conv ?? Infinity));
     return {
       rank: g[0].rank, tau_o: g[0].tau_o, seeds: g.length,
@@ -570,21 +596,24 @@ export function summarize(rows: readonly SweepRow[]): SummaryCell[] {
   });
 }
 
-/** The summary laid out like the paper's Figure 2 D–F: one table per measure, ranks × τ⋆. */
-export function summaryTables(rows: readonly SweepRow[]): string {
+/**
+ * The summary laid out like the paper's Figure 2 D–F: one table per measure, ranks × τ⋆. With
+ * the grid that was planned (a sweep stopped early), its missing cells and seeds show too.
+ */
+export function summaryTables(rows: readonly SweepRow[], planned?: { ranks: readonly SweepRank[]; taus: readonly number[]; seeds: number }): string {
   const cells = summarize(rows);
-  const rankOrder = (r: SweepRank) => (r === 'ltts' ? Infinity : r);
-  const ranks = [...new Set(cells.map((c) => c.rank))].sort((a, b) => rankOrder(a) - rankOrder(b));
-  const taus = [...new Set(cells.map((c) => c.tau_o))].sort((a, b) => a - b);
+  const ranks = [...new Set([...cells.map((c) => c.rank), ...(planned?.ranks ?? [])])].sort(byRank);
+  const taus = [...new Set([...cells.map((c) => c.tau_o), ...(planned?.taus ?? [])])].sort(byNumber);
   const at = new Map(cells.map((c) => [`${c.rank}|${c.tau_o}`, c]));
-  const seeds = cells.reduce((m, c) => Math.max(m, c.seeds), 0); // no spread: a grid may have 10⁵ cells
+  // no spread: a grid may have 10⁵ cells
+  const seeds = cells.reduce((m, c) => Math.max(m, c.seeds), planned?.seeds ?? 0);
   // A cell of fewer seeds (a partial or interrupted grid) says how many its median is over.
-  const few = cells.some((c) => c.seeds < seeds);
+  const few = cells.some((c) => c.seeds < seeds) || cells.length < ranks.length * taus.length;
   const table = (title: string, value: (c: SummaryCell) => string) => {
     const head = ['rank \\ τ⋆', ...taus.map(String)];
     const body = ranks.map((r) => [r === 'ltts' ? 'LTTS' : String(r), ...taus.map((t) => {
       const c = at.get(`${r}|${t}`);
-      return c ? `${value(c)}${c.seeds < seeds ? ` (${c.seeds})` : ''}` : '';
+      return c ? `${value(c)}${c.seeds < seeds ? ` (${c.seeds})` : ''}` : '(0)';
     })]);
     const width = head.map((_, j) => Math.max(...[head, ...body].map((row) => row[j].length)));
     const line = (row: string[]) => row.map((x, j) => (j === 0 ? x.padEnd(width[j]) : x.padStart(width[j]))).join('  ');

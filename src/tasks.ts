@@ -1,7 +1,7 @@
 // The ND-trajectory task of SPEC.md "The task": a smooth target y* and a clock input x.
 import { GoalError } from './errors';
 import { MAX_SIZE, show, type ParamName } from './params';
-import { Rng } from './rng';
+import { allocate, Rng } from './rng';
 
 /** A row-major matrix. */
 export interface Matrix {
@@ -31,7 +31,7 @@ function size(name: ParamName, value: unknown, lo: number): number {
 export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
   const T = size('tSeq', tSeq, 2), O = size('nOut', nOut, 1);
   if (!(rng instanceof Rng)) throw new GoalError('GOAL_INVALID_PARAM', `buildTarget(tSeq, nOut, rng): rng must be an Rng (got ${show(rng)})`);
-  const data = new Float64Array(T * O);
+  const data = allocate(T * O);
   for (let o = 0; o < O; o++) {
     const A = TARGET_FREQUENCIES.map(() => rng.uniform());
     const P = TARGET_FREQUENCIES.map(() => 2 * Math.PI * rng.uniform());
@@ -62,7 +62,7 @@ export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
 export function buildClock(tSeq: number, nInp: number): Matrix {
   const rows = size('tSeq', tSeq, 2) - 1, I = size('nInp', nInp, 1);
   const span = Math.floor(rows / I);
-  const data = new Float64Array(rows * I);
+  const data = allocate(rows * I);
   for (let k = 0; k < I; k++) {
     for (let t = k * span; t < (k + 1) * span; t++) data[t * I + k] = 1;
   }

@@ -309,7 +309,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`--replay ${wrongShape}`, /W_hh must be a 40×40 matrix/],
     [`--replay ${path.join(FIXTURE_DIR, 'rank3-n40.json')} -N 5`, /--replay takes every parameter from its file; drop -N\/--n-rec$/m],
   ];
-  if (!gpu) cases.push(['-N 10 --backend cuda', /backend cuda is not available/], ['-N 10 --gpu --backend cuda', /backend cuda is not available/]);
+  if (!gpu) cases.push(['-N 10 --backend cuda', /backend cuda is not available: .*; choose the cpu backend, or auto, which falls back to it$/m], ['-N 10 --gpu --backend cuda', /backend cuda is not available/]);
   cases.push(['-N 10 --gpu --backend cpu', /--gpu asks for the GPU; it contradicts --backend cpu/]);
   // Past one typed array (2³² entries up to Node 21) whatever the memory, else past any machine's memory (8 TB).
   cases.push(MAX_ARRAY === 2 ** 32

@@ -97,6 +97,7 @@ t.test('train rejects before doing any work', async (t) => {
     { code: 'GOAL_DEGENERATE_TASK', message: /^tSeq=5: the target is degenerate: .*every step is zeroed when t_seq ≤ 8\); use t_seq ≥ 9$/ });
   t.strictSame(said, [], 'refused before any warning about the other params');
   await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION', message: /^options.backend must be one of auto, cpu, cuda \(got "gpu"\)$/ });
+  await t.rejects(train({ nRec: 10 }, { backend: 1n as never }), { code: 'GOAL_INVALID_OPTION', message: /\(got 1n\)$/ });
 });
 
 t.test('options of the wrong type are refused before any work', async (t) => {
@@ -197,6 +198,9 @@ t.test('the task builders and Rng check their arguments as the params are checke
   t.throws(() => buildTarget('150' as never, 3, new Rng(1)), { code: 'GOAL_INVALID_PARAM', param: 'tSeq', message: /\(got "150"\)/ });
   t.throws(() => buildTarget(150, 0, new Rng(1)), { code: 'GOAL_INVALID_PARAM', param: 'nOut' });
   t.throws(() => buildTarget(150, 3, {} as never), { code: 'GOAL_INVALID_PARAM', message: /rng must be an Rng/ });
+  // Each size in range, their product (2⁴⁰ entries) past any typed array: a coded error.
+  t.throws(() => buildClock(1 << 20, 1 << 20), { code: 'GOAL_ENOMEM' });
+  t.throws(() => buildTarget(1 << 20, 1 << 20, new Rng(1)), { code: 'GOAL_ENOMEM' });
   t.throws(() => buildClock(10, 0), { code: 'GOAL_INVALID_PARAM', param: 'nInp' });
   t.throws(() => new Rng('1' as never), { code: 'GOAL_INVALID_PARAM', param: 'seed', message: 'seed must be an integer in [0, 2^53) (got "1")' });
 });

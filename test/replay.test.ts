@@ -153,6 +153,20 @@ t.test('fixture params that are not SPEC parameters are named in a warning and i
   t.strictSame(quiet, [], "SPEC's table names that are no network parameter (gpu, savepath, verbose) pass silently");
 });
 
+t.test("the matrices' scales are reported as the fixture gives them (they are already applied)", async (t) => {
+  const f = loadFixture('ltts-n60-sigrec0.json') as unknown as Record<string, any>;
+  t.equal(f.params.sigma_rec, 0);
+  const r = await replay(f as never);
+  t.strictSame([r.params.sigmaInp, r.params.sigmaTrg, r.params.sigmaRec], [f.params.sigma_inp, f.params.sigma_trg, 0]);
+  const g = structuredClone(loadFixture('rank3-n40.json')) as unknown as Record<string, any>;
+  g.params.sigma_inp = -22; // unused, so a sign the reference took is no reason to refuse
+  const n = await replay(g as never);
+  t.equal(n.params.sigmaInp, -22);
+  t.ok(compareReplay(g as never, n).every((c) => c.ok), 'and the replay is unchanged');
+  g.params.sigma_inp = 'abc';
+  await t.rejects(replay(g as never), { code: 'GOAL_BAD_FIXTURE', message: /^fixture.params.sigma_inp must be a finite number \(got "abc"\)$/ });
+});
+
 t.test('params a fixture leaves out: sizes read off its matrices, the rest SPEC.md\'s defaults', async (t) => {
   const f = structuredClone(loadFixture('rank8-n32-o2-i4.json')) as unknown as Record<string, any>;
   // The fixture's values that are SPEC's defaults (tau_m 8, …) may go; its rec_lr is not 5/√N.

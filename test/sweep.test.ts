@@ -190,15 +190,19 @@ t.test('the tables mark a cell of fewer seeds; merge names the points missing fr
   t.match(partial, /median over 2 seeds; \(k\): a cell with only k\)/);
   t.match(partial, /final readout MSE.*\n.*\n3 +0\.250 +0\.250 \(1\)\n/);
   t.match(partial, /ΔS\n.*\n3 +7 +7 \(1\)\n/);
+  // A stopped sweep knows its grid: the cells and seeds it lacks show.
+  const stopped = summaryTables(full.slice(0, 2), { ranks: [3, 'ltts'], taus: [1, 2], seeds: 3 });
+  t.match(stopped, /median over 3 seeds; \(k\): a cell with only k\)\nrank \\ τ⋆ +1 +2\n3 +0\.250 \(2\) +\(0\)\nLTTS +\(0\) +\(0\)\n/);
   t.equal(gridGap(full), null);
-  t.equal(gridGap(full.slice(1)), '1 of the 4 points of the grid these rows span (1 rank × 2 τ⋆ × 2 seeds) are missing: a shard that did not finish, or a file left out?');
+  t.match(gridGap([...full.slice(1), full[1]]), /^1 of the 4 points/, 'a row given twice counts once');
+  t.equal(gridGap(full.slice(1)), '1 of the 4 points of the grid these rows span (1 rank × 2 τ⋆ × 2 seeds) is missing: a shard that did not finish, or a file left out?');
   const dir = tmp();
   const files = [0, 1].map((k) => path.join(dir, `s${k}.jsonl`));
   writeRows(files[0], [full[0], full[2]]);
   writeRows(files[1], [full[1]]);
   const warnings: string[] = [];
   t.equal(mergeRows(files, (m) => warnings.push(m)).length, 3);
-  t.match(warnings, [/^1 of the 4 points .* are missing/], 'rows without their grid: held to the grid they span');
+  t.match(warnings, [/^1 of the 4 points .* is missing/], 'rows without their grid: held to the grid they span');
   // Rows of one sweep name its grid: a shard holding every row of one seed shows its gap too.
   const dir2 = path.join(dir, 'sharded');
   fs.mkdirSync(dir2);
@@ -209,6 +213,7 @@ t.test('the tables mark a cell of fewer seeds; merge names the points missing fr
   t.equal(merged.length, 8);
   t.strictSame(gaps, ["4 of the grid's 12 points are missing: a shard that did not finish, or a file left out?"]);
   t.ok(merged.every((r) => r.grid_points === 12 && r.grid === merged[0].grid), 'every row names the grid and its size');
+  t.match(gridGap([...merged, ...merged.slice(0, 4)]), /^4 of the grid's 12 points are missing/, 'rows given twice count once');
   const all: string[] = [];
   t.equal(mergeRows(shardFiles, (m) => all.push(m)).length, 12);
   t.strictSame(all, [], 'all shards: no gap');
@@ -256,6 +261,49 @@ t.test('a failing point stops the sweep: nothing runs or is written after it rej
   t.equal(calls, callsThen, 'no onRow after the rejection');
   t.ok(written <= 2, `at most one point per thread finished (${written})`);
   fs.rmSync(dir, { recursive: true });
+});
+
+t.test('an async onRow is awaited: its rejection rejects the sweep, which removes its lock', async (t) => {
+  const dir = tmp();
+  for (const batch of [undefined, 2]) {
+    const out = path.join(dir, `rows-${batch}.jsonl`);
+    const boom = new Error('upload failed');
+    const seen: number[] = [];
+    await t.rejects(sweep({ ...grid, threads: 2, batch, out, onRow: async (_r, done) => {
+      seen.push(done);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (done === 2) throw boom;
+    } }), boom, `batch ${batch}`);
+    t.notOk(fs.existsSync(`${out}.lock`), 'the lock is gone');
+    t.ok(seen.length >= 2 && seen.length < 12, `the sweep stopped early (${seen.length} rows heard)`);
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('sweep options of the wrong type are refused, not taken for defaults', async (t) => {
+  await t.rejects(sweep({ ...grid, ranks: [undefined as never] }), { code: 'GOAL_INVALID_PARAM', param: 'rank', message: /^rank values must be numbers or 'ltts' \(got undefined\)$/ });
+  // eslint-disable-next-line no-sparse-arrays
+  await t.rejects(sweep({ ...grid, ranks: [3, , 'ltts'] as never }), { code: 'GOAL_INVALID_PARAM', param: 'rank' });
+  await t.rejects(sweep({ ...grid, taus: [5, undefined as never] }), { code: 'GOAL_INVALID_PARAM', param: 'tauO', message: /^tauO values must be numbers \(got undefined\)$/ });
+  await t.rejects(sweep({ ...grid, resume: 'false' as never }), { code: 'GOAL_INVALID_OPTION', message: /^resume must be true or false \(got "false"\)$/ });
+  await t.rejects(sweep({ ...grid, curves: 1 as never }), { code: 'GOAL_INVALID_OPTION', message: /^curves must be true or false \(got 1\)$/ });
+  t.throws(() => readRows(path.join(tmp(), 'none.jsonl')), { code: 'GOAL_BAD_RESULTS', message: /none.jsonl: cannot read it \(ENOENT\)$/ });
+  t.throws(() => readRows(os.tmpdir()), { code: 'GOAL_BAD_RESULTS', message: /cannot read it \(EISDIR\)$/ });
+});
+
+t.test('a shard runs the same points whatever the order of the lists', async (t) => {
+  const points = async (ranks: (number | 'ltts')[], taus: number[], seeds: number[]) =>
+    (await sweep({ ...grid, ranks, taus, seeds, shard: { k: 1, n: 3 } })).rows.map((r) => `${r.rank}/${r.tau_o}/${r.seed}`);
+  const a = await points([3, 10, 'ltts'], [2, 5], [1, 2]);
+  t.equal(a.length, 4, 'a third of the 12 points');
+  t.strictSame(await points(['ltts', 10, 3], [5, 2], [2, 1]), a);
+});
+
+t.test('a warning every point gives is told once', async (t) => {
+  const told: string[] = [];
+  await sweep({ ...grid, ranks: [3], taus: [5], base: { ...base, outLr: 20, epochs: [300, 2] }, onWarning: (m) => told.push(m) });
+  t.equal(told.length, 1, told.join('\n'));
+  t.match(told[0], /the readout training diverged/);
 });
 
 t.test('the memory check counts the networks in flight', async (t) => {

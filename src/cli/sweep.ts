@@ -170,7 +170,8 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   if (opts.json) {
     io.out(`${JSON.stringify({ planned: result.planned, skipped: result.skipped, aborted: result.aborted, seconds: result.seconds, backend: result.backend, summary: summarize(result.rows) })}\n`);
   } else if (result.rows.length) {
-    io.out(`${summaryTables(result.rows)}\n`);
+    // The whole grid (a shard holds only a part of it): a stopped sweep's missing cells show.
+    io.out(`${summaryTables(result.rows, opts.shard === undefined ? { ranks, taus, seeds: seeds.length } : undefined)}\n`);
   }
   if (result.aborted) {
     io.err(`goal: interrupted with ${result.completed} of ${result.planned} points done` +
