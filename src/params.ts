@@ -184,6 +184,25 @@ export function show(value: unknown, depth = 0): string {
   return typeof value;
 }
 
+/**
+ * ` (did you mean X?)` for a name at most two edits from one of `names` (case aside) and
+ * nearer to it than to any other (`-Tx` is as near -Tm as -Ts: no guess), or ''.
+ */
+export function nearest(name: string, names: readonly string[]): string {
+  const distance = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length];
+  };
+  const scored = names.map((n) => [n, distance(n.toLowerCase(), name.toLowerCase())] as const);
+  const [hit, d] = scored.reduce((a, b) => (b[1] < a[1] ? b : a));
+  return d <= 2 && scored.filter(([, e]) => e === d).length === 1 ? ` (did you mean ${hit}?)` : '';
+}
+
 function suggest(key: string): string {
   const lower = key.toLowerCase().replace(/[_-]/g, '');
   const hit = paramDocs.find((d) => d.name.toLowerCase() === lower || d.spec.toLowerCase().replace(/_/g, '') === lower);

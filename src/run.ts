@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon } from './native';
-import { scaledOutLr, show, type Labeller, type ParamName, type ResolvedParams } from './params';
+import { nearest, scaledOutLr, show, type Labeller, type ParamName, type ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -266,21 +266,6 @@ async function callerCode<T>(callback: () => T | Promise<T>): Promise<T> {
   } catch (err) {
     throw new FromCaller(err);
   }
-}
-
-/** ` (did you mean X?)` for a name at most two edits from one of `names` (case aside), or ''. */
-function nearest(name: string, names: readonly string[]): string {
-  const distance = (a: string, b: string) => {
-    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const next = [i];
-      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      row = next;
-    }
-    return row[b.length];
-  };
-  const [hit, d] = names.map((n) => [n, distance(n.toLowerCase(), name.toLowerCase())] as const).reduce((a, b) => (b[1] < a[1] ? b : a));
-  return d <= 2 ? ` (did you mean ${hit}?)` : '';
 }
 
 /** Aim of each native call, so progress and abort stay responsive at every size. */

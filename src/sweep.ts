@@ -133,14 +133,24 @@ function badRow(file: string, line: number, why: string): never {
 function checkRow(value: unknown, file: string, line: number): SweepRow {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) badRow(file, line, 'is not a JSON object');
   const r = value as Record<string, unknown>;
-  const num = (k: string) => typeof r[k] === 'number' || r[k] === null; // JSON writes NaN as null
-  const ok = (r.rank === 'ltts' || (Number.isInteger(r.rank) && (r.rank as number) >= 1)) &&
-    typeof r.tau_o === 'number' && Number.isFinite(r.tau_o) && Number.isSafeInteger(r.seed) &&
-    typeof r.config === 'string' && num('mse_out') && num('mse_final') && num('dz_final');
-  if (!ok && typeof r.config !== 'string' && 'rank' in r && 'dz_final' in r) {
+  const num = (x: unknown) => typeof x === 'number' || x === null; // JSON writes NaN as null
+  const fields: [string, (x: unknown) => boolean][] = [
+    ['rank', (x) => x === 'ltts' || (Number.isInteger(x) && (x as number) >= 1)],
+    ['tau_o', (x) => typeof x === 'number' && Number.isFinite(x) && x > 0],
+    ['seed', (x) => Number.isSafeInteger(x) && (x as number) >= 0],
+    ['config', (x) => typeof x === 'string'],
+    ['mse_out', num], ['mse_final', num], ['dz_final', num],
+  ];
+  const missing = fields.filter(([k]) => !(k in r)).map(([k]) => k);
+  if (missing.includes('config') && missing.length === 1) {
     badRow(file, line, 'has no config fingerprint (written by a goal-snn before 0.1.0?)');
   }
-  if (!ok) badRow(file, line, 'lacks the fields of a sweep row (rank, tau_o, seed, config, mse_out, mse_final, dz_final)');
+  if (missing.length === fields.length) badRow(file, line, `lacks the fields of a sweep row (${missing.join(', ')})`);
+  if (missing.length) badRow(file, line, `lacks a sweep row's ${missing.join(', ')}`);
+  for (const [k, valid] of fields) if (!valid(r[k])) badRow(file, line, `has a bad ${k} (${show(r[k])})`);
+  for (const k of ['mse_rec', 'dz']) {
+    if (k in r && !(Array.isArray(r[k]) && (r[k] as unknown[]).every(num))) badRow(file, line, `has a bad ${k} (not a list of numbers)`);
+  }
   // JSON has no NaN (a diverged readout, no recurrent epochs): JSON.stringify wrote null.
   const nan = (x: unknown) => (x === null ? NaN : x);
   for (const k of ['mse_out', 'mse_final', 'dz_final']) r[k] = nan(r[k]);

@@ -126,7 +126,7 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   t.equal(crossed.code, 0, `-N 3 -R 5 -N 8: the rank is judged against the N that counts: ${crossed.err}`);
   for (const [args, message] of [
     ['-N abc -N 20', /^goal train: -N\/--n-rec expects a number \(got "abc"\)\n$/],
-    ['-N 20 -R foo -R 5', /-R\/--rank expects a number \(got "foo"\)/],
+    ['-N 20 -R foo -R 5', /-R\/--rank expects a number, or ltts \(or none\) for LTTS \(got "foo"\)/],
     ['-N 20 -R 30 -R 5', /-R\/--rank must be an integer in \[3, 20\] \(got 30\)/],
     ['-N 20 -F bogus -F spk', /-F\/--feedback must be one of spk, out \(got "bogus"\)/],
     ['-N 20 --dtype float16 --dtype float64', /--dtype must be one of float32, float64 \(got "float16"\)/],
@@ -148,7 +148,7 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   t.match(run('-N -E 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects a number \(got "-E"\)\n$/);
   t.match(run('-N -epochs 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects a number \(got "-epochs"\)\n$/, 'in its own spelling');
   t.match(run('-N 10 -Tm -E 1 1 -E 2 2').err, /^goal train: -Tm\/--tau-m expects a number \(got "-E"\)\n$/);
-  t.match(run('-N 10 -E 1 1 --epochs-before 5 5').err, /^goal train: unknown option '--epochs-before'\n$/, 'the hidden option is ours alone');
+  t.match(run('-N 10 -E 1 1 --epochs-before 5 5').err, /^goal train: unknown option '--epochs-before'\n\(see goal train --help\)\n$/, 'the hidden option is ours alone');
   // Our own options take one value: a second is refused. The paper's -savepath repeats, each checked.
   for (const [args, message] of [
     ['-N 10 -E 1 1 --backend bogus --backend cpu', /^goal train: --backend is given twice \("bogus" and "cpu"\): give it once\n$/],
@@ -172,7 +172,24 @@ t.test("a legacy flag with its value stuck to it (-Tm7) is refused, as argparse 
   t.throws(() => rewriteLegacy(['-Tx']), { message: "unknown option '-Tx'" });
   const r = goal(['train', '-N', '20', '-Tm7', '-T', '20']);
   t.equal(r.code, 2);
-  t.equal(r.err, 'goal train: -Tm7: write -Tm 7 (a space between the flag and its value)\n');
+  t.equal(r.err, 'goal train: -Tm7: write -Tm 7 (a space between the flag and its value)\n(see goal train --help)\n');
+});
+
+t.test('a one-letter flag with a word stuck to it (-Fout, -Rltts) is taken, as argparse does', async (t) => {
+  t.strictSame(rewriteLegacy(['-Fout', '-Rltts', '-Rnone']), ['-F', 'out', '-R', 'ltts', '-R', 'none']);
+  t.throws(() => rewriteLegacy(['-Fx']), { message: "unknown option '-Fx' (did you mean -F?)" });
+  const glued = goal(['train', '-N', '20', '-T', '20', '-E', '2', '2', '-Fout', '-R3', '--seed', '1', '--json']);
+  const spaced = goal(['train', '-N', '20', '-T', '20', '-E', '2', '2', '-F', 'out', '-R', '3', '--seed', '1', '--json']);
+  t.equal(glued.code, 0, glued.err);
+  t.strictSame(JSON.parse(glued.out).params, JSON.parse(spaced.out).params);
+  t.equal(JSON.parse(glued.out).params.feedback, 'out');
+});
+
+t.test('an unknown single-dash flag: the nearest one when there is one, and where to look', async (t) => {
+  const r = goal(['train', '-N', '20', '-n_recc', '30']);
+  t.equal(r.code, 2);
+  t.equal(r.err, "goal train: unknown option '-n_recc' (did you mean -n_rec?)\n(see goal train --help)\n");
+  t.equal(goal(['train', '-N', '20', '-bogus']).err, "goal train: unknown option '-bogus'\n(see goal train --help)\n", 'no guess when none is near');
 });
 
 t.test('feedback out without a rank: one warning, then the run with spk', async (t) => {
@@ -268,6 +285,11 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 150 -R 2', /-R\/--rank must be an integer in \[3, 150\] \(got 2\)/],
     ['-N 150 -R 151', /-R\/--rank must be an integer in \[3, 150\] \(got 151\)/],
     ['-N 10 -F err', /-F\/--feedback must be one of spk, out \(got "err"\)/],
+    ['-N 10 -R abc', /^goal train: -R\/--rank expects a number, or ltts \(or none\) for LTTS \(got "abc"\)\n$/],
+    [`-N 10 -E 1 1 -savepath ${dir}/r.pkl -Rlr`, /^goal train: option '-Rlr <x>' argument missing\n/], // as typed
+    ['-N 10 -E 1 1 -savepath', /^goal train: option '-savepath <file>' argument missing\n/],
+    ['-N 10 -savepath /dev/stdout', /^goal train: -savepath "\/dev\/stdout": is a stream of this process \(standard output\?\), not a file: give a file name\n$/],
+    ['-N 10 -savepath /proc/self/fd/2', /is a stream of this process/],
     ['-N 10 --foo', /unknown option '--foo'/],
     ['-N 10 -Tx 3', /unknown option '-Tx'/],
     ['-T 10', /-N\/--n-rec is required/],
@@ -487,7 +509,7 @@ t.test('a flag after -savepath or --replay is a forgotten file name (as argparse
   for (const args of [['-savepath', '--json'], ['--savepath', '-Tm'], ['--replay', '-N', '20']]) {
     const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', ...args], dir);
     t.equal(r.code, 2, args.join(' '));
-    t.equal(r.err, `goal train: ${args[0]} needs a file name, not the flag "${args[1]}" (a file whose name starts with "-": write ./${args[1]})\n`);
+    t.equal(r.err, `goal train: ${args[0]} needs a file name, not the flag "${args[1]}" (a file whose name starts with "-": write ./${args[1]})\n(see goal train --help)\n`);
     t.equal(r.out, '', 'nothing on stdout');
   }
   t.strictSame(fs.readdirSync(dir), [], 'no file named after a flag');

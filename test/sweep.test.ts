@@ -152,7 +152,11 @@ t.test('files that are not sweep results are refused, never rewritten', async (t
     ['null\n', /line 1 is not a JSON object/],
     ['{"x":1}\n', /line 1 lacks the fields of a sweep row/],
     ['5\n', /line 1 is not a JSON object/],
-    ['{"rank":3,"tau_o":5,"seed":1}\n', /line 1 lacks the fields/],
+    ['{"rank":3,"tau_o":5,"seed":1}\n', /line 1 lacks a sweep row's config, mse_out, mse_final, dz_final;/],
+    ['{"rank":3,"tau_o":5,"seed":1,"config":"c","mse_out":0.1,"mse_final":"0.2","dz_final":3}\n', /line 1 has a bad mse_final \("0.2"\); not a goal sweep results file\?$/],
+    ['{"rank":3,"tau_o":-5,"seed":1,"config":"c","mse_out":0.1,"mse_final":0.2,"dz_final":3}\n', /line 1 has a bad tau_o \(-5\)/],
+    ['{"rank":3,"tau_o":5,"seed":-1,"config":"c","mse_out":0.1,"mse_final":0.2,"dz_final":3}\n', /line 1 has a bad seed \(-1\)/],
+    ['{"rank":3,"tau_o":5,"seed":1,"config":"c","mse_out":0.1,"mse_final":0.2,"dz_final":3,"dz":[1,"x"]}\n', /line 1 has a bad dz \(not a list of numbers\)/],
   ];
   for (const [k, [text, message]] of cases.entries()) {
     const file = path.join(dir, `junk${k}.jsonl`);

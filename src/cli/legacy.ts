@@ -2,7 +2,7 @@
 // -Tm, -savepath) and --V. commander cannot declare those, so before parsing we rewrite
 // each such token, when it is one we know, into the long option it stands for.
 import { GoalError } from '../errors';
-import { paramDocs } from '../params';
+import { nearest, paramDocs } from '../params';
 import { EARLIER_EPOCHS, isSwitch } from './options';
 
 /** Legacy spelling → long option, for every flag commander cannot take as it is. */
@@ -44,6 +44,15 @@ function gluedLegacy(token: string): string | undefined {
   }
   return found;
 }
+
+/**
+ * One-letter flags whose values are words, which argparse takes glued as well (`-Fout`,
+ * `-Rltts`): the words, so that `-Fx` stays an unknown option rather than a bad value.
+ */
+const WORD_VALUES: ReadonlyMap<string, RegExp> = new Map([['-F', /^(spk|out)$/], ['-R', /^(ltts|none)$/i]]);
+
+/** Every single-dash spelling we take, for suggestions. */
+const SINGLE_DASH = [...LEGACY.keys(), ...SHORT].filter((f) => !f.startsWith('--'));
 
 /**
  * Rewrites legacy tokens (also `-flag=value`, as argparse accepts) up to a `--` terminator.
@@ -104,7 +113,11 @@ export function rewriteLegacy(argv: readonly string[], typed?: Map<string, strin
     if (stuck) throw new GoalError('GOAL_USAGE', `${token}: write ${stuck} ${token.slice(stuck.length)} (a space between the flag and its value)`);
     if (long) out.push(rewrite(long + (eq > 0 ? token.slice(eq) : ''), token));
     else if (eq > 0 && SHORT.has(name)) out.push(name, token.slice(eq + 1));
-    else if (/^-[A-Za-z][A-Za-z_]+$/.test(name) && !TAKES_VALUE.has(out[out.length - 1])) throw new GoalError('GOAL_USAGE', `unknown option '${name}'`);
+    else if (/^-[A-Za-z][A-Za-z_]+$/.test(name) && !TAKES_VALUE.has(out[out.length - 1])) {
+      const word = WORD_VALUES.get(name.slice(0, 2))?.test(name.slice(2));
+      if (word) out.push(name.slice(0, 2), name.slice(2));
+      else throw new GoalError('GOAL_USAGE', `unknown option '${name}'${nearest(name, SINGLE_DASH)}`);
+    }
     else out.push(token);
   }
   return out;

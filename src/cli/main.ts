@@ -50,12 +50,23 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   // A message quotes a flag as the user typed it (`--V=1`, not the `--verbose=1` it became).
   const asTyped = (message: string) => {
     for (const [rewritten, original] of typed) {
-      for (const q of ['\'', '"']) message = message.split(`${q}${rewritten}${q}`).join(`${q}${original}${q}`);
+      // `'--rec-lr'`, and commander's `'--rec-lr <x>'` (a missing value)
+      for (const q of ['\'', '"']) {
+        for (const end of [q, ' ']) message = message.split(`${q}${rewritten}${end}`).join(`${q}${original}${end}`);
+      }
     }
     return message;
   };
+  let args: string[];
   try {
-    const args = rewriteLegacy(argv, typed);
+    args = rewriteLegacy(argv, typed);
+  } catch (err) {
+    // A flag we cannot read, as commander's own: with where to look.
+    if (!(err instanceof GoalError)) throw err;
+    io.err(`${where}: ${err.message}\n(see ${where} --help)\n`);
+    return 2;
+  }
+  try {
     await root.parseAsync(args, { from: 'user' });
     return io.exitCode;
   } catch (err) {

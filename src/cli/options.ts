@@ -87,7 +87,9 @@ function fromOption(name: ParamName, v: unknown): unknown {
       return list.map((x) => toNumber('epochs', x));
     }
     case 'rank':
-      return /^(none|ltts)$/i.test(String(v)) ? null : toNumber('rank', v);
+      if (/^(none|ltts)$/i.test(String(v))) return null;
+      if (typeof v !== 'string' || !NUMBER.test(v.trim())) usage(`${flagLabel('rank')} expects a number, or ltts (or none) for LTTS (got ${JSON.stringify(v)})`, 'rank');
+      return Number(v);
     case 'feedback':
     case 'dtype': {
       // Checked here too, so that `-F -E 1 1` (-F took "-E") names -F, not the stray "1".

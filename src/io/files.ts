@@ -78,6 +78,11 @@ export function checkWritable(file: string, label: string): void {
   };
   if (file === '') fail('needs a file name');
   if (/[/\\]$/.test(file)) fail('ends with a slash, so it names a folder; give a file name');
+  // An open file of this process: written atomically (a new file renamed over it) it would be
+  // taken from the stream, and a pipe cannot be renamed over at all.
+  if (/^\/dev\/(std(in|out|err)$|fd\/)|^\/proc\/[^/]+\/fd\//.test(path.resolve(file))) {
+    fail('is a stream of this process (standard output?), not a file: give a file name');
+  }
   const target = landing(file, fail);
   const dir = path.dirname(target);
   let st: fs.Stats | undefined;
