@@ -224,7 +224,8 @@ export function resolveParams(
   for (const key of Object.keys(input)) {
     if (!Object.hasOwn(defaults, key)) throw new GoalError('GOAL_INVALID_PARAM', `unknown parameter ${key}${suggest(key)}`, key);
   }
-  const given = (name: ParamName) => (input as Record<string, unknown>)[name];
+  // Own properties only, as the unknown-name check sees them (an inherited key is not given).
+  const given = (name: ParamName) => (Object.hasOwn(input, name) ? (input as Record<string, unknown>)[name] : undefined);
   const pick = (name: ParamName) => (given(name) === undefined ? (defaults as Record<string, unknown>)[name] : given(name));
   const fail = (name: ParamName, expected: string, value: unknown): never => {
     throw new GoalError('GOAL_INVALID_PARAM', `${label(name)} must be ${expected} (got ${show(value)})`, name);
@@ -262,7 +263,7 @@ export function resolveParams(
   if (!Array.isArray(ep) || ep.length !== 2 || !count(ep[0], Number.MAX_SAFE_INTEGER) || !count(ep[1], MAX_RECURRENT_EPOCHS)) {
     fail('epochs', `two integers: readout epochs in [0, ${Number.MAX_SAFE_INTEGER}], recurrent epochs in [0, ${MAX_RECURRENT_EPOCHS}]`, ep);
   }
-  const epochs = Object.freeze([...(ep as number[])]) as unknown as readonly [number, number];
+  const epochs = Object.freeze((ep as number[]).map((x) => x + 0)) as unknown as readonly [number, number]; // -0 → 0
   let rank: number | null = null;
   if (pick('rank') !== null) rank = integer('rank', nOut, nRec);
   let feedback = oneOf('feedback', FEEDBACKS);

@@ -523,6 +523,9 @@ export function gridGap(rows: readonly SweepRow[]): string | null {
  * with other numbers is reported); all must share one configuration.
  */
 export function mergeRows(files: readonly string[], warn: (message: string) => void = () => {}): SweepRow[] {
+  if (!Array.isArray(files) || !files.every((f) => typeof f === 'string')) {
+    throw new GoalError('GOAL_INVALID_OPTION', `mergeRows(files): files must be an array of file names (got ${show(files)})`);
+  }
   const all: Copy[] = [];
   let first: { config: string; file: string; curves: boolean } | undefined;
   for (const [part, f] of files.entries()) {

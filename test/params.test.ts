@@ -65,6 +65,13 @@ t.test('bad values', async (t) => {
   t.equal(err.param, 'tauS');
 });
 
+t.test('only own properties are params: an inherited one is not given (nor checked as a name)', async (t) => {
+  t.throws(() => resolveParams(Object.create({ nRec: 20 })), { code: 'GOAL_INVALID_PARAM', param: 'nRec', message: /nRec is required/ });
+  const own = Object.assign(Object.create({ tauM: 'bogus' }), { nRec: 20 });
+  t.equal(resolveParams(own).params.tauM, defaults.tauM, 'the inherited tauM is not read');
+  t.ok(Object.is(resolveParams({ nRec: 20, epochs: [-0, 3] }).params.epochs[0], 0), '-0 epochs are 0');
+});
+
 t.test('a value that is a huge or self-containing array is shown in one short line', async (t) => {
   const cyclic: unknown[] = [1];
   cyclic.push(cyclic);

@@ -293,6 +293,7 @@ t.test('sweep options of the wrong type are refused, not taken for defaults', as
   await t.rejects(sweep({ ...grid, curves: 1 as never }), { code: 'GOAL_INVALID_OPTION', message: /^curves must be true or false \(got 1\)$/ });
   t.throws(() => readRows(path.join(tmp(), 'none.jsonl')), { code: 'GOAL_BAD_RESULTS', message: /none.jsonl: cannot read it \(ENOENT\)$/ });
   t.throws(() => readRows(os.tmpdir()), { code: 'GOAL_BAD_RESULTS', message: /cannot read it \(EISDIR\)$/ });
+  t.throws(() => mergeRows('rows.jsonl' as never), { code: 'GOAL_INVALID_OPTION', message: /^mergeRows\(files\): files must be an array of file names \(got "rows.jsonl"\)$/ });
 });
 
 t.test('a shard runs the same points whatever the order of the lists', async (t) => {
