@@ -504,6 +504,19 @@ t.test('-savepath through a symbolic link writes its target and keeps the link',
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('--replay - reads the fixture from standard input', async (t) => {
+  const file = path.join(FIXTURE_DIR, 'rank3-n40.json');
+  const piped = spawnSync(process.execPath, [BIN, 'train', '--replay', '-', '--json'], { input: fs.readFileSync(file), encoding: 'utf8' });
+  t.equal(piped.status, 0, piped.stderr);
+  const named = goal(['train', '--replay', file, '--json']);
+  const drop = (o: Record<string, unknown>) => ({ ...o, seconds: 0 });
+  t.strictSame(drop(JSON.parse(piped.stdout)), drop(JSON.parse(named.out)), 'the same run as from the file');
+  t.ok(Object.values(JSON.parse(piped.stdout).replay_check).every((c) => (c as { ok: boolean }).ok), 'and it matches the reference');
+  const empty = spawnSync(process.execPath, [BIN, 'train', '--replay', '-'], { input: '', encoding: 'utf8' });
+  t.equal(empty.status, 2);
+  t.match(empty.stderr, /^goal train: --replay -: not valid JSON/);
+});
+
 t.test('a flag after -savepath or --replay is a forgotten file name (as argparse has it); ./-name is a file', async (t) => {
   const dir = tmpdir();
   for (const args of [['-savepath', '--json'], ['--savepath', '-Tm'], ['--replay', '-N', '20']]) {

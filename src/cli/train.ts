@@ -75,13 +75,23 @@ function aboutFixture<T>(file: string, check: () => T): T {
   }
 }
 
+function readFixtureFile(file: string): string {
+  // A device (/dev/zero) never ends: refused rather than read until memory runs out.
+  const st = fs.statSync(file);
+  if (st.isCharacterDevice() || st.isBlockDevice()) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is a device, not a fixture file`);
+  return fs.readFileSync(file, 'utf8');
+}
+
 function loadFixture(file: string): Fixture {
   let text: string;
   try {
-    // A device (/dev/zero) never ends: refused rather than read until memory runs out.
-    const st = fs.statSync(file);
-    if (st.isCharacterDevice() || st.isBlockDevice()) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is a device, not a fixture file`);
-    text = fs.readFileSync(file, 'utf8');
+    if (file === '-') {
+      // The usual name of standard input: `generate | goal train --replay -`.
+      if (process.stdin.isTTY) throw new GoalError('GOAL_BAD_FIXTURE', '--replay -: reads the fixture from standard input, which is a terminal; pipe or redirect a file into it');
+      text = fs.readFileSync(0, 'utf8');
+    } else {
+      text = readFixtureFile(file);
+    }
   } catch (err) {
     if (err instanceof GoalError) throw err;
     throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
