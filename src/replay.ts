@@ -48,7 +48,7 @@ export interface ReplayResult {
   params: ResolvedParams;
   /** Smallest |v' − thr| met during the run. */
   minMargin: number;
-  /** Z* (T×N). This and the other matrices are empty ([]) when the run was stopped before it began. */
+  /** Z* (T×N). This and the other matrices are empty ([], null, no D or B) in a stopped run (`aborted`). */
   zTarg: Nested;
   /** Raster of the last recurrent epoch (T×N); null without recurrent epochs. */
   zLast: Nested | null;

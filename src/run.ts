@@ -69,6 +69,8 @@ export interface RunPlan {
   warn: (message: string) => void;
   /** How parameters are named in warnings (the CLI names its flags). */
   label?: Labeller;
+  /** Warnings without a network's own numbers: a sweep tells each kind once, whatever its points. */
+  anonymous?: boolean;
 }
 
 export interface Kept {
@@ -381,7 +383,8 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     if (diverged.length) {
       const [k0] = diverged;
       const grew = Number.isFinite(mseOut[k0]) ? `, up from ${+firstMse[k0].toPrecision(6)} at the first epoch` : '';
-      const which = K === 1 ? `mse_out = ${+mseOut[k0].toPrecision(6)}${grew}` : `in ${diverged.length} of ${K} networks`;
+      const which = plan.anonymous ? 'at some of the points: see their mse_out'
+        : K === 1 ? `mse_out = ${+mseOut[k0].toPrecision(6)}${grew}` : `in ${diverged.length} of ${K} networks`;
       const label = plan.label ?? ((n: ParamName) => n);
       const scaled = scaledOutLr(p0.nRec);
       await callerCode(() => plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +

@@ -73,7 +73,7 @@ export interface SweepOptions {
    */
   batch?: number;
   signal?: AbortSignal;
-  /** Hears each finished point (written to `out` already); a promise it returns is awaited. */
+  /** Hears each finished point (written to `out` already), one call at a time; a promise it returns is awaited. */
   onRow?: (row: SweepRow, done: number, total: number) => void | Promise<void>;
   /** Progress of a GPU batch (median over its networks). */
   onEpoch?: RunOptions['onEpoch'];
@@ -437,11 +437,19 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
 
       const fresh = new Map<string, SweepRow>();
       let aborted = false;
+      // onRow calls one at a time, in the order of `done`, though the workers finish at once.
+      let heard: Promise<unknown> = Promise.resolve();
+      let deaf = false; // after a call failed, none follows
       const finish = async (p: Point, r: RunOutput) => {
         const row = toRow(p, r, conv, o.curves === true, config, gridOf);
         if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
         fresh.set(rowKey(p), row);
-        await o.onRow?.(row, fresh.size, todo.length);
+        const done = fresh.size;
+        const call = heard.then(() => (deaf ? undefined : o.onRow?.(row, done, todo.length)));
+        heard = call.catch(() => {
+          deaf = true; // the failure is this call's to report
+        });
+        await call;
       };
 
       if (lockstep) {
@@ -450,7 +458,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         for (let i = 0; i < todo.length && !aborted; i += size) {
           const group = todo.slice(i, i + size);
           const nets = await Promise.all(group.map((p) => drawInput(p.params, label, o.signal)));
-          const outs = await runPhases(nets, { backend, warn, threads, label }, { signal: o.signal, onEpoch: o.onEpoch });
+          const outs = await runPhases(nets, { backend, warn, threads, label, anonymous: true }, { signal: o.signal, onEpoch: o.onEpoch });
           if (outs[0].aborted) aborted = true;
           else for (const [k, p] of group.entries()) await finish(p, { ...outs[k], seconds: outs[k].seconds / group.length });
         }
@@ -466,7 +474,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         const worker = async () => {
           while (next < todo.length && !aborted && !signal.aborted) {
             const p = todo[next++];
-            const [r] = await runPhases([await drawInput(p.params, label, signal)], { backend, warn, label }, { signal });
+            const [r] = await runPhases([await drawInput(p.params, label, signal)], { backend, warn, label, anonymous: true }, { signal });
             if (r.aborted) aborted = true;
             else await finish(p, r);
           }

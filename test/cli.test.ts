@@ -178,6 +178,10 @@ t.test("a legacy flag with its value stuck to it (-Tm7) is refused, as argparse 
 t.test('a one-letter flag with a word stuck to it (-Fout, -Rltts) is taken, as argparse does', async (t) => {
   t.strictSame(rewriteLegacy(['-Fout', '-Rltts', '-Rnone']), ['-F', 'out', '-R', 'ltts', '-R', 'none']);
   t.throws(() => rewriteLegacy(['-Fx']), { message: "unknown option '-Fx' (did you mean -F?)" });
+  t.strictSame(rewriteLegacy(['-Fout=spk']), ['-F', 'out=spk'], 'with "=", the rest is one value (a bad one), as argparse has it');
+  t.equal(goal(['train', '-N', '20', '-Fout=spk']).err, 'goal train: -F/--feedback must be one of spk, out (got "out=spk")\n');
+  t.match(goal(['info', '-Fout']).err, /^goal info: unknown option '-Fout'\n/, 'named as typed where it is no flag');
+  t.match(goal(['train', '-N', '20', '-Rlr', '0.1', '--rec-lr']).err, /^goal train: option '--rec-lr <x>' argument missing\n/, 'the spelling that lacks its value');
   const glued = goal(['train', '-N', '20', '-T', '20', '-E', '2', '2', '-Fout', '-R3', '--seed', '1', '--json']);
   const spaced = goal(['train', '-N', '20', '-T', '20', '-E', '2', '2', '-F', 'out', '-R', '3', '--seed', '1', '--json']);
   t.equal(glued.code, 0, glued.err);
@@ -258,6 +262,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
   delete fx4.init;
   fs.writeFileSync(noInit, JSON.stringify(fx4));
   spawnSync('mkfifo', [path.join(dir, 'fifo')]);
+  fs.symlinkSync('/dev/stdout', path.join(dir, 'to-stdout'));
   const huge = path.join(dir, 'huge.json');
   const fx5 = loadFixture('rank3-n40.json') as unknown as { params: Record<string, unknown>; init?: unknown };
   fx5.params.n_rec = 1000000; // while its matrices are 40×40
@@ -288,8 +293,9 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 -R abc', /^goal train: -R\/--rank expects a number, or ltts \(or none\) for LTTS \(got "abc"\)\n$/],
     [`-N 10 -E 1 1 -savepath ${dir}/r.pkl -Rlr`, /^goal train: option '-Rlr <x>' argument missing\n/], // as typed
     ['-N 10 -E 1 1 -savepath', /^goal train: option '-savepath <file>' argument missing\n/],
-    ['-N 10 -savepath /dev/stdout', /^goal train: -savepath "\/dev\/stdout": is a stream of this process \(standard output\?\), not a file: give a file name\n$/],
-    ['-N 10 -savepath /proc/self/fd/2', /is a stream of this process/],
+    ['-N 10 -savepath /dev/stdout', /^goal train: -savepath "\/dev\/stdout": is an open stream of a process \(standard output\?\), not a file: give a file name\n$/],
+    ['-N 10 -savepath /proc/self/fd/2', /is an open stream of a process/],
+    [`-N 10 -savepath ${path.join(dir, 'to-stdout')}`, /to-stdout": is an open stream of a process/], // a link to /dev/stdout
     ['-N 10 --foo', /unknown option '--foo'/],
     ['-N 10 -Tx 3', /unknown option '-Tx'/],
     ['-T 10', /-N\/--n-rec is required/],
@@ -387,6 +393,28 @@ t.test('Ctrl-C stops within an epoch, keeps the stats so far, exits 130', async 
   t.equal(stats[2].length, stats[1].length);
   t.strictSame(fs.readdirSync(dir), ['out.pkl'], 'no temporary file left');
   fs.rmSync(dir, { recursive: true });
+});
+
+t.test('stopped in the readout phase, by Ctrl-C or SIGTERM: mse_out is NaN (no readout trained), said in words', async (t) => {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', null]] as [NodeJS.Signals, number | null][]) {
+    const dir = tmpdir();
+    const child = spawn(process.execPath, [BIN, 'train', '-N', '60', '-T', '100', '-E', '10000000', '5', '--seed', '1', '-savepath', 'r.pkl', '--verbose'], { cwd: dir });
+    let err = '', out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/readout +\d+\/10000000/.test(err) && !child.killed) child.kill(signal);
+    });
+    const ended = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? s)));
+    t.equal(ended, code ?? signal, `${signal}: ended`);
+    const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'r.pkl'))) as [number, number[], number[]];
+    t.ok(Number.isNaN(stats[0]), `${signal}: the pickled mse_out is NaN, not a partly trained readout's (${stats[0]})`);
+    t.strictSame([stats[1], stats[2]], [[], []]);
+    if (signal === 'SIGINT') {
+      t.match(out, /\nTarget readout MSE: none \(stopped in the readout phase\)\nModel readout MSE: none \(stopped before the recurrent phase\)\n/);
+    }
+    fs.rmSync(dir, { recursive: true });
+  }
 });
 
 t.test('two signals at once (timeout -s INT signals the process, then its group) are one Ctrl-C', async (t) => {

@@ -62,8 +62,9 @@ const SINGLE_DASH = [...LEGACY.keys(), ...SHORT].filter((f) => !f.startsWith('--
 export function rewriteLegacy(argv: readonly string[], typed?: Map<string, string>): string[] {
   const out: string[] = [];
   // What each rewritten token was, so that messages can quote the user's own spelling.
+  // The last spelling of a flag is the one a message about it quotes.
   const rewrite = (token: string, from: string) => {
-    if (token !== from) typed?.set(token, from);
+    typed?.set(token, from);
     return token;
   };
   let epochsAt = -1; // where the last epochs flag is in `out`
@@ -114,11 +115,12 @@ export function rewriteLegacy(argv: readonly string[], typed?: Map<string, strin
     if (long) out.push(rewrite(long + (eq > 0 ? token.slice(eq) : ''), token));
     else if (eq > 0 && SHORT.has(name)) out.push(name, token.slice(eq + 1));
     else if (/^-[A-Za-z][A-Za-z_]+$/.test(name) && !TAKES_VALUE.has(out[out.length - 1])) {
-      const word = WORD_VALUES.get(name.slice(0, 2))?.test(name.slice(2));
-      if (word) out.push(name.slice(0, 2), name.slice(2));
+      // `-Fout=spk` is no glued word: argparse reads it as -F "out=spk", a bad value.
+      const words = WORD_VALUES.get(name.slice(0, 2));
+      if (words && (eq > 0 || words.test(name.slice(2)))) out.push(rewrite(name.slice(0, 2), token), token.slice(2));
       else throw new GoalError('GOAL_USAGE', `unknown option '${name}'${nearest(name, SINGLE_DASH)}`);
     }
-    else out.push(token);
+    else out.push(token.startsWith('-') ? rewrite(token, token) : token);
   }
   return out;
 }

@@ -33,6 +33,8 @@ interface Outcome {
   matrices?: Record<string, unknown>;
   /** Why a replay's spikes may differ, when they do. */
   note?: string;
+  /** Stopped before the readout phase ended (mse_out is then NaN, no readout trained). */
+  inReadout?: boolean;
 }
 
 export function trainCommand(io: Io): Command {
@@ -161,9 +163,11 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   const controller = new AbortController();
   // What the epochs told so far, for a second Ctrl-C, which does not wait for the run to return.
   const soFar = { mseOut: NaN, mseRec: [] as number[], dz: [] as number[] };
+  // mse_out is the trained readout's: set when the readout phase is over (onReadout), so that
+  // any stop before then saves NaN, as the run's result has it.
+  let readoutOver = false;
   const record = (e: EpochInfo) => {
-    if (e.phase === 'readout') soFar.mseOut = e.mse;
-    else {
+    if (e.phase === 'recurrent') {
       soFar.mseRec.push(e.mse);
       soFar.dz.push(e.dz ?? NaN);
     }
@@ -186,6 +190,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     onWarning: warn,
     onReadout: (mseOut: number) => {
       soFar.mseOut = mseOut; // also without readout epochs
+      readoutOver = true;
     },
     // Recording costs a call per epoch: only where a second Ctrl-C has stats to save.
     onEpoch: progress || savepath !== undefined ? (e: EpochInfo) => {
@@ -207,6 +212,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
       } else {
         outcome = await train(params, { ...common, label: flagLabel });
       }
+      outcome.inReadout = outcome.aborted && !readoutOver;
     } finally {
       progress?.stop();
     }
@@ -276,11 +282,12 @@ function toJson(o: Outcome): Record<string, unknown> {
 }
 
 function summary(o: Outcome, io: Io): void {
-  // NaN is what a diverged run prints: no recurrent epoch is said in words.
-  const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : 'none (no recurrent epoch)');
+  // NaN is what a diverged run prints: a value that is missing is said in words.
+  const none = o.aborted ? 'none (stopped before the recurrent phase)' : 'none (no recurrent epoch)';
+  const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : none);
   const where = `${o.device}, ${o.dtype}${o.seed !== null ? `, seed ${o.seed}` : ''}`;
   io.out(`Training time: ${o.seconds.toFixed(2)} s (${where})\n`);
-  io.out(`Target readout MSE: ${o.mseOut}\n`);
+  io.out(`Target readout MSE: ${o.inReadout ? 'none (stopped in the readout phase)' : o.mseOut}\n`);
   io.out(`Model readout MSE: ${last(o.mseRec)}\n`);
   io.out(`Model spike error: ${last(o.dz)}\n`);
   if (o.check) {

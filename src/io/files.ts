@@ -4,6 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GoalError } from '../errors';
 
+/** The names of a process's open files. */
+const STREAM = /^\/dev\/(std(in|out|err)$|fd\/)|^\/proc\/[^/]+\/fd\//;
+
 /**
  * The file a write to `file` must land in: `file` itself, or where its chain of symbolic links
  * ends (so that the link stays a link and its target gets the data, as with `>`). Each link is
@@ -13,6 +16,10 @@ import { GoalError } from '../errors';
 export function landing(file: string, fail: (why: string) => never): string {
   let at = path.resolve(file);
   for (let hops = 0; hops < 40; hops++) {
+    // An open file of a process (/dev/stdout, /proc/PID/fd/N), directly or through a link:
+    // written atomically (a new file renamed over it) it would be taken from the stream, and
+    // a pipe cannot be renamed over at all.
+    if (STREAM.test(at)) fail('is an open stream of a process (standard output?), not a file: give a file name');
     let st: fs.Stats;
     try {
       st = fs.lstatSync(at);
@@ -78,11 +85,6 @@ export function checkWritable(file: string, label: string): void {
   };
   if (file === '') fail('needs a file name');
   if (/[/\\]$/.test(file)) fail('ends with a slash, so it names a folder; give a file name');
-  // An open file of this process: written atomically (a new file renamed over it) it would be
-  // taken from the stream, and a pipe cannot be renamed over at all.
-  if (/^\/dev\/(std(in|out|err)$|fd\/)|^\/proc\/[^/]+\/fd\//.test(path.resolve(file))) {
-    fail('is a stream of this process (standard output?), not a file: give a file name');
-  }
   const target = landing(file, fail);
   const dir = path.dirname(target);
   let st: fs.Stats | undefined;
