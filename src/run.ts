@@ -347,7 +347,9 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   const resample = redraw.some(Boolean);
   if (options.signal?.aborted) {
     // Aborted before it started: nothing is allocated, nothing runs.
-    return nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds: 0, device: plan.backend, minMargin: NaN }));
+    const { cpu, cuda } = addon().info(); // the device as an engine names it
+    const device = plan.backend === 'cpu' ? `cpu:${cpu.isa}` : `cuda:0 ${cuda.name ?? ''}`.trim();
+    return nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds: 0, device, minMargin: NaN }));
   }
   let eng: Batch;
   // Ends, with the run, a feedback draw for an epoch that will not run (stopped, or failed).

@@ -48,6 +48,8 @@ t.test('an already aborted signal runs no epoch', async (t) => {
   t.equal(r.aborted, true);
   t.strictSame(r.mseRec, []);
   t.strictSame(warnings, [], 'no readout epoch ran, so nothing is said about one diverging');
+  const ran = await train({ nRec: 20, tSeq: 30, epochs: [1, 0], seed: 1 });
+  t.equal(r.device, ran.device, 'the device named as a run names it');
 });
 
 t.test('an error thrown by onEpoch propagates unchanged', async (t) => {
