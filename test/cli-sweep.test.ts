@@ -101,8 +101,9 @@ t.test('shards and merge', async (t) => {
   // -E's list of values would take "merge" and the files: the same refusal, naming -E.
   const epochs = goal(['sweep', '-E', '1', '1', 'merge', 's1.jsonl', '--out', 'epochs.jsonl'], dir);
   t.equal(epochs.code, 2);
-  t.equal(epochs.err, 'goal sweep merge: put nothing but --out before "merge": it takes shard files and --out (got --epochs there)\n');
+  t.equal(epochs.err, 'goal sweep merge: put nothing but --out before "merge": it takes shard files and --out (got -E/--epochs there)\n');
   t.notOk(fs.existsSync(path.join(dir, 'epochs.jsonl')), 'nothing written');
+  t.match(goal(['sweep', '-n_rec', '20', 'merge', 's1.jsonl', '--out', 'n.jsonl'], dir).err, /\(got -N\/--n-rec there\)\n$/, 'a parameter by its spellings');
   const none = goal(['sweep', 'merge', 's1.jsonl'], dir);
   t.equal(none.code, 2);
   t.equal(none.err, 'goal sweep merge: --out <file> is required: the merged file to write\n');

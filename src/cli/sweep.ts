@@ -7,7 +7,7 @@ import { DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable } from '../io/files';
 import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
-import type { ParamName } from '../params';
+import { paramDocs, type ParamName } from '../params';
 import { addParamOptions, checkArgs, chosenBackend, flagLabel, once, paramFlags, paramsFromOptions } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type Io } from './io';
@@ -61,7 +61,9 @@ function printRow(io: Io, r: SweepRow, done: number, total: number): void {
 
 /** Refuses a sweep option (camelCase key) given before `merge`, which would be ignored. */
 function beforeMerge(key: string): never {
-  usage(`put nothing but --out before "merge": it takes shard files and --out (got --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} there)`);
+  // A parameter by all its spellings (-N/--n-rec), as every message names it.
+  const flag = paramDocs.some((d) => d.name === key) ? flagLabel(key as ParamName) : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  usage(`put nothing but --out before "merge": it takes shard files and --out (got ${flag} there)`);
 }
 
 function mergeCommand(io: Io): Command {
