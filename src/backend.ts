@@ -2,7 +2,7 @@
 // this machine offer.
 import { GoalError } from './errors';
 import { addon } from './native';
-import { show } from './params';
+import { notOneOf } from './params';
 import type { NativeBackend } from '../binding';
 
 export type Backend = 'auto' | 'cpu' | 'cuda';
@@ -23,7 +23,7 @@ let warnedFallback = false;
  */
 export function chooseBackend(requested: Backend, warn: (message: string) => void): NativeBackend {
   if (!BACKENDS.includes(requested)) {
-    throw new GoalError('GOAL_INVALID_OPTION', `options.backend must be one of ${BACKENDS.join(', ')} (got ${show(requested)})`);
+    throw new GoalError('GOAL_INVALID_OPTION', notOneOf('options.backend', BACKENDS, requested));
   }
   if (requested === 'cpu') return 'cpu';
   const { cuda, cpu } = addon().info();

@@ -184,6 +184,11 @@ export function show(value: unknown, depth = 0): string {
   return typeof value;
 }
 
+/** The message of a value that is none of the accepted choices. */
+export function notOneOf(label: string, choices: readonly string[], value: unknown): string {
+  return `${label} must be one of ${choices.join(', ')} (got ${show(value)})`;
+}
+
 /**
  * ` (did you mean X?)` for a name at most two edits from one of `names` (case aside) and
  * nearer to it than to any other (`-Tx` is as near -Tm as -Ts: no guess), or ''.
@@ -246,7 +251,7 @@ export function resolveParams(
   };
   const oneOf = <T extends string>(name: ParamName, options: readonly T[]): T => {
     const v = pick(name);
-    if (typeof v !== 'string' || !options.includes(v as T)) fail(name, `one of ${options.join(', ')}`, v);
+    if (typeof v !== 'string' || !options.includes(v as T)) throw new GoalError('GOAL_INVALID_PARAM', notOneOf(label(name), options, v), name);
     return v as T;
   };
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
-import { appendLine, checkWritable, fileLines, writeFileAtomic } from './io/files';
+import { appendLine, checkWritable, errnoCode, fileLines, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
@@ -190,7 +190,7 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
     }
   } catch (err) {
     if (err instanceof GoalError) throw err;
-    throw new GoalError('GOAL_BAD_RESULTS', `${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new GoalError('GOAL_BAD_RESULTS', `${file}: cannot read it (${errnoCode(err)})`);
   }
   const tail = line!;
   let torn = false;
@@ -289,13 +289,13 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   const first = { ...o.base, rank: o.ranks[0] === 'ltts' ? null : o.ranks[0], tauO: o.taus[0] };
   for (const seed of o.seeds) if (!Number.isSafeInteger(seed) || seed < 0) resolveParams({ ...first, seed }, label);
   const points: Point[] = [], cells: ResolvedParams[] = [];
-  const warnings = new Set<string>();
+  const warnings: string[] = []; // told after the checks below (warn tells each once)
   let index = 0;
   const seeds = [...o.seeds].sort(byNumber);
   for (const rank of [...o.ranks].sort(byRank))
     for (const tau_o of [...o.taus].sort(byNumber)) {
       const r = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed: o.seeds[0] }, label);
-      r.warnings.forEach((m) => warnings.add(rank === 'ltts' ? `LTTS points: ${m}` : m));
+      for (const m of r.warnings) warnings.push(rank === 'ltts' ? `LTTS points: ${m}` : m);
       cells.push(r.params);
       for (const seed of seeds) if (index++ % n === k - 1) points.push(new Point(rank, tau_o, seed, r.params));
     }
@@ -307,7 +307,7 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   // A seed whose target is degenerate fails now, before any warning and before any point trains
   // (the target depends on the seed and the sizes alone: the first cell stands for all).
   for (const seed of o.seeds) checkTarget({ ...cells[0], seed }, label);
-  warnings.forEach(warn);  // once per kind, not once per point
+  warnings.forEach(warn);
   return { size, cells, points };
 }
 
@@ -605,8 +605,7 @@ export function summarize(rows: readonly SweepRow[]): SummaryCell[] {
     const key = `${r.rank}|${r.tau_o}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  const order = (g: SweepRow[]) => g[0];
-  return [...groups.values()].sort((a, b) => byRank(order(a).rank, order(b).rank) || order(a).tau_o - order(b).tau_o).map((g) => {
+  return [...groups.values()].sort(([a], [b]) => byRank(a.rank, b.rank) || a.tau_o - b.tau_o).map((g) => {
     const t = median(g.map((r) => r.t_conv ?? Infinity));
     return {
       rank: g[0].rank, tau_o: g[0].tau_o, seeds: g.length,

@@ -2,8 +2,8 @@
 // -Tm, -savepath) and --V. commander cannot declare those, so before parsing we rewrite
 // each such token, when it is one we know, into the long option it stands for.
 import { GoalError } from '../errors';
-import { nearest, paramDocs } from '../params';
-import { EARLIER_EPOCHS, isSwitch } from './options';
+import { FEEDBACKS, nearest, paramDocs } from '../params';
+import { EARLIER_EPOCHS, isSwitch, LTTS_WORD } from './options';
 
 /** Legacy spelling → long option, for every flag commander cannot take as it is. */
 export const LEGACY: ReadonlyMap<string, string> = new Map([
@@ -49,7 +49,7 @@ function gluedLegacy(token: string): string | undefined {
  * One-letter flags whose values are words, which argparse takes glued as well (`-Fout`,
  * `-Rltts`): the words, so that `-Fx` stays an unknown option rather than a bad value.
  */
-const WORD_VALUES: ReadonlyMap<string, RegExp> = new Map([['-F', /^(spk|out)$/], ['-R', /^(ltts|none)$/i]]);
+const WORD_VALUES: ReadonlyMap<string, RegExp> = new Map([['-F', new RegExp(`^(${FEEDBACKS.join('|')})$`)], ['-R', LTTS_WORD]]);
 
 /** Every single-dash spelling we take, for suggestions. */
 const SINGLE_DASH = [...LEGACY.keys(), ...SHORT].filter((f) => !f.startsWith('--'));

@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { BACKENDS, type Backend } from '../backend';
 import { GoalError } from '../errors';
-import { defaults, describeDefault, DTYPES, FEEDBACKS, paramDocs, resolveParams, type ParamName, type Params, type ResolvedParams } from '../params';
+import { defaults, describeDefault, DTYPES, FEEDBACKS, notOneOf, paramDocs, resolveParams, type ParamName, type Params, type ResolvedParams } from '../params';
 
 const doc = new Map(paramDocs.map((d) => [d.name, d]));
 
@@ -67,14 +67,17 @@ export function addParamOptions(cmd: Command, skip: readonly ParamName[] = []): 
   return cmd;
 }
 
+/** How a rank flag (or a sweep's --ranks) says LTTS: no rank. */
+export const LTTS_WORD = /^(ltts|none)$/i;
+
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 function usage(message: string, param?: string): never {
   throw new GoalError('GOAL_USAGE', message, param);
 }
 
-function toNumber(name: ParamName, text: unknown): number {
-  if (typeof text !== 'string' || !NUMBER.test(text.trim())) usage(`${flagLabel(name)} expects a number (got ${JSON.stringify(text)})`, name);
+function toNumber(name: ParamName, text: unknown, expects = 'a number'): number {
+  if (typeof text !== 'string' || !NUMBER.test(text.trim())) usage(`${flagLabel(name)} expects ${expects} (got ${JSON.stringify(text)})`, name);
   return Number(text);
 }
 
@@ -87,14 +90,12 @@ function fromOption(name: ParamName, v: unknown): unknown {
       return list.map((x) => toNumber('epochs', x));
     }
     case 'rank':
-      if (/^(none|ltts)$/i.test(String(v))) return null;
-      if (typeof v !== 'string' || !NUMBER.test(v.trim())) usage(`${flagLabel('rank')} expects a number, or ltts (or none) for LTTS (got ${JSON.stringify(v)})`, 'rank');
-      return Number(v);
+      return LTTS_WORD.test(String(v)) ? null : toNumber('rank', v, 'a number, or ltts (or none) for LTTS');
     case 'feedback':
     case 'dtype': {
       // Checked here too, so that `-F -E 1 1` (-F took "-E") names -F, not the stray "1".
       const choices: readonly string[] = name === 'feedback' ? FEEDBACKS : DTYPES;
-      if (!choices.includes(v as string)) usage(`${flagLabel(name)} must be one of ${choices.join(', ')} (got ${JSON.stringify(v)})`, name);
+      if (!choices.includes(v as string)) usage(notOneOf(flagLabel(name), choices, v), name);
       return v;
     }
     case 'resample':
@@ -168,7 +169,7 @@ export function once(option: Option): Option {
 /** `--backend NAME` or `--gpu` (the paper's flag: the GPU when there is one, = auto). */
 export function chosenBackend(opts: Record<string, unknown>, fallback: Backend): Backend {
   const b = opts.backend as string | undefined;
-  if (b !== undefined && !BACKENDS.includes(b as Backend)) usage(`--backend must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(b)})`);
+  if (b !== undefined && !BACKENDS.includes(b as Backend)) usage(notOneOf('--backend', BACKENDS, b));
   // --gpu with --backend cuda asks for the GPU twice: the explicit cuda (no fallback) stands.
   if (opts.gpu && b === 'cpu') usage('--gpu asks for the GPU; it contradicts --backend cpu');
   return (b as Backend | undefined) ?? (opts.gpu ? 'auto' : fallback);

@@ -8,7 +8,7 @@ import { GoalError } from '../errors';
 import { checkWritable } from '../io/files';
 import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import { paramDocs, type ParamName } from '../params';
-import { addParamOptions, checkArgs, chosenBackend, flagLabel, once, paramFlags, paramsFromOptions } from './options';
+import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, once, paramFlags, paramsFromOptions } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type Io } from './io';
 
@@ -35,7 +35,7 @@ function number(flag: string, x: string, what = 'numbers'): number {
 
 /** `--ranks 3,19,150,ltts` */
 export function parseRanks(text: string): SweepRank[] {
-  return list('--ranks', text, (x) => (/^(ltts|none)$/i.test(x) ? 'ltts' : number('--ranks', x, 'numbers or ltts'))) as SweepRank[];
+  return list('--ranks', text, (x) => (LTTS_WORD.test(x) ? 'ltts' : number('--ranks', x, 'numbers or ltts'))) as SweepRank[];
 }
 
 /** `--seeds 1,2,3` (a list; `7,` is the single seed 7) or `--seeds 3` (a count: 1, 2, 3). */

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
-import { checkWritable, sameFile, shownPath, writeFileAtomic } from '../io/files';
+import { checkWritable, errnoCode, sameFile, shownPath, writeFileAtomic } from '../io/files';
 import { statsPickle } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
@@ -96,7 +96,7 @@ function loadFixture(file: string): Fixture {
     }
   } catch (err) {
     if (err instanceof GoalError) throw err;
-    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: cannot read it (${errnoCode(err)})`);
   }
   try {
     // A byte-order mark (some editors on Windows write one) is no part of the JSON.

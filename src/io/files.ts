@@ -4,6 +4,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GoalError } from '../errors';
 
+/** A failed file operation's errno name (ENOENT, EACCES, …) for a message. */
+export function errnoCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException | null)?.code ?? 'error';
+}
+
 /** The names of a process's open files. */
 const STREAM = /^\/dev\/(std(in|out|err)$|fd\/)|^\/proc\/[^/]+\/fd\//;
 
@@ -25,13 +30,13 @@ export function landing(file: string, fail: (why: string) => never): string {
       st = fs.lstatSync(at);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return at; // nothing there yet
-      fail(`cannot look at ${at} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      fail(`cannot look at ${at} (${errnoCode(err)})`);
     }
     if (!st!.isSymbolicLink()) return at;
     try {
       at = path.resolve(fs.realpathSync(path.dirname(at)), fs.readlinkSync(at));
     } catch (err) {
-      fail(`cannot follow the symbolic link ${at} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      fail(`cannot follow the symbolic link ${at} (${errnoCode(err)})`);
     }
   }
   return fail('is a loop of symbolic links');
@@ -114,7 +119,7 @@ export function checkWritable(file: string, label: string): void {
   try {
     fs.closeSync(fs.openSync(probe, 'wx'));
   } catch (err) {
-    fail(`cannot create files in folder ${shownPath(dir)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    fail(`cannot create files in folder ${shownPath(dir)} (${errnoCode(err)})`);
   } finally {
     removeTemp(probe);
   }

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { GoalError } from '../errors';
-import { landing, writeAll } from './files';
+import { errnoCode, landing, writeAll } from './files';
 
 function alive(pid: number): boolean {
   try {
@@ -114,7 +114,7 @@ const held = new Map<string, () => void>();
 export function lockFile(file: string, label: string): () => void {
   const lock = lockPath(file, label), breaker = `${lock}.break`;
   const cannot = (err: unknown, what: string): never => {
-    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: cannot ${what} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: cannot ${what} (${errnoCode(err)})`);
   };
   const locked = (holder: string, why = ''): never => {
     throw new GoalError('GOAL_LOCKED', `${label} ${JSON.stringify(file)} is being written by ${describe(holder)}${why} (lock ${lock}): ` +
