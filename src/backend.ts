@@ -1,7 +1,7 @@
 // Which engine runs a network: the user's choice, checked against what this build and
 // this machine offer.
 import { GoalError } from './errors';
-import { addon } from './native';
+import { nativeInfo } from './native';
 import { notOneOf } from './params';
 import type { NativeBackend } from '../binding';
 
@@ -26,7 +26,7 @@ export function chooseBackend(requested: Backend, warn: (message: string) => voi
     throw new GoalError('GOAL_INVALID_OPTION', notOneOf('options.backend', BACKENDS, requested));
   }
   if (requested === 'cpu') return 'cpu';
-  const { cuda, cpu } = addon().info();
+  const { cuda, cpu } = nativeInfo();
   if (cuda.available) return 'cuda';
   if (requested === 'cuda') {
     throw new GoalError('GOAL_NO_CUDA', `backend cuda is not available: ${cuda.reason}; choose the cpu backend, or auto, which falls back to it`);

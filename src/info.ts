@@ -2,8 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeInfo } from '../binding';
-import { asGoalError } from './errors';
-import { addon, packageRoot } from './native';
+import { nativeInfo, packageRoot } from './native';
 
 export interface Info extends NativeInfo {
   version: string;
@@ -14,9 +13,5 @@ export function version(): string {
 }
 
 export function info(): Info {
-  try {
-    return { version: version(), ...addon().info() };
-  } catch (err) {
-    throw asGoalError(err); // e.g. GOAL_CPU_ISA naming no variant
-  }
+  return { version: version(), ...nativeInfo() };
 }

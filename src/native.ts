@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Binding from '../binding';
-import { GoalError } from './errors';
+import { asGoalError, GoalError } from './errors';
 
 /** The package root: the nearest folder above this file with our package.json. */
 export function packageRoot(): string {
@@ -27,4 +27,13 @@ export function addon(): typeof Binding {
   }
   cached = require(file) as typeof Binding;
   return cached;
+}
+
+/** What the addon was built with and finds here; its errors (a GOAL_CPU_ISA naming no variant) ours. */
+export function nativeInfo(): Binding.NativeInfo {
+  try {
+    return addon().info();
+  } catch (err) {
+    throw asGoalError(err);
+  }
 }

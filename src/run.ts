@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { asGoalError, GoalError } from './errors';
-import { addon } from './native';
+import { addon, nativeInfo } from './native';
 import { nearest, scaledOutLr, show, type Labeller, type ParamName, type ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
@@ -347,7 +347,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   const resample = redraw.some(Boolean);
   if (options.signal?.aborted) {
     // Aborted before it started: nothing is allocated, nothing runs.
-    const { cpu, cuda } = addon().info(); // the device as an engine names it
+    const { cpu, cuda } = nativeInfo(); // the device as an engine names it
     const device = plan.backend === 'cpu' ? `cpu:${cpu.isa}` : `cuda:0 ${cuda.name ?? ''}`.trim();
     return nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds: 0, device, minMargin: NaN }));
   }

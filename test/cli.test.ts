@@ -543,6 +543,10 @@ t.test('--replay - reads the fixture from standard input', async (t) => {
   const empty = spawnSync(process.execPath, [BIN, 'train', '--replay', '-'], { input: '', encoding: 'utf8' });
   t.equal(empty.status, 2);
   t.match(empty.stderr, /^goal train: --replay -: not valid JSON/);
+  // A writer that takes its time (a generator, a download): the pipe is empty when goal starts.
+  const slow = spawnSync('sh', ['-c', `(sleep 0.3; cat "$0") | "${process.execPath}" "${BIN}" train --replay - --json`, file], { encoding: 'utf8' });
+  t.equal(slow.status, 0, `a slow writer is waited for ${slow.stderr}`);
+  t.strictSame(drop(JSON.parse(slow.stdout)), drop(JSON.parse(named.out)), 'and read whole');
 });
 
 t.test('a flag after -savepath or --replay is a forgotten file name (as argparse has it); ./-name is a file', async (t) => {

@@ -1,6 +1,6 @@
 // The same seed, backend and dtype give bit-identical results; so does every CPU variant.
 import t from 'tap';
-import { buildTarget, drawNetwork, info, resolveParams, Rng, train } from '../src/index';
+import { buildTarget, drawNetwork, info, resolveParams, Rng, sweep, train } from '../src/index';
 import { drawInput } from '../src/train';
 import { netConfig } from '../src/run';
 import { addon } from '../src/native';
@@ -53,6 +53,8 @@ t.test('every instruction-set variant gives the same bits', async (t) => {
     process.env.GOAL_CPU_ISA = 'sse9';
     await t.rejects(train({ ...small, seed: 5 }), { code: 'GOAL_INVALID' }, 'an unknown variant is refused');
     t.throws(() => info(), { name: 'GoalError', code: 'GOAL_INVALID', message: /GOAL_CPU_ISA must be base, avx2 or avx512 \(got sse9\)/ }, 'info() too');
+    // sweep() asks the addon which backends it has before any network is built.
+    await t.rejects(sweep({ ranks: [3], taus: [5], seeds: [1], base: small, onWarning: () => {} }), { name: 'GoalError', code: 'GOAL_INVALID' }, 'sweep() too');
   } finally {
     if (saved === undefined) delete process.env.GOAL_CPU_ISA;
     else process.env.GOAL_CPU_ISA = saved;

@@ -1,6 +1,7 @@
 // `goal train`: the paper's command line (legacy and long flags), its closing summary, the
 // stats pickle, --json, --replay, and Ctrl-C that keeps the epochs done.
 import * as fs from 'node:fs';
+import { isatty } from 'node:tty';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
@@ -84,13 +85,22 @@ function readFixtureFile(file: string): string {
   return fs.readFileSync(file, 'utf8');
 }
 
-function loadFixture(file: string): Fixture {
+/** All of standard input. Read as a stream: a synchronous read of a pipe whose writer has not
+ *  written yet fails with EAGAIN once Node has made the pipe non-blocking. */
+async function readStdin(): Promise<string> {
+  // isatty(0), not process.stdin.isTTY, which would open the stream in the wrong mode first.
+  if (isatty(0)) throw new GoalError('GOAL_BAD_FIXTURE', '--replay -: reads the fixture from standard input, which is a terminal; pipe or redirect a file into it');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function loadFixture(file: string): Promise<Fixture> {
   let text: string;
   try {
     if (file === '-') {
       // The usual name of standard input: `generate | goal train --replay -`.
-      if (process.stdin.isTTY) throw new GoalError('GOAL_BAD_FIXTURE', '--replay -: reads the fixture from standard input, which is a terminal; pipe or redirect a file into it');
-      text = fs.readFileSync(0, 'utf8');
+      text = await readStdin();
     } else {
       text = readFixtureFile(file);
     }
@@ -137,7 +147,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     if (savepath !== undefined && sameFile(savepath, opts.replay as string)) {
       throw new GoalError('GOAL_USAGE', `-savepath ${shownPath(savepath)} is the --replay file: the stats would overwrite the fixture; choose another name`);
     }
-    fixture = loadFixture(opts.replay as string);
+    fixture = await loadFixture(opts.replay as string);
     params = aboutFixture(opts.replay as string, () => fixtureParams(fixture!).params);
   } else {
     const resolved = resolveOptions(opts);
