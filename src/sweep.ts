@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
-import { appendLine, checkWritable, errnoCode, fileLines, writeFileAtomic } from './io/files';
+import { appendLine, checkWritable, errnoCode, fileLines, isDevice, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
 import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
@@ -134,12 +134,14 @@ function checkRow(value: unknown, file: string, line: number): SweepRow {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) badRow(file, line, 'is not a JSON object');
   const r = value as Record<string, unknown>;
   const num = (x: unknown) => typeof x === 'number' || x === null; // JSON writes NaN as null
+  const count = (least: number) => (x: unknown) => Number.isSafeInteger(x) && (x as number) >= least;
+  const mse = (x: unknown) => x === null || (typeof x === 'number' && x >= 0);
   const fields: [string, (x: unknown) => boolean][] = [
-    ['rank', (x) => x === 'ltts' || (Number.isInteger(x) && (x as number) >= 1)],
+    ['rank', (x) => x === 'ltts' || count(1)(x)],
     ['tau_o', (x) => typeof x === 'number' && Number.isFinite(x) && x > 0],
-    ['seed', (x) => Number.isSafeInteger(x) && (x as number) >= 0],
+    ['seed', count(0)],
     ['config', (x) => typeof x === 'string'],
-    ['mse_out', num], ['mse_final', num], ['dz_final', num],
+    ['mse_out', mse], ['mse_final', mse], ['dz_final', (x) => x === null || count(0)(x)], ['t_conv', (x) => x === null || count(1)(x)],
   ];
   const missing = fields.filter(([k]) => !(k in r)).map(([k]) => k);
   if (missing.includes('config') && missing.length === 1) {
@@ -148,6 +150,11 @@ function checkRow(value: unknown, file: string, line: number): SweepRow {
   if (missing.length === fields.length) badRow(file, line, `lacks the fields of a sweep row (${missing.join(', ')})`);
   if (missing.length) badRow(file, line, `lacks a sweep row's ${missing.join(', ')}`);
   for (const [k, valid] of fields) if (!valid(r[k])) badRow(file, line, `has a bad ${k} (${show(r[k])})`);
+  // Not needed to tell a point or summarize it; merge counts missing points by the grid's.
+  const optional: [string, (x: unknown) => boolean][] = [
+    ['seconds', (x) => typeof x === 'number' && x >= 0], ['grid', (x) => typeof x === 'string'], ['grid_points', count(1)],
+  ];
+  for (const [k, valid] of optional) if (k in r && !valid(r[k])) badRow(file, line, `has a bad ${k} (${show(r[k])})`);
   for (const k of ['mse_rec', 'dz']) {
     if (k in r && !(Array.isArray(r[k]) && (r[k] as unknown[]).every(num))) badRow(file, line, `has a bad ${k} (not a list of numbers)`);
   }
@@ -183,6 +190,7 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
     rows.push(checkRow(value, file, number));
   };
   try {
+    if (isDevice(file)) throw new GoalError('GOAL_BAD_RESULTS', `${file}: is a device, not a results file`);
     for (const next of fileLines(file)) {
       take();
       line = next;
@@ -514,8 +522,9 @@ export function gridGap(rows: readonly SweepRow[]): string | null {
   const held = new Set(rows.map(rowKey)).size; // a point written twice counts once
   if (rows.length && ids.size === 1 && rows[0].grid !== undefined && Number.isSafeInteger(rows[0].grid_points)) {
     const points = rows[0].grid_points!;
+    if (held > points) return `these rows hold ${held} points, more than their grid's ${points}: rows of another grid under its name?`;
     const missing = points - held;
-    return missing <= 0 ? null : `${missing} of the grid's ${points} points ${missing === 1 ? 'is' : 'are'} missing: a shard that did not finish, or a file left out?`;
+    return missing === 0 ? null : `${missing} of the grid's ${points} points ${missing === 1 ? 'is' : 'are'} missing: a shard that did not finish, or a file left out?`;
   }
   const distinct = (key: 'rank' | 'tau_o' | 'seed') => new Set(rows.map((r) => r[key])).size;
   const [ranks, taus, seeds] = [distinct('rank'), distinct('tau_o'), distinct('seed')];

@@ -92,6 +92,10 @@ t.test('shards and merge', async (t) => {
   t.equal(junk.code, 2);
   t.match(junk.err, /junk.jsonl: line 1 lacks the fields of a sweep row/);
   t.notOk(fs.existsSync(path.join(dir, 'j.jsonl')), 'nothing written');
+  // /dev/zero has no newline: read line by line, it would take all the memory there is.
+  const device = goal(['sweep', 'merge', '/dev/zero', '--out', 'z.jsonl'], dir);
+  t.equal(device.code, 2);
+  t.equal(device.err, 'goal sweep merge: /dev/zero: is a device, not a results file\n');
   const before = goal(['sweep', '--out', 'before.jsonl', 'merge', 's1.jsonl', 's2.jsonl'], dir);
   t.equal(before.code, 0, '--out given before "merge" is merge\'s');
   t.equal(fs.readFileSync(path.join(dir, 'before.jsonl'), 'utf8'), fs.readFileSync(path.join(dir, 'all.jsonl'), 'utf8'));

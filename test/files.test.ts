@@ -2,6 +2,7 @@
 // nothing lost or changed at the chunk boundaries (a line, or a UTF-8 character, across one).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import t from 'tap';
 import { checkWritable, fileLines, writeFileAtomic } from '../src/io/files';
@@ -67,5 +68,25 @@ t.test('a replaced file keeps its permission bits (no setuid) and, where it may,
     t.equal(fs.readFileSync(long, 'utf8'), 'data', `${Buffer.byteLength(name)}-byte name`);
   }
   t.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0, 'no temporary left behind');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('appendLine undoes a write that fails: no part of a line, no empty file left', { skip: process.platform === 'win32' ? 'needs ulimit -f' : false }, async (t) => {
+  // A file-size limit (ulimit -f, in KiB) makes a write past it fail (EFBIG) as a full disk
+  // would; SIGXFSZ, ignored, is ignored in the child too.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-append-'));
+  const files = path.join(__dirname, '..', 'dist', 'src', 'io', 'files.js');
+  const script = `const { appendLine } = require(${JSON.stringify(files)});
+    const tryAppend = (f, n) => { try { appendLine(f, 'x'.repeat(n)); return 'ok'; } catch (e) { return e.message; } };
+    console.log(JSON.stringify([tryAppend(process.argv[1], 100), tryAppend(process.argv[1], 8000), tryAppend(process.argv[2], 8000)]));`;
+  const r = spawnSync('sh', ['-c', 'ulimit -f 4 && trap "" XFSZ && exec "$0" -e "$1" "$2" "$3"', process.execPath, script,
+    path.join(dir, 'old.jsonl'), path.join(dir, 'new.jsonl')], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const [small, big, fresh] = JSON.parse(r.stdout) as string[];
+  t.equal(small, 'ok', 'a line within the limit is written');
+  t.match(big, /cannot write it \(EFBIG\)/, 'a line past it fails');
+  t.equal(fs.readFileSync(path.join(dir, 'old.jsonl'), 'utf8'), `${'x'.repeat(100)}\n`, 'and leaves the file as it was');
+  t.match(fresh, /cannot write it \(EFBIG\)/);
+  t.notOk(fs.existsSync(path.join(dir, 'new.jsonl')), 'a file the failed write created is removed');
   fs.rmSync(dir, { recursive: true });
 });

@@ -152,11 +152,17 @@ t.test('files that are not sweep results are refused, never rewritten', async (t
     ['null\n', /line 1 is not a JSON object/],
     ['{"x":1}\n', /line 1 lacks the fields of a sweep row/],
     ['5\n', /line 1 is not a JSON object/],
-    ['{"rank":3,"tau_o":5,"seed":1}\n', /line 1 lacks a sweep row's config, mse_out, mse_final, dz_final;/],
-    ['{"rank":3,"tau_o":5,"seed":1,"config":"c","mse_out":0.1,"mse_final":"0.2","dz_final":3}\n', /line 1 has a bad mse_final \("0.2"\); not a goal sweep results file\?$/],
-    ['{"rank":3,"tau_o":-5,"seed":1,"config":"c","mse_out":0.1,"mse_final":0.2,"dz_final":3}\n', /line 1 has a bad tau_o \(-5\)/],
-    ['{"rank":3,"tau_o":5,"seed":-1,"config":"c","mse_out":0.1,"mse_final":0.2,"dz_final":3}\n', /line 1 has a bad seed \(-1\)/],
-    ['{"rank":3,"tau_o":5,"seed":1,"config":"c","mse_out":0.1,"mse_final":0.2,"dz_final":3,"dz":[1,"x"]}\n', /line 1 has a bad dz \(not a list of numbers\)/],
+    ['{"rank":3,"tau_o":5,"seed":1}\n', /line 1 lacks a sweep row's config, mse_out, mse_final, dz_final, t_conv;/],
+    ['{"rank":3,"tau_o":5,"seed":1,"config":"c","mse_out":0.1,"mse_final":"0.2","dz_final":3,"t_conv":null}\n', /line 1 has a bad mse_final \("0.2"\); not a goal sweep results file\?$/],
+    ['{"rank":3,"tau_o":-5,"seed":1,"config":"c","mse_out":0.1,"mse_final":0.2,"dz_final":3,"t_conv":null}\n', /line 1 has a bad tau_o \(-5\)/],
+    ['{"rank":3,"tau_o":5,"seed":-1,"config":"c","mse_out":0.1,"mse_final":0.2,"dz_final":3,"t_conv":null}\n', /line 1 has a bad seed \(-1\)/],
+    ['{"rank":3,"tau_o":5,"seed":1,"config":"c","mse_out":0.1,"mse_final":0.2,"dz_final":3,"t_conv":null,"dz":[1,"x"]}\n', /line 1 has a bad dz \(not a list of numbers\)/],
+    // Hand-edited rows: values no run gives.
+    ...([['mse_out', -1, '-1'], ['dz_final', -5, '-5'], ['dz_final', 2.5, '2.5'], ['t_conv', 'x', '"x"'], ['t_conv', 0, '0'],
+      ['seconds', -1, '-1'], ['grid', null, 'null'], ['grid_points', 0, '0'], ['grid_points', 1e300, '1e\\+300']] as const).map(([k, v, shown]): [string, RegExp] => [
+      `${JSON.stringify({ rank: 3, tau_o: 5, seed: 1, config: 'c', mse_out: 0.1, mse_final: 0.2, dz_final: 3, t_conv: null, [k]: v })}\n`,
+      new RegExp(`line 1 has a bad ${k} \\(${shown}\\)`),
+    ]),
   ];
   for (const [k, [text, message]] of cases.entries()) {
     const file = path.join(dir, `junk${k}.jsonl`);
@@ -218,6 +224,9 @@ t.test('the tables mark a cell of fewer seeds; merge names the points missing fr
   t.strictSame(gaps, ["4 of the grid's 12 points are missing: a shard that did not finish, or a file left out?"]);
   t.ok(merged.every((r) => r.grid_points === 12 && r.grid === merged[0].grid), 'every row names the grid and its size');
   t.match(gridGap([...merged, ...merged.slice(0, 4)]), /^4 of the grid's 12 points are missing/, 'rows given twice count once');
+  const stranger = { ...merged[0], seed: 99 }; // a point of another grid, under this one's name
+  t.equal(gridGap([...merged, ...merged.slice(0, 4).map((r) => ({ ...r, seed: r.seed + 90 })), stranger]),
+    "these rows hold 13 points, more than their grid's 12: rows of another grid under its name?", 'more points than the grid has');
   const all: string[] = [];
   t.equal(mergeRows(shardFiles, (m) => all.push(m)).length, 12);
   t.strictSame(all, [], 'all shards: no gap');

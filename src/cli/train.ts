@@ -5,7 +5,7 @@ import { isatty } from 'node:tty';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
-import { checkWritable, errnoCode, sameFile, shownPath, writeFileAtomic } from '../io/files';
+import { checkWritable, errnoCode, isDevice, sameFile, shownPath, writeFileAtomic } from '../io/files';
 import { statsPickle } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
@@ -79,9 +79,7 @@ function aboutFixture<T>(file: string, check: () => T): T {
 }
 
 function readFixtureFile(file: string): string {
-  // A device (/dev/zero) never ends: refused rather than read until memory runs out.
-  const st = fs.statSync(file);
-  if (st.isCharacterDevice() || st.isBlockDevice()) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is a device, not a fixture file`);
+  if (isDevice(file)) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is a device, not a fixture file`);
   return fs.readFileSync(file, 'utf8');
 }
 

@@ -180,19 +180,40 @@ export function sameFile(a: string, b: string): boolean {
   }
 }
 
-/** Appends one line to `file` in a single write (O_APPEND: whole lines, even with several writers). */
+/**
+ * Appends one line to `file` in a single write (O_APPEND: whole lines, even with several
+ * writers). A write that fails (a full disk) is undone: no part of a line, and no empty file
+ * where there was none, is left behind.
+ */
 export function appendLine(file: string, line: string): void {
   try {
+    const existed = fs.existsSync(file);
     const fd = fs.openSync(file, 'a');
+    let size = -1;
     try {
+      size = fs.fstatSync(fd).size;
       writeAll(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`));
       fs.fsyncSync(fd);
+    } catch (err) {
+      try {
+        if (size >= 0) fs.ftruncateSync(fd, size);
+        if (!existed) fs.rmSync(file, { force: true });
+      } catch {
+        // the write's error is the one to report
+      }
+      throw err;
     } finally {
       fs.closeSync(fd);
     }
   } catch (err) {
     throw writeError(file, err);
   }
+}
+
+/** A device file (/dev/zero, a disk): it may never end, so it is refused rather than read. */
+export function isDevice(file: string): boolean {
+  const st = fs.statSync(file);
+  return st.isCharacterDevice() || st.isBlockDevice();
 }
 
 /**
