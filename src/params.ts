@@ -161,6 +161,8 @@ export const MAX_RECURRENT_EPOCHS = 10_000_000;
 
 /** The largest float32. */
 export const FLT_MAX = 3.4028234663852886e38;
+/** True when x rounds to ±∞ in float32 (3.4028235e38, as FLT_MAX is usually written, rounds to FLT_MAX). */
+export const beyondFloat32 = (x: number): boolean => Math.abs(Math.fround(x)) === Infinity;
 
 /** The parameters the engine computes with in the run's dtype. */
 const FLOAT_PARAMS = ['recLr', 'outLr', 'tauM', 'tauS', 'tauO', 'sigmaInp', 'sigmaTrg', 'sigmaRec', 'vInit', 'bias', 'reset', 'thr', 'dt'] as const;
@@ -325,7 +327,7 @@ export function resolveParams(
   if (params.dtype === 'float32') {
     // Past float32's largest value the engine would compute with ±∞, silently.
     for (const name of FLOAT_PARAMS) {
-      if (Math.abs(params[name]) > FLT_MAX) fail(name, `a number of float32's range, |x| ≤ ${FLT_MAX.toPrecision(5)} (with dtype float32)`, params[name]);
+      if (beyondFloat32(params[name])) fail(name, `a number of float32's range, |x| ≤ ${FLT_MAX.toPrecision(5)} (with dtype float32)`, params[name]);
     }
   }
   return { params, warnings };

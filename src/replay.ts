@@ -2,7 +2,7 @@
 // task and the dtype of a reference run) and compare the outcome with its `expect`.
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
-import { FLT_MAX, paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
+import { beyondFloat32, FLT_MAX, paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
 import { checkRunOptions, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 
 type Nested = number[][];
@@ -107,7 +107,7 @@ function matrix(value: unknown, rows: number, cols: number, where: string, kind:
   checkRows(value, rows, cols, where, kind);
   const out = new Float64Array(rows * cols);
   // Past float32's largest value the engine would start from ±∞, silently.
-  const limit = dtype === 'float32' ? FLT_MAX : Infinity;
+  const float32 = dtype === 'float32';
   // Index loops, not forEach: a hole in a sparse array is an error, not a silent 0.
   for (let i = 0; i < rows; i++) {
     const row: unknown = value[i];
@@ -117,7 +117,7 @@ function matrix(value: unknown, rows: number, cols: number, where: string, kind:
     for (let j = 0; j < cols; j++) {
       const x: unknown = kind === 'spikes' && typeof r[j] === 'boolean' ? Number(r[j]) : r[j];
       if (typeof x !== 'number' || (kind !== 'any' && !Number.isFinite(x))) bad(`${where} must be ${want} (entry [${i}][${j}] is ${show(x)})`);
-      if (Math.abs(x) > limit) bad(`${where}: entry [${i}][${j}] is ${show(x)}, beyond float32's range (|x| ≤ ${FLT_MAX.toPrecision(5)}) in a float32 fixture`);
+      if (float32 && beyondFloat32(x)) bad(`${where}: entry [${i}][${j}] is ${show(x)}, beyond float32's range (|x| ≤ ${FLT_MAX.toPrecision(5)}) in a float32 fixture`);
       out[i * cols + j] = x;
     }
   }

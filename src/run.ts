@@ -385,7 +385,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     if (diverged.length) {
       const [k0] = diverged;
       const grew = Number.isFinite(mseOut[k0]) ? `, up from ${+firstMse[k0].toPrecision(6)} at the first epoch` : '';
-      const which = plan.anonymous ? 'at some of the points: see their mse_out'
+      const which = plan.anonymous ? 'see the mse_out of the points'
         : K === 1 ? `mse_out = ${+mseOut[k0].toPrecision(6)}${grew}` : `in ${diverged.length} of ${K} networks`;
       const label = plan.label ?? ((n: ParamName) => n);
       const scaled = scaledOutLr(p0.nRec);

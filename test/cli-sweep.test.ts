@@ -96,6 +96,9 @@ t.test('shards and merge', async (t) => {
   const device = goal(['sweep', 'merge', '/dev/zero', '--out', 'z.jsonl'], dir);
   t.equal(device.code, 2);
   t.equal(device.err, 'goal sweep merge: /dev/zero: is a device, not a results file\n');
+  t.equal(goal(['sweep', 'merge', 's1.jsonl', '', '--out', 'e.jsonl'], dir).err, 'goal sweep merge: a shard file name is empty\n');
+  t.equal(goal(['sweep', 'merge', '-', '--out', 'e.jsonl'], dir).err, 'goal sweep merge: merge reads shard files by name, not standard input (-)\n');
+  t.notOk(fs.existsSync(path.join(dir, 'e.jsonl')), 'nothing written');
   const before = goal(['sweep', '--out', 'before.jsonl', 'merge', 's1.jsonl', 's2.jsonl'], dir);
   t.equal(before.code, 0, '--out given before "merge" is merge\'s');
   t.equal(fs.readFileSync(path.join(dir, 'before.jsonl'), 'utf8'), fs.readFileSync(path.join(dir, 'all.jsonl'), 'utf8'));

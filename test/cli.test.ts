@@ -310,6 +310,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`-N 10 -savepath ${dir}/new\nline/x.pkl`, /^goal train: -savepath ".*\\nline\/x.pkl": folder ".*\/new\\nline" does not exist\n$/],
     [`--replay ${dir}/new\nline.json`, /^goal train: --replay ".*\/new\\nline.json": cannot read it \(ENOENT\)\n$/],
     ['--replay /dev/zero', /^goal train: --replay \/dev\/zero: is a device, not a fixture file\n$/],
+    ['--replay=', /^goal train: --replay needs a file name \(or -, standard input\)\n$/],
     [`--replay ${huge}`, /--replay .*huge.json: fixture.init.W_hh must be a 1000000×1000000 matrix of finite numbers \(got 40 rows\)/],
     [`--replay ${paramsArray}`, /--replay .*array.json: fixture.params must be an object \(got \[1, 2\]\)/],
     ['-N 10 7', /unexpected argument "7": a value without its flag/],
@@ -609,6 +610,10 @@ t.test('a replay that differs from its reference exits 1 (--json: the object, an
   const j = goal(['train', '--replay', 'off.json', '--json'], dir);
   t.equal(j.code, 1, '--json: exit 1');
   t.equal(JSON.parse(j.out).replay_check.mse_out.ok, false, 'the object says which field');
+  // The run gives the true m, the edited reference says 1.5·m: off by 0.5·m, a third of 1.5·m.
+  const m = loadFixture('rank3-n40.json').expect!.mse_out!;
+  const off = JSON.parse(j.out).replay_check.mse_out;
+  t.ok(Math.abs(off.max_abs - m / 2) <= 1e-9 * m && Math.abs(off.max_rel - 1 / 3) <= 1e-9, `and by how much (${off.max_abs}, ${off.max_rel})`);
   t.equal(JSON.parse(j.out).replay_check.dz.ok, true);
   t.equal(j.err, 'goal train: the replay differs from the reference in mse_out\n');
   fs.rmSync(dir, { recursive: true });

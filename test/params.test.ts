@@ -197,7 +197,10 @@ t.test('float32 runs take only values float32 holds: past ±3.4e38 the engine wo
     t.throws(() => resolveParams({ nRec: 10, [name]: value }), { code: 'GOAL_INVALID_PARAM', param: name, message: `${name} must be a number of float32's range, |x| ≤ 3.4028e+38 (with dtype float32) (got ${value})` });
     t.doesNotThrow(() => resolveParams({ nRec: 10, [name]: value, dtype: 'float64' }), `${name} ${value} in float64`);
   }
-  t.doesNotThrow(() => resolveParams({ nRec: 10, reset: -3.4e38 }), 'the largest float32 itself');
+  t.doesNotThrow(() => resolveParams({ nRec: 10, reset: -3.4e38 }), 'a float32 near the largest');
+  // FLT_MAX = (2 − 2⁻²³)·2¹²⁷; a double below the midpoint to 2¹²⁸, (2 − 2⁻²⁴)·2¹²⁷ ≈ 3.40282357e38, rounds to it.
+  t.doesNotThrow(() => resolveParams({ nRec: 10, outLr: 3.4028235e38 }), 'FLT_MAX as it is usually written (a little above it)');
+  t.throws(() => resolveParams({ nRec: 10, outLr: 3.4028236e38 }), { param: 'outLr' }, 'past the midpoint: ∞ in float32');
 });
 
 t.test('the task builders and Rng check their arguments as the params are checked', async (t) => {

@@ -83,6 +83,8 @@ function mergeCommand(io: Io): Command {
       if (opts.out === undefined) usage('--out <file> is required: the merged file to write');
       checkWritable(opts.out, '--out');
       if (fs.existsSync(opts.out)) usage(`--out ${opts.out} exists: merge writes a new file; choose another name`);
+      if (files.includes('')) usage('a shard file name is empty');
+      if (files.includes('-')) usage('merge reads shard files by name, not standard input (-)');
       const rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
       writeRows(opts.out, rows);
       io.err(`merged ${plural(rows.length, 'point')} from ${plural(files.length, 'file')} into ${opts.out}\n`);
@@ -96,7 +98,7 @@ export function sweepCommand(io: Io): Command {
     .description('train a grid over feedback rank and τ⋆ (tau_o) with several seeds; print the paper\'s Figure 2 D–F tables')
     .addOption(once(new Option('--ranks <list>', 'feedback ranks, e.g. 3,19,150,ltts (ltts: diagonal feedback); required')))
     .addOption(once(new Option('--taus <list>', 'τ⋆ values in units of dt, e.g. 1,2,5,10; required')))
-    .addOption(once(new Option('--seeds <list|count>', 'seeds, e.g. 1,2,3; or a count n for seeds 1..n; required')))
+    .addOption(once(new Option('--seeds <list|count>', 'seeds, e.g. 1,2,3; a count n for seeds 1..n; n, for the seed n alone; required')))
     .addOption(once(new Option('--out <file>', 'JSON Lines results, one row appended per finished point (default: none)')))
     .addOption(new Option('--resume', 'skip the points already in --out (default: off)'))
     .addOption(once(new Option('--shard <k/n>', 'run only every n-th point, starting at the k-th (a job of an array) (default: 1/1, every point)')))

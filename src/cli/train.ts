@@ -95,6 +95,7 @@ async function readStdin(): Promise<string> {
 
 async function loadFixture(file: string): Promise<Fixture> {
   let text: string;
+  if (file === '') throw new GoalError('GOAL_BAD_FIXTURE', '--replay needs a file name (or -, standard input)');
   try {
     if (file === '-') {
       // The usual name of standard input: `generate | goal train --replay -`.
@@ -285,7 +286,7 @@ function toJson(o: Outcome): Record<string, unknown> {
   };
   if (o.matrices) Object.assign(out, o.matrices);
   if (o.note) out.replay_note = o.note;
-  if (o.check) out.replay_check = Object.fromEntries(o.check.map((c) => [c.field, { ok: c.ok, max_rel: c.maxRel, tolerance: c.tolerance }]));
+  if (o.check) out.replay_check = Object.fromEntries(o.check.map((c) => [c.field, { ok: c.ok, max_abs: c.maxAbs, max_rel: c.maxRel, tolerance: c.tolerance }]));
   return out;
 }
 
