@@ -200,7 +200,7 @@ t.test('float32 runs take only values float32 holds: past ±3.4e38 the engine wo
   t.doesNotThrow(() => resolveParams({ nRec: 10, reset: -3.4e38 }), 'a float32 near the largest');
   // FLT_MAX = (2 − 2⁻²³)·2¹²⁷; a double below the midpoint to 2¹²⁸, (2 − 2⁻²⁴)·2¹²⁷ ≈ 3.40282357e38, rounds to it.
   t.doesNotThrow(() => resolveParams({ nRec: 10, outLr: 3.4028235e38 }), 'FLT_MAX as it is usually written (a little above it)');
-  t.throws(() => resolveParams({ nRec: 10, outLr: 3.4028236e38 }), { param: 'outLr' }, 'past the midpoint: ∞ in float32');
+  t.throws(() => resolveParams({ nRec: 10, outLr: 3.4028236e38 }), { code: 'GOAL_INVALID_PARAM', param: 'outLr' }, 'past the midpoint: ∞ in float32');
 });
 
 t.test('the task builders and Rng check their arguments as the params are checked', async (t) => {
