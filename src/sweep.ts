@@ -405,7 +405,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const config = sweepConfig({ ...grid.cells[0], ...asked }, conv);
   const gridOf = { id: gridId(ranks, o.taus, o.seeds), points: grid.size };
 
-  if (o.out !== undefined) checkWritable(o.out, name('out'));
+  // Room for a row at least (its curves, two numbers of up to ~24 characters per epoch).
+  if (o.out !== undefined) checkWritable(o.out, name('out'), 512 + (o.curves ? 48 * grid.cells[0].epochs[1] : 0));
   else if (o.resume) badOption(`${name('resume')} needs an output file (${name('out')})`);
   // One writer per results file, from before it is read (--resume) to its last row.
   const unlock = o.out !== undefined ? lockFile(o.out, name('out')) : () => {};

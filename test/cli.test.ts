@@ -533,6 +533,18 @@ t.test('-savepath through a symbolic link writes its target and keeps the link',
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('-savepath on a disk without room for the stats is refused before the run', { skip: process.platform === 'win32' ? 'needs ulimit -f' : false }, async (t) => {
+  // A file-size limit (ulimit -f: 512-byte blocks in sh) fails writes past it as a full disk
+  // or a quota would; an empty file, all an earlier check wrote, still fits.
+  const dir = tmpdir();
+  const r = spawnSync('sh', ['-c', 'ulimit -f 4 && trap "" XFSZ && exec "$0" "$1" train -N 10 -E 1 2000 -savepath x.pkl', process.execPath, BIN], { cwd: dir, encoding: 'utf8' });
+  t.equal(r.status, 2, 'exit 2');
+  t.equal(r.stdout, '', 'nothing trained');
+  t.match(r.stderr, /^goal train: -savepath "x.pkl": cannot write 35\.2 KiB in folder .* \(EFBIG\)\n$/, 'the stats of 2000 epochs: 36,019 bytes');
+  t.strictSame(fs.readdirSync(dir), [], 'no file left');
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('--replay - reads the fixture from standard input', async (t) => {
   const file = path.join(FIXTURE_DIR, 'rank3-n40.json');
   const piped = spawnSync(process.execPath, [BIN, 'train', '--replay', '-', '--json'], { input: fs.readFileSync(file), encoding: 'utf8' });

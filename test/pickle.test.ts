@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { Parser } from 'pickleparser';
-import { encodePickle, PyTuple, statsPickle } from '../src/io/pickle';
+import { encodePickle, PyTuple, statsPickle, statsPickleBytes } from '../src/io/pickle';
 import { writeFileAtomic } from '../src/io/files';
 
 const python = spawnSync('python3', ['--version']).status === 0;
@@ -40,6 +40,13 @@ t.test('the stats tuple', async (t) => {
   t.equal(buf.length, 2 + 9 + 2 * (1 + 2 * 3 + 9 * 2500) + 1 + 1);
   if (!python) return t.skip('python3 not found: skipping the load in Python', () => {});
   t.strictSame(pythonLoads(buf), { tuple: [0.125, mseRec, dz] }, 'Python: a 3-tuple of a float and two lists');
+});
+
+t.test('statsPickleBytes: the length statsPickle will have, for the savepath check', async (t) => {
+  // Around APPENDS' batches of 1000 items, where the count of MARK…APPENDS pairs changes.
+  for (const n of [0, 1, 2, 999, 1000, 1001, 2000, 2001, 12345]) {
+    t.equal(statsPickleBytes(n), statsPickle(0.5, new Array(n).fill(0.25), new Array(n).fill(3)).length, `${n} epochs`);
+  }
 });
 
 t.test('special floats, empty lists, tuples of every length', { skip: python ? false : 'python3 not found' }, async (t) => {

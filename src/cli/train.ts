@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable, errnoCode, isDevice, sameFile, shownPath, writeFileAtomic } from '../io/files';
-import { statsPickle } from '../io/pickle';
+import { statsPickle, statsPickleBytes } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, type FieldCheck, type Fixture } from '../replay';
@@ -164,7 +164,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   } else {
     checkMemory(params, flagLabel);
   }
-  if (savepath !== undefined) checkWritable(savepath, '-savepath');
+  if (savepath !== undefined) checkWritable(savepath, '-savepath', statsPickleBytes(params.epochs[1]));
 
   const verbose = opts.verbose === true;
   if (verbose) recap(params, io);

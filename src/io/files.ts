@@ -84,7 +84,7 @@ function removeTemp(file: string): void {
  * run), and that is absent or a writable regular file (a folder, a device, a pipe is refused:
  * the atomic rename would replace it). Throws GOAL_BAD_PATH naming `label`.
  */
-export function checkWritable(file: string, label: string): void {
+export function checkWritable(file: string, label: string, bytes = 0): void {
   const fail = (why: string): never => {
     throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`);
   };
@@ -115,14 +115,47 @@ export function checkWritable(file: string, label: string): void {
       fail(`is another user's file in the sticky folder ${shownPath(dir)}: it cannot be replaced; choose another name`);
     }
   }
+  // A full disk still takes an empty file: the probe holds what will be written (up to a
+  // few MiB; past that the file system's free space is asked), which a quota also refuses.
+  const free = (() => {
+    try {
+      const fsStat = fs.statfsSync(dir);
+      return fsStat.bavail * fsStat.bsize;
+    } catch {
+      return Infinity; // not told: the probe alone decides
+    }
+  })();
+  if (bytes > free) fail(`the disk holding it has ${sizeText(free)} free, and it takes ${sizeText(bytes)}`);
   const probe = tempName(target);
+  let fd = -1;
   try {
-    fs.closeSync(fs.openSync(probe, 'wx'));
+    fd = fs.openSync(probe, 'wx');
   } catch (err) {
     fail(`cannot create files in folder ${shownPath(dir)} (${errnoCode(err)})`);
+  }
+  try {
+    const part = Math.min(bytes, PROBE_BYTES);
+    if (part > 0) {
+      writeAll(fd, Buffer.alloc(part));
+      fs.fsyncSync(fd);
+    }
+  } catch (err) {
+    fail(`cannot write ${sizeText(bytes)} in folder ${shownPath(dir)} (${errnoCode(err)})`);
   } finally {
+    fs.closeSync(fd);
     removeTemp(probe);
   }
+}
+
+/** The most a write check writes for real. */
+const PROBE_BYTES = 8 << 20;
+
+function sizeText(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = bytes / 1024, u = 0;
+  while (v >= 1024 && u < units.length - 1) v /= 1024, u++;
+  return `${+v.toPrecision(3)} ${units[u]}`;
 }
 
 /**

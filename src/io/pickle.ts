@@ -68,3 +68,9 @@ export function encodePickle(value: PickleValue): Buffer {
 export function statsPickle(mseOut: number, mseRec: readonly number[], dz: readonly number[]): Buffer {
   return encodePickle(new PyTuple([mseOut, mseRec as number[], dz as number[]]));
 }
+
+/** statsPickle's length for `epochs` recurrent epochs, without building it (a savepath's check). */
+export function statsPickleBytes(epochs: number): number {
+  const list = 1 + 2 * Math.ceil(epochs / BATCH) + 9 * epochs;
+  return 2 + (9 + 2 * list + 1) + 1; // PROTO 2, the tuple (mse_out, two lists, TUPLE3), STOP
+}
