@@ -172,7 +172,8 @@ export type Labeller = (name: ParamName) => string;
 
 /** A received value as a message shows it (strings quoted, so `"2"` is not mistaken for 2). */
 export function show(value: unknown, depth = 0): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  // Bounded too: a megabyte of text passed by mistake is not repeated in full.
+  if (typeof value === 'string') return value.length > 100 ? `${JSON.stringify(value.slice(0, 100))}… (${value.length} characters)` : JSON.stringify(value);
   if (Array.isArray(value)) {
     // Bounded: a message stays one short line, even for a huge or self-containing array.
     if (depth >= 2) return 'an array';
@@ -185,6 +186,9 @@ export function show(value: unknown, depth = 0): string {
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   return typeof value;
 }
+
+/** A name as a message shows it: as it is when it looks like one, else quoted (a newline, a novel). */
+export const showName = (name: string): string => (/^[\w$-]{1,64}$/.test(name) ? name : show(name));
 
 /** The message of a value that is none of the accepted choices. */
 export function notOneOf(label: string, choices: readonly string[], value: unknown): string {
@@ -228,8 +232,9 @@ export function resolveParams(
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new GoalError('GOAL_INVALID_PARAM', `params must be an object (got ${show(input)})`);
   }
+  if (typeof label !== 'function') throw new GoalError('GOAL_INVALID_OPTION', `resolveParams(params, label): label must be a function (got ${show(label)})`);
   for (const key of Object.keys(input)) {
-    if (!Object.hasOwn(defaults, key)) throw new GoalError('GOAL_INVALID_PARAM', `unknown parameter ${key}${suggest(key)}`, key);
+    if (!Object.hasOwn(defaults, key)) throw new GoalError('GOAL_INVALID_PARAM', `unknown parameter ${showName(key)}${suggest(key)}`, key);
   }
   // Own properties only, as the unknown-name check sees them (an inherited key is not given).
   const given = (name: ParamName) => (Object.hasOwn(input, name) ? (input as Record<string, unknown>)[name] : undefined);

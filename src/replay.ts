@@ -70,12 +70,15 @@ const NOT_MODEL = new Set(['gpu', 'savepath', 'verbose']);
  * The sizes a fixture's params leave out, read off its matrices (any other parameter it leaves
  * out is SPEC.md's default). Unchecked here: the matrices' own checks come later.
  */
-function sizesFromMatrices(fixture: Fixture): Record<string, unknown> {
+function sizesFromMatrices(fixture: Fixture): Record<string, [number | undefined, string]> {
   const rows = (m: unknown) => (Array.isArray(m) ? m.length : undefined);
   const cols = (m: unknown) => (Array.isArray(m) && Array.isArray(m[0]) ? m[0].length : undefined);
   const init: Record<string, unknown> = isObject(fixture.init) ? fixture.init : {};
   const task: Record<string, unknown> = isObject(fixture.task) ? fixture.task : {};
-  return { n_rec: rows(init.W_hh), n_inp: rows(init.W_ih), n_out: cols(init.W_ho), t_seq: rows(task.targ) };
+  return {
+    n_rec: [rows(init.W_hh), 'fixture.init.W_hh has no rows'], n_inp: [rows(init.W_ih), 'fixture.init.W_ih has no rows'],
+    n_out: [cols(init.W_ho), 'fixture.init.W_ho has no columns'], t_seq: [rows(task.targ), 'fixture.task.targ has no rows'],
+  };
 }
 
 function bad(message: string): never {
@@ -195,7 +198,12 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
   if (!isObject(fixture.params)) bad(fixture.params === undefined ? 'fixture.params is missing' : `fixture.params must be an object (got ${show(fixture.params)})`);
   const dtype = fixtureDtype(fixture);
   const given = { ...fixture.params };
-  for (const [key, size] of Object.entries(sizesFromMatrices(fixture))) if (given[key] === undefined) given[key] = size;
+  for (const [key, [size, empty]] of Object.entries(sizesFromMatrices(fixture))) {
+    if (given[key] !== undefined || size === undefined) continue;
+    // The size is read off the matrix; an empty one is the matrix's fault, not a param's.
+    if (size === 0) bad(`${empty}, and fixture.params has no ${key} to size it`);
+    given[key] = size;
+  }
   if (given.n_rec === undefined) bad('fixture.params lacks n_rec (and there is no fixture.init.W_hh to read it off)');
   if (given.resample === true && given.rank != null) {
     bad('fixture.params.resample is true with a rank: the reference redraws that feedback at every step, and a fixture holds one draw (B_noise), so it cannot be replayed');
@@ -237,14 +245,14 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
   checkRunOptions(options, REPLAY_OPTIONS);
   const { warn, settle } = warnVia(options.onWarning);
   const { params: p, warnings } = fixtureParams(fixture);
-  warnings.forEach(warn);
   checkFixtureShapes(fixture, p);
   const release = reserveMemory(p, fixtureLabel);
   let out: RunOutput, backend: ReplayResult['backend'];
   try {
     const [W_hh, W_ih, W_ho, W_trg, noise, targ, clock] = inputs(fixture, p).map(([value, rows, cols, where]) => matrix(value, rows, cols, where, 'finite', p.dtype));
     expected(fixture, p); // a malformed expect fails now, not after the run
-    backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.replay, warn);
+    backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.replay, (m) => warnings.push(m));
+    warnings.forEach(warn); // once every check has passed
     [out] = await runPhases(
       [{ params: p, W_ih, W_hh, W_ho, W_trg, targ, clock, noise: () => noise }],
       { backend, keep: true, warn, label: fixtureLabel },
@@ -363,14 +371,22 @@ function check(field: string, got: ArrayLike<number> | null | undefined, want: A
 export function compareReplay(fixture: Fixture, result: ReplayResult): FieldCheck[] {
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
   const dtype = fixtureDtype(fixture);
-  if (!isObject(result) || !isObject(result.params) || !Number.isInteger(result.params.nRec)) {
-    throw new GoalError('GOAL_INVALID_OPTION', 'compareReplay(fixture, result): result must be what replay() resolved to');
+  const notOurs = (why: string): never => {
+    throw new GoalError('GOAL_INVALID_OPTION', `compareReplay(fixture, result): result must be what replay() of this fixture resolved to (${why})`);
+  };
+  if (!isObject(result) || !isObject(result.params)) notOurs(`got ${show(result)}`);
+  // The fixture's own params size what it expects; a result of another run is told apart.
+  const { params } = fixtureParams(fixture);
+  for (const key of ['nRec', 'nOut', 'tSeq', 'epochs', 'rank', 'feedback', 'dtype'] as const) {
+    const mine = JSON.stringify(params[key]), theirs = JSON.stringify(result.params[key]);
+    if (mine !== theirs) notOurs(`its ${key} is ${theirs ?? 'absent'}, the fixture's ${mine}`);
   }
-  const want = expected(fixture, result.params);
+  const want = expected(fixture, params);
   const tol = REPLAY_TOLERANCE[dtype];
   const got: Record<string, unknown> = expectFields(result);
+  // Anything but numbers and arrays of them is no match (check() reports it so).
   const flat = (v: unknown): ArrayLike<number> | null =>
-    v == null ? null : typeof v === 'number' ? [v] : (v as (number | number[])[]).flat();
+    typeof v === 'number' ? [v] : Array.isArray(v) ? (v as unknown[]).flat() as number[] : ArrayBuffer.isView(v) && !(v instanceof DataView) ? (v as unknown as ArrayLike<number>) : null;
   return Object.keys(got)
     .filter((field) => want.has(field))
     .map((field) => check(field, flat(got[field]), want.get(field)!, EXACT_FIELDS.includes(field) ? 0 : tol));

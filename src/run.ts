@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon, nativeInfo } from './native';
-import { nearest, scaledOutLr, show, type Labeller, type ParamName, type ResolvedParams } from './params';
+import { nearest, scaledOutLr, show, showName, type Labeller, type ParamName, type ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -227,7 +227,10 @@ export function checkRunOptions(options: unknown, known: readonly string[]): voi
   const o = options as Record<string, unknown>;
   // A misspelt option would be ignored: a misspelt signal, a run that cannot be stopped.
   const unknown = Object.keys(o).find((k) => o[k] !== undefined && !known.includes(k));
-  if (unknown !== undefined) fail(`unknown option ${unknown}${nearest(unknown, known)}; the options are ${known.join(', ')}`);
+  if (unknown !== undefined) fail(`unknown option ${showName(unknown)}${nearest(unknown, known)}; the options are ${known.join(', ')}`);
+  // One rule for every option: left out (or undefined) is its default; null is not a value.
+  const nulled = Object.keys(o).find((k) => o[k] === null);
+  if (nulled !== undefined) fail(`options.${nulled} is null: leave it out for its default`);
   for (const name of ['onEpoch', 'onReadout', 'onWarning', 'onRow', 'label', 'optionLabel']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`);
   }

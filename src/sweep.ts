@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
-import { appendLine, checkWritable, errnoCode, fileLines, isDevice, writeFileAtomic } from './io/files';
+import { appendLine, checkWritable, errnoCode, fileLines, shownPath, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
-import { defaults, resolveParams, show, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { defaults, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
@@ -121,48 +121,75 @@ export function rowKey(r: { rank: SweepRank; tau_o: number; seed: number }): str
 
 /** T_conv: the first recurrent epoch (1-based) whose mse_rec ≤ conv·mse_out, or null. */
 export function convergenceEpoch(mseRec: readonly number[], mseOut: number, conv: number): number | null {
+  if (!Array.isArray(mseRec) || typeof mseOut !== 'number' || typeof conv !== 'number') {
+    throw new GoalError('GOAL_INVALID_OPTION', `convergenceEpoch(mseRec, mseOut, conv): expects an array and two numbers (got ${show(mseRec)}, ${show(mseOut)}, ${show(conv)})`);
+  }
   const k = mseRec.findIndex((m) => m <= conv * mseOut);
   return k < 0 ? null : k + 1;
 }
 
 function badRow(file: string, line: number, why: string): never {
-  throw new GoalError('GOAL_BAD_RESULTS', `${file}: line ${line} ${why}; not a goal sweep results file?`);
+  throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: line ${line} ${why}; not a goal sweep results file?`);
 }
 
-/** Checks that a parsed line is a row this program wrote (the fields that identify a point). */
-function checkRow(value: unknown, file: string, line: number): SweepRow {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) badRow(file, line, 'is not a JSON object');
+/**
+ * What makes `value` no sweep row, or null: the fields that identify a point and that the
+ * summary reads, with values a run can give (NaN, or the null JSON writes for it, where a run
+ * diverged).
+ */
+function rowProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'is not a JSON object';
   const r = value as Record<string, unknown>;
-  const num = (x: unknown) => typeof x === 'number' || x === null; // JSON writes NaN as null
+  const num = (x: unknown) => typeof x === 'number' || x === null;
   const count = (least: number) => (x: unknown) => Number.isSafeInteger(x) && (x as number) >= least;
-  const mse = (x: unknown) => x === null || (typeof x === 'number' && x >= 0);
+  const nan = (x: unknown) => x === null || Number.isNaN(x);
+  const mse = (x: unknown) => nan(x) || (typeof x === 'number' && x >= 0);
   const fields: [string, (x: unknown) => boolean][] = [
     ['rank', (x) => x === 'ltts' || count(1)(x)],
     ['tau_o', (x) => typeof x === 'number' && Number.isFinite(x) && x > 0],
     ['seed', count(0)],
     ['config', (x) => typeof x === 'string'],
-    ['mse_out', mse], ['mse_final', mse], ['dz_final', (x) => x === null || count(0)(x)], ['t_conv', (x) => x === null || count(1)(x)],
+    ['mse_out', mse], ['mse_final', mse], ['dz_final', (x) => nan(x) || count(0)(x)], ['t_conv', (x) => x === null || count(1)(x)],
   ];
   const missing = fields.filter(([k]) => !(k in r)).map(([k]) => k);
-  if (missing.includes('config') && missing.length === 1) {
-    badRow(file, line, 'has no config fingerprint (written by a goal-snn before 0.1.0?)');
-  }
-  if (missing.length === fields.length) badRow(file, line, `lacks the fields of a sweep row (${missing.join(', ')})`);
-  if (missing.length) badRow(file, line, `lacks a sweep row's ${missing.join(', ')}`);
-  for (const [k, valid] of fields) if (!valid(r[k])) badRow(file, line, `has a bad ${k} (${show(r[k])})`);
+  if (missing.includes('config') && missing.length === 1) return 'has no config fingerprint (written by a goal-snn before 0.1.0?)';
+  if (missing.length === fields.length) return `lacks the fields of a sweep row (${missing.join(', ')})`;
+  if (missing.length) return `lacks a sweep row's ${missing.join(', ')}`;
+  for (const [k, valid] of fields) if (!valid(r[k])) return `has a bad ${k} (${show(r[k])})`;
   // Not needed to tell a point or summarize it; merge counts missing points by the grid's.
   const optional: [string, (x: unknown) => boolean][] = [
     ['seconds', (x) => typeof x === 'number' && x >= 0], ['grid', (x) => typeof x === 'string'], ['grid_points', count(1)],
   ];
-  for (const [k, valid] of optional) if (k in r && !valid(r[k])) badRow(file, line, `has a bad ${k} (${show(r[k])})`);
+  for (const [k, valid] of optional) if (k in r && !valid(r[k])) return `has a bad ${k} (${show(r[k])})`;
   for (const k of ['mse_rec', 'dz']) {
-    if (k in r && !(Array.isArray(r[k]) && (r[k] as unknown[]).every(num))) badRow(file, line, `has a bad ${k} (not a list of numbers)`);
+    if (k in r && !(Array.isArray(r[k]) && (r[k] as unknown[]).every(num))) return `has a bad ${k} (not a list of numbers)`;
   }
+  return null;
+}
+
+/** Checks that a parsed line is a row this program wrote, and gives back JSON's nulls as NaN. */
+function checkRow(value: unknown, file: string, line: number): SweepRow {
+  const why = rowProblem(value);
+  if (why !== null) badRow(file, line, why);
+  const r = value as Record<string, unknown>;
   // JSON has no NaN (a diverged readout, no recurrent epochs): JSON.stringify wrote null.
   const nan = (x: unknown) => (x === null ? NaN : x);
   for (const k of ['mse_out', 'mse_final', 'dz_final']) r[k] = nan(r[k]);
   for (const k of ['mse_rec', 'dz']) if (Array.isArray(r[k])) r[k] = (r[k] as unknown[]).map(nan);
   return r as unknown as SweepRow;
+}
+
+/** Rows handed to an exported function: an array of sweep rows (as sweep() or readRows() give them). */
+function checkRowsArg(rows: unknown, where: string): asserts rows is readonly SweepRow[] {
+  const fail = (why: string): never => {
+    throw new GoalError('GOAL_INVALID_OPTION', `${where}: ${why}`);
+  };
+  if (!Array.isArray(rows)) fail(`rows must be an array of sweep rows (got ${show(rows)})`);
+  const arr = rows as unknown[];
+  for (let i = 0; i < arr.length; i++) {
+    const why = rowProblem(arr[i]);
+    if (why !== null) fail(`rows[${i}] ${why.replace('is not a JSON object', 'is not an object')}`);
+  }
 }
 
 /** The start of every row this program writes (JSON.stringify keeps SweepRow's field order). */
@@ -175,6 +202,7 @@ const ROW_START = '{"rank":';
  * an error, so that --resume never rewrites a file it did not write.
  */
 export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unterminated: boolean } {
+  if (typeof file !== 'string' || file === '') throw new GoalError('GOAL_INVALID_OPTION', `readRows(file): file must be a file name (got ${show(file)})`);
   const rows: SweepRow[] = [];
   // Each line is checked when the next one comes: only the last may be torn.
   let line: string | undefined;
@@ -190,7 +218,9 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
     rows.push(checkRow(value, file, number));
   };
   try {
-    if (isDevice(file)) throw new GoalError('GOAL_BAD_RESULTS', `${file}: is a device, not a results file`);
+    // A device may never end, a pipe without a writer never answers: results are files.
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: is ${st.isDirectory() ? 'a folder' : 'a device, a pipe or a socket'}, not a results file`);
     for (const next of fileLines(file)) {
       take();
       line = next;
@@ -198,7 +228,7 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
     }
   } catch (err) {
     if (err instanceof GoalError) throw err;
-    throw new GoalError('GOAL_BAD_RESULTS', `${file}: cannot read it (${errnoCode(err)})`);
+    throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: cannot read it (${errnoCode(err)})`);
   }
   const tail = line!;
   let torn = false;
@@ -214,7 +244,7 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
 }
 
 function tornLine(file: string): string {
-  return `${file}: dropping a torn last line (a run stopped while writing it)`;
+  return `${shownPath(file)}: dropping a torn last line (a run stopped while writing it)`;
 }
 
 /** Writes a whole results file at once (atomically), one row per line. */
@@ -238,7 +268,7 @@ export function sweepConfig(p: ResolvedParams, conv: number): string {
 function noDuplicates<T>(values: readonly T[], what: string): void {
   const seen = new Set<T>();
   for (const v of values) {
-    if (seen.has(v)) throw new GoalError('GOAL_USAGE', `${what} lists ${v} twice`);
+    if (seen.has(v)) throw new GoalError('GOAL_USAGE', `${what} lists ${typeof v === 'string' ? showName(v) : show(v)} twice`);
     seen.add(v);
   }
 }
@@ -290,12 +320,14 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
       ? `a grid of ${grid} is more than one sweep plans (${MAX_SWEEP_POINTS}): split it with ${shardName} k/n, or into several sweeps`
       : `${shardName} ${k}/${n} of a grid of ${grid} holds ${share} points, more than one sweep plans (${MAX_SWEEP_POINTS}): use more shards`);
   }
-  noDuplicates(o.ranks, label('rank'));
-  noDuplicates(o.taus, label('tauO'));
-  noDuplicates(o.seeds, label('seed'));
-  // A seed's validity does not depend on the cell: a bad one gets resolveParams' own message.
+  // A seed's validity does not depend on the cell: a bad one gets resolveParams' own message
+  // (but null, a random seed to train(), is no point of a grid).
   const first = { ...o.base, rank: o.ranks[0] === 'ltts' ? null : o.ranks[0], tauO: o.taus[0] };
-  for (const seed of o.seeds) if (!Number.isSafeInteger(seed) || seed < 0) resolveParams({ ...first, seed }, label);
+  for (const seed of o.seeds) {
+    if (Number.isSafeInteger(seed) && seed >= 0) continue;
+    resolveParams({ ...first, seed }, label);
+    throw new GoalError('GOAL_INVALID_PARAM', `${label('seed')} must be an integer in [0, ${Number.MAX_SAFE_INTEGER}] (got ${show(seed)})`, 'seed');
+  }
   const points: Point[] = [], cells: ResolvedParams[] = [];
   const warnings: string[] = []; // told after the checks below (warn tells each once)
   let index = 0;
@@ -307,6 +339,10 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
       cells.push(r.params);
       for (const seed of seeds) if (index++ % n === k - 1) points.push(new Point(rank, tau_o, seed, r.params));
     }
+  // After every value is checked: a bad value listed twice is named as bad, not as repeated.
+  noDuplicates(o.ranks, label('rank'));
+  noDuplicates(o.taus, label('tauO'));
+  noDuplicates(o.seeds, label('seed'));
   const [readout, recurrent] = cells[0].epochs;
   if (recurrent === 0) {
     // A row is the end of the recurrent phase (mse_final, dz_final, t_conv): none without it.
@@ -394,10 +430,13 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       badOption(`${name('shard')} must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
     }
   }
-  const grid = plan({ ...o, ranks }, label, warn, o.shard, name('shard'));
+  // Warnings wait for every check (the memory's last): a sweep refused says why, and nothing else.
+  const held: string[] = [];
+  const later = (message: string) => void held.push(message);
+  const grid = plan({ ...o, ranks }, label, later, o.shard, name('shard'));
   const points = grid.points;
   if (o.shard && !points.length) {
-    warn(`${name('shard')} ${o.shard.k}/${o.shard.n} holds none of this grid's ${plural(grid.size, 'point')} (its ${name('out')}, if any, is left empty)`);
+    later(`${name('shard')} ${o.shard.k}/${o.shard.n} holds none of this grid's ${plural(grid.size, 'point')} (its ${name('out')}, if any, is left empty)`);
   }
   // LTTS points turn feedback out into spk (SPEC's soft case) and drop resample: fingerprint
   // what was asked, so that the order of --ranks does not change it.
@@ -428,17 +467,18 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         usage(`${name('out')} ${o.out} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
           `${name('curves')}, or choose another file`);
       }
-      previous = firstCopies(rows.map((row) => ({ row, file: o.out!, part: 0 })), warn);
+      previous = firstCopies(rows.map((row) => ({ row, file: o.out!, part: 0 })), later);
     }
     const have = new Set(previous.map(rowKey));
     const todo = points.filter((p) => !have.has(rowKey(p)));
     const skipped = points.length - todo.length;
-    const backend = todo.length ? chooseBackend(o.backend ?? DEFAULT_BACKEND.sweep, warn) : 'cpu';
+    const backend = todo.length ? chooseBackend(o.backend ?? DEFAULT_BACKEND.sweep, later) : 'cpu';
     const lockstep = backend === 'cuda' || o.batch !== undefined;
     const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
     const largest = grid.cells.reduce((a, b) => (networkBytes(b) > networkBytes(a) ? b : a));
     const release = reserveMemory(largest, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
     try {
+      held.forEach(warn);
       if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched
         if (read.torn) warn(tornLine(o.out!));
         writeRows(o.out!, previous);
@@ -519,6 +559,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
  * rank × τ⋆ × seed they hold). Shards that did not finish, or a file left out of a merge, show here.
  */
 export function gridGap(rows: readonly SweepRow[]): string | null {
+  checkRowsArg(rows, 'gridGap(rows)');
   const ids = new Set(rows.map((r) => r.grid));
   const held = new Set(rows.map(rowKey)).size; // a point written twice counts once
   if (rows.length && ids.size === 1 && rows[0].grid !== undefined && Number.isSafeInteger(rows[0].grid_points)) {
@@ -541,7 +582,7 @@ export function gridGap(rows: readonly SweepRow[]): string | null {
  * with other numbers is reported); all must share one configuration.
  */
 export function mergeRows(files: readonly string[], warn: (message: string) => void = () => {}): SweepRow[] {
-  if (!Array.isArray(files) || !files.every((f) => typeof f === 'string')) {
+  if (!Array.isArray(files) || !files.every((f) => typeof f === 'string' && f !== '')) {
     throw new GoalError('GOAL_INVALID_OPTION', `mergeRows(files): files must be an array of file names (got ${show(files)})`);
   }
   const all: Copy[] = [];
@@ -550,17 +591,17 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
     const read = readRows(f);
     if (read.torn) warn(tornLine(f));
     const writer = writerOf(f);
-    if (writer !== null) warn(`${f} is still being written (by ${writer}): merged as it stands, without the points still to come`);
+    if (writer !== null) warn(`${shownPath(f)} is still being written (by ${writer}): merged as it stands, without the points still to come`);
     for (const r of read.rows) {
       const curves = hasCurves(r);
       first ??= { config: r.config, file: f, curves };
       if (r.config !== first.config) {
-        throw new GoalError('GOAL_BAD_RESULTS', `${f} holds points of another configuration (config ${r.config}) than ${first.file} (config ${first.config}): they are not shards of one sweep`);
+        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds points of another configuration (config ${r.config}) than ${shownPath(first.file)} (config ${first.config}): they are not shards of one sweep`);
       }
       // A file of both kinds could be resumed neither with curves nor without.
       if (curves !== first.curves) {
         const kind = (c: boolean) => (c ? 'with curves (mse_rec, dz)' : 'without curves');
-        throw new GoalError('GOAL_BAD_RESULTS', `${f} holds rows ${kind(curves)}, ${first.file} rows ${kind(first.curves)}: merge shards that all kept their curves (--curves) or none did`);
+        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds rows ${kind(curves)}, ${shownPath(first.file)} rows ${kind(first.curves)}: merge shards that all kept their curves (--curves) or none did`);
       }
       all.push({ row: r, file: f, part });
     }
@@ -591,10 +632,10 @@ function firstCopies(rows: readonly Copy[], warn: (message: string) => void): Sw
     const had = seen.get(rowKey(r));
     if (!had) seen.set(rowKey(r), copy);
     else if (!same(had.row, r)) {
-      warn(`rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${f} holds other numbers than ${had.file === f ? 'its earlier row' : had.file}; keeping the first`);
+      warn(`rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${shownPath(f)} holds other numbers than ${had.file === f ? 'its earlier row' : shownPath(had.file)}; keeping the first`);
     } else if (had.part === copy.part) twice.set(f, (twice.get(f) ?? 0) + 1);
   }
-  for (const [f, n] of twice) warn(`${f} holds ${plural(n, 'point')} twice; each counts once`);
+  for (const [f, n] of twice) warn(`${shownPath(f)} holds ${plural(n, 'point')} twice; each counts once`);
   return [...seen.values()].map((x) => x.row);
 }
 
@@ -610,6 +651,7 @@ export interface SummaryCell {
 
 /** Medians over seeds per (rank, τ⋆), in the grid's order: by rank (LTTS last), then τ⋆. */
 export function summarize(rows: readonly SweepRow[]): SummaryCell[] {
+  checkRowsArg(rows, 'summarize(rows)');
   const groups = new Map<string, SweepRow[]>();
   for (const r of rows) {
     const key = `${r.rank}|${r.tau_o}`;
@@ -631,6 +673,13 @@ export function summarize(rows: readonly SweepRow[]): SummaryCell[] {
  * the grid that was planned (a sweep stopped early), its missing cells and seeds show too.
  */
 export function summaryTables(rows: readonly SweepRow[], planned?: { ranks: readonly SweepRank[]; taus: readonly number[]; seeds: number }): string {
+  checkRowsArg(rows, 'summaryTables(rows)');
+  if (planned !== undefined) {
+    const p = planned as Partial<typeof planned> | null;
+    if (p === null || typeof p !== 'object' || !Array.isArray(p.ranks) || !Array.isArray(p.taus) || !Number.isSafeInteger(p.seeds)) {
+      throw new GoalError('GOAL_INVALID_OPTION', `summaryTables(rows, planned): planned must be { ranks, taus, seeds } (arrays and a count) (got ${show(planned)})`);
+    }
+  }
   const cells = summarize(rows);
   const ranks = [...new Set([...cells.map((c) => c.rank), ...(planned?.ranks ?? [])])].sort(byRank);
   const taus = [...new Set([...cells.map((c) => c.tau_o), ...(planned?.taus ?? [])])].sort(byNumber);

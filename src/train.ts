@@ -130,11 +130,12 @@ export async function train(params: TrainParams, options: TrainOptions = {}): Pr
   const { warn, settle } = warnVia(options.onWarning);
   const { params: p, warnings } = resolveParams(params, options.label);
   checkTaskLength(p, options.label);
-  warnings.forEach(warn);
-  const backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.train, warn);
+  // Warnings are told once every check has passed: a run refused says why, and nothing else.
+  const backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.train, (m) => warnings.push(m));
   const seed = p.seed ?? randomSeed();
   const resolved = { ...p, seed };
   const release = reserveMemory(p, options.label);
+  warnings.forEach(warn);
   let out: RunOutput;
   try {
     [out] = await runPhases([await drawInput(resolved, options.label, options.signal)], { backend, warn, label: options.label }, options);

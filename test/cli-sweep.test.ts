@@ -95,7 +95,7 @@ t.test('shards and merge', async (t) => {
   // /dev/zero has no newline: read line by line, it would take all the memory there is.
   const device = goal(['sweep', 'merge', '/dev/zero', '--out', 'z.jsonl'], dir);
   t.equal(device.code, 2);
-  t.equal(device.err, 'goal sweep merge: /dev/zero: is a device, not a results file\n');
+  t.equal(device.err, 'goal sweep merge: /dev/zero: is a device, a pipe or a socket, not a results file\n');
   t.equal(goal(['sweep', 'merge', 's1.jsonl', '', '--out', 'e.jsonl'], dir).err, 'goal sweep merge: a shard file name is empty\n');
   t.equal(goal(['sweep', 'merge', '-', '--out', 'e.jsonl'], dir).err, 'goal sweep merge: merge reads shard files by name, not standard input (-)\n');
   t.notOk(fs.existsSync(path.join(dir, 'e.jsonl')), 'nothing written');

@@ -1,7 +1,7 @@
 // The same seed, backend and dtype give bit-identical results; so does every CPU variant.
 import t from 'tap';
-import { buildTarget, drawNetwork, info, resolveParams, Rng, sweep, train } from '../src/index';
-import { drawInput } from '../src/train';
+import { buildTarget, info, resolveParams, Rng, sweep, train } from '../src/index';
+import { drawInput, drawNetwork } from '../src/train';
 import { netConfig } from '../src/run';
 import { addon } from '../src/native';
 

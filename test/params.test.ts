@@ -53,6 +53,9 @@ const bad: [Record<string, unknown>, RegExp][] = [
   [{ nRec: 10, epochs: new Float64Array([1, 1]) as never }, /^epochs must be two integers: .* \(got a Float64Array\)$/],
   [{ nRec: 10, n_rec: 10 }, /^unknown parameter n_rec \(did you mean nRec\?\)$/],
   [{ nRec: 10, tau_m: 8 }, /^unknown parameter tau_m \(did you mean tauM\?\)$/],
+  // A message is one short line whatever was passed: a name with a newline is quoted, a long string cut.
+  [{ nRec: 10, 'a\nb': 1 }, /^unknown parameter "a\\nb"$/],
+  [{ nRec: 'x'.repeat(1e6) as never }, /^nRec must be an integer in \[1, 1048576\] \(got "x{100}"… \(1000000 characters\)\)$/],
 ];
 
 t.test('bad values', async (t) => {
@@ -63,6 +66,10 @@ t.test('bad values', async (t) => {
   t.ok(err instanceof GoalError);
   t.equal(err.code, 'GOAL_INVALID_PARAM');
   t.equal(err.param, 'tauS');
+});
+
+t.test('resolveParams checks its label', async (t) => {
+  t.throws(() => resolveParams({ nRec: -1 }, 'x' as never), { code: 'GOAL_INVALID_OPTION', message: /label must be a function \(got "x"\)/ });
 });
 
 t.test('only own properties are params: an inherited one is not given (nor checked as a name)', async (t) => {
@@ -222,4 +229,16 @@ t.test('an unknown option is refused, with the nearest name: a misspelt signal w
   await t.rejects(replay(loadFixture('rank3-n40.json'), { label: (n: string) => n } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option label; the options are/ }, 'replay names its params after the fixture');
   await t.rejects(sweep({ ranks: [3], taus: [5], seeds: [1], base: { nRec: 10 }, thread: 2 } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option thread \(did you mean threads\?\)/ });
   t.ok((await train({ nRec: 10, tSeq: 20, epochs: [1, 1], seed: 1 }, { signal: undefined, onEpoch: undefined })).mseRec.length, 'an option given as undefined is no option');
+});
+
+t.test('a run refused says why, and nothing else: no warning before the refusal', async (t) => {
+  // feedback out without a rank is a warning (it runs as spk); N = 2^20 needs terabytes.
+  const told: string[] = [];
+  const onWarning = (m: string) => void told.push(m);
+  await t.rejects(train({ nRec: 2 ** 20, feedback: 'out', epochs: [1, 1] }, { onWarning }), { code: 'GOAL_ENOMEM' });
+  await t.rejects(sweep({ ranks: ['ltts'], taus: [5], seeds: [1], base: { nRec: 2 ** 20, feedback: 'out', epochs: [1, 1] }, onWarning }), { code: 'GOAL_ENOMEM' });
+  t.strictSame(told, [], 'train() and sweep() told nothing');
+  const r = await train({ nRec: 20, feedback: 'out', epochs: [1, 1], seed: 1 }, { onWarning });
+  t.equal(r.params.feedback, 'spk');
+  t.match(told, [/feedback out needs a rank/], 'the same warning, for a run that goes ahead');
 });

@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { defaults, describeDefault, paramDocs, parameterTable } from '../src/index';
+import { defaults, paramDocs } from '../src/index';
+import { describeDefault, parameterTable } from '../src/params';
 
 const root = path.join(__dirname, '..');
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');

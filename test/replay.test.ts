@@ -74,6 +74,12 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
   t.throws(() => compareReplay(with_((f) => { f.dtype = 'float16'; }), r), { code: 'GOAL_BAD_FIXTURE', message: /dtype must be float32 or float64/ });
   t.throws(() => compareReplay(fx, null as never), { code: 'GOAL_INVALID_OPTION' });
   t.throws(() => compareReplay(fx, { params: {} } as never), { code: 'GOAL_INVALID_OPTION' });
+  // Another fixture's result is told as such: the fixture is not blamed for its sizes.
+  const other = await replay(loadFixture('rank8-n32-o2-i4.json'));
+  t.throws(() => compareReplay(fx, other), { code: 'GOAL_INVALID_OPTION', message: /^compareReplay\(fixture, result\): result must be what replay\(\) of this fixture resolved to \(its nRec is 32, the fixture's 40\)$/ });
+  // A result whose fields are not numbers does not match, and says so field by field.
+  const spoilt = compareReplay(fx, { ...r, zTarg: 'garbage', mseRec: 5 } as never);
+  t.strictSame(spoilt.filter((c) => !c.ok).map((c) => c.field), ['z_targ', 'mse_rec'], 'the two spoilt fields, and only they');
   t.strictSame(compareReplay(with_((f) => { delete f.expect; }), r), [], 'no expect: nothing compared');
 });
 
@@ -179,6 +185,8 @@ t.test('params a fixture leaves out: sizes read off its matrices, the rest SPEC.
   const r = await replay(f as never);
   t.strictSame([r.params.nRec, r.params.nInp, r.params.nOut, r.params.tSeq], [32, 4, 2, 48], 'sizes from W_hh, W_ih, W_ho, targ');
   t.ok(compareReplay(f as never, r).every((c) => c.ok), 'and it replays');
+  f.init.W_hh = [];
+  await t.rejects(replay(f as never), { code: 'GOAL_BAD_FIXTURE', message: /^fixture.init.W_hh has no rows, and fixture.params has no n_rec to size it$/ });
   delete f.init.W_hh;
   await t.rejects(replay(f as never), { code: 'GOAL_BAD_FIXTURE', message: /^fixture.params lacks n_rec \(and there is no fixture.init.W_hh to read it off\)$/ });
 });

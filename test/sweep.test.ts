@@ -171,6 +171,16 @@ t.test('files that are not sweep results are refused, never rewritten', async (t
     t.equal(fs.readFileSync(file, 'utf8'), text, 'left as it was');
     t.throws(() => mergeRows([file]), { code: 'GOAL_BAD_RESULTS', message }, `merge: ${JSON.stringify(text)}`);
   }
+  // Not files: a folder; a pipe without a writer, whose read would block this process for good.
+  t.throws(() => readRows(dir), { code: 'GOAL_BAD_RESULTS', message: /: is a folder, not a results file$/ });
+  const { spawnSync } = await import('node:child_process');
+  const fifo = path.join(dir, 'fifo');
+  if (spawnSync('mkfifo', [fifo]).status === 0) {
+    t.throws(() => mergeRows([fifo]), { code: 'GOAL_BAD_RESULTS', message: /fifo: is a device, a pipe or a socket, not a results file$/ });
+  } else t.comment('mkfifo not found: the pipe case is not run');
+  // A path with a newline is quoted: the message stays one line.
+  t.throws(() => readRows(path.join(dir, 'a\nb.jsonl')), { code: 'GOAL_BAD_RESULTS', message: /^"[^\n]*a\\nb\.jsonl": cannot read it \(ENOENT\)$/ });
+  for (const bad of [null, 5, '']) t.throws(() => readRows(bad as never), { code: 'GOAL_INVALID_OPTION' }, `readRows(${JSON.stringify(bad)})`);
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -314,8 +324,35 @@ t.test('sweep options of the wrong type are refused, not taken for defaults', as
   await t.rejects(sweep({ ...grid, resume: 'false' as never }), { code: 'GOAL_INVALID_OPTION', message: /^resume must be true or false \(got "false"\)$/ });
   await t.rejects(sweep({ ...grid, curves: 1 as never }), { code: 'GOAL_INVALID_OPTION', message: /^curves must be true or false \(got 1\)$/ });
   t.throws(() => readRows(path.join(tmp(), 'none.jsonl')), { code: 'GOAL_BAD_RESULTS', message: /none.jsonl: cannot read it \(ENOENT\)$/ });
-  t.throws(() => readRows(os.tmpdir()), { code: 'GOAL_BAD_RESULTS', message: /cannot read it \(EISDIR\)$/ });
+  t.throws(() => readRows(os.tmpdir()), { code: 'GOAL_BAD_RESULTS', message: /is a folder, not a results file$/ });
   t.throws(() => mergeRows('rows.jsonl' as never), { code: 'GOAL_INVALID_OPTION', message: /^mergeRows\(files\): files must be an array of file names \(got "rows.jsonl"\)$/ });
+  // null is train()'s random seed, no point of a grid; a bad value listed twice is a bad value.
+  await t.rejects(sweep({ ...grid, seeds: [null as never] }), { code: 'GOAL_INVALID_PARAM', param: 'seed', message: /^seed must be an integer in \[0, 9007199254740991\] \(got null\)$/ });
+  await t.rejects(sweep({ ...grid, seeds: ['x', 'x'] as never }), { code: 'GOAL_INVALID_PARAM', param: 'seed' });
+  await t.rejects(sweep({ ...grid, taus: [NaN, NaN] }), { code: 'GOAL_INVALID_PARAM', param: 'tauO' });
+  await t.rejects(sweep({ ...grid, ranks: ['x', 'x'] as never }), { code: 'GOAL_INVALID_PARAM', param: 'rank' });
+  // An option is given or left out: null is neither, for every option alike.
+  for (const key of ['threads', 'batch', 'backend', 'signal', 'onRow']) {
+    await t.rejects(sweep({ ...grid, [key]: null }), { code: 'GOAL_INVALID_OPTION', message: `options.${key} is null: leave it out for its default` });
+  }
+  await t.rejects(train({ nRec: 10, epochs: [1, 1] }, { backend: null } as never), { code: 'GOAL_INVALID_OPTION', message: 'options.backend is null: leave it out for its default' });
+});
+
+t.test('the exported helpers check what they are given', async (t) => {
+  const row: SweepRow = { rank: 3, tau_o: 5, seed: 1, mse_out: 0.1, mse_final: NaN, dz_final: NaN, t_conv: null, seconds: 0, device: 'x', config: 'c' };
+  t.equal(summarize([row]).length, 1, 'a diverged row (NaN) is a row');
+  const cases: [string, () => unknown, RegExp][] = [
+    ['summaryTables(null)', () => summaryTables(null as never), /^summaryTables\(rows\): rows must be an array of sweep rows \(got null\)$/],
+    ['summaryTables("abc")', () => summaryTables('abc' as never), /rows must be an array of sweep rows \(got "abc"\)$/],
+    ['summaryTables([{}])', () => summaryTables([{}] as never), /^summaryTables\(rows\): rows\[0\] lacks the fields of a sweep row/],
+    ['summaryTables([row, 5])', () => summaryTables([row, 5] as never), /^summaryTables\(rows\): rows\[1\] is not an object$/],
+    ['summaryTables([], {ranks: 5})', () => summaryTables([], { ranks: 5 } as never), /^summaryTables\(rows, planned\): planned must be \{ ranks, taus, seeds \}/],
+    ['summarize(null)', () => summarize(null as never), /^summarize\(rows\): rows must be an array/],
+    ['summarize([{...row, mse_out: -1}])', () => summarize([{ ...row, mse_out: -1 }]), /rows\[0\] has a bad mse_out \(-1\)$/],
+    ['gridGap(null)', () => gridGap(null as never), /^gridGap\(rows\): rows must be an array/],
+    ['convergenceEpoch(null, 1, 2)', () => convergenceEpoch(null as never, 1, 2), /^convergenceEpoch\(mseRec, mseOut, conv\): expects an array and two numbers \(got null, 1, 2\)$/],
+  ];
+  for (const [what, call, message] of cases) t.throws(call, { code: 'GOAL_INVALID_OPTION', message }, what);
 });
 
 t.test('a shard runs the same points whatever the order of the lists', async (t) => {

@@ -138,6 +138,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   const savepath = opts.savepath as string | undefined;
   let fixture: Fixture | undefined;
   let params: ResolvedParams;
+  let warnings: string[] = []; // told once every check has passed
   if (opts.replay !== undefined) {
     const clash = paramDocs.filter((d) => opts[d.name] !== undefined).map((d) => flagLabel(d.name));
     if (clash.length) {
@@ -152,7 +153,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     const resolved = resolveOptions(opts);
     params = resolved.params;
     checkTaskLength(params, flagLabel);
-    resolved.warnings.forEach(warn);
+    warnings = resolved.warnings;
     // Drawn here rather than in train() so that the recap shows it.
     if (params.seed === null) params = { ...params, seed: randomSeed() };
   }
@@ -165,6 +166,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     checkMemory(params, flagLabel);
   }
   if (savepath !== undefined) checkWritable(savepath, '-savepath', statsPickleBytes(params.epochs[1]));
+  warnings.forEach(warn);
 
   const verbose = opts.verbose === true;
   if (verbose) recap(params, io);

@@ -120,7 +120,8 @@ export function checkWritable(file: string, label: string, bytes = 0): void {
   const free = (() => {
     try {
       const fsStat = fs.statfsSync(dir);
-      return fsStat.bavail * fsStat.bsize;
+      // A pseudo file system (/proc) has no blocks at all: it does not say, the probe does.
+      return fsStat.blocks > 0 ? fsStat.bavail * fsStat.bsize : Infinity;
     } catch {
       return Infinity; // not told: the probe alone decides
     }
