@@ -453,18 +453,18 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     let previous: SweepRow[] = [];
     let read: ReturnType<typeof readRows> | undefined;
     if (o.out !== undefined && fs.existsSync(o.out)) {
-      if (!o.resume) usage(`${name('out')} ${o.out} exists: add ${name('resume')} to finish it, or choose another file`);
+      if (!o.resume) usage(`${name('out')} ${shownPath(o.out)} exists: add ${name('resume')} to finish it, or choose another file`);
       read = readRows(o.out);
       const rows = read.rows;
       const other = rows.findIndex((r) => r.config !== config);
       if (other >= 0) {
-        usage(`${name('out')} ${o.out} holds points of another configuration (row ${other + 1}: config ${rows[other].config}, ` +
+        usage(`${name('out')} ${shownPath(o.out!)} holds points of another configuration (row ${other + 1}: config ${rows[other].config}, ` +
           `this sweep's is ${config}): resume with the flags that wrote it, or choose another file`);
       }
       const curved = rows.findIndex((r) => hasCurves(r) !== (o.curves === true));
       if (curved >= 0) {
         const has = hasCurves(rows[curved]);
-        usage(`${name('out')} ${o.out} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
+        usage(`${name('out')} ${shownPath(o.out!)} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
           `${name('curves')}, or choose another file`);
       }
       previous = firstCopies(rows.map((row) => ({ row, file: o.out!, part: 0 })), later);

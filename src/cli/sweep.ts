@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
-import { checkWritable } from '../io/files';
+import { checkWritable, shownPath } from '../io/files';
 import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import { paramDocs, type ParamName } from '../params';
 import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, once, paramFlags, paramsFromOptions } from './options';
@@ -82,12 +82,12 @@ function mergeCommand(io: Io): Command {
       const opts = { out: own.out ?? early };
       if (opts.out === undefined) usage('--out <file> is required: the merged file to write');
       checkWritable(opts.out, '--out');
-      if (fs.existsSync(opts.out)) usage(`--out ${opts.out} exists: merge writes a new file; choose another name`);
+      if (fs.existsSync(opts.out)) usage(`--out ${shownPath(opts.out)} exists: merge writes a new file; choose another name`);
       if (files.includes('')) usage('a shard file name is empty');
       if (files.includes('-')) usage('merge reads shard files by name, not standard input (-)');
       const rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
       writeRows(opts.out, rows);
-      io.err(`merged ${plural(rows.length, 'point')} from ${plural(files.length, 'file')} into ${opts.out}\n`);
+      io.err(`merged ${plural(rows.length, 'point')} from ${plural(files.length, 'file')} into ${shownPath(opts.out)}\n`);
       if (!rows.length) io.err('goal: warning: the files hold no points\n');
       if (rows.length) io.out(`${summaryTables(rows)}\n`);
     });
@@ -170,7 +170,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
     progress?.stop();
     stop();
   }
-  if (result.skipped) io.err(`resumed: ${plural(result.skipped, 'point')} ${result.skipped === 1 ? 'was' : 'were'} already in ${opts.out}\n`);
+  if (result.skipped) io.err(`resumed: ${plural(result.skipped, 'point')} ${result.skipped === 1 ? 'was' : 'were'} already in ${shownPath(opts.out as string)}\n`);
   if (opts.json) {
     io.out(`${JSON.stringify({ planned: result.planned, skipped: result.skipped, aborted: result.aborted, seconds: result.seconds, backend: result.backend, summary: summarize(result.rows) })}\n`);
   } else if (result.rows.length) {
