@@ -58,7 +58,10 @@ t.test("the seed README's command, verbatim", async (t) => {
   t.equal(r.code, 0, r.err);
   t.match(r.out, /^Training time: .*\nTarget readout MSE: .*\nModel readout MSE: .*\nModel spike error: .*\n$/);
   const warnings = r.err.split('\n').filter((l) => /warning/.test(l));
-  if (!gpu) t.match(warnings, [/no usable GPU.*running on the CPU \(cpu:(base|avx2|avx512)\)$/], 'exactly one warning: it runs on the CPU');
+  if (!gpu) {
+    t.match(warnings, [/no usable GPU.*running on the CPU \(cpu:(base|avx2|avx512)\)$/], 'exactly one warning: it runs on the CPU');
+    t.match(r.err.split('\n')[0], /no usable GPU/, 'told first, then the run');
+  }
   t.match(r.err, /n_rec +150/, 'parameter recap');
   t.match(r.err, /recurrent 1000\/1000 \(100%\) [\d.]+ ep\/s ETA .* mse .* ΔZ \d+/, 'plain progress lines off a terminal');
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'output.pkl'))) as [number, number[], number[]];

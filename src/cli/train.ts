@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
 import { Command, Option } from 'commander';
-import { DEFAULT_BACKEND } from '../backend';
+import { chooseBackend, DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable, errnoCode, isDevice, sameFile, shownPath, writeFileAtomic } from '../io/files';
 import { statsPickle, statsPickleBytes } from '../io/pickle';
@@ -134,7 +134,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     said.add(m);
   };
   // Everything that can be checked is checked before any training starts.
-  const backend = chosenBackend(opts, DEFAULT_BACKEND.train);
+  const asked = chosenBackend(opts, DEFAULT_BACKEND.train);
   const savepath = opts.savepath as string | undefined;
   let fixture: Fixture | undefined;
   let params: ResolvedParams;
@@ -167,6 +167,8 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   }
   if (savepath !== undefined) checkWritable(savepath, '-savepath', statsPickleBytes(params.epochs[1]));
   warnings.forEach(warn);
+  // Resolved here, not in train(): --gpu's fallback is told before the recap and the run.
+  const backend = chooseBackend(asked, warn);
 
   const verbose = opts.verbose === true;
   if (verbose) recap(params, io);
