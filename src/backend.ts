@@ -15,11 +15,10 @@ export const BACKENDS: readonly Backend[] = Object.freeze(['auto', 'cpu', 'cuda'
  */
 export const DEFAULT_BACKEND = Object.freeze({ train: 'cpu', replay: 'cpu', sweep: 'auto' } as const);
 
-let warnedFallback = false;
-
 /**
  * 'cpu' and 'cuda' are taken as asked ('cuda' without a usable device is an error that says
- * what to do); 'auto' takes CUDA when available, else the CPU with one warning per process.
+ * what to do); 'auto' takes CUDA when available, else the CPU with a warning (to each call's
+ * own `warn`: every caller hears it once).
  */
 export function chooseBackend(requested: Backend, warn: (message: string) => void): NativeBackend {
   if (!BACKENDS.includes(requested)) {
@@ -31,9 +30,6 @@ export function chooseBackend(requested: Backend, warn: (message: string) => voi
   if (requested === 'cuda') {
     throw new GoalError('GOAL_NO_CUDA', `backend cuda is not available: ${cuda.reason}; choose the cpu backend, or auto, which falls back to it`);
   }
-  if (!warnedFallback) {
-    warnedFallback = true;
-    warn(`no usable GPU: ${cuda.reason}; running on the CPU (cpu:${cpu.isa})`);
-  }
+  warn(`no usable GPU: ${cuda.reason}; running on the CPU (cpu:${cpu.isa})`);
   return 'cpu';
 }

@@ -159,6 +159,9 @@ export const MAX_SIZE = 1 << 20;
  */
 export const MAX_RECURRENT_EPOCHS = 10_000_000;
 
+/** The largest seed: every integer up to it is exact in a double (2^53 − 1). */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
 /** The largest float32. */
 export const FLT_MAX = 3.4028234663852886e38;
 /** True when x rounds to ±∞ in float32 (3.4028235e38, as FLT_MAX is usually written, rounds to FLT_MAX). */
@@ -189,6 +192,14 @@ export function show(value: unknown, depth = 0): string {
 
 /** A name as a message shows it: as it is when it looks like one, else quoted (a newline, a novel). */
 export const showName = (name: string): string => (/^[\w$-]{1,64}$/.test(name) ? name : show(name));
+
+/** `value` as an integer in [lo, hi] (-0 as 0), or GOAL_INVALID_PARAM naming `name`: one message for every integer. */
+export function checkInteger(name: ParamName, value: unknown, lo: number, hi: number, label: Labeller = (n) => n): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) {
+    throw new GoalError('GOAL_INVALID_PARAM', `${label(name)} must be an integer in [${lo}, ${hi}] (got ${show(value)})`, name);
+  }
+  return value + 0;
+}
 
 /** The message of a value that is none of the accepted choices. */
 export function notOneOf(label: string, choices: readonly string[], value: unknown): string {
@@ -242,13 +253,7 @@ export function resolveParams(
   const fail = (name: ParamName, expected: string, value: unknown): never => {
     throw new GoalError('GOAL_INVALID_PARAM', `${label(name)} must be ${expected} (got ${show(value)})`, name);
   };
-  const integer = (name: ParamName, lo: number, hi = MAX_SIZE): number => {
-    const v = pick(name);
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-      fail(name, `an integer in [${lo}, ${hi}]`, v);
-    }
-    return v as number;
-  };
+  const integer = (name: ParamName, lo: number, hi = MAX_SIZE): number => checkInteger(name, pick(name), lo, hi, label);
   const real = (name: ParamName, kind: 'any' | 'positive' | 'nonnegative'): number => {
     const v = pick(name);
     const ok =
@@ -297,13 +302,7 @@ export function resolveParams(
   const recLrIn = pick('recLr');
   const recLr = recLrIn === null ? 5 / Math.sqrt(nRec) : real('recLr', 'nonnegative');
   const seedIn = pick('seed');
-  let seed: number | null = null;
-  if (seedIn !== null) {
-    if (typeof seedIn !== 'number' || !Number.isSafeInteger(seedIn) || seedIn < 0) {
-      fail('seed', `an integer in [0, ${Number.MAX_SAFE_INTEGER}]`, seedIn);
-    }
-    seed = (seedIn as number) + 0; // -0 is 0
-  }
+  const seed = seedIn === null ? null : checkInteger('seed', seedIn, 0, MAX_SEED, label);
   const params: ResolvedParams = {
     nRec,
     nInp,

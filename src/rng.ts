@@ -4,7 +4,7 @@
 // Math.sqrt, so a seed gives the same stream on every machine running the same Node.js.
 import { randomInt } from 'node:crypto';
 import { asGoalError, GoalError } from './errors';
-import { show } from './params';
+import { checkInteger, MAX_SEED, show } from './params';
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -27,7 +27,7 @@ export class Rng {
   private spare: number | null = null;
 
   constructor(seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new GoalError('GOAL_INVALID_PARAM', `seed must be an integer in [0, 2^53) (got ${show(seed)})`, 'seed');
+    checkInteger('seed', seed, 0, MAX_SEED);
     this.seed = seed;
     const st = { s: BigInt(seed) };
     const a = splitmix64(st), b = splitmix64(st);

@@ -9,7 +9,7 @@ import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, errnoCode, fileLines, shownPath, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
-import { defaults, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { checkInteger, defaults, MAX_SEED, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
@@ -325,8 +325,8 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   const first = { ...o.base, rank: o.ranks[0] === 'ltts' ? null : o.ranks[0], tauO: o.taus[0] };
   for (const seed of o.seeds) {
     if (Number.isSafeInteger(seed) && seed >= 0) continue;
-    resolveParams({ ...first, seed }, label);
-    throw new GoalError('GOAL_INVALID_PARAM', `${label('seed')} must be an integer in [0, ${Number.MAX_SAFE_INTEGER}] (got ${show(seed)})`, 'seed');
+    resolveParams({ ...first, seed }, label); // its message for the params it checks first
+    checkInteger('seed', seed, 0, MAX_SEED, label);
   }
   const points: Point[] = [], cells: ResolvedParams[] = [];
   const warnings: string[] = []; // told after the checks below (warn tells each once)

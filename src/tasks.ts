@@ -1,6 +1,6 @@
 // The ND-trajectory task of SPEC.md "The task": a smooth target y* and a clock input x.
 import { GoalError } from './errors';
-import { MAX_SIZE, show, type ParamName } from './params';
+import { checkInteger, MAX_SIZE, show, type ParamName } from './params';
 import { allocate, Rng } from './rng';
 
 /** A row-major matrix. */
@@ -16,12 +16,7 @@ export const TARGET_FREQUENCIES = Object.freeze([1, 2, 3, 5] as const);
 export const TARGET_SILENT_STEPS = 8;
 
 /** A size argument of the exported task builders, checked as resolveParams checks the param. */
-function size(name: ParamName, value: unknown, lo: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > MAX_SIZE) {
-    throw new GoalError('GOAL_INVALID_PARAM', `${name} must be an integer in [${lo}, ${MAX_SIZE}] (got ${show(value)})`, name);
-  }
-  return value;
-}
+const size = (name: ParamName, value: unknown, lo: number): number => checkInteger(name, value, lo, MAX_SIZE);
 
 /**
  * y* (T × O): for each output, amplitudes A_q ~ U(0,1) then phases P_q ~ U(0,2π) (drawn in

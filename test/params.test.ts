@@ -3,7 +3,7 @@
 import * as os from 'node:os';
 import t from 'tap';
 import { MAX_ARRAY, networkBytes } from '../src/run';
-import { buildClock, buildTarget, defaults, GoalError, paramDocs, replay, resolveParams, Rng, sweep, train } from '../src/index';
+import { buildClock, buildTarget, defaults, GoalError, info, paramDocs, replay, resolveParams, Rng, sweep, train } from '../src/index';
 import { loadFixture } from './helpers';
 
 t.test('defaults follow SPEC.md and are frozen', async (t) => {
@@ -219,7 +219,7 @@ t.test('the task builders and Rng check their arguments as the params are checke
   t.throws(() => buildClock(1 << 20, 1 << 20), { code: 'GOAL_ENOMEM' });
   t.throws(() => buildTarget(1 << 20, 1 << 20, new Rng(1)), { code: 'GOAL_ENOMEM' });
   t.throws(() => buildClock(10, 0), { code: 'GOAL_INVALID_PARAM', param: 'nInp' });
-  t.throws(() => new Rng('1' as never), { code: 'GOAL_INVALID_PARAM', param: 'seed', message: 'seed must be an integer in [0, 2^53) (got "1")' });
+  t.throws(() => new Rng('1' as never), { code: 'GOAL_INVALID_PARAM', param: 'seed', message: 'seed must be an integer in [0, 9007199254740991] (got "1")' });
 });
 
 t.test('an unknown option is refused, with the nearest name: a misspelt signal would make a run that cannot be stopped', async (t) => {
@@ -241,4 +241,12 @@ t.test('a run refused says why, and nothing else: no warning before the refusal'
   const r = await train({ nRec: 20, feedback: 'out', epochs: [1, 1], seed: 1 }, { onWarning });
   t.equal(r.params.feedback, 'spk');
   t.match(told, [/feedback out needs a rank/], 'the same warning, for a run that goes ahead');
+});
+
+t.test("'auto' without a GPU: every call's onWarning hears that it runs on the CPU", { skip: info().cuda.available ? 'a GPU is available here' : false }, async (t) => {
+  for (const call of [1, 2]) {
+    const told: string[] = [];
+    await train({ nRec: 10, epochs: [1, 1], seed: 1 }, { backend: 'auto', onWarning: (m) => void told.push(m) });
+    t.match(told, [/^no usable GPU: .*running on the CPU/], `call ${call}`);
+  }
 });

@@ -21,8 +21,6 @@ constexpr size_t kAlign = 64;
 
 int64_t feedback_cols(const Config& c) { return c.feedback == Feedback::out ? c.R : c.N; }
 
-// A rank-R spike feedback costs 2·N·R per step as factors, N·N as the matrix D = B_R B_Rᵀ.
-bool dense_feedback(const Config& c) { return c.feedback == Feedback::spk && 2 * c.R > c.N; }
 
 // Element counts of every array of one network, in allocation order.
 struct Layout {
@@ -41,7 +39,7 @@ struct Layout {
     r_targ = T * N;
     Bt = R * N;
     P = c.feedback == Feedback::out ? T * R : 0;
-    D = dense_feedback(c) ? N * N : 0;
+    D = dense_feedback(c.N, c.R, c.feedback == Feedback::out) ? N * N : 0;
     vecN = N;
     a = R;
     y = O;

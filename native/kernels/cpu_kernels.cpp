@@ -24,23 +24,6 @@
 namespace goal {
 namespace {
 
-// Partial sums of a dot product: enough for any vector width up to 512-bit floats.
-constexpr int kLanes = 16;
-
-// Σ a_i b_i with kLanes interleaved partial sums folded in a fixed tree: the same bits on
-// every instruction set.
-template <typename F>
-F dot(const F* __restrict a, const F* __restrict b, int64_t n) {
-  F acc[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += a[i + l] * b[i + l];
-  for (int l = 0; i < n; ++i, ++l) acc[l] += a[i] * b[i];
-  for (int w = kLanes / 2; w > 0; w /= 2)
-    for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
-  return acc[0];
-}
-
 // y += s·x
 template <typename F>
 void axpy(F* __restrict y, F s, const F* __restrict x, int64_t n) {
@@ -145,7 +128,7 @@ F integrate(const NetView<F>& n, int64_t t, const F* __restrict c, const F* __re
   }
   F margin = F(INFINITY);
   for (int64_t i = 0; i < N; ++i) {
-    const F m = v[i] > n.thr ? v[i] - n.thr : n.thr - v[i];
+    const F m = margin_to(v[i], n.thr);
     margin = m < margin ? m : margin;
   }
   return margin;
@@ -273,17 +256,10 @@ void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
 // P = Y* (T×R): r*_t @ B with its first O columns replaced by y*_t.
 template <typename F>
 void build_feedback(NetView<F>& n, const double* noise) {
-  const int64_t N = n.N, O = n.O, NO = N * O;
+  const int64_t N = n.N, O = n.O;
   const int64_t cols = n.out_feedback ? n.R : N;
-  double mean = 0;
-  for (int64_t k = 0; k < NO; ++k) mean += double(n.W_ho[k]);
-  mean /= double(NO);
-  double ss = 0;
-  for (int64_t k = 0; k < NO; ++k) ss += (double(n.W_ho[k]) - mean) * (double(n.W_ho[k]) - mean);
-  const F s = NO > 1 ? F(2.0 * sqrt(ss / double(NO - 1))) : F(0);
-  auto B = [&](int64_t i, int64_t j) -> F {
-    return j < O ? n.W_ho[i * O + j] : s * F(noise[i * cols + j]);
-  };
+  const F s = feedback_scale(n.W_ho, N * O);
+  auto B = [&](int64_t i, int64_t j) -> F { return feedback_entry(n.W_ho, O, s, noise, cols, i, j); };
   if (n.R == 0) {
     double total = 0;
     for (int64_t i = 0; i < N; ++i) {
@@ -343,9 +319,8 @@ void feedback_matrix(const NetView<F>& n, double* D) {
     return;
   }
   if (n.R == 0) {
-    // m·Identity entry by entry: an infinite or NaN m makes the zeros NaN too (∞·0).
     for (int64_t i = 0; i < N; ++i)
-      for (int64_t j = 0; j < N; ++j) D[i * N + j] = double(n.m) * (i == j ? 1.0 : 0.0);
+      for (int64_t j = 0; j < N; ++j) D[i * N + j] = ltts_entry(n.m, i, j);
     return;
   }
   for (int64_t k = 0; k < N * N; ++k) D[k] = 0;
@@ -374,7 +349,7 @@ void learning_signal(const NetView<F>& n, int64_t t1) {
       fill(g, F(NAN), N);
       return;
     }
-    for (int64_t i = 0; i < N; ++i) g[i] = (n.m * (rt[i] - q[i])) * sigmoid_prime(v[i]);
+    for (int64_t i = 0; i < N; ++i) g[i] = ltts_signal(n.m, rt[i], q[i], v[i]);
     return;
   }
   if (n.D) {

@@ -317,7 +317,7 @@ struct NetLayout {
     Bt = take(R * N * f);
     const bool out = cfg.feedback == Feedback::out;
     P = take(out ? T * R * f : 0);
-    D = take(gpu::dense_feedback(int(N), int(R), out) ? N * size_t(pitch) * f : 0);
+    D = take(dense_feedback(int(N), int(R), out) ? N * size_t(pitch) * f : 0);
     Q = take(T * N * f);
     err = take(T * O * f);
     m = take(f);
@@ -388,7 +388,7 @@ class CudaBatch final : public Batch {
     ntiles_ = (N_ + gpu::kTile - 1) / gpu::kTile;
     for (const Config& x : c) {
       const bool out = x.feedback == Feedback::out;
-      if (x.R > 0 && !gpu::dense_feedback(N_, int(x.R), out)) Rfac_ = std::max(Rfac_, int(x.R));
+      if (x.R > 0 && !dense_feedback(N_, int(x.R), out)) Rfac_ = std::max(Rfac_, int(x.R));
     }
     if (!grid_path_) plan_block_groups();
     streams_.create(std::max<size_t>(1, groups_.size()));  // before the uploads, which go on streams_[0]
@@ -646,7 +646,7 @@ class CudaBatch final : public Batch {
       const size_t per_sm = std::max<size_t>(
           1, std::min<size_t>(prop_.sharedMemPerMultiprocessor / (bytes + prop_.reservedSharedMemPerBlock),
                               size_t(prop_.maxThreadsPerMultiProcessor / nt_)));
-      Group& g = by_key[{fb, per_sm, c.R > 0 && gpu::dense_feedback(N_, R, c.feedback == Feedback::out)}];
+      Group& g = by_key[{fb, per_sm, c.R > 0 && dense_feedback(N_, R, c.feedback == Feedback::out)}];
       g.fb_on_chip = fb;
       g.Rmax = std::max(g.Rmax, R);
       g.fb_elems = std::max(g.fb_elems, elems);
@@ -797,7 +797,7 @@ class CudaBatch final : public Batch {
       n.T = int(c.T);
       n.R = int(c.R);
       n.out_feedback = c.feedback == Feedback::out;
-      n.dense = c.R > 0 && gpu::dense_feedback(n.N, n.R, n.out_feedback);
+      n.dense = c.R > 0 && dense_feedback(n.N, n.R, n.out_feedback);
       n.pitch = pitch_;
       set_constants<F>(n, c);
       auto arr = [b](size_t off) { return reinterpret_cast<F*>(b + off); };

@@ -121,10 +121,6 @@ __host__ __device__ inline int wt_pitch(int N) {
 // Scratch of block_reduce(): per warp an int count and an F minimum.
 __host__ __device__ inline size_t red_bytes(int NW) { return align16(size_t(NW) * 16); }
 
-// The CPU engine's choice: a rank-R spike feedback as u@D when that is one N×N pass instead of
-// two R×N passes.
-__host__ __device__ inline bool dense_feedback(int N, int R, bool out) { return !out && 2 * R > N; }
-
 // Elements of the feedback kept per network: Bt R×N, or D N×pitch.
 __host__ __device__ inline size_t feedback_elems(int N, int R, bool out, int pitch) {
   if (R == 0) return 0;
@@ -359,7 +355,7 @@ template <typename F>
 __device__ __forceinline__ void step_unit(const DevNet<F>& n, F input, F& v, F& z, F& margin) {
   v = membrane(n.a_m, n.b_m, v, input, n.reset, z);
   z = spike(v, n.thr);
-  const F mg = v > n.thr ? v - n.thr : n.thr - v;
+  const F mg = margin_to(v, n.thr);
   margin = mg < margin ? mg : margin;
 }
 
@@ -387,28 +383,6 @@ __device__ __forceinline__ F readout_err(const F* r_row, const F* W_ho, F targ, 
     if (rj != F(0)) y = y + rj * W_ho[int64_t(j) * O + o];
   }
   return targ - y;
-}
-
-// cpu dot(): 16 interleaved partial sums folded in a fixed tree, in one thread.
-template <typename F>
-__device__ F dot16(const F* a, const F* b, int n) {
-  F acc[16];
-#pragma unroll
-  for (int l = 0; l < 16; ++l) acc[l] = F(0);
-  int i = 0;
-  for (; i + 16 <= n; i += 16) {
-#pragma unroll
-    for (int l = 0; l < 16; ++l) acc[l] = acc[l] + a[i + l] * b[i + l];
-  }
-#pragma unroll
-  for (int l = 0; l < 16; ++l)
-    if (i + l < n) acc[l] = acc[l] + a[i + l] * b[i + l];
-#pragma unroll
-  for (int w = 8; w > 0; w /= 2) {
-#pragma unroll
-    for (int l = 0; l < w; ++l) acc[l] = acc[l] + acc[l + w];
-  }
-  return acc[0];
 }
 
 template <typename F>
@@ -577,7 +551,7 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
         q = trace(n.a_o, n.b_o, q, z);
         n.Q[int64_t(t + 1) * N + i] = q;
         if (R == 0) {
-          g = (m * (rt - q)) * sigmoid_prime(v);
+          g = ltts_signal(m, rt, q, v);
         } else {
           const F ui = n.out_feedback ? q : rt - q;
           u_b[i] = ui;
@@ -626,19 +600,19 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
           g = gg * sigmoid_prime(v);
         }
       } else if (R > 0) {
-        // a_r = u·B_r as cpu dot(): 16 threads per r, thread l summing j ≡ l (mod 16) in
-        // order, folded by the same tree; then g = (a@Bt) ⊙ σ'(v').
-        const int l16 = i % 16, per_pass = NT / 16;
+        // a_r = u·B_r as dot(): kDotLanes threads per r, thread l summing j ≡ l (mod
+        // kDotLanes) in order, folded by the same tree; then g = (a@Bt) ⊙ σ'(v').
+        const int lane = i % kDotLanes, per_pass = NT / kDotLanes;
         for (int r0 = 0; r0 < R; r0 += per_pass) {
-          const int r = r0 + i / 16;
+          const int r = r0 + i / kDotLanes;
           F acc = F(0);
           if (r < R) {
             const F* b = fb + int64_t(r) * N;
-            for (int j = l16; j < N; j += 16) acc = acc + u_b[j] * b[j];
+            for (int j = lane; j < N; j += kDotLanes) acc = acc + u_b[j] * b[j];
           }
 #pragma unroll
-          for (int wd = 8; wd > 0; wd /= 2) acc = acc + __shfl_down_sync(kAll, acc, wd, 16);
-          if (l16 == 0 && r < R) a[r] = n.out_feedback ? n.P[int64_t(t + 1) * R + r] - acc : acc;
+          for (int wd = kDotLanes / 2; wd > 0; wd /= 2) acc = acc + __shfl_down_sync(kAll, acc, wd, kDotLanes);
+          if (lane == 0 && r < R) a[r] = n.out_feedback ? n.P[int64_t(t + 1) * R + r] - acc : acc;
         }
         __syncthreads();
         if (own) {
@@ -930,7 +904,7 @@ __global__ void __launch_bounds__(kGridThreads, 2)
             n.Q[int64_t(t + 1) * N + col] = q;
             const F rt = n.r_targ[int64_t(t + 1) * N + col];
             if (n.R == 0) {
-              n.g[col] = (*n.m * (rt - q)) * sigmoid_prime(v);
+              n.g[col] = ltts_signal(*n.m, rt, q, v);
             } else {
               const F ui = n.out_feedback ? q : rt - q;
               if (n.dense) n.xu[int64_t(buf) * NP + col] = ui;
@@ -1153,17 +1127,10 @@ __global__ void __launch_bounds__(kAuxThreads)
   const int N = n.N, O = n.O, R = n.R, tid = threadIdx.x;
   const int64_t NO = int64_t(N) * O, cols = n.out_feedback ? R : N;
   F* s_shared = reinterpret_cast<F*>(smem_base());
-  if (tid == 0) {
-    double mean = 0;
-    for (int64_t x = 0; x < NO; ++x) mean += double(n.W_ho[x]);
-    mean /= double(NO);
-    double ss = 0;
-    for (int64_t x = 0; x < NO; ++x) ss += (double(n.W_ho[x]) - mean) * (double(n.W_ho[x]) - mean);
-    *s_shared = NO > 1 ? F(2.0 * sqrt(ss / double(NO - 1))) : F(0);
-  }
+  if (tid == 0) *s_shared = feedback_scale(n.W_ho, NO);
   __syncthreads();
   const F s = *s_shared;
-  auto B = [&](int i, int j) -> F { return j < O ? n.W_ho[int64_t(i) * O + j] : s * F(g[int64_t(i) * cols + j]); };
+  auto B = [&](int i, int j) -> F { return feedback_entry(n.W_ho, int64_t(O), s, g, cols, int64_t(i), int64_t(j)); };
   if (R == 0) {
     for (int i = tid; i < N; i += blockDim.x) {
       double row = 0;
@@ -1187,7 +1154,7 @@ __global__ void __launch_bounds__(kAuxThreads)
     for (int64_t x = tid; x < int64_t(n.T) * R; x += blockDim.x) {
       const int64_t t = x / R;
       const int r = int(x % R);
-      n.P[x] = r < O ? n.targ[t * O + r] : dot16(n.r_targ + t * N, n.Bt + int64_t(r) * N, N);
+      n.P[x] = r < O ? n.targ[t * O + r] : dot(n.r_targ + t * N, n.Bt + int64_t(r) * N, int64_t(N));
     }
   }
 }
@@ -1218,7 +1185,7 @@ __global__ void __launch_bounds__(kAuxThreads) feedback_matrix_kernel(const DevN
   for (int64_t x = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; x < N * N; x += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = x / N, j = x % N;
     if (n.R == 0) {
-      D[x] = i == j ? double(*n.m) : 0.0;
+      D[x] = ltts_entry(*n.m, i, j);
       continue;
     }
     double d = 0;

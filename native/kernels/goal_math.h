@@ -38,10 +38,11 @@ GOAL_HD F spike(F v, F thr) { return v > thr ? F(1) : F(0); }
 // exp(x) with the same bits on every CPU, every GPU and every libm: only +, −, × and bit
 // operations (no fused multiply-add: the kernels build with -ffp-contract=off / --fmad=false),
 // so results do not depend on glibc's or CUDA's exp, and the CPU loops that call it vectorise.
-// x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by its Taylor polynomial (to
-// within an ulp or two: degree 7 for float, 13 for double), 2^k put in the exponent bits. k is
-// rounded by adding 1.5·2^(mantissa bits), whose low bits then hold k as an integer. x is
-// clamped to the normal range: e^x saturates at about ±e^±88 (float), e^±708 (double).
+// x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by its Taylor polynomial
+// (degree 7 for float, 13 for double: within an ulp, as test/math.test.ts holds it), 2^k put
+// in the exponent bits. k is rounded by adding 1.5·2^(mantissa bits), whose low bits then hold
+// k as an integer. x is clamped to the normal range: e^x saturates at about ±e^±88 (float),
+// e^±708 (double).
 template <typename F>
 struct ExpConst;
 template <>
@@ -120,6 +121,62 @@ template <typename F>
 GOAL_HD F sigmoid_prime(F v) {
   F s = F(1) / (F(1) + exp_(-v));
   return s * (F(1) - s);
+}
+
+// |v' − thr|: how near a unit came to flipping its spike (a replay's min_margin).
+template <typename F>
+GOAL_HD F margin_to(F v, F thr) { return v > thr ? v - thr : thr - v; }
+
+// LTTS's g_i = (m (r*_i − q_i)) σ'(v'_i): u@(m·I) as a scalar (SPEC "Training" 4).
+template <typename F>
+GOAL_HD F ltts_signal(F m, F rt, F q, F v) { return (m * (rt - q)) * sigmoid_prime(v); }
+
+// --- The feedback (SPEC "Training" 3), built the same way on every backend. ---
+
+// s = 2·std(W_ho) over its N·O entries (n − 1 in the denominator), summed in order in double.
+template <typename F>
+GOAL_HD F feedback_scale(const F* W_ho, int64_t NO) {
+  double mean = 0;
+  for (int64_t k = 0; k < NO; ++k) mean += double(W_ho[k]);
+  mean /= double(NO);
+  double ss = 0;
+  for (int64_t k = 0; k < NO; ++k) ss += (double(W_ho[k]) - mean) * (double(W_ho[k]) - mean);
+  return NO > 1 ? F(2.0 * sqrt(ss / double(NO - 1))) : F(0);
+}
+
+// B_ij: W_ho's entry in the first O columns, s·g_ij after them (g: standard normals, rows of
+// `cols`: N for spk, R for out).
+template <typename F>
+GOAL_HD F feedback_entry(const F* W_ho, int64_t O, F s, const double* noise, int64_t cols, int64_t i, int64_t j) {
+  return j < O ? W_ho[i * O + j] : s * F(noise[i * cols + j]);
+}
+
+// LTTS's D = m·I, entry by entry as the matrix product gives it: an infinite or NaN m makes
+// the zeros NaN too (∞·0).
+template <typename F>
+GOAL_HD double ltts_entry(F m, int64_t i, int64_t j) { return double(m) * (i == j ? 1.0 : 0.0); }
+
+// A rank-R spike feedback costs 2·N·R per step as factors (u@B_R)@B_Rᵀ, N·N as the matrix
+// D = B_R B_Rᵀ: the cheaper is kept. The choice changes the summation order, so every backend
+// makes it here.
+GOAL_HD bool dense_feedback(int64_t N, int64_t R, bool out) { return !out && 2 * R > N; }
+
+// Partial sums of a dot product: enough for any vector width up to 512-bit floats. The GPU's
+// parallel dot products give lane l the terms j ≡ l (mod kDotLanes), as dot() does.
+constexpr int kDotLanes = 16;
+
+// Σ a_i b_i with kDotLanes interleaved partial sums folded in a fixed tree: the same bits on
+// every instruction set and on the GPU.
+template <typename F>
+GOAL_HD F dot(const F* __restrict__ a, const F* __restrict__ b, int64_t n) {
+  F acc[kDotLanes] = {};
+  int64_t i = 0;
+  for (; i + kDotLanes <= n; i += kDotLanes)
+    for (int l = 0; l < kDotLanes; ++l) acc[l] += a[i + l] * b[i + l];
+  for (int l = 0; i < n; ++i, ++l) acc[l] += a[i] * b[i];
+  for (int w = kDotLanes / 2; w > 0; w /= 2)
+    for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+  return acc[0];
 }
 
 }  // namespace
