@@ -167,8 +167,8 @@ export const FLT_MAX = 3.4028234663852886e38;
 /** True when x rounds to ±∞ in float32 (3.4028235e38, as FLT_MAX is usually written, rounds to FLT_MAX). */
 export const beyondFloat32 = (x: number): boolean => Math.abs(Math.fround(x)) === Infinity;
 
-/** The parameters the engine computes with in the run's dtype. */
-const FLOAT_PARAMS = ['recLr', 'outLr', 'tauM', 'tauS', 'tauO', 'sigmaInp', 'sigmaTrg', 'sigmaRec', 'vInit', 'bias', 'reset', 'thr', 'dt'] as const;
+/** The parameters the engine computes with in the run's dtype (dt never reaches it: time constants are in units of dt). */
+const FLOAT_PARAMS = ['recLr', 'outLr', 'tauM', 'tauS', 'tauO', 'sigmaInp', 'sigmaTrg', 'sigmaRec', 'vInit', 'bias', 'reset', 'thr'] as const;
 
 /** How a parameter is named in messages: the library name unless a caller (the CLI) says otherwise. */
 export type Labeller = (name: ParamName) => string;
@@ -300,7 +300,7 @@ export function resolveParams(
     resample = false;
   }
   const recLrIn = pick('recLr');
-  const recLr = recLrIn === null ? 5 / Math.sqrt(nRec) : real('recLr', 'nonnegative');
+  const recLr = recLrIn === null ? defaultRecLr(nRec) : real('recLr', 'nonnegative');
   const seedIn = pick('seed');
   const seed = seedIn === null ? null : checkInteger('seed', seedIn, 0, MAX_SEED, label);
   const params: ResolvedParams = {
@@ -349,6 +349,9 @@ export function specParams(p: ResolvedParams): Record<string, unknown> {
  * with N, and at the default it diverges from N ≈ 2000 on.
  */
 export const scaledOutLr = (N: number): number => (defaults.outLr * 150) / N;
+
+/** rec_lr when none is given (defaults.recLr is null): SPEC's 5/√N. */
+export const defaultRecLr = (N: number): number => 5 / Math.sqrt(N);
 
 /** A default as people read it (CLI help, README): the value, or what null stands for. */
 export function describeDefault(name: ParamName): string {

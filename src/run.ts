@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { asGoalError, GoalError } from './errors';
 import { addon, nativeInfo } from './native';
-import { nearest, scaledOutLr, show, showName, type Labeller, type ParamName, type ResolvedParams } from './params';
+import { defaults, nearest, scaledOutLr, show, showName, type Labeller, type ParamName, type ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -393,7 +393,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       const label = plan.label ?? ((n: ParamName) => n);
       const scaled = scaledOutLr(p0.nRec);
       await callerCode(() => plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +
-        `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (0.0025·150/N)` : `a smaller ${label('outLr')}`}`));
+        `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (${defaults.outLr}·150/N)` : `a smaller ${label('outLr')}`}`));
     }
     if (!aborted) await callerCode(() => options.onReadout?.(median(mseOut)));
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);

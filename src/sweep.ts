@@ -514,7 +514,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       } else {
         // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
         const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-        if (threads > pool) warn(`threads=${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
+        if (threads > pool) warn(`${name('threads')} ${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
         // The first failure stops the other workers (their runs end within an epoch) before the
         // sweep rejects, so nothing runs or is written after the rejection.
         const stop = new AbortController();

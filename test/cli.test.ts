@@ -7,7 +7,10 @@ import t from 'tap';
 import { Parser } from 'pickleparser';
 import { buildTarget, paramDocs, Rng, version } from '../src/index';
 import { addon } from '../src/native';
-import { firstWord, rewriteLegacy } from '../src/cli/legacy';
+import { firstWord, rewriteLegacy, TAKES_VALUE } from '../src/cli/legacy';
+import { trainCommand } from '../src/cli/train';
+import { sweepCommand } from '../src/cli/sweep';
+import type { Io } from '../src/cli/io';
 import { MAX_ARRAY, type EpochInfo } from '../src/run';
 import { LINE_EVERY_S, makeProgress } from '../src/cli/progress';
 import { BIN, FIXTURE_DIR, loadFixture, relDiff, signalled } from './helpers';
@@ -50,6 +53,16 @@ t.test('plain progress lines: after the first epoch, at each tenth, and after LI
   }
   const tenths = [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20];
   t.strictSame(text.split('\n').filter(Boolean).map((l) => Number(/^batch recurrent (\d+)\/20 /.exec(l)?.[1])), [...tenths, ...tenths]);
+});
+
+t.test('the legacy rewriter knows every option that takes a value, as commander declares them', async (t) => {
+  const io = {} as Io; // the commands are only declared here, never run
+  const sweep = sweepCommand(io);
+  for (const cmd of [trainCommand(io), sweep, ...sweep.commands]) {
+    const valued = cmd.options.filter((o) => o.required && o.long).map((o) => o.long!);
+    t.ok(valued.length > 0, `goal ${cmd.name()} declares options with values`);
+    for (const flag of valued) t.ok(TAKES_VALUE.has(flag), `goal ${cmd.name()} ${flag}`);
+  }
 });
 
 t.test("the seed README's command, verbatim", async (t) => {

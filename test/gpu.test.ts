@@ -18,13 +18,14 @@ import type { NetConfig } from '../binding';
 import { compareReplay, REPLAY_TOLERANCE, replay, resolveParams, train, type TrainParams } from '../src/index';
 import { addon } from '../src/native';
 import { netConfig } from '../src/run';
+import { scaledOutLr } from '../src/params';
+import { CLOSE } from '../bench/gpu-cases';
 import { drawInput } from '../src/train';
 import { fixtureNames, loadFixture, mismatches, relDiff } from './helpers';
 
 const cuda = addon().info().cuda;
 const skip = cuda.available ? false : `no usable GPU: ${cuda.reason ?? 'unknown reason'}`;
 const quiet = { onWarning: () => {} };
-const outLr = (N: number) => (0.0025 * 150) / N;
 
 t.test('CUDA is compiled into this build', async (t) => {
   t.ok(cuda.compiled || !cuda.available, 'a usable GPU implies a compiled backend');
@@ -59,12 +60,12 @@ const seeds: [string, TrainParams, boolean][] = [
   ['block path, rank 120 (u@D), float32', { nRec: 150, tSeq: 100, epochs: [100, 8], dtype: 'float32', rank: 120 }, true],
   ['block path, out rank 10, float32', { nRec: 150, tSeq: 100, epochs: [100, 8], dtype: 'float32', rank: 10, feedback: 'out' }, true],
   ['block path, rank 7, float64', { nRec: 100, tSeq: 100, epochs: [100, 8], dtype: 'float64', rank: 7 }, true],
-  ['grid path, LTTS, float64', { nRec: 200, tSeq: 80, epochs: [100, 3], dtype: 'float64', outLr: outLr(200) }, true],
-  ['grid path, rank 20, float64', { nRec: 200, tSeq: 80, epochs: [100, 3], dtype: 'float64', rank: 20, outLr: outLr(200) }, true],
-  ['grid path, rank 150 (u@D), float64', { nRec: 200, tSeq: 80, epochs: [100, 3], dtype: 'float64', rank: 150, outLr: outLr(200) }, true],
-  ['grid path, out rank 12, float64', { nRec: 200, tSeq: 80, epochs: [100, 3], dtype: 'float64', rank: 12, feedback: 'out', outLr: outLr(200) }, true],
-  ['grid path, LTTS, float32', { nRec: 300, tSeq: 80, epochs: [100, 3], dtype: 'float32', outLr: outLr(300) }, false],
-  ['grid path, rank 250 (u@D), float32', { nRec: 300, tSeq: 80, epochs: [100, 3], dtype: 'float32', rank: 250, outLr: outLr(300) }, false],
+  ['grid path, LTTS, float64', { nRec: 200, tSeq: 80, epochs: [100, 3], dtype: 'float64', outLr: scaledOutLr(200) }, true],
+  ['grid path, rank 20, float64', { nRec: 200, tSeq: 80, epochs: [100, 3], dtype: 'float64', rank: 20, outLr: scaledOutLr(200) }, true],
+  ['grid path, rank 150 (u@D), float64', { nRec: 200, tSeq: 80, epochs: [100, 3], dtype: 'float64', rank: 150, outLr: scaledOutLr(200) }, true],
+  ['grid path, out rank 12, float64', { nRec: 200, tSeq: 80, epochs: [100, 3], dtype: 'float64', rank: 12, feedback: 'out', outLr: scaledOutLr(200) }, true],
+  ['grid path, LTTS, float32', { nRec: 300, tSeq: 80, epochs: [100, 3], dtype: 'float32', outLr: scaledOutLr(300) }, false],
+  ['grid path, rank 250 (u@D), float32', { nRec: 300, tSeq: 80, epochs: [100, 3], dtype: 'float32', rank: 250, outLr: scaledOutLr(300) }, false],
 ];
 
 for (const [name, params, exact] of seeds) {
@@ -73,7 +74,7 @@ for (const [name, params, exact] of seeds) {
       const g = await train({ ...params, seed }, { ...quiet, backend: 'cuda' });
       const c = await train({ ...params, seed }, { ...quiet, backend: 'cpu' });
       t.equal(g.backend, 'cuda');
-      const tol = exact ? REPLAY_TOLERANCE[g.dtype] : 1e-3;
+      const tol = exact ? REPLAY_TOLERANCE[g.dtype] : CLOSE.rel;
       t.ok(relDiff([g.mseOut], [c.mseOut]) <= tol, `seed ${seed}: mse_out (${g.mseOut} vs ${c.mseOut})`);
       t.ok(relDiff(g.mseRec, c.mseRec) <= tol, `seed ${seed}: mse_rec within ${tol} (${relDiff(g.mseRec, c.mseRec)})`);
       if (exact) {
@@ -81,7 +82,7 @@ for (const [name, params, exact] of seeds) {
       } else {
         const TN = g.params.tSeq * g.params.nRec;
         const worst = Math.max(...g.dz.map((d, k) => Math.abs(d - c.dz[k])));
-        t.ok(worst <= 0.002 * TN, `seed ${seed}: dz within 0.2% of T·N (largest difference ${worst} spikes)`);
+        t.ok(worst <= CLOSE.dzFraction * TN, `seed ${seed}: dz within ${CLOSE.dzFraction * 100}% of T·N (largest difference ${worst} spikes)`);
       }
     }
   });
@@ -102,8 +103,8 @@ const batches: [string, TrainParams[]][] = [
     { nRec: 60, tSeq: 60, seed: 3, rank: 40, tauO: 9 }, { nRec: 60, tSeq: 60, seed: 4, rank: 6, feedback: 'out' },
   ]],
   ['grid path', [
-    { nRec: 260, tSeq: 40, seed: 5, outLr: outLr(260) }, { nRec: 260, tSeq: 40, seed: 6, rank: 20, outLr: outLr(260) },
-    { nRec: 260, tSeq: 40, seed: 7, rank: 200, outLr: outLr(260), tauO: 3 },
+    { nRec: 260, tSeq: 40, seed: 5, outLr: scaledOutLr(260) }, { nRec: 260, tSeq: 40, seed: 6, rank: 20, outLr: scaledOutLr(260) },
+    { nRec: 260, tSeq: 40, seed: 7, rank: 200, outLr: scaledOutLr(260), tauO: 3 },
   ]],
 ];
 

@@ -29,19 +29,36 @@ Napi::Error coded(Napi::Env env, const char* code, const std::string& message, b
   throw coded(env, "GOAL_INVALID", message, true);
 }
 
+// The code and message of the C++ failure being handled (call it in a catch block): the
+// engines' own errors keep their code; anything else is a bug of ours or the memory's.
+struct Failure {
+  const char* code;  // a literal, as goal::Error's are
+  std::string message;
+};
+Failure current_failure() {
+  try {
+    throw;
+  } catch (const goal::Error& e) {
+    return {e.code(), e.what()};
+  } catch (const std::bad_alloc&) {
+    return {"GOAL_ENOMEM", "out of memory"};
+  } catch (const std::exception& e) {
+    return {"GOAL_INTERNAL", e.what()};
+  } catch (...) {
+    return {"GOAL_INTERNAL", "an unknown C++ failure"};
+  }
+}
+
 // Runs `fn`, turning C++ failures into coded JS errors.
 template <typename Fn>
 auto guarded(Napi::Env env, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
-  } catch (const goal::Error& e) {
-    throw coded(env, e.code(), e.what());
-  } catch (const std::bad_alloc&) {
-    throw coded(env, "GOAL_ENOMEM", "out of memory");
   } catch (const Napi::Error&) {
     throw;
-  } catch (const std::exception& e) {
-    throw coded(env, "GOAL_INTERNAL", e.what());
+  } catch (...) {
+    const Failure f = current_failure();
+    throw coded(env, f.code, f.message);
   }
 }
 
@@ -182,7 +199,7 @@ std::shared_ptr<std::vector<double>> outputs(Napi::Env env, int64_t count) {
   return guarded(env, [&] { return std::make_shared<std::vector<double>>(size_t(count)); });
 }
 
-// One asynchronous call on a network: `work` runs on the libuv pool and must not touch
+// One asynchronous call on a batch of networks: `work` runs on the libuv pool and must not touch
 // JS (its inputs are the engine's own or copies); `done` builds the resolution value on the
 // main thread. The network stays referenced (not collected) until the call settles.
 class Job : public Napi::AsyncWorker {
@@ -201,12 +218,9 @@ class Job : public Napi::AsyncWorker {
   void Execute() override {
     try {
       work_();
-    } catch (const goal::Error& e) {
-      fail(e.code(), e.what());
-    } catch (const std::bad_alloc&) {
-      fail("GOAL_ENOMEM", "out of memory");
-    } catch (const std::exception& e) {
-      fail("GOAL_INTERNAL", e.what());
+    } catch (...) {
+      const Failure f = current_failure();
+      fail(f.code, f.message);
     }
   }
 

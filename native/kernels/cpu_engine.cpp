@@ -69,11 +69,6 @@ double physical_memory() {
   return pages > 0 && size > 0 ? double(pages) * double(size) : INFINITY;
 }
 
-std::string gib(double bytes) {
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
-  return buf;
-}
 
 template <typename F>
 const Kernels<F>* kernels_for(const char* isa);
@@ -128,12 +123,12 @@ class CpuNet final : public Engine {
     device_ = std::string("cpu:") + isa_;
     const double need = layout_bytes(c), have = physical_memory();
     if (need > 0.9 * have)
-      throw Error("GOAL_ENOMEM", "a network of N=" + std::to_string(c.N) + " needs " + gib(need) +
-                                     ", more than this machine's " + gib(have) + " of memory");
+      throw Error("GOAL_ENOMEM", "a network of N=" + std::to_string(c.N) + " needs " + memory_text(need) +
+                                     ", more than this machine's " + memory_text(have) + " of memory");
     const size_t bytes = size_t(need);
     void* p = std::aligned_alloc(kAlign, bytes);
     if (!p)
-      throw Error("GOAL_ENOMEM", "cannot allocate " + gib(need) + " for a network of N=" +
+      throw Error("GOAL_ENOMEM", "cannot allocate " + memory_text(need) + " for a network of N=" +
                                      std::to_string(c.N));
     mem_ = static_cast<uint8_t*>(p);
     std::memset(mem_, 0, bytes);
@@ -182,7 +177,7 @@ class CpuNet final : public Engine {
       if (!lazy_D_) {
         const double bytes = double(cfg_.N) * double(cfg_.N) * sizeof(F);
         lazy_D_ = static_cast<F*>(std::aligned_alloc(kAlign, padded(bytes)));
-        if (!lazy_D_) throw Error("GOAL_ENOMEM", "cannot allocate " + gib(bytes) + " for the feedback matrix D");
+        if (!lazy_D_) throw Error("GOAL_ENOMEM", "cannot allocate " + memory_text(bytes) + " for the feedback matrix D");
       }
       n_.D = lazy_D_;
       k_->build_feedback(n_, noise);

@@ -104,11 +104,6 @@ void check(cudaError_t err, const std::string& what) {
   if (err != cudaSuccess) fail(err, what);
 }
 
-std::string gib(double bytes) {
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
-  return buf;
-}
 
 // Device memory that frees itself (never throwing), so a constructor that fails halfway leaks nothing.
 class DeviceMemory {
@@ -124,9 +119,9 @@ class DeviceMemory {
     size_t free_b = 0, total_b = 0;
     check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
     if (double(bytes) > 0.95 * double(free_b))
-      throw Error("GOAL_ENOMEM", what + " needs " + gib(double(bytes)) + " of GPU memory; " + gib(double(free_b)) +
-                                     " of the GPU's " + gib(double(total_b)) + " are free");
-    check(cudaMalloc(&p_, bytes), "cudaMalloc of " + gib(double(bytes)) + " for " + what);
+      throw Error("GOAL_ENOMEM", what + " needs " + memory_text(double(bytes)) + " of GPU memory; " + memory_text(double(free_b)) +
+                                     " of the GPU's " + memory_text(double(total_b)) + " are free");
+    check(cudaMalloc(&p_, bytes), "cudaMalloc of " + memory_text(double(bytes)) + " for " + what);
     bytes_ = bytes;
   }
   void release() {
@@ -349,21 +344,6 @@ template <typename F>
 void to_dtype(unsigned char* dst, const double* src, int64_t n) {
   F* d = reinterpret_cast<F*>(dst);
   for (int64_t k = 0; k < n; ++k) d[k] = F(src[k]);
-}
-
-template <typename F>
-typename gpu::Ordered<F>::type infinity_bits() {
-  const F inf = F(INFINITY);
-  typename gpu::Ordered<F>::type bits;
-  std::memcpy(&bits, &inf, sizeof bits);
-  return bits;
-}
-
-template <typename F>
-double from_bits(typename gpu::Ordered<F>::type bits) {
-  F x;
-  std::memcpy(&x, &bits, sizeof x);
-  return double(x);
 }
 
 template <typename F>
@@ -749,7 +729,7 @@ class CudaBatch final : public Batch {
     std::vector<Bits> bits(static_cast<size_t>(K_));
     streams_.copy(bits.data(), d_margins_, bits.size() * sizeof(Bits), cudaMemcpyDeviceToHost,
           "copying the margins");
-    for (size_t k = 0; k < bits.size(); ++k) margins_[k] = from_bits<F>(bits[k]);
+    for (size_t k = 0; k < bits.size(); ++k) margins_[k] = double(gpu::Ordered<F>::value(bits[k]));
   }
 
   // One allocation: the K views, index lists, noise pointers and margins, then each network's
@@ -867,7 +847,7 @@ class CudaBatch final : public Batch {
             "copying the network indices");
     d_noise_ptrs_ = reinterpret_cast<const double**>(mem + at_noise);
     d_margins_ = reinterpret_cast<Bits*>(mem + at_margins);
-    const std::vector<Bits> inf(K, infinity_bits<F>());
+    const std::vector<Bits> inf(K, gpu::Ordered<F>::bits(F(INFINITY)));
     streams_.copy(d_margins_, inf.data(), K * sizeof(Bits), cudaMemcpyHostToDevice, "copying the margins");
   }
 

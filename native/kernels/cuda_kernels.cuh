@@ -64,15 +64,15 @@ template <typename F>
 struct Ordered;
 template <>
 struct Ordered<float> {
-  using type = unsigned int;
-  static __device__ __forceinline__ unsigned int bits(float x) { return __float_as_uint(x); }
+  using type = unsigned int;  // atomicMin's
+  static GOAL_HD type bits(float x) { return bits_of(x); }
+  static GOAL_HD float value(type b) { return from_bits(uint32_t(b)); }
 };
 template <>
 struct Ordered<double> {
-  using type = unsigned long long;
-  static __device__ __forceinline__ unsigned long long bits(double x) {
-    return static_cast<unsigned long long>(__double_as_longlong(x));
-  }
+  using type = unsigned long long;  // atomicMin's (uint64_t is unsigned long)
+  static GOAL_HD type bits(double x) { return type(bits_of(x)); }
+  static GOAL_HD double value(type b) { return from_bits(uint64_t(b)); }
 };
 
 // One network in device memory: sizes, constants (cast to F on the host, as the CPU engine

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -120,6 +121,15 @@ struct CudaInfo {
   int runtime = 0, driver = 0;  // versions, e.g. 13000
 };
 CudaInfo cuda_info();
+
+// An amount of memory for a message: "1.5 GiB", or "12 MiB" below a GiB.
+inline std::string memory_text(double bytes) {
+  char buf[32];
+  const double mib = bytes / (1024.0 * 1024);
+  if (mib < 1024) snprintf(buf, sizeof buf, "%.0f MiB", mib);
+  else snprintf(buf, sizeof buf, "%.1f GiB", mib / 1024);
+  return buf;
+}
 std::unique_ptr<Engine> make_cuda_engine(const Config& c, const Inputs& in);
 
 }  // namespace goal

@@ -24,7 +24,7 @@ const SHORT_EPOCHS = [...EPOCHS].find((f) => f.length === 2)!;
 const PATH_OPTIONS = new Set(['--savepath', '--replay', '--out']);
 
 /** Flags that take a value, as they stand after rewriting: `-rst -inf` is a bad value, not an unknown flag. */
-const TAKES_VALUE = new Set([
+export const TAKES_VALUE: ReadonlySet<string> = new Set([
   ...paramDocs.filter((d) => !isSwitch(d.name)).flatMap((d) => [d.long, ...d.legacy.filter((f) => f.length === 2)]),
   ...PATH_OPTIONS,
   '--backend', '--ranks', '--taus', '--seeds', '--shard', '--threads', '--batch', '--conv',

@@ -70,15 +70,21 @@ export function addParamOptions(cmd: Command, skip: readonly ParamName[] = []): 
 /** How a rank flag (or a sweep's --ranks) says LTTS: no rank. */
 export const LTTS_WORD = /^(ltts|none)$/i;
 
+/** A number as a flag's value may write it: decimal, with an optional exponent (no hex, no NaN). */
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-function usage(message: string, param?: string): never {
+export function usage(message: string, param?: string): never {
   throw new GoalError('GOAL_USAGE', message, param);
 }
 
-function toNumber(name: ParamName, text: unknown, expects = 'a number'): number {
-  if (typeof text !== 'string' || !NUMBER.test(text.trim())) usage(`${flagLabel(name)} expects ${expects} (got ${JSON.stringify(text)})`, name);
+/** `text` as a number, or a usage error: `${flag} expects ${expects} (got "…")`. */
+export function parseNumber(flag: string, text: unknown, expects: string, param?: string): number {
+  if (typeof text !== 'string' || !NUMBER.test(text.trim())) usage(`${flag} expects ${expects} (got ${JSON.stringify(text)})`, param);
   return Number(text);
+}
+
+function toNumber(name: ParamName, text: unknown, expects = 'a number'): number {
+  return parseNumber(flagLabel(name), text, expects, name);
 }
 
 /** One flag's value (strings, from commander) as the library param, unchecked. */

@@ -4,22 +4,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
-import { GoalError } from '../errors';
 import { checkWritable, shownPath } from '../io/files';
 import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import { paramDocs, type ParamName } from '../params';
-import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, once, paramFlags, paramsFromOptions } from './options';
+import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, once, paramFlags, paramsFromOptions, parseNumber, usage } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type Io } from './io';
 
 /** The parameters a sweep varies, and the options that give their values. */
 const GRID_PARAMS: readonly [ParamName, string][] = [['rank', '--ranks'], ['tauO', '--taus'], ['seed', '--seeds']];
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-function usage(message: string): never {
-  throw new GoalError('GOAL_USAGE', message);
-}
 
 function list(flag: string, text: string, item: (x: string) => number | SweepRank): (number | SweepRank)[] {
   // One trailing comma is allowed (`7,` is the list of one seed 7); other empty items are typos.
@@ -28,10 +22,7 @@ function list(flag: string, text: string, item: (x: string) => number | SweepRan
   return parts.map(item);
 }
 
-function number(flag: string, x: string, what = 'numbers'): number {
-  if (!NUMBER.test(x)) usage(`${flag} expects ${what} (got ${JSON.stringify(x)})`);
-  return Number(x);
-}
+const number = (flag: string, x: string, what = 'numbers'): number => parseNumber(flag, x, what);
 
 /** `--ranks 3,19,150,ltts` */
 export function parseRanks(text: string): SweepRank[] {
