@@ -86,13 +86,16 @@ export declare class Batch {
 }
 
 export interface NativeInfo {
-  cpu: { isa: string; isas: string[]; threads: number };
+  /** device: how a result names it (cpu:avx512). */
+  cpu: { isa: string; isas: string[]; threads: number; device: string };
   cuda: {
     compiled: boolean;
     available: boolean;
     reason?: string;
     devices?: number;
     name?: string;
+    /** How a result names device 0 (cuda:0 NVIDIA H200). */
+    device?: string;
     computeCapability?: string;
     multiprocessors?: number;
     memoryBytes?: number;

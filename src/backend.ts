@@ -30,6 +30,6 @@ export function chooseBackend(requested: Backend, warn: (message: string) => voi
   if (requested === 'cuda') {
     throw new GoalError('GOAL_NO_CUDA', `backend cuda is not available: ${cuda.reason}; choose the cpu backend, or auto, which falls back to it`);
   }
-  warn(`no usable GPU: ${cuda.reason}; running on the CPU (cpu:${cpu.isa})`);
+  warn(`no usable GPU: ${cuda.reason}; running on the CPU (${cpu.device})`);
   return 'cpu';
 }

@@ -351,7 +351,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   if (options.signal?.aborted) {
     // Aborted before it started: nothing is allocated, nothing runs.
     const { cpu, cuda } = nativeInfo(); // the device as an engine names it
-    const device = plan.backend === 'cpu' ? `cpu:${cpu.isa}` : `cuda:0 ${cuda.name ?? ''}`.trim();
+    const device = plan.backend === 'cpu' ? cpu.device : cuda.device ?? 'cuda';
     return nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds: 0, device, minMargin: NaN }));
   }
   let eng: Batch;

@@ -3,6 +3,7 @@
 import t from 'tap';
 import type { NetConfig } from '../binding';
 import { addon } from '../src/native';
+import { MAX_SIZE } from '../src/params';
 
 const N = 4, I = 2, O = 1, T = 5;
 const base = (): NetConfig => ({
@@ -39,6 +40,9 @@ t.test('typed-array kinds and lengths, sizes, config', async (t) => {
   t.throws(() => new Batch({ backend: 'cpu', nets: [base(), { ...base(), N: 5, W_hh: new Float64Array(25), W_ih: new Float64Array(10), W_ho: new Float64Array(5), W_trg: new Float64Array(5) }] }),
     { code: 'GOAL_INVALID', message: /share N, I, O, T and dtype/ });
   t.throws(() => addon().bytesNeeded({ ...base(), N: 2 ** 40 }), { code: 'GOAL_INVALID' });
+  // The engine's size limit is the library's MAX_SIZE: what resolveParams takes, the addon takes.
+  t.ok(addon().bytesNeeded({ ...base(), T: MAX_SIZE }) > 0, `T = MAX_SIZE (${MAX_SIZE}) is taken`);
+  t.throws(() => addon().bytesNeeded({ ...base(), T: MAX_SIZE + 1 }), { code: 'GOAL_INVALID', message: new RegExp(`\\[2, ${MAX_SIZE}\\]`) }, 'MAX_SIZE + 1 is not');
 });
 
 t.test('a getter that detaches an array fetched before it: a coded error, not a read of freed memory', async (t) => {

@@ -102,7 +102,8 @@ Napi::Float64Array doubles(Napi::Env env, Napi::Value v, const std::string& name
 
 Config parse_config(const Napi::Object& o) {
   Napi::Env env = o.Env();
-  constexpr int64_t kMax = int64_t(1) << 20;
+  // The range makes the conversion to int64 safe; check_config checks the rest.
+  constexpr int64_t kMax = goal::kMaxSize;
   Config c;
   c.N = integer(env, prop(o, "N"), "config.N", 1, kMax);
   c.I = integer(env, prop(o, "I"), "config.I", 1, kMax);
@@ -449,7 +450,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   uint32_t k = 0;
   for (const char* isa : {"base", "avx2", "avx512"})
     if (goal::cpu_isa_supported(isa)) isas.Set(k++, Napi::String::New(env, isa));
-  cpu.Set("isa", Napi::String::New(env, guarded(env, [] { return goal::cpu_isa(); })));
+  const char* isa = guarded(env, [] { return goal::cpu_isa(); });
+  cpu.Set("isa", Napi::String::New(env, isa));
+  cpu.Set("device", Napi::String::New(env, goal::cpu_device(isa)));
   cpu.Set("isas", isas);
   cpu.Set("threads", Napi::Number::New(env, std::thread::hardware_concurrency()));
   o.Set("cpu", cpu);
@@ -461,6 +464,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   if (ci.available) {
     cuda.Set("devices", Napi::Number::New(env, ci.count));
     cuda.Set("name", Napi::String::New(env, ci.name));
+    cuda.Set("device", Napi::String::New(env, goal::cuda_device(ci.name)));
     cuda.Set("computeCapability", Napi::String::New(env, std::to_string(ci.major) + "." + std::to_string(ci.minor)));
     cuda.Set("multiprocessors", Napi::Number::New(env, ci.sms));
     cuda.Set("memoryBytes", Napi::Number::New(env, ci.memory));

@@ -120,7 +120,7 @@ template <typename F>
 class CpuNet final : public Engine {
  public:
   CpuNet(const Config& c, const Inputs& in) : cfg_(c), isa_(choose_isa()), k_(kernels_for<F>(isa_)) {
-    device_ = std::string("cpu:") + isa_;
+    device_ = cpu_device(isa_);
     const double need = layout_bytes(c), have = physical_memory();
     if (need > 0.9 * have)
       throw Error("GOAL_ENOMEM", "a network of N=" + std::to_string(c.N) + " needs " + memory_text(need) +
@@ -313,12 +313,10 @@ int64_t noise_size(const Config& c) { return c.N * feedback_cols(c); }
 
 void check_config(const Config& c) {
   auto fail = [](const std::string& what) { throw Error("GOAL_INVALID", what); };
-  // Bounds that keep every product of sizes far from int64 overflow.
-  constexpr int64_t kMax = int64_t(1) << 20;
   auto size = [&](const char* name, int64_t v, int64_t lo) {
-    if (v < lo || v > kMax)
+    if (v < lo || v > kMaxSize)
       fail(std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " +
-           std::to_string(kMax) + "] (got " + std::to_string(v) + ")");
+           std::to_string(kMaxSize) + "] (got " + std::to_string(v) + ")");
   };
   size("N", c.N, 1);
   size("I", c.I, 1);

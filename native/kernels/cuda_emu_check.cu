@@ -70,7 +70,14 @@ Net make_net(uint64_t seed, int N, int T, int R, bool out, goal::DType dtype, do
   c.R = R;
   c.feedback = out ? goal::Feedback::out : goal::Feedback::spk;
   c.dtype = dtype;
+  // SPEC.md's defaults (src/params.ts holds them for the addon; this check builds Configs itself).
+  c.tau_m = 8;
+  c.tau_s = 2;
   c.tau_o = tau_o;
+  c.v_init = -4;
+  c.bias = -4;
+  c.reset = -20;
+  c.thr = 0;
   c.rec_lr = 5 / std::sqrt(double(N));
   c.out_lr = 0.0025 * 150 / N;
   auto normals = [&](size_t k, double scale) {

@@ -355,7 +355,7 @@ class CudaBatch final : public Batch {
   CudaBatch(const std::vector<Config>& c, const std::vector<Inputs>& in) : cfg_(c), K_(int(c.size())) {
     use_device();
     check(cudaGetDeviceProperties(&prop_, 0), "cudaGetDeviceProperties");
-    device_ = std::string("cuda:0 ") + prop_.name;
+    device_ = cuda_device(prop_.name);
     N_ = int(c[0].N);
     T_ = int(c[0].T);
     O_ = int(c[0].O);

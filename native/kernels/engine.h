@@ -26,15 +26,21 @@ class Error : public std::runtime_error {
 enum class DType { f32, f64 };
 enum class Feedback { spk, out };
 
+// Every field is set by the caller: the defaults live in src/params.ts alone (sizes and time
+// constants left at zero are refused by check_config).
 struct Config {
   int64_t N = 0, I = 0, O = 0, T = 0;
   int64_t R = 0;  // feedback rank; 0 = LTTS (spk only)
   Feedback feedback = Feedback::spk;
-  DType dtype = DType::f64;
-  double tau_m = 8, tau_s = 2, tau_o = 5;  // units of dt
-  double v_init = -4, bias = -4, reset = -20, thr = 0;
+  DType dtype = DType::f32;
+  double tau_m = 0, tau_s = 0, tau_o = 0;  // units of dt
+  double v_init = 0, bias = 0, reset = 0, thr = 0;
   double rec_lr = 0, out_lr = 0;
 };
+
+// The largest size (N, I, O, T, R) an engine takes: every product of sizes stays far from
+// int64 overflow. src/params.ts's MAX_SIZE is the same (test/binding.test.ts holds them so).
+constexpr int64_t kMaxSize = int64_t(1) << 20;
 
 // Initial matrices and the task, all float64 (converted to the engine's dtype once).
 struct Inputs {
@@ -121,6 +127,10 @@ struct CudaInfo {
   int runtime = 0, driver = 0;  // versions, e.g. 13000
 };
 CudaInfo cuda_info();
+
+// How a result names the device it ran on (an engine's device()), also before any engine exists.
+inline std::string cpu_device(const char* isa) { return std::string("cpu:") + isa; }
+inline std::string cuda_device(const std::string& name) { return "cuda:0 " + name; }
 
 // An amount of memory for a message: "1.5 GiB", or "12 MiB" below a GiB.
 inline std::string memory_text(double bytes) {
