@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
-import { appendLine, checkWritable, errnoCode, fileLines, shownPath, writeFileAtomic } from './io/files';
+import { appendLine, checkWritable, errnoCode, fileLines, isOpenStream, shownPath, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
 import { checkInteger, defaults, MAX_SEED, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
@@ -218,9 +218,12 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
     rows.push(checkRow(value, file, number));
   };
   try {
-    // A device may never end, a pipe without a writer never answers: results are files.
+    // A device may never end, and a named pipe without a writer never answers: results are
+    // files, or the pipe a shell opened for them (process substitution, /dev/fd/N).
     const st = fs.statSync(file);
-    if (!st.isFile()) throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: is ${st.isDirectory() ? 'a folder' : 'a device, a pipe or a socket'}, not a results file`);
+    if (!st.isFile() && !(st.isFIFO() && isOpenStream(file))) {
+      throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: is ${st.isDirectory() ? 'a folder' : 'a device, a pipe or a socket'}, not a results file`);
+    }
     for (const next of fileLines(file)) {
       take();
       line = next;

@@ -96,6 +96,13 @@ t.test('shards and merge', async (t) => {
   const device = goal(['sweep', 'merge', '/dev/zero', '--out', 'z.jsonl'], dir);
   t.equal(device.code, 2);
   t.equal(device.err, 'goal sweep merge: /dev/zero: is a device, a pipe or a socket, not a results file\n');
+  // A shell's pipe (bash's <(…), /dev/fd/N) is read; a named pipe, which may have no writer, is not.
+  const bash = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" sweep merge <(cat s1.jsonl) --out piped.jsonl`], { cwd: dir, encoding: 'utf8' });
+  if (bash.error) t.comment('bash not found: process substitution is not tried');
+  else {
+    t.equal(bash.status, 0, `merge <(cat s1.jsonl) ${bash.stderr}`);
+    t.equal(fs.readFileSync(path.join(dir, 'piped.jsonl'), 'utf8'), fs.readFileSync(path.join(dir, 's1.jsonl'), 'utf8'), 'the shard, as it was');
+  }
   t.equal(goal(['sweep', 'merge', 's1.jsonl', '', '--out', 'e.jsonl'], dir).err, 'goal sweep merge: a shard file name is empty\n');
   t.equal(goal(['sweep', 'merge', '-', '--out', 'e.jsonl'], dir).err, 'goal sweep merge: merge reads shard files by name, not standard input (-)\n');
   t.notOk(fs.existsSync(path.join(dir, 'e.jsonl')), 'nothing written');

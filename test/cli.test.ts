@@ -354,7 +354,11 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`--replay ${wrongShape}`, /W_hh must be a 40×40 matrix/],
     [`--replay ${path.join(FIXTURE_DIR, 'rank3-n40.json')} -N 5`, /--replay takes every parameter from its file; drop -N\/--n-rec$/m],
   ];
-  if (!gpu) cases.push(['-N 10 --backend cuda', /backend cuda is not available: .*; choose the cpu backend, or auto, which falls back to it$/m], ['-N 10 --gpu --backend cuda', /backend cuda is not available/]);
+  if (!gpu) {
+    cases.push(['-N 10 --backend cuda', /backend cuda is not available: .*; choose the cpu backend, or auto, which falls back to it$/m], ['-N 10 --gpu --backend cuda', /backend cuda is not available/]);
+    // --resample without a rank is a warning, but a refused run says why and nothing else.
+    cases.push(['-N 10 --resample --backend cuda', /^goal train: backend cuda is not available: [^\n]*\n$/]);
+  }
   cases.push(['-N 10 --gpu --backend cpu', /--gpu asks for the GPU; it contradicts --backend cpu/]);
   // Past one typed array (2³² entries up to Node 21) whatever the memory, else past any machine's memory (8 TB).
   cases.push(MAX_ARRAY === 2 ** 32
@@ -569,6 +573,12 @@ t.test('--replay - reads the fixture from standard input', async (t) => {
   const drop = (o: Record<string, unknown>) => ({ ...o, seconds: 0 });
   t.strictSame(drop(JSON.parse(piped.stdout)), drop(JSON.parse(named.out)), 'the same run as from the file');
   t.ok(Object.values(JSON.parse(piped.stdout).replay_check).every((c) => (c as { ok: boolean }).ok), 'and it matches the reference');
+  // A device would never end (/dev/zero): refused before it is read.
+  const zero = fs.openSync('/dev/zero', 'r');
+  const device = spawnSync(process.execPath, [BIN, 'train', '--replay', '-'], { stdio: [zero, 'pipe', 'pipe'], encoding: 'utf8' });
+  fs.closeSync(zero);
+  t.equal(device.status, 2);
+  t.equal(device.stderr, 'goal train: --replay -: standard input is a device, not a fixture; pipe or redirect a file into it\n');
   const empty = spawnSync(process.execPath, [BIN, 'train', '--replay', '-'], { input: '', encoding: 'utf8' });
   t.equal(empty.status, 2);
   t.match(empty.stderr, /^goal train: --replay -: not valid JSON/);

@@ -78,11 +78,16 @@ t.test('appendLine undoes a write that fails: no part of a line, no empty file l
   const files = path.join(__dirname, '..', 'dist', 'src', 'io', 'files.js');
   const script = `const { appendLine } = require(${JSON.stringify(files)});
     const tryAppend = (f, n) => { try { appendLine(f, 'x'.repeat(n)); return 'ok'; } catch (e) { return e.message; } };
-    console.log(JSON.stringify([tryAppend(process.argv[1], 100), tryAppend(process.argv[1], 8000), tryAppend(process.argv[2], 8000)]));`;
-  const r = spawnSync('sh', ['-c', 'ulimit -f 4 && trap "" XFSZ && exec "$0" -e "$1" "$2" "$3"', process.execPath, script,
-    path.join(dir, 'old.jsonl'), path.join(dir, 'new.jsonl')], { encoding: 'utf8' });
+    console.log(JSON.stringify([tryAppend(process.argv[1], 100), tryAppend(process.argv[1], 8000), tryAppend(process.argv[2], 8000),
+      tryAppend(process.argv[3], 8000)]));`;
+  // A link to a file not there yet: the file the open creates is removed, not the link.
+  fs.symlinkSync(path.join(dir, 'target.jsonl'), path.join(dir, 'link.jsonl'));
+  const r = spawnSync('sh', ['-c', 'ulimit -f 4 && trap "" XFSZ && exec "$0" -e "$1" "$2" "$3" "$4"', process.execPath, script,
+    path.join(dir, 'old.jsonl'), path.join(dir, 'new.jsonl'), path.join(dir, 'link.jsonl')], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
-  const [small, big, fresh] = JSON.parse(r.stdout) as string[];
+  const [small, big, fresh, linked] = JSON.parse(r.stdout) as string[];
+  t.match(linked, /cannot write it \(EFBIG\)/);
+  t.strictSame(fs.readdirSync(dir).sort(), ['link.jsonl', 'old.jsonl'], 'the link stays, the file it created is gone');
   t.equal(small, 'ok', 'a line within the limit is written');
   t.match(big, /cannot write it \(EFBIG\)/, 'a line past it fails');
   t.equal(fs.readFileSync(path.join(dir, 'old.jsonl'), 'utf8'), `${'x'.repeat(100)}\n`, 'and leaves the file as it was');

@@ -88,6 +88,10 @@ function readFixtureFile(file: string): string {
 async function readStdin(): Promise<string> {
   // isatty(0), not process.stdin.isTTY, which would open the stream in the wrong mode first.
   if (isatty(0)) throw new GoalError('GOAL_BAD_FIXTURE', '--replay -: reads the fixture from standard input, which is a terminal; pipe or redirect a file into it');
+  const st = fs.fstatSync(0);
+  if (st.isCharacterDevice() || st.isBlockDevice() || st.isDirectory()) {
+    throw new GoalError('GOAL_BAD_FIXTURE', `--replay -: standard input is ${st.isDirectory() ? 'a folder' : 'a device'}, not a fixture; pipe or redirect a file into it`);
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -166,9 +170,9 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     checkMemory(params, flagLabel);
   }
   if (savepath !== undefined) checkWritable(savepath, '-savepath', statsPickleBytes(params.epochs[1]));
-  warnings.forEach(warn);
   // Resolved here, not in train(): --gpu's fallback is told before the recap and the run.
-  const backend = chooseBackend(asked, warn);
+  const backend = chooseBackend(asked, (m) => warnings.push(m));
+  warnings.forEach(warn);
 
   const verbose = opts.verbose === true;
   if (verbose) recap(params, io);

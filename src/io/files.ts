@@ -12,6 +12,9 @@ export function errnoCode(err: unknown): string {
 /** The names of a process's open files. */
 const STREAM = /^\/dev\/(std(in|out|err)$|fd\/)|^\/proc\/[^/]+\/fd\//;
 
+/** A path naming a stream a process already has open (/dev/stdin, /dev/fd/63 of `<(…)`). */
+export const isOpenStream = (file: string): boolean => STREAM.test(file);
+
 /**
  * The file a write to `file` must land in: `file` itself, or where its chain of symbolic links
  * ends (so that the link stays a link and its target gets the data, as with `>`). Each link is
@@ -115,18 +118,20 @@ export function checkWritable(file: string, label: string, bytes = 0): void {
       fail(`is another user's file in the sticky folder ${shownPath(dir)}: it cannot be replaced; choose another name`);
     }
   }
-  // A full disk still takes an empty file: the probe holds what will be written (up to a
-  // few MiB; past that the file system's free space is asked), which a quota also refuses.
-  const free = (() => {
+  // A full disk still takes an empty file: the probe holds what will be written, which a
+  // quota also refuses. Past PROBE_BYTES the file system is asked for the rest, when it says
+  // (a pseudo file system has no blocks); root may also use the blocks kept for it.
+  if (bytes > PROBE_BYTES) {
+    let free = Infinity;
     try {
       const fsStat = fs.statfsSync(dir);
-      // A pseudo file system (/proc) has no blocks at all: it does not say, the probe does.
-      return fsStat.blocks > 0 ? fsStat.bavail * fsStat.bsize : Infinity;
+      const blocks = process.getuid?.() === 0 ? fsStat.bfree : fsStat.bavail;
+      if (fsStat.blocks > 0) free = blocks * fsStat.bsize;
     } catch {
-      return Infinity; // not told: the probe alone decides
+      // not told: the probe alone decides
     }
-  })();
-  if (bytes > free) fail(`the disk holding it has ${sizeText(free)} free, and it takes ${sizeText(bytes)}`);
+    if (bytes > free) fail(`the disk holding it has ${sizeText(free)} free, and it takes ${sizeText(bytes)}`);
+  }
   const probe = tempName(target);
   let fd = -1;
   try {
@@ -134,6 +139,7 @@ export function checkWritable(file: string, label: string, bytes = 0): void {
   } catch (err) {
     fail(`cannot create files in folder ${shownPath(dir)} (${errnoCode(err)})`);
   }
+  let failed: unknown;
   try {
     const part = Math.min(bytes, PROBE_BYTES);
     if (part > 0) {
@@ -141,11 +147,15 @@ export function checkWritable(file: string, label: string, bytes = 0): void {
       fs.fsyncSync(fd);
     }
   } catch (err) {
-    fail(`cannot write ${sizeText(bytes)} in folder ${shownPath(dir)} (${errnoCode(err)})`);
-  } finally {
-    fs.closeSync(fd);
-    removeTemp(probe);
+    failed = err;
   }
+  try {
+    fs.closeSync(fd); // a network file system may report a full quota only here
+  } catch (err) {
+    failed ??= err;
+  }
+  removeTemp(probe);
+  if (failed !== undefined) fail(`cannot write ${sizeText(bytes)} in folder ${shownPath(dir)} (${errnoCode(failed)})`);
 }
 
 /** The most a write check writes for real. */
@@ -215,23 +225,27 @@ export function sameFile(a: string, b: string): boolean {
 }
 
 /**
- * Appends one line to `file` in a single write (O_APPEND: whole lines, even with several
- * writers). A write that fails (a full disk) is undone: no part of a line, and no empty file
- * where there was none, is left behind.
+ * Appends one line to `file` in a single write (O_APPEND: whole lines). A write that fails (a
+ * full disk) is undone: no part of a line, and no empty file where there was none, is left
+ * behind. The undoing cuts the file back to its size before the write, so it assumes one
+ * writer, as a results file's lock makes sure.
  */
 export function appendLine(file: string, line: string): void {
   try {
     const existed = fs.existsSync(file);
     const fd = fs.openSync(file, 'a');
+    let created: string | null = null;
     let size = -1;
     try {
+      // What the open created, a link's target included (removing the link would leave it).
+      if (!existed) created = fs.realpathSync(file);
       size = fs.fstatSync(fd).size;
       writeAll(fd, Buffer.from(line.endsWith('\n') ? line : `${line}\n`));
       fs.fsyncSync(fd);
     } catch (err) {
       try {
         if (size >= 0) fs.ftruncateSync(fd, size);
-        if (!existed) fs.rmSync(file, { force: true });
+        if (created !== null) fs.rmSync(created, { force: true });
       } catch {
         // the write's error is the one to report
       }
