@@ -137,8 +137,8 @@ function badRow(file: string, line: number, why: string): never {
  * summary reads, with values a run can give (NaN, or the null JSON writes for it, where a run
  * diverged).
  */
-function rowProblem(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'is not a JSON object';
+function rowProblem(value: unknown, object = 'a JSON object'): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `is not ${object}`;
   const r = value as Record<string, unknown>;
   const num = (x: unknown) => typeof x === 'number' || x === null;
   const count = (least: number) => (x: unknown) => Number.isSafeInteger(x) && (x as number) >= least;
@@ -187,8 +187,8 @@ function checkRowsArg(rows: unknown, where: string): asserts rows is readonly Sw
   if (!Array.isArray(rows)) fail(`rows must be an array of sweep rows (got ${show(rows)})`);
   const arr = rows as unknown[];
   for (let i = 0; i < arr.length; i++) {
-    const why = rowProblem(arr[i]);
-    if (why !== null) fail(`rows[${i}] ${why.replace('is not a JSON object', 'is not an object')}`);
+    const why = rowProblem(arr[i], 'an object');
+    if (why !== null) fail(`rows[${i}] ${why}`);
   }
 }
 
@@ -305,6 +305,7 @@ const byNumber = (a: number, b: number): number => a - b;
  * The grid in a fixed order (rank, then τ⋆, then seed, each ascending whatever the order of the
  * lists, so that a shard k/n runs the same points however they were written), every point
  * checked; of a shard k/n only the points it runs (every n-th, from the k-th) are made.
+ * `warn` is the caller's to hold until its own checks have passed.
  */
 function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller, warn: (message: string) => void,
   shard = { k: 1, n: 1 }, shardName = 'shard'): Plan {
@@ -332,13 +333,12 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
     checkInteger('seed', seed, 0, MAX_SEED, label);
   }
   const points: Point[] = [], cells: ResolvedParams[] = [];
-  const warnings: string[] = []; // told after the checks below (warn tells each once)
   let index = 0;
   const seeds = [...o.seeds].sort(byNumber);
   for (const rank of [...o.ranks].sort(byRank))
     for (const tau_o of [...o.taus].sort(byNumber)) {
       const r = resolveParams({ ...o.base, rank: rank === 'ltts' ? null : rank, tauO: tau_o, seed: o.seeds[0] }, label);
-      for (const m of r.warnings) warnings.push(rank === 'ltts' ? `LTTS points: ${m}` : m);
+      for (const m of r.warnings) warn(rank === 'ltts' ? `LTTS points: ${m}` : m);
       cells.push(r.params);
       for (const seed of seeds) if (index++ % n === k - 1) points.push(new Point(rank, tau_o, seed, r.params));
     }
@@ -354,7 +354,6 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   // A seed whose target is degenerate fails now, before any warning and before any point trains
   // (the target depends on the seed and the sizes alone: the first cell stands for all).
   for (const seed of o.seeds) checkTarget({ ...cells[0], seed }, label);
-  warnings.forEach(warn);
   return { size, cells, points };
 }
 

@@ -21,7 +21,6 @@ constexpr size_t kAlign = 64;
 
 int64_t feedback_cols(const Config& c) { return c.feedback == Feedback::out ? c.R : c.N; }
 
-
 // Element counts of every array of one network, in allocation order.
 struct Layout {
   int64_t W_ih, W_hh, W_ho, W_trg, targ, clock, r_targ, Bt, P, D;
@@ -68,7 +67,6 @@ double physical_memory() {
   const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && size > 0 ? double(pages) * double(size) : INFINITY;
 }
-
 
 template <typename F>
 const Kernels<F>* kernels_for(const char* isa);

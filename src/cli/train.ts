@@ -79,7 +79,7 @@ function aboutFixture<T>(file: string, check: () => T): T {
 }
 
 function readFixtureFile(file: string): string {
-  if (isDevice(file)) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is a device, not a fixture file`);
+  if (isDevice(fs.statSync(file))) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is a device, not a fixture file`);
   return fs.readFileSync(file, 'utf8');
 }
 
@@ -89,7 +89,7 @@ async function readStdin(): Promise<string> {
   // isatty(0), not process.stdin.isTTY, which would open the stream in the wrong mode first.
   if (isatty(0)) throw new GoalError('GOAL_BAD_FIXTURE', '--replay -: reads the fixture from standard input, which is a terminal; pipe or redirect a file into it');
   const st = fs.fstatSync(0);
-  if (st.isCharacterDevice() || st.isBlockDevice() || st.isDirectory()) {
+  if (isDevice(st) || st.isDirectory()) {
     throw new GoalError('GOAL_BAD_FIXTURE', `--replay -: standard input is ${st.isDirectory() ? 'a folder' : 'a device'}, not a fixture; pipe or redirect a file into it`);
   }
   const chunks: Buffer[] = [];

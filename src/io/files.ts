@@ -258,11 +258,8 @@ export function appendLine(file: string, line: string): void {
   }
 }
 
-/** A device file (/dev/zero, a disk): it may never end, so it is refused rather than read. */
-export function isDevice(file: string): boolean {
-  const st = fs.statSync(file);
-  return st.isCharacterDevice() || st.isBlockDevice();
-}
+/** A device (/dev/zero, a disk): it may never end, so it is refused rather than read. */
+export const isDevice = (st: fs.Stats): boolean => st.isCharacterDevice() || st.isBlockDevice();
 
 /**
  * The lines of `file`, split at '\n' as String.split does (the piece after the last newline
