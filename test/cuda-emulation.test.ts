@@ -3,6 +3,9 @@
 // per GPU thread, real barriers, shared memory of exactly the launch's size) and compares every
 // phase with the CPU engine: the block path bit for bit, the grid path within its stated
 // tolerance, batches against their networks alone. This runs it on every machine with g++ ≥ 11.
+// GOAL_EMU_SANITIZE=thread (a missing barrier is a data race; ~15 min on 2 cores) or
+// =address,undefined (an overrun of a launch's shared memory; ~2 min) builds it with that
+// sanitizer, which fails the run on any report.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,9 +17,15 @@ const gxx = spawnSync('g++', ['-dumpversion'], { encoding: 'utf8' });
 const major = gxx.status === 0 ? parseInt(gxx.stdout, 10) : 0;
 const skip = major >= 11 ? false : `g++ ≥ 11 (C++20 <barrier>) not found${major ? ` (g++ ${major})` : ''}`;
 
-t.test('the CUDA engine under emulation equals the CPU engine', { skip, timeout: 600_000 }, async (t) => {
+const sanitize = process.env.GOAL_EMU_SANITIZE ?? '';
+const sanitizer = sanitize ? ['-g', `-fsanitize=${sanitize}`, '-fno-sanitize-recover=all'] : [];
+// The runner's per-file timeout (package.json) is for the plain build; a sanitizer's is longer.
+if (sanitize) t.setTimeout(1_800_000);
+const name = `the CUDA engine under emulation equals the CPU engine${sanitize ? ` (-fsanitize=${sanitize})` : ''}`;
+
+t.test(name, { skip, timeout: sanitize ? 1_800_000 : 600_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-emu-'));
-  const flags = ['-std=c++20', '-O1', '-pthread', '-ffp-contract=off', '-fno-strict-aliasing', '-Inative/kernels'];
+  const flags = ['-std=c++20', '-O1', '-pthread', '-ffp-contract=off', '-fno-strict-aliasing', '-Inative/kernels', ...sanitizer];
   const run = (args: string[]) => spawnSync('g++', [...flags, ...args], { cwd: root, encoding: 'utf8' });
   const objects: string[] = [];
   for (const isa of ['base', 'avx2', 'avx512']) {
@@ -29,13 +38,18 @@ t.test('the CUDA engine under emulation equals the CPU engine', { skip, timeout:
   const b = run(['-DGOAL_CUDA_EMU', '-x', 'c++', 'native/kernels/cuda_emu_check.cu', '-x', 'none',
     'native/kernels/cpu_engine.cpp', 'native/kernels/cpu_batch.cpp', ...objects, '-o', exe]);
   t.equal(b.status, 0, `the emulation check compiles ${b.stderr}`);
+  // What a failure shows: a sanitizer's own error and summary lines, else the last lines printed.
+  const gist = (r: { stdout: string; stderr: string }, n: number) => {
+    const lines = `${r.stdout}${r.stderr}`.trim().split('\n');
+    const reports = lines.filter((l) => /^(==\d+==ERROR|WARNING|SUMMARY): \w+Sanitizer|runtime error:/.test(l));
+    return (reports.length ? reports.slice(0, n) : lines.slice(-n)).join('\n');
+  };
   const r = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2' } });
-  const tail = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-6).join('\n');
-  t.equal(r.status, 0, `it passes:\n${tail}`);
+  t.equal(r.status, 0, `it passes:\n${gist(r, 6)}`);
   t.match(r.stdout, /all checks passed/);
   // A driver that refuses a cooperative launch the occupancy API allowed: planned again, same numbers.
   const refused = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2', GOAL_EMU_COOP_SMS: '1', GOAL_EMU_GRID_ONLY: '1' } });
-  t.equal(refused.status, 0, `a refused grid launch is planned again:\n${`${refused.stdout}${refused.stderr}`.trim().split('\n').slice(-4).join('\n')}`);
+  t.equal(refused.status, 0, `a refused grid launch is planned again:\n${gist(refused, 4)}`);
   t.match(refused.stdout, /all checks passed/);
   fs.rmSync(dir, { recursive: true });
 });
