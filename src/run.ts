@@ -264,6 +264,16 @@ export function warnVia(onWarning: ((message: string) => unknown) | undefined): 
   return { warn, settle: async () => void (await Promise.all(pending)) };
 }
 
+/** `say`, but each message only the first time: warnings that several steps (or points) give alike. */
+export function onceEach(say: (message: string) => void): (message: string) => void {
+  const said = new Set<string>();
+  return (message) => {
+    if (said.has(message)) return;
+    said.add(message);
+    say(message);
+  };
+}
+
 /** Runs the caller's callback; what it throws is marked as the caller's. */
 async function callerCode<T>(callback: () => T | Promise<T>): Promise<T> {
   try {

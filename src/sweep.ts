@@ -10,7 +10,7 @@ import { GoalError } from './errors';
 import { appendLine, checkWritable, errnoCode, fileLines, isOpenStream, shownPath, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
 import { checkInteger, defaults, MAX_SEED, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
-import { checkRunOptions, median, networkBytes, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
+import { checkRunOptions, median, networkBytes, onceEach, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
 export type SweepRank = number | 'ltts';
@@ -393,12 +393,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   }
   const { warn: warnEach, settle } = warnVia(o.onWarning);
   // A grid's points say the same things (a readout that diverges at every seed): each once.
-  const told = new Set<string>();
-  const warn = (message: string) => {
-    if (told.has(message)) return;
-    told.add(message);
-    warnEach(message);
-  };
+  const warn = onceEach(warnEach);
   const name = o.optionLabel ?? ((x: SweepOptionName) => x);
   const usage = (message: string): never => {
     throw new GoalError('GOAL_USAGE', message);

@@ -312,7 +312,7 @@ struct NetLayout {
     Bt = take(R * N * f);
     const bool out = cfg.feedback == Feedback::out;
     P = take(out ? T * R * f : 0);
-    D = take(dense_feedback(int(N), int(R), out) ? N * size_t(pitch) * f : 0);
+    D = take(dense_feedback(int64_t(N), int64_t(R), out) ? N * size_t(pitch) * f : 0);
     Q = take(T * N * f);
     err = take(T * O * f);
     m = take(f);
@@ -368,7 +368,7 @@ class CudaBatch final : public Batch {
     ntiles_ = (N_ + gpu::kTile - 1) / gpu::kTile;
     for (const Config& x : c) {
       const bool out = x.feedback == Feedback::out;
-      if (x.R > 0 && !dense_feedback(N_, int(x.R), out)) Rfac_ = std::max(Rfac_, int(x.R));
+      if (x.R > 0 && !dense_feedback(N_, x.R, out)) Rfac_ = std::max(Rfac_, int(x.R));
     }
     if (!grid_path_) plan_block_groups();
     streams_.create(std::max<size_t>(1, groups_.size()));  // before the uploads, which go on streams_[0]

@@ -14,7 +14,6 @@ import { ENDED, type Io } from './io';
 /** The parameters a sweep varies, and the options that give their values. */
 const GRID_PARAMS: readonly [ParamName, string][] = [['rank', '--ranks'], ['tauO', '--taus'], ['seed', '--seeds']];
 
-
 function list(flag: string, text: string, item: (x: string) => number | SweepRank): (number | SweepRank)[] {
   // One trailing comma is allowed (`7,` is the list of one seed 7); other empty items are typos.
   const parts = text.replace(/,\s*$/, '').split(',').map((x) => x.trim());

@@ -12,7 +12,7 @@ import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { checkTaskLength, train } from '../train';
-import { checkMemory, type EpochInfo } from '../run';
+import { checkMemory, onceEach, type EpochInfo } from '../run';
 import { addParamOptions, checkArgs, chosenBackend, flagLabel, once, resolveOptions } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type EndSignal, type Io } from './io';
@@ -132,11 +132,7 @@ function recap(p: ResolvedParams, io: Io): void {
 
 async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> {
   // Params are resolved here (to check them first) and again by train(): say each warning once.
-  const said = new Set<string>();
-  const warn = (m: string) => {
-    if (!said.has(m)) io.err(`goal: warning: ${m}\n`);
-    said.add(m);
-  };
+  const warn = onceEach((m) => io.err(`goal: warning: ${m}\n`));
   // Everything that can be checked is checked before any training starts.
   const asked = chosenBackend(opts, DEFAULT_BACKEND.train);
   const savepath = opts.savepath as string | undefined;
