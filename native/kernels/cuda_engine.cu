@@ -289,7 +289,7 @@ size_t pad(size_t bytes) { return (bytes + kPad - 1) / kPad * kPad; }
 // initial matrices and the task) is uploaded in one copy; everything else starts at zero.
 struct NetLayout {
   size_t W_ih, W_hh, W_ho, W_trg, targ, clock, head;
-  size_t r_targ, Bt, P, D, Q, err, m, Z_targ, Z, WT, v, z, h, e, q, c, g, xs, xh, xu, mask, umask, part, a, dz, rows;
+  size_t r_targ, Bt, P, D, Q, xin, err, m, Z_targ, Z, WT, v, z, h, e, q, c, g, xs, xh, xu, mask, umask, part, a, dz, rows;
   size_t bytes;
 
   NetLayout(const Config& cfg, size_t f, bool grid_path, bool wt_global, int pitch, int ntiles) {
@@ -314,6 +314,7 @@ struct NetLayout {
     P = take(out ? T * R * f : 0);
     D = take(dense_feedback(int64_t(N), int64_t(R), out) ? N * size_t(pitch) * f : 0);
     Q = take(T * N * f);
+    xin = take(grid_path ? 0 : (T - 1) * N * f);
     err = take(T * O * f);
     m = take(f);
     Z_targ = take(T * N);
@@ -792,6 +793,7 @@ class CudaBatch final : public Batch {
       n.P = arr(L.P);
       n.D = arr(L.D);
       n.Q = arr(L.Q);
+      n.xin = arr(L.xin);
       n.err = arr(L.err);
       n.m = arr(L.m);
       n.margin = reinterpret_cast<Bits*>(mem + at_margins) + k;

@@ -87,6 +87,7 @@ struct DevNet {
   F v_init, bias, reset, thr, rec_lr, out_lr;
   F *W_ih, *W_hh, *W_ho, *W_trg, *targ, *clock;
   F *r_targ, *Bt, *P, *D, *Q, *err;
+  F* xin;  // (T−1)×N: x_t@W_ih, the clock's input, the same in every epoch (block path)
   F* m;  // LTTS: D = m·Identity
   typename Ordered<F>::type* margin;
   uint8_t *Z_targ, *Z;
@@ -323,6 +324,70 @@ __device__ __forceinline__ F update_sum_nonzero(F acc, const F* s, const F* h, F
   return acc;
 }
 
+// The block path's group helpers: rows [j0, j0 + rows) of one 32-row group, read with 16-byte
+// vectors (every array 16-byte aligned at j0). With kSkip a zero term is skipped as the CPU skips it,
+// by a select rather than a branch: bit for bit the same (no 0·∞, no −0 + 0), and the group
+// keeps its vector loads when a few of its units are silent, as most groups have some.
+
+// acc + Σ u_j·d[j] (cpu: rows with u_j = 0 skipped).
+template <typename F, bool kSkip>
+__device__ __forceinline__ F dot_group(F acc, const F* u, const F* d, int j0, int rows) {
+  constexpr int V = 16 / int(sizeof(F));
+  const int vrows = rows / V * V;
+#pragma unroll
+  for (int jj = 0; jj < kWarp; jj += V) {
+    if (jj < vrows) {
+      F uv[V], dv[V];
+      ldv(u + j0 + jj, uv);
+      ldv(d + j0 + jj, dv);
+#pragma unroll
+      for (int k = 0; k < V; ++k) acc = (!kSkip || uv[k] != F(0)) ? acc + uv[k] * dv[k] : acc;
+    }
+  }
+  for (int j = j0 + vrows; j < j0 + rows; ++j) {
+    const F uj = u[j];
+    acc = (!kSkip || uj != F(0)) ? acc + uj * d[j] : acc;
+  }
+  return acc;
+}
+
+// W[j,i] += s_j·g_i, then acc + Σ h_j·W[j,i] with the updated weight (cpu update_and_project),
+// w[j] being W[j,i]: a row with s_j = 0 keeps its weight, one with h_j = 0 adds nothing. Loads
+// of 8 rows come before their stores (the compiler cannot tell w from s and h apart).
+template <typename F, bool kSkip>
+__device__ __forceinline__ F update_group(F acc, const F* s, const F* h, F* w, F g, int j0, int rows) {
+  constexpr int V = 16 / int(sizeof(F));
+  const int rows8 = rows / 8 * 8;
+#pragma unroll
+  for (int jb = 0; jb < kWarp; jb += 8) {
+    if (jb < rows8) {
+      const int j = j0 + jb;
+      F sv[8], hv[8], wv[8];
+#pragma unroll
+      for (int x = 0; x < 8; x += V) {
+        ldv(s + j + x, sv + x);
+        ldv(h + j + x, hv + x);
+        ldv(w + j + x, wv + x);
+      }
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {
+        const F x = (!kSkip || sv[k] != F(0)) ? wv[k] + sv[k] * g : wv[k];
+        wv[k] = x;
+        acc = (!kSkip || hv[k] != F(0)) ? acc + hv[k] * x : acc;
+      }
+#pragma unroll
+      for (int x = 0; x < 8; x += V) stv(w + j + x, wv + x);
+    }
+  }
+  for (int j = j0 + rows8; j < j0 + rows; ++j) {
+    const F sj = s[j], hj = h[j];
+    const F x = (!kSkip || sj != F(0)) ? w[j] + sj * g : w[j];
+    w[j] = x;
+    acc = (!kSkip || hj != F(0)) ? acc + hj * x : acc;
+  }
+  return acc;
+}
+
 // Σ over the 32 lanes in a fixed tree; the total lands in lane 0.
 template <typename T>
 __device__ __forceinline__ T warp_sum(T x) {
@@ -336,16 +401,22 @@ __device__ __forceinline__ F warp_min(F x) {
   return x;
 }
 
-// x@W_ih + c + bias (+ d with the drive) for unit i at step t, as cpu integrate() sums it.
-template <typename F, bool kDrive>
-__device__ __forceinline__ F input_current(const DevNet<F>& n, int t, int i, F c, F d) {
+// x_t@W_ih for unit i (cpu integrate(): inputs at 0 skipped).
+template <typename F>
+__device__ __forceinline__ F clock_input(const DevNet<F>& n, int t, int i) {
   const F* x = n.clock + int64_t(t) * n.I;
   F xin = F(0);
   for (int k = 0; k < n.I; ++k) {
     const F xk = x[k];
     if (xk != F(0)) xin = xin + xk * n.W_ih[int64_t(k) * n.N + i];
   }
-  F in = xin + c + n.bias;
+  return xin;
+}
+
+// x@W_ih + c + bias (+ d with the drive) for unit i at step t, as cpu integrate() sums it.
+template <typename F, bool kDrive>
+__device__ __forceinline__ F input_current(const DevNet<F>& n, int t, int i, F c, F d) {
+  F in = clock_input(n, t, i) + c + n.bias;
   if (kDrive) in = in + d;
   return in;
 }
@@ -482,7 +553,6 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
   const bool dense = n.dense != 0;
   const int i = threadIdx.x, NT = blockDim.x, NW = NT / kWarp, lane = i % kWarp, warp = i / kWarp;
   const bool own = i < N;
-  constexpr int V = 16 / int(sizeof(F));
   const BlockLayout L = block_layout(N, pitch, size_t(fb_elems), Rmax, kW, kFb, sizeof(F));
   unsigned char* sm = smem_base();
   F* WT = kW ? reinterpret_cast<F*>(sm + L.WT) : n.WT;
@@ -505,6 +575,10 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
     for (int idx = i; idx < count; idx += NT) fb[idx] = src[idx];
   }
   for (int idx = i; idx < 2 * NT; idx += NT) xs[idx] = xh[idx] = u[idx] = F(0);
+  // The clock's input once per launch, each thread its own unit's (it alone reads them): in the
+  // step loop it is then one load, issued a step ahead, instead of a chain of dependent ones.
+  if (own)
+    for (int t = 0; t + 1 < T; ++t) n.xin[int64_t(t) * N + i] = clock_input(n, t, i);
   __syncthreads();
 
   const F m = R == 0 ? *n.m : F(0);
@@ -513,7 +587,7 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
   for (int ep = 0; ep < epochs; ++ep) {
     F v = n.v_init, z = F(0), h = F(0), e = F(0), q = F(0), c = F(0);
     int diff = 0;
-    F rt_next = F(0);
+    F rt_next = F(0), xt_next = F(0);
     uint8_t zt_next = 0;
     if (own) {
       // The reference zeroes the diagonal after step 0's update, which adds nothing to weights
@@ -524,6 +598,7 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
       n.Q[i] = q;  // r_0 = (1 − a_o) Z_0 = q at the start
       rt_next = n.r_targ[N + i];
       zt_next = n.Z_targ[N + i];
+      xt_next = n.xin[i];
     }
     h = trace(n.a_s, n.b_s, h, z);
     e = trace(n.a_m, n.b_m, e, h);
@@ -535,16 +610,17 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
       F* u_b = u + (t & 1) * NT;
       unsigned* mask_b = mask + (t & 1) * NW;
       unsigned* umask_b = umask + (t & 1) * NW;
-      const F rt = rt_next;
+      const F rt = rt_next, xt = xt_next;
       const uint8_t zt = zt_next;
       F g = F(0);
       bool full = false, unz = false;
       if (own) {
-        if (!last) {  // next step's r* and Z* rows, fetched a step ahead
+        if (!last) {  // next step's r*, Z* and clock input, fetched a step ahead
           rt_next = n.r_targ[int64_t(t + 2) * N + i];
           zt_next = n.Z_targ[int64_t(t + 2) * N + i];
+          xt_next = n.xin[int64_t(t + 1) * N + i];
         }
-        step_unit(n, input_current<F, false>(n, t, i, c, F(0)), v, z, margin);
+        step_unit(n, xt + c + n.bias, v, z, margin);  // input_current()'s sum
         const uint8_t zb = z != F(0);
         n.Z[int64_t(t + 1) * N + i] = zb;
         diff += zb != zt;
@@ -576,26 +652,8 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
           F gg = F(0);
           for (int j0 = 0; j0 < N; j0 += kWarp) {
             const int rows = group_rows(j0, N);
-            if (all_rows(umask_b[j0 / kWarp], rows)) {
-              const int vrows = rows / V * V;
-#pragma unroll
-              for (int jj = 0; jj < kWarp; jj += V) {
-                if (jj < vrows) {
-                  F uv[V], dv[V];
-                  ldv(u_b + j0 + jj, uv);
-                  ldv(d + j0 + jj, dv);
-#pragma unroll
-                  for (int kk = 0; kk < V; ++kk) gg = gg + uv[kk] * dv[kk];
-                }
-              }
-              for (int j = j0 + vrows; j < j0 + rows; ++j) gg = gg + u_b[j] * d[j];
-            } else {
-              const int j1 = j0 + rows;
-              for (int j = j0; j < j1; ++j) {
-                const F uj = u_b[j];
-                if (uj != F(0)) gg = gg + uj * d[j];
-              }
-            }
+            gg = all_rows(umask_b[j0 / kWarp], rows) ? dot_group<F, false>(gg, u_b, d, j0, rows)
+                                                     : dot_group<F, true>(gg, u_b, d, j0, rows);
           }
           g = gg * sigmoid_prime(v);
         }
@@ -629,38 +687,8 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
         F cc = F(0);
         for (int j0 = 0; j0 < N; j0 += kWarp) {
           const int rows = group_rows(j0, N);
-          if (all_rows(mask_b[j0 / kWarp], rows)) {  // every row has s ≠ 0 and h ≠ 0: no branches
-            // 8 rows at a time, loads before stores (the compiler cannot tell W from xs, xh).
-            const int rows8 = rows / 8 * 8;
-#pragma unroll
-            for (int jb = 0; jb < kWarp; jb += 8) {
-              if (jb < rows8) {
-                const int j = j0 + jb;
-                F sv[8], hv[8], wv[8];
-#pragma unroll
-                for (int x = 0; x < 8; x += V) {
-                  ldv(xs_b + j + x, sv + x);
-                  ldv(xh_b + j + x, hv + x);
-                  ldv(w + j + x, wv + x);
-                }
-#pragma unroll
-                for (int kk = 0; kk < 8; ++kk) {
-                  const F x = wv[kk] + sv[kk] * g;
-                  wv[kk] = x;
-                  cc = cc + hv[kk] * x;
-                }
-#pragma unroll
-                for (int x = 0; x < 8; x += V) stv(w + j + x, wv + x);
-              }
-            }
-            for (int j = j0 + rows8; j < j0 + rows; ++j) {
-              const F x = w[j] + xs_b[j] * g;
-              w[j] = x;
-              cc = cc + xh_b[j] * x;
-            }
-          } else {
-            cc = update_sum_nonzero(cc, xs_b, xh_b, w + j0, 1, g, j0, j0 + rows);
-          }
+          cc = all_rows(mask_b[j0 / kWarp], rows) ? update_group<F, false>(cc, xs_b, xh_b, w, g, j0, rows)
+                                                  : update_group<F, true>(cc, xs_b, xh_b, w, g, j0, rows);
         }
         if (!last) {
           c = cc;
