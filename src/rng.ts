@@ -107,7 +107,7 @@ export function allocate(count: number): Float64Array {
 }
 
 /** Normals drawn between two pauses of a sliced draw: about 20 ms of work. */
-const SLICE = 1 << 19;
+export const SLICE = 1 << 19;
 
 /** Runs a sliced draw to its end at once. */
 export function drain<T>(draw: Generator<void, T>): T {

@@ -409,7 +409,9 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
     // Stopped during the last readout call: no feedback is drawn (N² normals) for nothing.
     if (!aborted && nRecurrent > 0 && options.signal?.aborted) aborted = true;
-    if (!aborted) {
+    // Without recurrent epochs the feedback is built only for a caller that reads it (replay):
+    // a dense D costs N²·R.
+    if (!aborted && (nRecurrent > 0 || plan.keep)) {
       let noise = await Promise.all(nets.map((n) => n.noise()));
       await eng.feedback(noise);
       if (!resample) noise = []; // no longer needed: let it go

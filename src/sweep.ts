@@ -197,9 +197,10 @@ const ROW_START = '{"rank":';
 
 /**
  * Reads a JSON Lines results file, every row checked. A torn last line (a crash mid-append:
- * the start of a row, no newline) is dropped (`torn`); a last row without its newline is kept
- * (`unterminated`: appending to the file needs one first). Anything else that is not a row is
- * an error, so that --resume never rewrites a file it did not write.
+ * the start of a row, no newline, or zero bytes where it should be) is dropped (`torn`); a last
+ * row without its newline is kept (`unterminated`: the file needs rewriting before an append).
+ * Anything else that is not a row is an error, so that --resume never rewrites a file it did
+ * not write.
  */
 export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unterminated: boolean } {
   if (typeof file !== 'string' || file === '') throw new GoalError('GOAL_INVALID_OPTION', `readRows(file): file must be a file name (got ${show(file)})`);
@@ -233,8 +234,10 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
     if (err instanceof GoalError) throw err;
     throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: cannot read it (${errnoCode(err)})`);
   }
-  const tail = line!;
-  let torn = false;
+  // A machine that crashed mid-append may leave the file's new length filled with zero bytes.
+  const tail = line!.replace(/\0+$/, '');
+  const zeros = tail.length < line!.length;
+  let torn = zeros && tail === '';
   if (tail !== '' && (tail.startsWith(ROW_START) || ROW_START.startsWith(tail))) {
     try {
       JSON.parse(tail);
@@ -242,8 +245,9 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
       torn = true;
     }
   }
+  line = tail;
   if (!torn) take();
-  return { rows, torn, unterminated: !torn && tail.trim() !== '' };
+  return { rows, torn, unterminated: !torn && (zeros || tail.trim() !== '') };
 }
 
 function tornLine(file: string): string {
@@ -351,9 +355,6 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
     // A row is the end of the recurrent phase (mse_final, dz_final, t_conv): none without it.
     throw new GoalError('GOAL_INVALID_PARAM', `${label('epochs')} must give a sweep at least one recurrent epoch (got ${readout} ${recurrent})`, 'epochs');
   }
-  // A seed whose target is degenerate fails now, before any warning and before any point trains
-  // (the target depends on the seed and the sizes alone: the first cell stands for all).
-  for (const seed of o.seeds) checkTarget({ ...cells[0], seed }, label);
   return { size, cells, points };
 }
 
@@ -431,6 +432,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const held: string[] = [];
   const later = (message: string) => void held.push(message);
   const grid = plan({ ...o, ranks }, label, later, o.shard, name('shard'));
+  // A seed whose target is degenerate fails now, before any warning and before any point trains
+  // (the target depends on the seed and the sizes alone: the first cell stands for all).
+  for (const seed of o.seeds) await checkTarget({ ...grid.cells[0], seed }, label, o.signal);
   const points = grid.points;
   if (o.shard && !points.length) {
     later(`${name('shard')} ${o.shard.k}/${o.shard.n} holds none of this grid's ${plural(grid.size, 'point')} (its ${name('out')}, if any, is left empty)`);

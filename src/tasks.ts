@@ -1,7 +1,7 @@
 // The ND-trajectory task of SPEC.md "The task": a smooth target y* and a clock input x.
 import { GoalError } from './errors';
 import { checkInteger, MAX_SIZE, show, type ParamName } from './params';
-import { allocate, Rng } from './rng';
+import { allocate, drain, Rng, SLICE } from './rng';
 
 /** A row-major matrix. */
 export interface Matrix {
@@ -24,9 +24,18 @@ const size = (name: ParamName, value: unknown, lo: number): number => checkInteg
  * the first 8 steps zeroed; the whole array divided by its (signed) maximum.
  */
 export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
+  return drain(targetInSlices(tSeq, nOut, rng));
+}
+
+/** Target entries between two pauses of targetInSlices (four sines each). */
+const TARGET_SLICE = SLICE / 4;
+
+/** buildTarget as a sliced draw (drainAsync): a long task leaves the event loop free. */
+export function* targetInSlices(tSeq: number, nOut: number, rng: Rng): Generator<void, Matrix> {
   const T = size('tSeq', tSeq, 2), O = size('nOut', nOut, 1);
   if (!(rng instanceof Rng)) throw new GoalError('GOAL_INVALID_PARAM', `buildTarget(tSeq, nOut, rng): rng must be an Rng (got ${show(rng)})`);
   const data = allocate(T * O);
+  let work = 0;
   for (let o = 0; o < O; o++) {
     const A = TARGET_FREQUENCIES.map(() => rng.uniform());
     const P = TARGET_FREQUENCIES.map(() => 2 * Math.PI * rng.uniform());
@@ -35,6 +44,7 @@ export function buildTarget(tSeq: number, nOut: number, rng: Rng): Matrix {
       let y = 0;
       for (let q = 0; q < TARGET_FREQUENCIES.length; q++) y += A[q] * Math.sin(TARGET_FREQUENCIES[q] * t + P[q]);
       data[n * O + o] = y;
+      if (++work % TARGET_SLICE === 0) yield;
     }
   }
   let max = -Infinity;

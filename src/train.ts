@@ -4,7 +4,7 @@ import { asGoalError, GoalError } from './errors';
 import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
 import { drain, drainAsync, Rng, randomSeed } from './rng';
 import { checkRunOptions, noiseCount, reserveMemory, runPhases, warnVia, type NetInput, type RunOptions, type RunOutput } from './run';
-import { buildClock, buildTarget, TARGET_SILENT_STEPS } from './tasks';
+import { buildClock, buildTarget, TARGET_SILENT_STEPS, targetInSlices } from './tasks';
 
 export interface TrainOptions extends RunOptions {
   /** 'cpu' (default), 'cuda', or 'auto' (CUDA when available, else the CPU with one warning). */
@@ -54,7 +54,7 @@ export interface Drawn {
 
 /** drawNetwork's draws, the one place their order is written, pausing within large matrices. */
 function* drawing(p: ResolvedParams, rng: Rng): Generator<void, Drawn> {
-  const targ = buildTarget(p.tSeq, p.nOut, rng).data;
+  const targ = (yield* targetInSlices(p.tSeq, p.nOut, rng)).data;
   const clock = buildClock(p.tSeq, p.nInp).data;
   const N = p.nRec;
   const W_ih = yield* rng.normalsInSlices(p.nInp * N, p.sigmaInp);
@@ -93,20 +93,25 @@ export async function drawInput(p: SeededParams, label: Labeller = (n) => n, sig
 }
 
 /**
- * Throws GOAL_DEGENERATE_TASK when this seed's target is degenerate: drawn first, it is cheap
- * to check for every seed of a sweep before any network trains.
+ * Rejects with GOAL_DEGENERATE_TASK when this seed's target is degenerate: drawn first, it is
+ * cheap to check for every seed of a sweep, or before a run's warnings, before any network
+ * trains. Resolves early (nothing checked) when `signal` aborts meanwhile.
  */
-export function checkTarget(p: SeededParams, label: Labeller = (n) => n): void {
+export async function checkTarget(p: SeededParams, label: Labeller = (n) => n, signal?: AbortSignal): Promise<void> {
   try {
-    buildTarget(p.tSeq, p.nOut, new Rng(p.seed));
+    await drainAsync(targetInSlices(p.tSeq, p.nOut, new Rng(p.seed)), signal);
   } catch (err) {
     throw seedError(err, p, label);
   }
 }
 
 /** Too short a target fails with every seed: callers say so before any warning about the rest. */
-export function checkTaskLength(p: ResolvedParams, label?: Labeller): void {
-  if (p.tSeq <= TARGET_SILENT_STEPS) checkTarget({ ...p, seed: 0 }, label);
+export function checkTaskLength(p: ResolvedParams, label: Labeller = (n) => n): void {
+  try {
+    if (p.tSeq <= TARGET_SILENT_STEPS) buildTarget(p.tSeq, p.nOut, new Rng(0));
+  } catch (err) {
+    throw seedError(err, { ...p, seed: 0 }, label);
+  }
 }
 
 /** A failed draw as a GoalError; a degenerate target names T and the seed in the caller's terms. */
@@ -135,10 +140,11 @@ export async function train(params: TrainParams, options: TrainOptions = {}): Pr
   const seed = p.seed ?? randomSeed();
   const resolved = { ...p, seed };
   const release = reserveMemory(p, options.label);
-  warnings.forEach(warn);
   let out: RunOutput;
   try {
-    [out] = await runPhases([await drawInput(resolved, options.label, options.signal)], { backend, warn, label: options.label }, options);
+    const net = await drawInput(resolved, options.label, options.signal); // a degenerate target fails here
+    warnings.forEach(warn);
+    [out] = await runPhases([net], { backend, warn, label: options.label }, options);
   } finally {
     release();
   }

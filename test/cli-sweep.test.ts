@@ -55,6 +55,25 @@ t.test('Ctrl-C, then --resume: each point once', async (t) => {
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('Ctrl-C before the first point ends: the tables show the whole grid, every cell (0)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  // A batch of one (the lockstep path) reports its epochs with --verbose: the signal lands in one.
+  const args = ['sweep', '-N', '60', '-T', '60', '-E', '5', '100000', '--ranks', '3,ltts', '--taus', '5', '--seeds', '2', '--batch', '1',
+    '--backend', 'cpu', '--verbose'];
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
+  let err = '', out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => {
+    err += d;
+    if (/^batch recurrent 1\//m.test(err) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  t.equal(code, 130, err);
+  t.match(err, /interrupted with 0 of 4 points done/);
+  t.match(out, /final spike error ΔS\nrank \\ τ⋆ +5\n3 +\(0\)\nLTTS +\(0\)\n/);
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind: --resume needs no cleanup on any host', async (t) => {
   for (const signals of [['SIGINT', 'SIGINT'], ['SIGTERM']] as NodeJS.Signals[][]) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
@@ -152,6 +171,8 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--resume'], /--resume needs an output file \(--out\)/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--out', 'nodir/r.jsonl'], /--out "nodir\/r.jsonl": folder .* does not exist/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--out', ''], /--out "": needs a file name/],
+    // "-" is standard output to many tools and a file named "-" to the file system: refused.
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--out', '-'], /^goal sweep: --out -: not standard output \(the summary tables go there\); give a file name \(\.\/- for a file named "-"\)\n$/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1,2,1'], /--seeds lists 1 twice/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1,,2'], /--seeds needs a comma-separated list without empty items \(got "1,,2"\)/],
     [['-N', '30', '--ranks', '3,,ltts', '--taus', '5', '--seeds', '1'], /--ranks needs a comma-separated list without empty items/],
@@ -177,6 +198,9 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     t.ok(r.err.trim().split('\n').length <= 3, 'at most 3 lines');
     t.notMatch(r.err, /^\s+at /m, 'no stack trace');
   }
+  const merged = goal(['sweep', 'merge', 'a.jsonl', '--out', '-'], dir);
+  t.equal(merged.code, 2);
+  t.match(merged.err, /^goal sweep merge: --out -: not standard output \(the summary tables go there\)/);
   t.strictSame(fs.readdirSync(dir), [], 'no file written');
   fs.rmSync(dir, { recursive: true });
 });

@@ -318,6 +318,10 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     // Sizes past any machine's memory (terabytes), so that no machine tries to run them.
     ['-N 1048577', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 1048577\)/],
     [`-N 10 -T 9 --seed ${degenerateSeed}`, new RegExp(`-T/--t-seq=9, --seed=${degenerateSeed}: the target is degenerate: .*another seed`)],
+    // The same with flags that warn (-F out without a rank, -I > T, --resample, --gpu here): the
+    // error alone, no warning before it.
+    [`-N 20 -T 9 --seed ${degenerateSeed} -F out --gpu --resample -I 200 -E 1 1`,
+      new RegExp(`^goal train: -T/--t-seq=9, --seed=${degenerateSeed}: the target is degenerate: [^\n]*another seed\n$`)],
     ['-N 10 -E 5', /-E\/--epochs takes two integers/],
     ['-N 10 -E 5 x', /-E\/--epochs expects a number/],
     ['-N -E 1 1', /-N\/--n-rec expects a number \(got "-E"\)/], // as typed, not as rewritten
@@ -343,6 +347,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`-N 10 -savepath ${dir}`, /is a folder/],
     [`-N 10 -savepath=${dir}`, /is a folder/],
     ['-N 10 -savepath=', /-savepath "": needs a file name/],
+    ['-N 10 -E 1 1 -savepath -', /^goal train: -savepath -: not standard output \(the stats are a binary pickle\); give a file name \(\.\/- for a file named "-"\)\n$/],
     [`-N 10 -savepath ${path.join(dir, 'x.pkl')}/`, /ends with a slash, so it names a folder/],
     ['-N 10 -savepath /dev/null', /-savepath "\/dev\/null": is not a regular file/],
     [`-N 10 -savepath ${path.join(dir, 'fifo')}`, /is not a regular file/],
@@ -375,6 +380,8 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     t.equal(r.out, '', `${args}: nothing on stdout`);
     t.notOk(fs.existsSync(out), `${args}: no file written`);
   }
+  t.equal(goal(['train', '-N', '10', '-E', '1', '1', '-savepath', '-'], dir).code, 2);
+  t.notOk(fs.existsSync(path.join(dir, '-')), '-savepath -: no file named "-" either');
   fs.rmSync(dir, { recursive: true });
 });
 

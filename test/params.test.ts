@@ -110,6 +110,20 @@ t.test('train rejects before doing any work', async (t) => {
   await t.rejects(train({ nRec: 10, tSeq: 5, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),
     { code: 'GOAL_DEGENERATE_TASK', message: /^tSeq=5: the target is degenerate: .*every step is zeroed when t_seq ≤ 8\); use t_seq ≥ 9$/ });
   t.strictSame(said, [], 'refused before any warning about the other params');
+  // At T = 9 only the last step counts: a seed whose O values there are all ≤ 0 (found by the
+  // task's definition) is degenerate, and is refused before the warnings of the other params.
+  const seed = [...Array(200).keys()].find((s) => {
+    try {
+      buildTarget(9, 3, new Rng(s));
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  t.type(seed, 'number', 'a degenerate seed exists among the first 200');
+  await t.rejects(train({ nRec: 10, tSeq: 9, seed, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),
+    { code: 'GOAL_DEGENERATE_TASK', message: new RegExp(`^tSeq=9, seed=${seed}: the target is degenerate`) });
+  t.strictSame(said, [], 'a seed-dependent refusal comes before any warning too');
   await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION', message: /^options.backend must be one of auto, cpu, cuda \(got "gpu"\)$/ });
   await t.rejects(train({ nRec: 10 }, { backend: 1n as never }), { code: 'GOAL_INVALID_OPTION', message: /\(got 1n\)$/ });
 });

@@ -400,6 +400,19 @@ t.test('the end of a results file: a last row without its newline is kept, a tor
   fs.writeFileSync(out, `${two}{"ra`); // torn within the first bytes of a row
   t.match(readRows(out), { torn: true, unterminated: false });
   t.equal(readRows(out).rows.length, 2);
+  // A crash can leave the appended length as zero bytes, after a row's start or instead of it.
+  const [first, second] = two.split('\n');
+  for (const [text, what] of [[`${two}\0\0\0\0`, 'zeros alone'], [`${first}\n${second.slice(0, 30)}\0\0\0`, 'zeros after a torn row']]) {
+    fs.writeFileSync(out, text);
+    t.match(readRows(out), { torn: true, unterminated: false }, what);
+    t.equal(readRows(out).rows.length, what === 'zeros alone' ? 2 : 1, `${what}: the whole rows read`);
+  }
+  fs.writeFileSync(out, `${two.slice(0, -1)}\0\0`); // a whole row, then zeros: kept, the file rewritten
+  t.match(readRows(out), { torn: false, unterminated: true });
+  const resumed = await sweep({ ...small, out, resume: true });
+  t.equal(resumed.skipped, 2, 'both rows kept');
+  t.notMatch(fs.readFileSync(out, 'latin1'), /\0/, 'and the zeros gone');
+  t.equal(readRows(out).rows.length, 3);
   fs.rmSync(dir, { recursive: true });
 });
 

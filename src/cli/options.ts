@@ -77,6 +77,14 @@ export function usage(message: string, param?: string): never {
   throw new GoalError('GOAL_USAGE', message, param);
 }
 
+/**
+ * A file flag given `-`: to many tools that is standard output, to the file system a file named
+ * "-". Neither guess is safe, so it is refused, saying how to get the file.
+ */
+export function notDash(flag: string, value: string | undefined, why: string): void {
+  if (value === '-') usage(`${flag} -: not standard output (${why}); give a file name (./- for a file named "-")`);
+}
+
 /** `text` as a number, or a usage error: `${flag} expects ${expects} (got "…")`. */
 export function parseNumber(flag: string, text: unknown, expects: string, param?: string): number {
   if (typeof text !== 'string' || !NUMBER.test(text.trim())) usage(`${flag} expects ${expects} (got ${JSON.stringify(text)})`, param);

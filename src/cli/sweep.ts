@@ -7,7 +7,7 @@ import { DEFAULT_BACKEND } from '../backend';
 import { checkWritable, shownPath } from '../io/files';
 import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import { paramDocs, type ParamName } from '../params';
-import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, once, paramFlags, paramsFromOptions, parseNumber, usage } from './options';
+import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, notDash, once, paramFlags, paramsFromOptions, parseNumber, usage } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type Io } from './io';
 
@@ -71,6 +71,7 @@ function mergeCommand(io: Io): Command {
       if (own.out !== undefined && early !== undefined) usage(`--out is given twice (${JSON.stringify(early)} and ${JSON.stringify(own.out)}): give it once`);
       const opts = { out: own.out ?? early };
       if (opts.out === undefined) usage('--out <file> is required: the merged file to write');
+      notDash('--out', opts.out, 'the summary tables go there');
       checkWritable(opts.out, '--out');
       if (fs.existsSync(opts.out)) usage(`--out ${shownPath(opts.out)} exists: merge writes a new file; choose another name`);
       if (files.includes('')) usage('a shard file name is empty');
@@ -125,6 +126,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   const ranks = parseRanks(opts.ranks as string);
   const taus = list('--taus', opts.taus as string, (x) => number('--taus', x)) as number[];
   const seeds = parseSeeds(opts.seeds as string);
+  notDash('--out', opts.out as string | undefined, 'the summary tables go there');
   const controller = new AbortController();
   // For last words when a signal ends the process before the sweep returns.
   let done = 0;
@@ -163,8 +165,9 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   if (result.skipped) io.err(`resumed: ${plural(result.skipped, 'point')} ${result.skipped === 1 ? 'was' : 'were'} already in ${shownPath(opts.out as string)}\n`);
   if (opts.json) {
     io.out(`${JSON.stringify({ planned: result.planned, skipped: result.skipped, aborted: result.aborted, seconds: result.seconds, backend: result.backend, summary: summarize(result.rows) })}\n`);
-  } else if (result.rows.length) {
-    // The whole grid (a shard holds only a part of it): a stopped sweep's missing cells show.
+  } else if (result.rows.length || opts.shard === undefined) {
+    // The whole grid (a shard holds only a part of it): a stopped sweep's missing cells show,
+    // all of them when it stopped before its first point.
     io.out(`${summaryTables(result.rows, opts.shard === undefined ? { ranks, taus, seeds: seeds.length } : undefined)}\n`);
   }
   if (result.aborted) {

@@ -11,9 +11,9 @@ import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
-import { checkTaskLength, train } from '../train';
+import { checkTarget, checkTaskLength, train } from '../train';
 import { checkMemory, onceEach, type EpochInfo } from '../run';
-import { addParamOptions, checkArgs, chosenBackend, flagLabel, once, resolveOptions } from './options';
+import { addParamOptions, checkArgs, chosenBackend, flagLabel, notDash, once, resolveOptions } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type EndSignal, type Io } from './io';
 
@@ -165,7 +165,10 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   } else {
     checkMemory(params, flagLabel);
   }
+  notDash('-savepath', savepath, 'the stats are a binary pickle');
   if (savepath !== undefined) checkWritable(savepath, '-savepath', statsPickleBytes(params.epochs[1]));
+  // The seed's target (train() draws it again): a degenerate one is refused before any warning.
+  if (!fixture) await checkTarget({ ...params, seed: params.seed! }, flagLabel);
   // Resolved here, not in train(): --gpu's fallback is told before the recap and the run.
   const backend = chooseBackend(asked, (m) => warnings.push(m));
   warnings.forEach(warn);
