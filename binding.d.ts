@@ -81,6 +81,12 @@ export declare class Batch {
   read(k: number, name: RasterField): Uint8Array;
   /** Smallest |v' − thr| network k met so far. */
   minMargin(k: number): number;
+  /**
+   * Callable while a call runs: on the CPU the target run and the feedback construction (its D
+   * product costs N²·R) stop at their next check and reject with GOAL_ABORTED, as does any later
+   * one; the GPU's run to their end. A stopped batch is only good for dispose().
+   */
+  stop(): void;
   /** Frees the memory now rather than at garbage collection. */
   dispose(): void;
 }

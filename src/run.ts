@@ -358,11 +358,13 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   // one draw (a resampled sweep's LTTS points): each keeps to its own params.
   const redraw = nets.map((n) => n.params.resample);
   const resample = redraw.some(Boolean);
+  // A run stopped before its first epoch: nothing to report but where and how long.
+  const nothing = (device: string, seconds: number): RunOutput[] =>
+    nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds, device, minMargin: NaN }));
   if (options.signal?.aborted) {
     // Aborted before it started: nothing is allocated, nothing runs.
     const { cpu, cuda } = nativeInfo(); // the device as an engine names it
-    const device = plan.backend === 'cpu' ? cpu.device : cuda.device ?? 'cuda';
-    return nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds: 0, device, minMargin: NaN }));
+    return nothing(plan.backend === 'cpu' ? cpu.device : cuda.device ?? 'cuda', 0);
   }
   let eng: Batch;
   // Ends, with the run, a feedback draw for an epoch that will not run (stopped, or failed).
@@ -372,8 +374,21 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   } catch (err) {
     throw asGoalError(err);
   }
+  // The signal also reaches into a long native call (a target run of many steps, a D of N²R):
+  // the engine ends it early, and the call rejects with GOAL_ABORTED.
+  const stopEngine = () => eng.stop();
+  options.signal?.addEventListener('abort', stopEngine, { once: true });
+  const stoppedBy = async (call: Promise<void>): Promise<boolean> => {
+    try {
+      await call;
+      return false;
+    } catch (err) {
+      if (options.signal?.aborted && (err as { code?: unknown } | null)?.code === 'GOAL_ABORTED') return true;
+      throw err;
+    }
+  };
   try {
-    await eng.targetRun();
+    if (await stoppedBy(eng.targetRun())) return nothing(eng.device, (performance.now() - t0) / 1000);
     // With no readout epochs, mse_out is the error of the initial readout.
     const mseOut = nets.map((_, k) => (nReadout === 0 ? eng.readoutMse(k) : NaN));
     let readoutDone = 0;
@@ -413,15 +428,15 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     // a dense D costs N²·R.
     if (!aborted && (nRecurrent > 0 || plan.keep)) {
       let noise = await Promise.all(nets.map((n) => n.noise()));
-      await eng.feedback(noise);
+      aborted = await stoppedBy(eng.feedback(noise));
       if (!resample) noise = []; // no longer needed: let it go
       // With resample, the next epoch's noise (the first epoch's feedback is the one just built).
       let next: Promise<Float64Array[]> | null = null;
-      aborted = await inChunks(nRecurrent, options.signal, resample, async (n, elapsed) => {
+      if (!aborted) aborted = await inChunks(nRecurrent, options.signal, resample, async (n, elapsed) => {
         if (next) {
           noise = await next;
           next = null;
-          await eng.feedback(noise);
+          if (await stoppedBy(eng.feedback(noise))) return true;
         }
         const running = eng.recurrent(n);
         if (resample && mseRec[0].length + n < nRecurrent) {
@@ -462,6 +477,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   } catch (err) {
     throw err instanceof FromCaller ? err.error : asGoalError(err);
   } finally {
+    options.signal?.removeEventListener('abort', stopEngine);
     drawing.abort();
     eng.dispose();
   }

@@ -42,6 +42,23 @@ t.test('abort during the recurrent phase keeps the epochs done', async (t) => {
   t.equal(full.aborted, false);
 });
 
+t.test('an abort during a long native call (here the target run) ends it early: the run resolves as aborted', async (t) => {
+  // The signal's one 'abort' listener is the run's own, added just before the target run starts:
+  // an abort a microtask after it lands within that native call.
+  const ac = new AbortController();
+  const add = ac.signal.addEventListener.bind(ac.signal);
+  let heard = 0;
+  ac.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+    add(...args);
+    const [type] = args;
+    if (type === 'abort' && heard++ === 0) queueMicrotask(() => ac.abort());
+  }) as typeof ac.signal.addEventListener;
+  const r = await train({ nRec: 60, tSeq: 200000, epochs: [1, 1], seed: 1 }, { signal: ac.signal });
+  t.equal(heard, 1, 'the run listens to the signal');
+  t.match(r, { aborted: true, mseRec: [], dz: [] });
+  t.ok(Number.isNaN(r.mseOut), 'no readout was trained');
+});
+
 t.test('an already aborted signal runs no epoch', async (t) => {
   const warnings: string[] = [];
   const r = await train({ nRec: 20, tSeq: 30, epochs: [10, 10], seed: 1 }, { signal: AbortSignal.abort(), onWarning: (m) => warnings.push(m) });

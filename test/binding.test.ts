@@ -110,6 +110,31 @@ t.test('phases out of order, overlapping calls, disposal', async (t) => {
   t.throws(() => net.read(0, 'W_hh'), { code: 'GOAL_STATE', message: /disposed/ });
 });
 
+t.test('stop(): a target run stopped while it runs, a dense D stopped before it starts: both reject with GOAL_ABORTED; after dispose, a no-op', async (t) => {
+  const Tl = 1 << 20; // T's largest: milliseconds of steps at N = 4, stop() comes long before the end
+  const long = one({ ...base(), T: Tl, targ: new Float64Array(Tl * O).fill(0.2), clock: new Float64Array((Tl - 1) * I).fill(1) });
+  const run = long.targetRun();
+  long.stop();
+  await t.rejects(run, { code: 'GOAL_ABORTED', message: 'the target run was stopped' });
+  long.dispose();
+  t.doesNotThrow(() => long.stop(), 'nothing to stop after dispose');
+  // 2R > N: the feedback is D = B_R B_Rᵀ, N²R; stopped before the call, it fails at its first row.
+  const Nd = 40;
+  const dense = one({
+    ...base(), N: Nd, R: Nd, W_ih: new Float64Array(I * Nd).fill(3), W_hh: new Float64Array(Nd * Nd),
+    W_ho: new Float64Array(Nd * O).fill(0.5), W_trg: new Float64Array(O * Nd),
+  });
+  await dense.targetRun();
+  const alone = one({ ...base(), N: Nd, R: Nd, W_ih: new Float64Array(I * Nd).fill(3), W_hh: new Float64Array(Nd * Nd),
+    W_ho: new Float64Array(Nd * O).fill(0.5), W_trg: new Float64Array(O * Nd) });
+  await alone.targetRun();
+  await alone.feedback([new Float64Array(Nd * Nd).fill(0.5)]); // the same batch not stopped builds it
+  alone.dispose();
+  dense.stop();
+  await t.rejects(dense.feedback([new Float64Array(Nd * Nd).fill(0.5)]), { code: 'GOAL_ABORTED', message: 'the feedback construction was stopped' });
+  dense.dispose();
+});
+
 t.test('the noise\'s getters run the caller\'s code: disposing the batch there, or starting a call, is a coded error', async (t) => {
   const noiseWith = (get: () => void) => {
     const noise: Float64Array[] = [];

@@ -255,6 +255,7 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
                         InstanceMethod<&BatchWrap::ReadoutMse>("readoutMse"),
                         InstanceMethod<&BatchWrap::Read>("read"),
                         InstanceMethod<&BatchWrap::MinMargin>("minMargin"),
+                        InstanceMethod<&BatchWrap::Stop>("stop"),
                         InstanceMethod<&BatchWrap::Dispose>("dispose"),
                         InstanceAccessor<&BatchWrap::Size>("size"),
                         InstanceAccessor<&BatchWrap::Device>("device")});
@@ -386,6 +387,11 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   Napi::Value MinMargin(const Napi::CallbackInfo& info) {
     goal::Batch& b = batch(info.Env());
     return Napi::Number::New(info.Env(), b.min_margin(index(info, b)));
+  }
+
+  // Not refused while a call runs: that is its use (the flag is atomic). After dispose, nothing to stop.
+  void Stop(const Napi::CallbackInfo&) {
+    if (batch_) batch_->stop();
   }
 
   void Dispose(const Napi::CallbackInfo& info) {

@@ -30,7 +30,7 @@ class CpuBatch final : public Batch {
     if (in.size() != c.size()) throw Error("GOAL_INVALID", "one set of inputs per network");
     if (threads < 1) throw Error("GOAL_INVALID", "threads must be >= 1");
     nets_.reserve(c.size());
-    for (size_t k = 0; k < c.size(); ++k) nets_.push_back(make_cpu_engine(c[k], in[k]));
+    for (size_t k = 0; k < c.size(); ++k) nets_.push_back(make_cpu_engine(c[k], in[k], &stop_));
     device_ = nets_[0]->device();
   }
 

@@ -117,7 +117,8 @@ const char* choose_isa() {
 template <typename F>
 class CpuNet final : public Engine {
  public:
-  CpuNet(const Config& c, const Inputs& in) : cfg_(c), isa_(choose_isa()), k_(kernels_for<F>(isa_)) {
+  CpuNet(const Config& c, const Inputs& in, const std::atomic<bool>* stop)
+      : cfg_(c), isa_(choose_isa()), k_(kernels_for<F>(isa_)), stop_(stop) {
     device_ = cpu_device(isa_);
     const double need = layout_bytes(c), have = physical_memory();
     if (need > 0.9 * have)
@@ -153,6 +154,7 @@ class CpuNet final : public Engine {
 
   void target_run() override {
     margin_ = std::min(margin_, k_->target_run(n_));
+    stopped("the target run");
     targeted_ = true;
   }
 
@@ -180,6 +182,7 @@ class CpuNet final : public Engine {
       n_.D = lazy_D_;
       k_->build_feedback(n_, noise);
     }
+    stopped("the feedback construction");
     has_feedback_ = true;
   }
 
@@ -225,6 +228,11 @@ class CpuNet final : public Engine {
   const char* device() const override { return device_.c_str(); }
 
  private:
+  // After a call the stop flag may have cut short: its partial result is never used.
+  void stopped(const char* what) const {
+    if (stopping(n_)) throw Error("GOAL_ABORTED", std::string(what) + " was stopped");
+  }
+
   static void require(bool ok, const char* what) {
     if (!ok) throw Error("GOAL_STATE", what);
   }
@@ -258,6 +266,7 @@ class CpuNet final : public Engine {
     n_.wih_finite = true;
     n_.wants_D = false;
     n_.whh = &whh_;
+    n_.stop = stop_;
     n_.W_ih = arr(L_.W_ih);
     n_.W_hh = arr(L_.W_hh);
     n_.W_ho = arr(L_.W_ho);
@@ -282,6 +291,7 @@ class CpuNet final : public Engine {
   Layout L_{cfg_};
   const char* isa_;
   const Kernels<F>* k_;
+  const std::atomic<bool>* stop_;
   std::string device_;
   uint8_t* mem_ = nullptr;
   NetView<F> n_{};
@@ -331,10 +341,10 @@ void check_config(const Config& c) {
 
 double bytes_needed(const Config& c) { return layout_bytes(c); }
 
-std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in) {
+std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop) {
   check_config(c);
-  if (c.dtype == DType::f32) return std::make_unique<CpuNet<float>>(c, in);
-  return std::make_unique<CpuNet<double>>(c, in);
+  if (c.dtype == DType::f32) return std::make_unique<CpuNet<float>>(c, in, stop);
+  return std::make_unique<CpuNet<double>>(c, in, stop);
 }
 
 const char* cpu_isa() { return choose_isa(); }

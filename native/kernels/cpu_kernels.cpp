@@ -174,7 +174,7 @@ double target_run(const NetView<F>& n) {
   fill(n.r_targ, F(0), N);
   trace_all(n.r_targ, n.a_o, n.b_o, n.z, N);  // r*_0 = (1 − a_o) Z*_0
   F margin = F(INFINITY);
-  for (int64_t t = 0; t + 1 < n.T; ++t) {
+  for (int64_t t = 0; t + 1 < n.T && !stopping(n); ++t) {
     trace_all(n.h, n.a_s, n.b_s, n.z, N);
     project(n.c, n.h, n.W_hh, N, n.whh->nonfinite);
     fill(d, F(0), N);
@@ -295,6 +295,7 @@ void build_feedback(NetView<F>& n, const double* noise) {
   if (n.D) {
     // D = B_R B_Rᵀ row by row: D[i,:] = Σ_r Bt[r,i] · Bt[r,:].
     for (int64_t i = 0; i < N; ++i) {
+      if (stopping(n)) return;  // N²R work: a stop is heard between rows
       F* __restrict row = n.D + i * N;
       fill(row, F(0), N);
       for (int64_t r = 0; r < n.R; ++r) axpy(row, n.Bt[r * N + i], n.Bt + r * N, N);

@@ -7,6 +7,7 @@
 // results: the vector width changes the speed, never the numbers.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace goal {
@@ -44,6 +45,9 @@ struct NetView {
   // value) the engine gives D memory and builds the feedback again, as SPEC has it.
   bool wants_D;
   WhhState* whh;
+  // Null, or set from another thread to end the target run or the D product early: the engine
+  // then fails the call (GOAL_ABORTED), and the partial result is never used.
+  const std::atomic<bool>* stop;
   F *W_ih, *W_hh, *W_ho, *W_trg, *targ, *clock;
   F *r_targ, *Bt, *P, *D;  // D null unless the dense feedback is cheaper
   uint8_t *Z_targ, *Z;
@@ -51,6 +55,11 @@ struct NetView {
   // loops run unit-stride): O×N grad, O×T err, N×readout_tile(T) rT = r*ᵀ by tiles of steps.
   F *v, *z, *h, *e, *q, *c, *g, *u, *xin, *a, *y, *grad, *err, *rT;
 };
+
+template <typename F>
+bool stopping(const NetView<F>& n) {
+  return n.stop && n.stop->load(std::memory_order_relaxed);
+}
 
 // Steps of r*ᵀ the readout holds at once: all of them up to 512 (transposed once per call),
 // tiles of 512 beyond, so that a long T costs no second T×N array.

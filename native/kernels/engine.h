@@ -4,6 +4,7 @@
 // targ (y*) T×O, clock (x) (T−1)×I, feedback noise N×N (spk) or N×R (out).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -94,6 +95,13 @@ class Batch {
   virtual double min_margin(int64_t k) const = 0;
   virtual const Config& config(int64_t k) const = 0;
   virtual const char* device() const = 0;
+  // From any thread, while a call runs or before one: the CPU's target run and feedback
+  // construction (the D product is N²R) stop at their next check and fail with GOAL_ABORTED.
+  // The GPU's run to their end (short there). A stopped batch is only good for disposal.
+  void stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+
+ protected:
+  std::atomic<bool> stop_{false};
 };
 
 // Checks that the configs may share a batch (same N, I, O, T, dtype; each valid).
@@ -112,7 +120,8 @@ void check_config(const Config& c);
 // Bytes one network needs in the given dtype (for the allocation check before training).
 double bytes_needed(const Config& c);
 
-std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in);
+// `stop`, when given, ends a long target run or feedback construction early (GOAL_ABORTED).
+std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop = nullptr);
 const char* cpu_isa();  // instruction-set variant the CPU engine runs: base, avx2, avx512
 bool cpu_isa_supported(const char* isa);
 
