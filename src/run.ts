@@ -374,21 +374,27 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   } catch (err) {
     throw asGoalError(err);
   }
-  // The signal also reaches into a long native call (a target run of many steps, a D of N²R):
-  // the engine ends it early, and the call rejects with GOAL_ABORTED.
+  // The signal also reaches into a long native call that is not an epoch (a target run of many
+  // steps, a D of N²R): the engine ends it early, and the call rejects with GOAL_ABORTED. Heard
+  // only during such a call, so that an abort in the last readout call leaves the feedback a
+  // replay reads; and through a signal of the run's own, as a sweep's threads share the caller's
+  // (ten listeners on one signal make Node warn of a leak).
+  const own = options.signal && AbortSignal.any([options.signal]);
   const stopEngine = () => eng.stop();
-  options.signal?.addEventListener('abort', stopEngine, { once: true });
-  const stoppedBy = async (call: Promise<void>): Promise<boolean> => {
+  const stoppedBy = async (start: () => Promise<void>): Promise<boolean> => {
+    own?.addEventListener('abort', stopEngine, { once: true });
     try {
-      await call;
+      await start();
       return false;
     } catch (err) {
-      if (options.signal?.aborted && (err as { code?: unknown } | null)?.code === 'GOAL_ABORTED') return true;
+      if (own?.aborted && (err as { code?: unknown } | null)?.code === 'GOAL_ABORTED') return true;
       throw err;
+    } finally {
+      own?.removeEventListener('abort', stopEngine);
     }
   };
   try {
-    if (await stoppedBy(eng.targetRun())) return nothing(eng.device, (performance.now() - t0) / 1000);
+    if (await stoppedBy(() => eng.targetRun())) return nothing(eng.device, (performance.now() - t0) / 1000);
     // With no readout epochs, mse_out is the error of the initial readout.
     const mseOut = nets.map((_, k) => (nReadout === 0 ? eng.readoutMse(k) : NaN));
     let readoutDone = 0;
@@ -428,7 +434,9 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     // a dense D costs N²·R.
     if (!aborted && (nRecurrent > 0 || plan.keep)) {
       let noise = await Promise.all(nets.map((n) => n.noise()));
-      aborted = await stoppedBy(eng.feedback(noise));
+      // An abort heard while the noise was drawn ends here a run with epochs to come (a replay
+      // without any still builds the feedback it reads).
+      aborted = (nRecurrent > 0 && options.signal?.aborted === true) || await stoppedBy(() => eng.feedback(noise));
       if (!resample) noise = []; // no longer needed: let it go
       // With resample, the next epoch's noise (the first epoch's feedback is the one just built).
       let next: Promise<Float64Array[]> | null = null;
@@ -436,7 +444,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
         if (next) {
           noise = await next;
           next = null;
-          if (await stoppedBy(eng.feedback(noise))) return true;
+          if (options.signal?.aborted || await stoppedBy(() => eng.feedback(noise))) return true;
         }
         const running = eng.recurrent(n);
         if (resample && mseRec[0].length + n < nRecurrent) {
@@ -477,7 +485,6 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   } catch (err) {
     throw err instanceof FromCaller ? err.error : asGoalError(err);
   } finally {
-    options.signal?.removeEventListener('abort', stopEngine);
     drawing.abort();
     eng.dispose();
   }

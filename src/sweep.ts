@@ -434,7 +434,10 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const grid = plan({ ...o, ranks }, label, later, o.shard, name('shard'));
   // A seed whose target is degenerate fails now, before any warning and before any point trains
   // (the target depends on the seed and the sizes alone: the first cell stands for all).
-  for (const seed of o.seeds) await checkTarget({ ...grid.cells[0], seed }, label, o.signal);
+  for (const seed of o.seeds) {
+    if (o.signal?.aborted) break; // the sweep then stops before its first point
+    await checkTarget({ ...grid.cells[0], seed }, label, o.signal);
+  }
   const points = grid.points;
   if (o.shard && !points.length) {
     later(`${name('shard')} ${o.shard.k}/${o.shard.n} holds none of this grid's ${plural(grid.size, 'point')} (its ${name('out')}, if any, is left empty)`);

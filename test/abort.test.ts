@@ -1,8 +1,9 @@
 // options.signal stops a run cleanly between epochs; onEpoch reports every epoch in order.
 import t from 'tap';
-import { resolveParams, train, type EpochInfo } from '../src/index';
+import { replay, resolveParams, train, type EpochInfo } from '../src/index';
 import { runPhases, type NetInput } from '../src/run';
 import { drawInput } from '../src/train';
+import { loadFixture } from './helpers';
 
 t.test('progress is reported for every epoch, in order', async (t) => {
   const seen: EpochInfo[] = [];
@@ -42,21 +43,27 @@ t.test('abort during the recurrent phase keeps the epochs done', async (t) => {
   t.equal(full.aborted, false);
 });
 
-t.test('an abort during a long native call (here the target run) ends it early: the run resolves as aborted', async (t) => {
-  // The signal's one 'abort' listener is the run's own, added just before the target run starts:
-  // an abort a microtask after it lands within that native call.
+t.test('an abort during the target run (one native call of T steps) ends that call: nothing after it ran', async (t) => {
+  const p = { ...resolveParams({ nRec: 60, tSeq: 200000, epochs: [1, 1] }).params, seed: 1 };
+  const input = await drawInput(p);
   const ac = new AbortController();
-  const add = ac.signal.addEventListener.bind(ac.signal);
-  let heard = 0;
-  ac.signal.addEventListener = ((...args: Parameters<typeof add>) => {
-    add(...args);
-    const [type] = args;
-    if (type === 'abort' && heard++ === 0) queueMicrotask(() => ac.abort());
-  }) as typeof ac.signal.addEventListener;
-  const r = await train({ nRec: 60, tSeq: 200000, epochs: [1, 1], seed: 1 }, { signal: ac.signal });
-  t.equal(heard, 1, 'the run listens to the signal');
+  // runPhases runs up to its first await, the target run's native call, before returning.
+  const running = runPhases([input], { backend: 'cpu', warn: () => {} }, { signal: ac.signal });
+  ac.abort();
+  const [r] = await running;
   t.match(r, { aborted: true, mseRec: [], dz: [] });
+  // A target run that ended would have met membrane potentials: its margin would be a number.
+  t.ok(Number.isNaN(r.minMargin), 'stopped within the target run: no margin met at its end');
   t.ok(Number.isNaN(r.mseOut), 'no readout was trained');
+});
+
+t.test('an abort after the last epoch leaves a replay whole: the feedback it reads is still built', async (t) => {
+  // rank40-n40: 2R > N, the feedback is D (N²R), a call the signal could cut short.
+  const fx = loadFixture('rank40-n40.json');
+  const ac = new AbortController();
+  const r = await replay({ ...fx, params: { ...fx.params, epochs: [3, 0] }, expect: undefined }, { signal: ac.signal, onReadout: () => ac.abort() });
+  t.equal(r.aborted, false, 'every epoch ran');
+  t.equal(r.D?.length, 40, 'and D was built');
 });
 
 t.test('an already aborted signal runs no epoch', async (t) => {

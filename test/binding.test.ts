@@ -128,7 +128,7 @@ t.test('stop(): a target run stopped while it runs, a dense D stopped before it 
   const alone = one({ ...base(), N: Nd, R: Nd, W_ih: new Float64Array(I * Nd).fill(3), W_hh: new Float64Array(Nd * Nd),
     W_ho: new Float64Array(Nd * O).fill(0.5), W_trg: new Float64Array(O * Nd) });
   await alone.targetRun();
-  await alone.feedback([new Float64Array(Nd * Nd).fill(0.5)]); // the same batch not stopped builds it
+  await alone.feedback([new Float64Array(Nd * Nd).fill(0.5)]); // a twin batch, not stopped, builds it
   alone.dispose();
   dense.stop();
   await t.rejects(dense.feedback([new Float64Array(Nd * Nd).fill(0.5)]), { code: 'GOAL_ABORTED', message: 'the feedback construction was stopped' });

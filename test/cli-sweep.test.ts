@@ -219,6 +219,16 @@ t.test('--threads beyond the cores: goal sizes Node\'s worker pool to match, no 
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('many threads share the sweep\'s signal without Node warning of a listener leak', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  // Node warns past 10 listeners on one signal: 12 points in flight at once, each listening.
+  const r = spawnSync(process.execPath, [BIN, 'sweep', '-N', '20', '-T', '40', '-E', '2', '3', '--ranks', '3', '--taus', '5', '--seeds', '12',
+    '--threads', '12', '--backend', 'cpu'], { cwd: dir, encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: '12' } });
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stderr, /MaxListenersExceeded|memory leak/);
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('--seeds: a count or a list, spaces around items ignored as for every number', async (t) => {
   t.strictSame(parseSeeds(' 3'), [1, 2, 3]);
   t.strictSame(parseSeeds('7,'), [7]);
