@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { buildTarget, readRows, Rng } from '../src/index';
+import { readRows } from '../src/index';
 import { parseSeeds } from '../src/cli/sweep';
-import { BIN, signalled } from './helpers';
+import { BIN, firstDegenerateSeed, signalled } from './helpers';
 
 const goal = (args: string[], cwd: string) => {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8' });
@@ -152,14 +152,7 @@ t.test('shards and merge', async (t) => {
 
 t.test('bad sweeps: exit 2, one short message', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
-  const firstDegenerate = [...Array(200).keys()].map((k) => k + 1).find((seed) => {
-    try {
-      buildTarget(9, 3, new Rng(seed));
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  const firstDegenerate = firstDegenerateSeed(1);
   const cases: [string[], RegExp][] = [
     [['-N', '30', '--ranks', '3,200', '--taus', '5', '--seeds', '1'], /--ranks must be an integer in \[3, 30\] \(got 200\)/],
     [['-N', '30', '--ranks', '3,x', '--taus', '5', '--seeds', '1'], /^goal sweep: --ranks expects numbers or ltts \(got "x"\)\n$/],

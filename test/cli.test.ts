@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { Parser } from 'pickleparser';
-import { buildTarget, paramDocs, Rng, version } from '../src/index';
+import { paramDocs, version } from '../src/index';
 import { addon } from '../src/native';
 import { firstWord, rewriteLegacy, TAKES_VALUE } from '../src/cli/legacy';
 import { trainCommand } from '../src/cli/train';
@@ -13,7 +13,7 @@ import { sweepCommand } from '../src/cli/sweep';
 import type { Io } from '../src/cli/io';
 import { MAX_ARRAY, type EpochInfo } from '../src/run';
 import { LINE_EVERY_S, makeProgress } from '../src/cli/progress';
-import { BIN, FIXTURE_DIR, loadFixture, relDiff, signalled } from './helpers';
+import { BIN, firstDegenerateSeed, FIXTURE_DIR, loadFixture, relDiff, signalled } from './helpers';
 
 const python = spawnSync('python3', ['--version']).status === 0;
 const gpu = addon().info().cuda.available;
@@ -285,16 +285,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
   fs.writeFileSync(huge, JSON.stringify(fx5));
   const paramsArray = path.join(dir, 'array.json');
   fs.writeFileSync(paramsArray, JSON.stringify({ ...loadFixture('rank3-n40.json'), params: [1, 2] }));
-  // A seed whose target is degenerate at T = 9 (only the last step is not zeroed: all its O
-  // values ≤ 0), found by the task's definition rather than by running goal.
-  const degenerateSeed = [...Array(200).keys()].find((s) => {
-    try {
-      buildTarget(9, 3, new Rng(s));
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  const degenerateSeed = firstDegenerateSeed();
   const cases: [string, RegExp][] = [
     ['-N abc', /-N\/--n-rec expects a number \(got "abc"\)/],
     ['-N -3', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got -3\)/],

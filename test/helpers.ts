@@ -1,8 +1,8 @@
-// Shared by the tests: fixture loading, array comparison, and goal ended by signals.
+// Shared by the tests: fixture loading, array comparison, goal ended by signals, a degenerate seed.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Fixture } from '../src/index';
+import { buildTarget, Rng, type Fixture } from '../src/index';
 
 export const FIXTURE_DIR = path.join(__dirname, 'fixtures', 'reference');
 
@@ -65,4 +65,20 @@ export function mismatches(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let n = 0;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) n++;
   return n;
+}
+
+/**
+ * The first seed from `from` on (200 tried) whose target at T = 9, O = 3 is degenerate (only its
+ * last step is free, and all its values there are ≤ 0), found by the task's definition rather
+ * than by running goal; undefined when none is.
+ */
+export function firstDegenerateSeed(from = 0): number | undefined {
+  return Array.from({ length: 200 }, (_, k) => from + k).find((seed) => {
+    try {
+      buildTarget(9, 3, new Rng(seed));
+      return false;
+    } catch {
+      return true;
+    }
+  });
 }

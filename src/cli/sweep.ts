@@ -56,6 +56,9 @@ function beforeMerge(key: string): never {
   usage(`put nothing but --out before "merge": it takes shard files and --out (got ${flag} there)`);
 }
 
+/** Why `--out -` is refused, for sweep and merge alike. */
+const TABLES_ON_STDOUT = 'the summary tables go there';
+
 function mergeCommand(io: Io): Command {
   return new Command('merge')
     .description('join the JSON Lines files of a sharded sweep (each point once) and print the summary')
@@ -71,7 +74,7 @@ function mergeCommand(io: Io): Command {
       if (own.out !== undefined && early !== undefined) usage(`--out is given twice (${JSON.stringify(early)} and ${JSON.stringify(own.out)}): give it once`);
       const opts = { out: own.out ?? early };
       if (opts.out === undefined) usage('--out <file> is required: the merged file to write');
-      notDash('--out', opts.out, 'the summary tables go there');
+      notDash('--out', opts.out, TABLES_ON_STDOUT);
       checkWritable(opts.out, '--out');
       if (fs.existsSync(opts.out)) usage(`--out ${shownPath(opts.out)} exists: merge writes a new file; choose another name`);
       if (files.includes('')) usage('a shard file name is empty');
@@ -126,7 +129,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   const ranks = parseRanks(opts.ranks as string);
   const taus = list('--taus', opts.taus as string, (x) => number('--taus', x)) as number[];
   const seeds = parseSeeds(opts.seeds as string);
-  notDash('--out', opts.out as string | undefined, 'the summary tables go there');
+  notDash('--out', opts.out as string | undefined, TABLES_ON_STDOUT);
   const controller = new AbortController();
   // For last words when a signal ends the process before the sweep returns.
   let done = 0;
