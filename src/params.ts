@@ -282,7 +282,14 @@ export function resolveParams(
   }
   const epochs = Object.freeze((ep as number[]).map((x) => x + 0)) as unknown as readonly [number, number]; // -0 → 0
   let rank: number | null = null;
-  if (pick('rank') !== null) rank = integer('rank', nOut, nRec);
+  if (pick('rank') !== null) {
+    // A library caller may not know how to say LTTS; the CLI's flags have their own words for it.
+    const v = pick('rank');
+    if (label('rank') === 'rank' && !(typeof v === 'number' && Number.isInteger(v) && v >= nOut && v <= nRec)) {
+      fail('rank', `an integer in [${nOut}, ${nRec}], or null for LTTS`, v);
+    }
+    rank = integer('rank', nOut, nRec);
+  }
   let feedback = oneOf('feedback', FEEDBACKS);
   if (feedback === 'out' && rank === null) {
     warnings.push(`${label('feedback')} out needs a rank (${label('rank')}); using spk (LTTS) instead`);

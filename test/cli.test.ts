@@ -687,6 +687,16 @@ t.test('a --replay file that is not JSON: one line, control characters escaped',
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('a --replay of the stats pickle (binary, not a fixture) says so, without quoting its bytes', async (t) => {
+  const dir = tmpdir();
+  const saved = goal(['train', '-N', '10', '-E', '2', '2', '-savepath', 'stats.pkl'], dir);
+  t.equal(saved.code, 0, saved.err);
+  const r = goal(['train', '--replay', 'stats.pkl'], dir);
+  t.equal(r.code, 2);
+  t.equal(r.err, 'goal train: --replay stats.pkl: binary data, not a JSON fixture (a stats pickle from -savepath cannot be replayed: it holds no draws)\n');
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('float32 spikes that differ where the reference came close to the threshold: the replay says why (SPEC.md, Fixtures)', async (t) => {
   const dir = tmpdir();
   const fx = loadFixture('ltts-n40-f32.json') as unknown as { expect: { Z_last: number[][]; min_margin: number } };

@@ -89,7 +89,7 @@ t.test('shards split the grid; merge joins them', async (t) => {
 });
 
 t.test('bad grids are refused before any work', async (t) => {
-  await t.rejects(sweep({ ...grid, ranks: [200] }), { param: 'rank', message: /rank must be an integer in \[3, 40\] \(got 200\)/ });
+  await t.rejects(sweep({ ...grid, ranks: [200] }), { param: 'rank', message: /rank must be an integer in \[3, 40\], or null for LTTS \(got 200\)/ });
   await t.rejects(sweep({ ...grid, taus: [0] }), { param: 'tauO', message: /^tauO must be/ });
   await t.rejects(sweep({ ...grid, seeds: [] }), { code: 'GOAL_USAGE' });
   await t.rejects(sweep({ ...grid, base: { ...base, epochs: [3, 0] } }), { code: 'GOAL_INVALID_PARAM', param: 'epochs', message: /^epochs must give a sweep at least one recurrent epoch \(got 3 0\)$/ });
