@@ -51,5 +51,11 @@ t.test(name, { skip, timeout: sanitize ? 1_800_000 : 600_000 }, async (t) => {
   const refused = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2', GOAL_EMU_COOP_SMS: '1', GOAL_EMU_GRID_ONLY: '1' } });
   t.equal(refused.status, 0, `a refused grid launch is planned again:\n${gist(refused, 4)}`);
   t.match(refused.stdout, /all checks passed/);
+  // Registers limit an H200's grid kernels to 2 blocks per multiprocessor (threads and shared
+  // memory alone allow up to 8): plans with several tiles on chip per block, which the run
+  // above never makes.
+  const regs = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2', GOAL_EMU_REGS: '128', GOAL_EMU_GRID: '1' } });
+  t.equal(regs.status, 0, `register-limited grid plans:\n${gist(regs, 4)}`);
+  t.match(regs.stdout, /all checks passed/);
   fs.rmSync(dir, { recursive: true });
 });

@@ -8,10 +8,11 @@
 // Not part of the addon: cuda_emu_check.cu builds it (GOAL_CUDA_EMU).
 //
 // The emulated device has GOAL_EMU_SMS multiprocessors (default 4) with H100/H200 shared
-// memory sizes; exp is goal_math.h's on both sides, so the block path must equal the CPU
+// memory sizes (and, with GOAL_EMU_REGS, their register file); exp is goal_math.h's on both sides, so the block path must equal the CPU
 // engine bit for bit.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <bit>
@@ -100,6 +101,7 @@ struct State {
   cudaError_t last = cudaSuccess;
   size_t in_use = 0;
   std::atomic<int> coop_refused{0};  // cooperative launches refused as too large
+  size_t coop_smem_max = 0;           // the most shared memory a cooperative launch ran with
 };
 inline State& state() {
   static State s;
@@ -116,8 +118,15 @@ inline int coop_sms() {
   const char* v = std::getenv("GOAL_EMU_COOP_SMS");
   return v && *v ? std::atoi(v) : sms();
 }
+// Registers per thread, for every kernel (default 0: not a limit). On sm_90 the grid kernels
+// use 128 (their __launch_bounds__(256, 2)), so 2 of their blocks fit on a multiprocessor, where
+// threads and shared memory alone would allow up to 8: GOAL_EMU_REGS=128 plans as an H200 does.
+inline int regs() {
+  const char* v = std::getenv("GOAL_EMU_REGS");
+  return v && *v ? std::atoi(v) : 0;
+}
 constexpr size_t kOptin = 227 * 1024, kPerSM = 228 * 1024, kReserved = 1024, kMemory = size_t(8) << 30;
-constexpr int kThreadsPerSM = 2048;
+constexpr int kThreadsPerSM = 2048, kRegsPerSM = 65536;
 
 inline Warp& warp() { return *ctx.blk->warps[ctx.thread.x / 32]; }
 inline int lane() { return int(ctx.thread.x % 32); }
@@ -168,7 +177,8 @@ inline cudaError_t check_launch(const void* kernel, int grid, int block, size_t 
 inline int occupancy(int block, size_t smem) {
   const int by_threads = kThreadsPerSM / block;
   const int by_smem = int(kPerSM / (smem + kReserved));
-  return by_threads < by_smem ? by_threads : by_smem;
+  const int by_regs = regs() > 0 ? kRegsPerSM / (regs() * block) : by_threads;
+  return std::min(by_threads, std::min(by_smem, by_regs));
 }
 
 }  // namespace goal_emu
@@ -394,6 +404,10 @@ cudaError_t launch_cooperative(void (*kernel)(KArgs...), int grid, int block, si
   if (grid > goal_emu::occupancy(block, smem) * goal_emu::coop_sms()) {
     ++goal_emu::state().coop_refused;
     return goal_emu::fail(cudaErrorCooperativeLaunchTooLarge);
+  }
+  {
+    std::lock_guard<std::mutex> g(goal_emu::state().lock);
+    goal_emu::state().coop_smem_max = std::max(goal_emu::state().coop_smem_max, smem);
   }
   std::tuple<KArgs...> values(args...);
   auto body = [&] { std::apply(kernel, values); };

@@ -289,7 +289,7 @@ size_t pad(size_t bytes) { return (bytes + kPad - 1) / kPad * kPad; }
 // initial matrices and the task) is uploaded in one copy; everything else starts at zero.
 struct NetLayout {
   size_t W_ih, W_hh, W_ho, W_trg, targ, clock, head;
-  size_t r_targ, Bt, P, D, Q, xin, err, m, Z_targ, Z, WT, v, z, h, e, q, c, g, xs, xh, xu, mask, umask, part, a, dz, rows;
+  size_t r_targ, Bt, P, D, Q, xin, err, m, s, Z_targ, Z, WT, v, z, h, e, q, c, g, xs, xh, xu, mask, umask, part, a, dz, rows;
   size_t bytes;
 
   NetLayout(const Config& cfg, size_t f, bool grid_path, bool wt_global, int pitch, int ntiles) {
@@ -317,6 +317,7 @@ struct NetLayout {
     xin = take(grid_path ? 0 : (T - 1) * N * f);
     err = take(T * O * f);
     m = take(f);
+    s = take(f);
     Z_targ = take(T * N);
     Z = take(T * N);
     WT = take(wt_global ? N * size_t(pitch) * f : 0);
@@ -436,8 +437,14 @@ class CudaBatch final : public Batch {
     }
     streams_.copy(d_noise_ptrs_, ptrs.data(), ptrs.size() * sizeof(double*), cudaMemcpyHostToDevice,
           "copying the feedback noise pointers");
-    launch(gpu::feedback_kernel<F>, K_, gpu::kAuxThreads, 16, streams_[0], static_cast<const DevNet<F>*>(d_nets_),
-           static_cast<const double* const*>(d_noise_ptrs_));
+    const DevNet<F>* nets = d_nets_;
+    const int slices = feedback_slices();
+    launch(gpu::feedback_scale_kernel<F>, K_, gpu::kWarp, 0, streams_[0], nets);
+    check(cudaGetLastError(), "launching the feedback construction");
+    launch(gpu::feedback_entries_kernel<F>, K_ * slices, gpu::kAuxThreads, 0, streams_[0], nets,
+           static_cast<const double* const*>(d_noise_ptrs_), slices);
+    check(cudaGetLastError(), "launching the feedback construction");
+    launch(gpu::feedback_finish_kernel<F>, K_ * slices, gpu::kAuxThreads, 0, streams_[0], nets, slices);
     check(cudaGetLastError(), "launching the feedback construction");
     if (ndense_ > 0) {
       const int64_t entries = int64_t(ndense_) * N_ * N_;
@@ -705,6 +712,18 @@ class CudaBatch final : public Batch {
     return place;
   }
 
+  // Blocks per network of the feedback kernels: enough for the largest network's work items (LTTS
+  // rows, Bt entries, P entries), at most 8 blocks per multiprocessor over the whole batch (a
+  // batch of many small networks keeps one block each).
+  int feedback_slices() const {
+    int64_t work = 1;
+    for (const Config& c : cfg_)
+      work = std::max<int64_t>(work, c.R == 0 ? c.N : std::max<int64_t>(c.R * c.N, c.feedback == Feedback::out ? c.T * c.R : 0));
+    const int64_t wanted = (work + gpu::kAuxThreads - 1) / gpu::kAuxThreads;
+    const int64_t room = std::max<int64_t>(1, int64_t(prop_.multiProcessorCount) * 8 / K_);
+    return int(std::max<int64_t>(1, std::min(wanted, room)));
+  }
+
   // Epochs per launch: bounds the output buffer (2·K·chunk doubles, at most 256 MiB).
   int64_t max_chunk() const { return std::max<int64_t>(1, std::min<int64_t>(int64_t(1) << 20, (int64_t(1) << 24) / K_)); }
 
@@ -796,6 +815,7 @@ class CudaBatch final : public Batch {
       n.xin = arr(L.xin);
       n.err = arr(L.err);
       n.m = arr(L.m);
+      n.s = arr(L.s);
       n.margin = reinterpret_cast<Bits*>(mem + at_margins) + k;
       n.Z_targ = b + L.Z_targ;
       n.Z = b + L.Z;

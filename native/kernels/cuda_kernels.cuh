@@ -89,6 +89,7 @@ struct DevNet {
   F *r_targ, *Bt, *P, *D, *Q, *err;
   F* xin;  // (T−1)×N: x_t@W_ih, the clock's input, the same in every epoch (block path)
   F* m;  // LTTS: D = m·Identity
+  F* s;  // the feedback's scale 2·std(W_ho), between the feedback kernels
   typename Ordered<F>::type* margin;
   uint8_t *Z_targ, *Z;
   F* WT;  // block path, when W_hh does not fit on chip: the transposed copy, N×pitch
@@ -1146,44 +1147,69 @@ __global__ void __launch_bounds__(kAuxThreads)
 
 // SPEC "Training" 3 (cpu build_feedback): s = 2·std(W_ho); B = s·g with its first O columns
 // replaced by W_ho; LTTS keeps m, a rank Bt = B[:, :R]ᵀ, and out P = Y*. noise[k] points at
-// network k's standard normals (N×N spk, N×R out) in device memory.
+// network k's standard normals (N×N spk, N×R out) in device memory. Three launches, so that the
+// N² noise of a large network is read by many blocks at once (one block per network, walking
+// N rows of 8192 entries each, would take seconds): the scale, one thread per network in the
+// CPU's order; then `slices` blocks per network for the entries; then what sums over them.
+
+template <typename F>
+__global__ void feedback_scale_kernel(const DevNet<F>* __restrict__ nets) {
+  const DevNet<F>& n = nets[blockIdx.x];
+  if (threadIdx.x == 0) *n.s = feedback_scale(n.W_ho, int64_t(n.N) * n.O);
+}
+
+// Network blockIdx.x / slices; its work items are strided over that network's slices × threads.
+struct Slice {
+  int k;
+  int64_t first, stride;
+};
+
+__device__ inline Slice slice_of(int slices) {
+  const int s = int(blockIdx.x) % slices;
+  return {int(blockIdx.x) / slices, int64_t(s) * blockDim.x + threadIdx.x, int64_t(slices) * blockDim.x};
+}
+
+// LTTS: rows_i = Σ_j B_ij² (j in order, as the CPU sums); a rank: Bt.
 template <typename F>
 __global__ void __launch_bounds__(kAuxThreads)
-    feedback_kernel(const DevNet<F>* __restrict__ nets, const double* const* __restrict__ noise) {
-  const DevNet<F>& n = nets[blockIdx.x];
-  const double* g = noise[blockIdx.x];
-  const int N = n.N, O = n.O, R = n.R, tid = threadIdx.x;
-  const int64_t NO = int64_t(N) * O, cols = n.out_feedback ? R : N;
-  F* s_shared = reinterpret_cast<F*>(smem_base());
-  if (tid == 0) *s_shared = feedback_scale(n.W_ho, NO);
-  __syncthreads();
-  const F s = *s_shared;
-  auto B = [&](int i, int j) -> F { return feedback_entry(n.W_ho, int64_t(O), s, g, cols, int64_t(i), int64_t(j)); };
+    feedback_entries_kernel(const DevNet<F>* __restrict__ nets, const double* const* __restrict__ noise, int slices) {
+  const Slice sl = slice_of(slices);
+  const DevNet<F>& n = nets[sl.k];
+  const double* g = noise[sl.k];
+  const int64_t N = n.N, O = n.O, R = n.R, cols = n.out_feedback ? R : N;
+  const F s = *n.s;
   if (R == 0) {
-    for (int i = tid; i < N; i += blockDim.x) {
+    for (int64_t i = sl.first; i < N; i += sl.stride) {
       double row = 0;
-      for (int j = 0; j < N; ++j) {
-        const F b = B(i, j);
+      for (int64_t j = 0; j < N; ++j) {
+        const F b = feedback_entry(n.W_ho, O, s, g, cols, i, j);
         row += double(b * b);
       }
       n.rows[i] = row;
     }
-    __syncthreads();
-    if (tid == 0) {
+    return;
+  }
+  for (int64_t x = sl.first; x < R * N; x += sl.stride) n.Bt[x] = feedback_entry(n.W_ho, O, s, g, cols, x % N, x / N);
+}
+
+// LTTS: m = Σ_i rows_i / N (i in order); out: P = Y*, its first O columns the target.
+template <typename F>
+__global__ void __launch_bounds__(kAuxThreads) feedback_finish_kernel(const DevNet<F>* __restrict__ nets, int slices) {
+  const Slice sl = slice_of(slices);
+  const DevNet<F>& n = nets[sl.k];
+  const int64_t N = n.N, O = n.O, R = n.R;
+  if (R == 0) {
+    if (sl.first == 0) {
       double total = 0;
-      for (int i = 0; i < N; ++i) total += n.rows[i];
+      for (int64_t i = 0; i < N; ++i) total += n.rows[i];
       *n.m = F(total / double(N));
     }
     return;
   }
-  for (int64_t x = tid; x < int64_t(R) * N; x += blockDim.x) n.Bt[x] = B(int(x % N), int(x / N));
-  if (n.out_feedback) {
-    __syncthreads();
-    for (int64_t x = tid; x < int64_t(n.T) * R; x += blockDim.x) {
-      const int64_t t = x / R;
-      const int r = int(x % R);
-      n.P[x] = r < O ? n.targ[t * O + r] : dot(n.r_targ + t * N, n.Bt + int64_t(r) * N, int64_t(N));
-    }
+  if (!n.out_feedback) return;
+  for (int64_t x = sl.first; x < int64_t(n.T) * R; x += sl.stride) {
+    const int64_t t = x / R, r = x % R;
+    n.P[x] = r < O ? n.targ[t * O + r] : dot(n.r_targ + t * N, n.Bt + r * N, N);
   }
 }
 
