@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, errnoCode, fileLines, isOpenStream, shownPath, writeFileAtomic } from './io/files';
@@ -591,7 +592,16 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
   }
   const all: Copy[] = [];
   let first: { config: string; file: string; curves: boolean } | undefined;
+  const named = new Map<string, string>(); // a file's real path → the name it was first given as
   for (const [part, f] of files.entries()) {
+    // A shard named twice is most likely a typo for another one: merged once, and said so.
+    const id = realPath(f);
+    const earlier = named.get(id);
+    if (earlier !== undefined) {
+      warn(`${shownPath(f)} is named twice${earlier === f ? '' : ` (also as ${shownPath(earlier)})`}: merged once`);
+      continue;
+    }
+    named.set(id, f);
     const read = readRows(f);
     if (read.torn) warn(tornLine(f));
     const writer = writerOf(f);
@@ -616,7 +626,16 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
   return rows;
 }
 
-/** A row and where it was read: `part` tells apart one file named twice. */
+/** The file's real path (links and `./` resolved), else its absolute name (readRows says why it cannot be read). */
+function realPath(f: string): string {
+  try {
+    return fs.realpathSync(f);
+  } catch {
+    return path.resolve(f);
+  }
+}
+
+/** A row and the file it was read from (`part`: the file's place among the files). */
 interface Copy {
   row: SweepRow;
   file: string;

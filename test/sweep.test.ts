@@ -79,8 +79,12 @@ t.test('shards split the grid; merge joins them', async (t) => {
   for (const [i, f] of files.entries()) await sweep({ ...grid, out: f, shard: { k: i + 1, n: 3 } });
   const parts = files.map((f) => readRows(f).rows.length);
   t.strictSame(parts, [4, 4, 4], 'every third point');
-  const merged = mergeRows([...files, files[0]]);
+  const warnings: string[] = [];
+  const again = path.join(dir, 'link.jsonl'); // the same file by another name
+  fs.symlinkSync(files[0], again);
+  const merged = mergeRows([...files, files[0], again], (m) => warnings.push(m));
   t.equal(merged.length, 12, 'each point once, even when a file is given twice');
+  t.strictSame(warnings, [`${files[0]} is named twice: merged once`, `${again} is named twice (also as ${files[0]}): merged once`]);
   const full = await sweep(grid);
   t.strictSame(summarize(merged).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(),
     summarize(full.rows).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(), 'same summary');
@@ -455,8 +459,11 @@ t.test('merge says when two files disagree on a point, and when it drops a torn 
   t.equal(merged.length, 1);
   t.equal(merged[0].mse_final, row.mse_final, 'the first file wins');
   t.match(warnings.sort(), [/b.jsonl: dropping a torn last line/, /rank 3, τ⋆ 5, seed 1: .*b.jsonl holds other numbers than .*a.jsonl; keeping/]);
+  // The same numbers in two files (overlapping shards): nothing to say.
+  const c = path.join(dir, 'c.jsonl');
+  fs.copyFileSync(a, c);
   const quiet: string[] = [];
-  mergeRows([a, a], (m) => quiet.push(m));
+  t.equal(mergeRows([a, c], (m) => quiet.push(m)).length, 1);
   t.strictSame(quiet, [], 'the same numbers twice: nothing to say');
   fs.rmSync(dir, { recursive: true });
 });
