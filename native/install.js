@@ -6,49 +6,84 @@
 // tree, and on the first `npx goal` in a clone, where npm links the package into its npx cache
 // and runs its install scripts here, in the working tree. A `cmake-js rebuild` there would
 // wipe build/ (pulling the addon from under anything running) and take ~20 s with CUDA. So
-// when build/ was configured here, with the same settings, and its last build finished, this
-// runs an incremental `cmake-js build` (a no-op when nothing changed); otherwise a clean
-// rebuild. `npm run build:native` always rebuilds (e.g. after installing CUDA).
+// when build/ was configured on this machine, in this place, with the same settings, and its
+// last build finished, this runs an incremental `cmake-js build` (a no-op when nothing
+// changed), and a clean rebuild should that fail; otherwise, and always for `npm rebuild`,
+// `npm run build:native` or `--rebuild`, a clean rebuild.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
-// What the build depends on that CMake's cache does not track: where it was configured, the
-// Node it builds for, and the settings read when configuring (GOAL_NO_CUDA in CMakeLists.txt,
-// CUDACXX by CMake's CUDA detection, npm_config_cmake_* by cmake-js).
-function settings(root, env) {
+// Environment variables that CMake reads when it configures (compilers, their flags, the CUDA
+// architectures) and that CMakeLists.txt reads (GOAL_NO_CUDA); the configure step's outcome,
+// cached, does not follow them afterwards. npm_cmake_* are cmake-js's -D options, which the
+// configure command below shows too.
+const CONFIGURE_ENV = /^(GOAL_NO_CUDA|CC|CXX|CUDACXX|CUDAHOSTCXX|CFLAGS|CXXFLAGS|CUDAFLAGS|CUDAARCHS|LDFLAGS|CMAKE_[A-Z_]+|npm_cmake_.+)$/;
+
+// Where an nvcc would be found: the cache keeps the one (or none) it found when configuring.
+function nvccs(env) {
+  const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean).concat('/usr/local/cuda/bin');
+  const found = dirs.map((d) => path.join(d, 'nvcc')).find((f) => fs.existsSync(f));
+  return found ?? null;
+}
+
+/**
+ * What the build depends on that CMake's cache does not track, as text: the machine and the
+ * place it was configured in, the Node it builds for, the environment read when configuring,
+ * the nvcc in sight, and cmake-js's configure command (its -D options, from .npmrc's cmake_*
+ * keys too, the generator, the Node headers).
+ */
+function settings(root, env, configure) {
   const read = {};
-  for (const k of Object.keys(env).sort()) {
-    if (k === 'GOAL_NO_CUDA' || k === 'CUDACXX' || k.toLowerCase().startsWith('npm_config_cmake_')) read[k] = env[k];
-  }
-  return JSON.stringify({ root, node: process.version, platform: process.platform, arch: process.arch, env: read });
+  for (const k of Object.keys(env).sort()) if (CONFIGURE_ENV.test(k)) read[k] = env[k];
+  return JSON.stringify({
+    root, host: os.hostname(), node: process.version, platform: process.platform, arch: process.arch,
+    env: read, nvcc: nvccs(env), configure,
+  });
 }
 
 const stampOf = (root) => path.join(root, 'build', 'goal-build.json');
 
-/** 'build' (incremental) when build/ under `root` was last built, completely, with these settings; else 'rebuild'. */
-function plan(root, env) {
+/**
+ * 'build' (incremental) when build/ under `root` was last built, completely, with these
+ * settings, and no rebuild was asked for; else 'rebuild'.
+ */
+function plan(root, env, configure, argv = []) {
+  if (argv.includes('--rebuild') || env.npm_command === 'rebuild') return 'rebuild';
   let stamp = null;
   try {
     stamp = fs.readFileSync(stampOf(root), 'utf8');
   } catch {}
   const built = ['Release/goal_snn.node', 'CMakeCache.txt'].every((f) => fs.existsSync(path.join(root, 'build', f)));
-  return stamp === settings(root, env) && built ? 'build' : 'rebuild';
+  return built && stamp === settings(root, env, configure) ? 'build' : 'rebuild';
 }
 
 function main() {
   const root = path.resolve(__dirname, '..');
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-  const run = spawnSync(process.execPath, [cmakeJs, plan(root, process.env), '--log-level', 'warn'], { cwd: root, stdio: 'inherit' });
-  if (run.error) {
-    console.error(`goal-snn: cannot run cmake-js: ${run.error.message}`);
-    process.exit(1);
+  const cmake = (command, stdio = 'inherit') => {
+    const r = spawnSync(process.execPath, [cmakeJs, command, '--log-level', 'warn'], { cwd: root, stdio, encoding: 'utf8' });
+    if (r.error) {
+      console.error(`goal-snn: cannot run cmake-js: ${r.error.message}`);
+      process.exit(1);
+    }
+    return r;
+  };
+  const printed = cmake('print-configure', ['ignore', 'pipe', 'inherit']);
+  if (printed.status !== 0) process.exit(printed.status ?? 1);
+  const configure = printed.stdout.trim();
+  let run = cmake(plan(root, process.env, configure, process.argv.slice(2)) === 'build' ? 'build' : 'rebuild');
+  if (run.status !== 0 && fs.existsSync(stampOf(root))) {
+    // The cache may name a compiler or a generator that is gone (CUDA upgraded, ninja removed).
+    console.error('goal-snn: the incremental build failed; building afresh');
+    run = cmake('rebuild');
   }
-  if (run.status !== 0) process.exit(run.status === null ? 1 : run.status);
+  if (run.status !== 0) process.exit(run.status ?? 1);
   // Written only after a build that finished: a rebuild starts by deleting build/, so one cut
   // short leaves no stamp and the next install rebuilds again (an incremental build cut short
   // keeps the stamp and is simply resumed).
-  fs.writeFileSync(stampOf(root), settings(root, process.env));
+  fs.writeFileSync(stampOf(root), settings(root, process.env, configure));
 }
 
 if (require.main === module) main();

@@ -693,7 +693,7 @@ t.test('a --replay of the stats pickle (binary, not a fixture) says so, without 
   t.equal(saved.code, 0, saved.err);
   const r = goal(['train', '--replay', 'stats.pkl'], dir);
   t.equal(r.code, 2);
-  t.equal(r.err, 'goal train: --replay stats.pkl: binary data, not a JSON fixture (a stats pickle from -savepath cannot be replayed: it holds no draws)\n');
+  t.equal(r.err, 'goal train: --replay stats.pkl: binary data, not UTF-8 JSON (the stats pickle that -savepath writes cannot be replayed: it holds no draws)\n');
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -8,18 +8,22 @@ import t from 'tap';
 
 type Env = Record<string, string | undefined>;
 const { plan, settings } = require('../native/install.js') as {
-  plan: (root: string, env: Env) => 'build' | 'rebuild';
-  settings: (root: string, env: Env) => string;
+  plan: (root: string, env: Env, configure: string, argv?: string[]) => 'build' | 'rebuild';
+  settings: (root: string, env: Env, configure: string) => string;
 };
 
+/** cmake-js's configure command, as `cmake-js print-configure` prints it (abridged). */
+const CONFIGURE = "[ 'cmake', '/x', '-G', 'Ninja', '-DNODE_RUNTIMEVERSION=20.20.2' ]";
+
 /** A directory that looks like a finished build with `env`'s settings, less what `omit` names. */
-function built(env: Env, omit: string[] = []) {
+function built(t: { teardown: (fn: () => void) => void }, env: Env, omit: string[] = []) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-install-'));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
   fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
   const files: Record<string, string> = {
     'Release/goal_snn.node': '',
     'CMakeCache.txt': '',
-    'goal-build.json': settings(root, env),
+    'goal-build.json': settings(root, env, CONFIGURE),
   };
   for (const [f, text] of Object.entries(files)) if (!omit.includes(f)) fs.writeFileSync(path.join(root, 'build', f), text);
   return root;
@@ -28,40 +32,54 @@ function built(env: Env, omit: string[] = []) {
 const base: Env = { PATH: '/usr/bin', HOME: '/root' };
 
 t.test('a finished build with the same settings is built incrementally', async (t) => {
-  const root = built(base);
-  t.teardown(() => fs.rmSync(root, { recursive: true }));
-  t.equal(plan(root, base), 'build');
+  const root = built(t, base);
+  t.equal(plan(root, base, CONFIGURE), 'build');
   // What npx and npm change between runs does not matter to the build.
-  t.equal(plan(root, { ...base, PATH: '/tmp/npx/node_modules/.bin:/usr/bin', npm_command: 'exec', npm_config_yes: 'true' }), 'build');
+  t.equal(plan(root, { ...base, PATH: '/usr/bin:/tmp/npx/node_modules/.bin', npm_command: 'exec', npm_config_yes: 'true' }, CONFIGURE), 'build');
 });
 
-t.test('what CMake reads when configuring forces a rebuild when it changes', async (t) => {
-  const root = built(base);
-  t.teardown(() => fs.rmSync(root, { recursive: true }));
-  for (const change of [{ GOAL_NO_CUDA: '1' }, { CUDACXX: '/opt/cuda/bin/nvcc' }, { npm_config_cmake_GOAL_CUDA: 'OFF' }]) {
-    t.equal(plan(root, { ...base, ...change }), 'rebuild', JSON.stringify(change));
+t.test('what configuring reads forces a rebuild when it changes', async (t) => {
+  const root = built(t, base);
+  for (const change of [{ GOAL_NO_CUDA: '1' }, { CUDACXX: '/opt/cuda/bin/nvcc' }, { CXX: 'clang++' }, { CUDAARCHS: '100' },
+    { CMAKE_GENERATOR: 'Unix Makefiles' }, { npm_cmake_GOAL_CUDA: 'OFF' }]) {
+    t.equal(plan(root, { ...base, ...change }, CONFIGURE), 'rebuild', JSON.stringify(change));
   }
-  // ...and so does the other way round: a build made with GOAL_NO_CUDA=1, installed without it.
-  const cpuOnly = built({ ...base, GOAL_NO_CUDA: '1' });
-  t.teardown(() => fs.rmSync(cpuOnly, { recursive: true }));
-  t.equal(plan(cpuOnly, base), 'rebuild');
-  t.equal(plan(cpuOnly, { ...base, GOAL_NO_CUDA: '1' }), 'build');
+  // cmake-js's own options (from .npmrc, another Node's headers, ...) show in its configure command.
+  t.equal(plan(root, base, CONFIGURE.replace('20.20.2', '22.1.0')), 'rebuild', 'another configure command');
+  // An nvcc that appeared: a build without CUDA is not kept.
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-nvcc-'));
+  t.teardown(() => fs.rmSync(bin, { recursive: true }));
+  fs.writeFileSync(path.join(bin, 'nvcc'), '');
+  t.equal(plan(root, { ...base, PATH: `${bin}:/usr/bin` }, CONFIGURE), 'rebuild', 'an nvcc found');
+  // ...and the other way round: a build made with GOAL_NO_CUDA=1, installed without it.
+  const cpuOnly = built(t, { ...base, GOAL_NO_CUDA: '1' });
+  t.equal(plan(cpuOnly, base, CONFIGURE), 'rebuild');
+  t.equal(plan(cpuOnly, { ...base, GOAL_NO_CUDA: '1' }, CONFIGURE), 'build');
+});
+
+t.test('npm rebuild, build:native (--rebuild) always rebuild', async (t) => {
+  const root = built(t, base);
+  t.equal(plan(root, { ...base, npm_command: 'rebuild' }, CONFIGURE), 'rebuild');
+  t.equal(plan(root, base, CONFIGURE, ['--rebuild']), 'rebuild');
 });
 
 t.test('a build that did not finish, or was made elsewhere, is rebuilt', async (t) => {
   for (const missing of ['goal-build.json', 'Release/goal_snn.node', 'CMakeCache.txt']) {
-    const root = built(base, [missing]);
-    t.equal(plan(root, base), 'rebuild', `without build/${missing}`);
-    fs.rmSync(root, { recursive: true });
+    t.equal(plan(built(t, base, [missing]), base, CONFIGURE), 'rebuild', `without build/${missing}`);
   }
   // A moved tree: CMake's cache names the old directory.
-  const root = built(base);
+  const root = built(t, base);
   const moved = `${root}-moved`;
   fs.renameSync(root, moved);
   t.teardown(() => fs.rmSync(moved, { recursive: true }));
-  t.equal(plan(moved, base), 'rebuild');
+  t.equal(plan(moved, base, CONFIGURE), 'rebuild');
+  // Another machine: the stamp names the host it was built on.
+  const elsewhere = built(t, base);
+  const stamp = path.join(elsewhere, 'build', 'goal-build.json');
+  fs.writeFileSync(stamp, fs.readFileSync(stamp, 'utf8').replace(`"host":${JSON.stringify(os.hostname())}`, '"host":"another-machine"'));
+  t.equal(plan(elsewhere, base, CONFIGURE), 'rebuild', 'built on another host');
   // No build at all: a fresh clone.
   const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-install-'));
   t.teardown(() => fs.rmSync(fresh, { recursive: true }));
-  t.equal(plan(fresh, base), 'rebuild');
+  t.equal(plan(fresh, base, CONFIGURE), 'rebuild');
 });

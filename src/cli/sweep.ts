@@ -81,7 +81,7 @@ function mergeCommand(io: Io): Command {
       if (files.includes('-')) usage('merge reads shard files by name, not standard input (-)');
       const rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
       writeRows(opts.out, rows);
-      io.err(`merged ${plural(rows.length, 'point')} from ${plural(files.length, 'file')} into ${shownPath(opts.out)}\n`);
+      io.err(`merged ${plural(rows.length, 'point')} from ${plural(new Set(files).size, 'file')} into ${shownPath(opts.out)}\n`);
       if (!rows.length) io.err('goal: warning: the files hold no points\n');
       if (rows.length) io.out(`${summaryTables(rows)}\n`);
     });

@@ -114,7 +114,7 @@ async function loadFixture(file: string): Promise<Fixture> {
   // Not UTF-8 text (read as such, a byte that is not becomes U+FFFD), e.g. the stats pickle that
   // -savepath writes: V8's message would quote the bytes.
   if (/[\x00\ufffd]/.test(text.slice(0, 256))) {
-    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: binary data, not a JSON fixture (a stats pickle from -savepath cannot be replayed: it holds no draws)`);
+    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: binary data, not UTF-8 JSON (the stats pickle that -savepath writes cannot be replayed: it holds no draws)`);
   }
   try {
     // A byte-order mark (some editors on Windows write one) is no part of the JSON.
