@@ -403,6 +403,8 @@ int main() {
     // Grid path: sums in another order, so close rather than equal.
     check_single(make_net(21, 232, 12, 0, false, DType::f32), 5, 3, "grid ltts f32", false, 1e-4);
     check_single(make_net(22, 170, 12, 8, true, DType::f64), 5, 2, "grid out rank8 f64", false, 1e-9);
+    // More rows than a block has threads: LTTS's row sums split over two blocks.
+    check_single(make_net(25, 260, 10, 0, false, DType::f64), 3, 2, "grid ltts N260 f64 (feedback in 2 slices)", false, 1e-9);
     check_single(make_net(23, 232, 12, 20, false, DType::f32), 5, 2, "grid rank20 f32", false, 1e-4);
     check_single(make_net(24, 232, 12, 200, false, DType::f32), 5, 2, "grid dense rank200 f32", false, 1e-4);
     check_batch({make_net(31, 232, 10, 0, false, DType::f32), make_net(32, 232, 10, 7, false, DType::f32, 2),
