@@ -73,7 +73,7 @@ function main() {
   const printed = cmake('print-configure', ['ignore', 'pipe', 'inherit']);
   if (printed.status !== 0) process.exit(printed.status ?? 1);
   const configure = printed.stdout.trim();
-  let run = cmake(plan(root, process.env, configure, process.argv.slice(2)) === 'build' ? 'build' : 'rebuild');
+  let run = cmake(plan(root, process.env, configure, process.argv.slice(2)));
   if (run.status !== 0 && fs.existsSync(stampOf(root))) {
     // The cache may name a compiler or a generator that is gone (CUDA upgraded, ninja removed).
     console.error('goal-snn: the incremental build failed; building afresh');

@@ -194,9 +194,9 @@ export function show(value: unknown, depth = 0): string {
 export const showName = (name: string): string => (/^[\w$-]{1,64}$/.test(name) ? name : show(name));
 
 /** `value` as an integer in [lo, hi] (-0 as 0), or GOAL_INVALID_PARAM naming `name`: one message for every integer. */
-export function checkInteger(name: ParamName, value: unknown, lo: number, hi: number, label: Labeller = (n) => n): number {
+export function checkInteger(name: ParamName, value: unknown, lo: number, hi: number, label: Labeller = (n) => n, orElse = ''): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) {
-    throw new GoalError('GOAL_INVALID_PARAM', `${label(name)} must be an integer in [${lo}, ${hi}] (got ${show(value)})`, name);
+    throw new GoalError('GOAL_INVALID_PARAM', `${label(name)} must be an integer in [${lo}, ${hi}]${orElse} (got ${show(value)})`, name);
   }
   return value + 0;
 }
@@ -282,14 +282,8 @@ export function resolveParams(
   }
   const epochs = Object.freeze((ep as number[]).map((x) => x + 0)) as unknown as readonly [number, number]; // -0 → 0
   let rank: number | null = null;
-  if (pick('rank') !== null) {
-    // A library caller may not know how to say LTTS; the CLI's flags have their own words for it.
-    const v = pick('rank');
-    if (label('rank') === 'rank' && !(typeof v === 'number' && Number.isInteger(v) && v >= nOut && v <= nRec)) {
-      fail('rank', `an integer in [${nOut}, ${nRec}], or null for LTTS`, v);
-    }
-    rank = integer('rank', nOut, nRec);
-  }
+  // A library caller may not know how to say LTTS; the CLI's flags have their own words for it.
+  if (pick('rank') !== null) rank = checkInteger('rank', pick('rank'), nOut, nRec, label, label('rank') === 'rank' ? ', or null for LTTS' : '');
   let feedback = oneOf('feedback', FEEDBACKS);
   if (feedback === 'out' && rank === null) {
     warnings.push(`${label('feedback')} out needs a rank (${label('rank')}); using spk (LTTS) instead`);

@@ -472,7 +472,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         usage(`${name('out')} ${shownPath(o.out!)} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
           `${name('curves')}, or choose another file`);
       }
-      previous = firstCopies(rows.map((row) => ({ row, file: o.out!, part: 0 })), later);
+      previous = firstCopies(rows.map((row) => ({ row, file: o.out! })), later);
     }
     const have = new Set(previous.map(rowKey));
     const todo = points.filter((p) => !have.has(rowKey(p)));
@@ -593,7 +593,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
   const all: Copy[] = [];
   let first: { config: string; file: string; curves: boolean } | undefined;
   const named = new Map<string, string>(); // a file's real path → the name it was first given as
-  for (const [part, f] of files.entries()) {
+  for (const f of files) {
     // A shard named twice is most likely a typo for another one: merged once, and said so.
     const id = realPath(f);
     const earlier = named.get(id);
@@ -617,7 +617,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
         const kind = (c: boolean) => (c ? 'with curves (mse_rec, dz)' : 'without curves');
         throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds rows ${kind(curves)}, ${shownPath(first.file)} rows ${kind(first.curves)}: merge shards that all kept their curves (--curves) or none did`);
       }
-      all.push({ row: r, file: f, part });
+      all.push({ row: r, file: f });
     }
   }
   const rows = firstCopies(all, warn);
@@ -635,11 +635,10 @@ function realPath(f: string): string {
   }
 }
 
-/** A row and the file it was read from (`part`: the file's place among the files). */
+/** A row and the file it was read from (mergeRows reads each file once). */
 interface Copy {
   row: SweepRow;
   file: string;
-  part: number;
 }
 
 /**
@@ -656,7 +655,7 @@ function firstCopies(rows: readonly Copy[], warn: (message: string) => void): Sw
     if (!had) seen.set(rowKey(r), copy);
     else if (!same(had.row, r)) {
       warn(`rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${shownPath(f)} holds other numbers than ${had.file === f ? 'its earlier row' : shownPath(had.file)}; keeping the first`);
-    } else if (had.part === copy.part) twice.set(f, (twice.get(f) ?? 0) + 1);
+    } else if (had.file === f) twice.set(f, (twice.get(f) ?? 0) + 1);
   }
   for (const [f, n] of twice) warn(`${shownPath(f)} holds ${plural(n, 'point')} twice; each counts once`);
   return [...seen.values()].map((x) => x.row);

@@ -120,13 +120,13 @@ t.test('stop(): a target run stopped while it runs, a dense D stopped before it 
   t.doesNotThrow(() => long.stop(), 'nothing to stop after dispose');
   // 2R > N: the feedback is D = B_R B_Rᵀ, N²R; stopped before the call, it fails at its first row.
   const Nd = 40;
-  const dense = one({
+  const denseNet = () => one({
     ...base(), N: Nd, R: Nd, W_ih: new Float64Array(I * Nd).fill(3), W_hh: new Float64Array(Nd * Nd),
     W_ho: new Float64Array(Nd * O).fill(0.5), W_trg: new Float64Array(O * Nd),
   });
+  const dense = denseNet();
   await dense.targetRun();
-  const alone = one({ ...base(), N: Nd, R: Nd, W_ih: new Float64Array(I * Nd).fill(3), W_hh: new Float64Array(Nd * Nd),
-    W_ho: new Float64Array(Nd * O).fill(0.5), W_trg: new Float64Array(O * Nd) });
+  const alone = denseNet();
   await alone.targetRun();
   await alone.feedback([new Float64Array(Nd * Nd).fill(0.5)]); // a twin batch, not stopped, builds it
   alone.dispose();

@@ -8,8 +8,8 @@
 // Not part of the addon: cuda_emu_check.cu builds it (GOAL_CUDA_EMU).
 //
 // The emulated device has GOAL_EMU_SMS multiprocessors (default 4) with H100/H200 shared
-// memory sizes (and, with GOAL_EMU_REGS, their register file); exp is goal_math.h's on both sides, so the block path must equal the CPU
-// engine bit for bit.
+// memory sizes (and, with GOAL_EMU_REGS, their register file); exp is goal_math.h's on both
+// sides, so the block path must equal the CPU engine bit for bit.
 #pragma once
 
 #include <algorithm>
