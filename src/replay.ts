@@ -66,9 +66,15 @@ export interface ReplayResult {
 // Names of SPEC.md's table that are no parameter of the network: a fixture may hold them.
 const NOT_MODEL = new Set(['gpu', 'savepath', 'verbose']);
 
+// What a replay cannot take from anywhere but the fixture: a default in its place would run
+// another network than the reference did (SPEC: never a silent default). The sizes are read
+// off the matrices; the sigmas and dt change nothing once the matrices are given; thr has no
+// flag, SPEC's model fixes it at 0.
+const REQUIRED_PARAMS = ['epochs', 'rank', 'feedback', 'resample', 'rec_lr', 'out_lr', 'tau_m', 'tau_s', 'tau_o', 'Vo', 'bias', 'reset'] as const;
+
 /**
- * The sizes a fixture's params leave out, read off its matrices (any other parameter it leaves
- * out is SPEC.md's default). Unchecked here: the matrices' own checks come later.
+ * The sizes a fixture's params leave out, read off its matrices. Unchecked here: the
+ * matrices' own checks come later.
  */
 function sizesFromMatrices(fixture: Fixture): Record<string, [number | undefined, string]> {
   const rows = (m: unknown) => (Array.isArray(m) ? m.length : undefined);
@@ -205,6 +211,9 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
     given[key] = size;
   }
   if (given.n_rec === undefined) bad('fixture.params lacks n_rec (and there is no fixture.init.W_hh to read it off)');
+  // undefined only: rank null is LTTS.
+  const lacking = REQUIRED_PARAMS.filter((key) => given[key] === undefined);
+  if (lacking.length) bad(`fixture.params lacks ${lacking.join(', ')}: a replay takes every model parameter from its fixture, none from the defaults`);
   if (given.resample === true && given.rank != null) {
     bad('fixture.params.resample is true with a rank: the reference redraws that feedback at every step, and a fixture holds one draw (B_noise), so it cannot be replayed');
   }
@@ -313,6 +322,22 @@ function vector(value: unknown, length: number, where: string, why = ''): Float6
   return matrix(value.map((x) => [x]), length, 1, where, 'any');
 }
 
+/**
+ * Refuses a fixture whose `expect` lacks a field SPEC.md lists (min_margin, a note, aside), so
+ * that a check which passes has compared everything; `goal train --replay` asks it. Without
+ * recurrent epochs there is no last raster, and the feedback may not have been kept.
+ */
+export function requireExpect(fixture: Fixture, p: ResolvedParams): void {
+  const e = fixture.expect as unknown;
+  if (e == null) bad("fixture.expect is missing: nothing to check the replay against (the library's replay() runs such a fixture)");
+  if (!isObject(e)) bad('fixture.expect must be an object');
+  const fellBack = p.feedback === 'spk' && isObject(fixture.params) && fixture.params.feedback === 'out';
+  const feedback = p.feedback === 'out' ? 'B' : 'D';
+  const fields = ['z_targ', 'W_ho_trained', 'mse_out', 'mse_rec', 'dz', ...(p.epochs[1] > 0 ? [feedback, 'W_hh_final', 'Z_last'] : ['W_hh_final'])];
+  const lacking = fields.filter((f) => e[f] == null && !(f === 'D' && fellBack && e.B != null));
+  if (lacking.length) bad(`fixture.expect lacks ${lacking.join(', ')}: --replay checks the run against every field SPEC.md lists (the library's replay() runs a fixture without them)`);
+}
+
 /** The fixture's `expect` fields, each checked for shape and flattened; absent ones left out. */
 function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array> {
   const e = fixture.expect as unknown;
@@ -339,11 +364,8 @@ function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array
     if (typeof e.mse_out !== 'number') bad(`fixture.expect.mse_out must be a number (got ${show(e.mse_out)})`);
     out.set('mse_out', Float64Array.of(e.mse_out));
   }
-  // One value per recurrent epoch: a fixture without epochs has SPEC's default count.
-  const epochsGiven = isObject(fixture.params) && fixture.params.epochs !== undefined;
-  const why = epochsGiven ? ', one per recurrent epoch' : ` (fixture.params has no epochs: SPEC's default ${R} recurrent epochs)`;
   for (const field of ['mse_rec', 'dz']) {
-    if (e[field] != null) out.set(field, vector(e[field], R, `fixture.expect.${field}`, why));
+    if (e[field] != null) out.set(field, vector(e[field], R, `fixture.expect.${field}`, ', one per recurrent epoch'));
   }
   return out;
 }

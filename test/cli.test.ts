@@ -285,6 +285,20 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
   fs.writeFileSync(huge, JSON.stringify(fx5));
   const paramsArray = path.join(dir, 'array.json');
   fs.writeFileSync(paramsArray, JSON.stringify({ ...loadFixture('rank3-n40.json'), params: [1, 2] }));
+  // Incomplete in what the run or its check needs: a model parameter, the expect section, a field of it.
+  const noTauO = path.join(dir, 'notauo.json');
+  const fx6 = loadFixture('ltts-n40-tau1.json') as unknown as { params: Record<string, unknown> };
+  delete fx6.params.tau_o;
+  fs.writeFileSync(noTauO, JSON.stringify(fx6));
+  const noExpect = path.join(dir, 'noexpect.json');
+  const fx7 = loadFixture('rank3-n40.json') as unknown as Record<string, unknown>;
+  delete fx7.expect;
+  fs.writeFileSync(noExpect, JSON.stringify(fx7));
+  const partExpect = path.join(dir, 'partexpect.json');
+  const fx8 = loadFixture('rank3-n40.json') as unknown as { expect: Record<string, unknown> };
+  delete fx8.expect.W_hh_final;
+  fx8.expect.dz = null;
+  fs.writeFileSync(partExpect, JSON.stringify(fx8));
   const degenerateSeed = firstDegenerateSeed();
   const cases: [string, RegExp][] = [
     ['-N abc', /-N\/--n-rec expects a number \(got "abc"\)/],
@@ -348,6 +362,9 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`--replay ${malformed}`, /--replay .*malformed.json: not valid JSON/],
     [`--replay ${incomplete}`, /--replay .*incomplete.json: fixture.params lacks n_rec \(and there is no fixture.init.W_hh to read it off\)/],
     [`--replay ${wrongShape}`, /W_hh must be a 40×40 matrix/],
+    [`--replay ${noTauO}`, /^goal train: --replay .*notauo.json: fixture.params lacks tau_o: a replay takes every model parameter from its fixture, none from the defaults\n$/],
+    [`--replay ${noExpect}`, /^goal train: --replay .*noexpect.json: fixture.expect is missing: nothing to check the replay against/],
+    [`--replay ${partExpect}`, /^goal train: --replay .*partexpect.json: fixture.expect lacks dz, W_hh_final: --replay checks the run against every field SPEC.md lists/],
     [`--replay ${path.join(FIXTURE_DIR, 'rank3-n40.json')} -N 5`, /--replay takes every parameter from its file; drop -N\/--n-rec$/m],
   ];
   if (!gpu) {
@@ -623,15 +640,15 @@ t.test('a stderr that cannot be written loses messages, not the run\'s status', 
   t.equal(bad.status, 2, 'bad input: still 2');
 });
 
-t.test('--replay of a file without expect says there was nothing to compare', async (t) => {
+t.test('--replay of a fixture without recurrent epochs: no last raster or final feedback is asked of it', async (t) => {
   const dir = tmpdir();
-  const fx = loadFixture('rank3-n40.json');
-  delete fx.expect;
-  fs.writeFileSync(path.join(dir, 'bare.json'), JSON.stringify(fx));
-  const r = goal(['train', '--replay', 'bare.json'], dir);
+  const fx = loadFixture('rank3-n40.json') as unknown as Record<string, any>;
+  fx.params.epochs = [fx.params.epochs[0], 0];
+  fx.expect = { z_targ: fx.expect.z_targ, W_ho_trained: fx.expect.W_ho_trained, mse_out: fx.expect.mse_out, mse_rec: [], dz: [], W_hh_final: fx.init.W_hh };
+  fs.writeFileSync(path.join(dir, 'readout.json'), JSON.stringify(fx));
+  const r = goal(['train', '--replay', 'readout.json'], dir);
   t.equal(r.code, 0, r.err);
-  t.match(r.out, /Replay: the file has no expect fields to compare with/);
-  t.notMatch(r.out, /matches/);
+  t.match(r.out, /^Replay matches the reference \(z_targ, dz, mse_out, mse_rec, W_ho_trained, W_hh_final\)$/m);
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -63,7 +63,8 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
     [(f) => { f.init.W_ih[2] = 7; }, /^fixture.init.W_ih must be a 5×40 matrix of finite numbers \(row 2 is not a list \(got 7\)\)$/],
     [(f) => { f.expect.mse_out = 'x'; }, /^fixture.expect.mse_out must be a number \(got "x"\)$/],
     [(f) => { f.expect.mse_rec = f.expect.mse_rec.slice(1); }, /^fixture.expect.mse_rec must be a list of \d+ numbers, one per recurrent epoch \(got \d+ entries\)$/],
-    [(f) => { delete f.params.epochs; }, /^fixture.expect.mse_rec must be a list of 10000 numbers \(fixture.params has no epochs: SPEC's default 10000 recurrent epochs\) \(got \d+ entries\)$/],
+    [(f) => { delete f.params.epochs; }, /^fixture.params lacks epochs: a replay takes every model parameter from its fixture, none from the defaults$/],
+    [(f) => { delete f.params.rank; delete f.params.tau_o; }, /^fixture.params lacks rank, tau_o: /], // rank null is LTTS; absent is not
     [(f) => { f.expect.z_targ[0][0] = 'x'; }, /fixture.expect.z_targ must be .* \(entry \[0\]\[0\] is "x"\)/],
   ];
   for (const [change, message] of cases) {
@@ -173,18 +174,20 @@ t.test("the matrices' scales are reported as the fixture gives them (they are al
   await t.rejects(replay(g as never), { code: 'GOAL_BAD_FIXTURE', message: /^fixture.params.sigma_inp must be a finite number \(got "abc"\)$/ });
 });
 
-t.test('params a fixture leaves out: sizes read off its matrices, the rest SPEC.md\'s defaults', async (t) => {
+t.test('params a fixture leaves out: sizes read off its matrices; a model parameter is never a default', async (t) => {
   const f = structuredClone(loadFixture('rank8-n32-o2-i4.json')) as unknown as Record<string, any>;
-  // The fixture's values that are SPEC's defaults (tau_m 8, …) may go; its rec_lr is not 5/√N.
-  const defaultsOfSpec: Record<string, unknown> = { out_lr: 0.0025, feedback: 'spk', tau_m: 8, tau_s: 2, tau_o: 5, Vo: -4, bias: -4, reset: -20, thr: 0, resample: false };
-  for (const [k, v] of Object.entries(defaultsOfSpec)) {
-    t.equal(f.params[k], v, `the fixture's ${k} is the default`);
-    delete f.params[k];
-  }
-  for (const k of ['n_rec', 'n_inp', 'n_out', 't_seq']) delete f.params[k];
+  // Neither of these changes the run once the matrices are given.
+  for (const k of ['n_rec', 'n_inp', 'n_out', 't_seq', 'sigma_inp', 'sigma_trg', 'sigma_rec', 'dt', 'thr']) delete f.params[k];
   const r = await replay(f as never);
   t.strictSame([r.params.nRec, r.params.nInp, r.params.nOut, r.params.tSeq], [32, 4, 2, 48], 'sizes from W_hh, W_ih, W_ho, targ');
   t.ok(compareReplay(f as never, r).every((c) => c.ok), 'and it replays');
+  // Each of these is SPEC's default in this fixture, so a default would replay it by chance:
+  // refused all the same, as a fixture that differs from the default would run wrong.
+  for (const k of ['out_lr', 'feedback', 'tau_m', 'tau_s', 'tau_o', 'Vo', 'bias', 'reset', 'resample']) {
+    const g = structuredClone(f);
+    delete g.params[k];
+    await t.rejects(replay(g as never), { code: 'GOAL_BAD_FIXTURE', message: `fixture.params lacks ${k}: a replay takes every model parameter from its fixture, none from the defaults` }, k);
+  }
   f.init.W_hh = [];
   await t.rejects(replay(f as never), { code: 'GOAL_BAD_FIXTURE', message: /^fixture.init.W_hh has no rows, and fixture.params has no n_rec to size it$/ });
   delete f.init.W_hh;

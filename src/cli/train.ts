@@ -9,7 +9,7 @@ import { checkWritable, errnoCode, isDevice, sameFile, shownPath, writeFileAtomi
 import { statsPickle, statsPickleBytes } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
-import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, type FieldCheck, type Fixture } from '../replay';
+import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, requireExpect, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { checkTarget, checkTaskLength, train } from '../train';
 import { checkMemory, onceEach, type EpochInfo } from '../run';
@@ -154,6 +154,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     }
     fixture = await loadFixture(opts.replay as string);
     params = aboutFixture(opts.replay as string, () => fixtureParams(fixture!).params);
+    aboutFixture(opts.replay as string, () => requireExpect(fixture!, params));
   } else {
     const resolved = resolveOptions(opts);
     params = resolved.params;
@@ -313,8 +314,7 @@ function summary(o: Outcome, io: Io): void {
   io.out(`Model spike error: ${last(o.dz)}\n`);
   if (o.check) {
     const bad = o.check.filter((c) => !c.ok);
-    if (o.check.length === 0) io.out('Replay: the file has no expect fields to compare with\n');
-    else io.out(bad.length === 0
+    io.out(bad.length === 0
       ? `Replay matches the reference (${o.check.map((c) => c.field).join(', ')})\n`
       : `Replay DIFFERS from the reference in ${bad.map((c) => `${c.field} (max rel ${c.maxRel.toExponential(2)})`).join(', ')}\n`);
   }
