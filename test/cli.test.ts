@@ -246,7 +246,13 @@ t.test('help, version, info', async (t) => {
   t.equal(typeof info.cuda.available, 'boolean');
   t.equal(info.version, version());
   t.ok(info.cpu.threads >= 1);
-  t.equal(goal([]).code, 2, 'no command: usage, exit 2');
+  t.strictSame(goal([]), { code: 2, out: '', err: 'goal: a command is needed: train, sweep or info\n(see goal --help)\n' }, 'no command: exit 2, two lines');
+  // The root's help: the commands, then every flag of train with its default.
+  const root = goal(['--help']);
+  t.equal(root.code, 0);
+  t.match(root.out, /^Commands:\n  train /m);
+  for (const d of paramDocs) t.match(root.out, d.long, `goal --help lists ${d.long}`);
+  t.equal((root.out.match(/\(default:\s/g) ?? []).length, paramDocs.length + 6, 'goal --help: each of train\'s flags with its default');
   const unknown = goal(['bogus']);
   t.equal(unknown.code, 2);
   t.match(unknown.err, /^goal: unknown command 'bogus'\n\(see goal --help\)\n$/);

@@ -20,7 +20,14 @@ function program(io: Io): Command {
     .description('GOAL: train recurrent spiking networks with error- or target-based feedback')
     .version(version(), '--version', 'print the version')
     .enablePositionalOptions();
-  for (const cmd of [trainCommand(io), sweepCommand(io), infoCommand(io)]) root.addCommand(cmd);
+  const train = trainCommand(io);
+  for (const cmd of [train, sweepCommand(io), infoCommand(io)]) root.addCommand(cmd);
+  // Users of the paper's script know one command: its flags, with their defaults, are in the
+  // first help they ask for.
+  root.addHelpText('after', () => {
+    const help = train.helpInformation();
+    return `\nOptions of goal train (goal sweep --help lists the sweep's):\n${help.slice(help.indexOf('Options:\n') + 'Options:\n'.length)}`;
+  });
   for (const cmd of [root, ...root.commands, ...root.commands.flatMap((c) => c.commands)]) {
     cmd.exitOverride().configureOutput({
       writeOut: (s) => io.out(s),
@@ -34,7 +41,7 @@ function program(io: Io): Command {
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   const root = program(io);
   if (argv.length === 0) {
-    io.err(root.helpInformation());
+    io.err('goal: a command is needed: train, sweep or info\n(see goal --help)\n');
     return 2;
   }
   // Messages name the (sub)command they are about; an unknown command is the root's error.
