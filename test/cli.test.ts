@@ -45,6 +45,7 @@ t.test('plain progress lines: after the first epoch, at each tenth, and after LI
   const q = makeProgress(stream);
   for (let epoch = 1; epoch <= 9; epoch++) q.update({ phase: 'readout', epoch, epochs: 1000, mse: 1, seconds: 10 * epoch });
   t.strictSame(text.split('\n').filter(Boolean).map((l) => Number(/^readout +(\d+)\/1000 /.exec(l)?.[1])), [1, 4, 7]);
+  t.match(text, /^readout +1\/1000 .* ETA 2\.8 h /, '999 epochs of 10 s to go: 9990 s, in hours');
   text = '';
   // A sweep's batches one after another in the same phase: each gets its tenths.
   const b = makeProgress(stream, 'batch ');

@@ -17,7 +17,8 @@ const fmt = (x: number) => (Number.isFinite(x) ? x.toPrecision(4) : String(x));
 
 function eta(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
-  return seconds < 90 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`;
+  if (seconds < 90) return `${seconds.toFixed(1)} s`;
+  return seconds < 90 * 60 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(1)} h`;
 }
 
 export function makeProgress(stream: NodeJS.WriteStream, prefix = ''): Progress {
