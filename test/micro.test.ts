@@ -12,7 +12,7 @@ function oneNeuron(T: number, w: number, targ: number[], epochs: [number, number
     dtype: 'float64',
     params: {
       n_rec: 1, n_inp: 1, n_out: 1, t_seq: T, epochs, rank: null, feedback: 'spk',
-      tau_m: 8, tau_s: 2, tau_o: 5, Vo: V0, bias: BIAS, reset: RESET, thr: 0, rec_lr: 0, out_lr: 0.01,
+      tau_m: 8, tau_s: 2, tau_o: 5, Vo: V0, bias: BIAS, reset: RESET, thr: 0, rec_lr: 0, out_lr: 0.01, resample: false,
     },
     init: { W_ih: [[w]], W_hh: [[0]], W_ho: [[1]], W_trg: [[0]], B_noise: [[0]] },
     task: { targ: targ.map((y) => [y]), clock: Array.from({ length: T - 1 }, () => [1]) },

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -125,12 +126,14 @@ class CpuNet final : public Engine {
       throw Error("GOAL_ENOMEM", "a network of N=" + std::to_string(c.N) + " needs " + memory_text(need) +
                                      ", more than this machine's " + memory_text(have) + " of memory");
     const size_t bytes = size_t(need);
-    void* p = std::aligned_alloc(kAlign, bytes);
-    if (!p)
+    // calloc, not aligned_alloc + memset: a large block comes zeroed from the kernel, each page
+    // as it is first touched (by the target run, on a worker thread), so that this constructor,
+    // which runs on the JavaScript thread, does not stall it for seconds at large T·N.
+    raw_ = std::calloc(1, bytes + kAlign);
+    if (!raw_)
       throw Error("GOAL_ENOMEM", "cannot allocate " + memory_text(need) + " for a network of N=" +
                                      std::to_string(c.N));
-    mem_ = static_cast<uint8_t*>(p);
-    std::memset(mem_, 0, bytes);
+    mem_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw_) + kAlign - 1) / kAlign * kAlign);
     carve();
     copy_in(n_.W_ih, in.W_ih, L_.W_ih);
     copy_in(n_.W_hh, in.W_hh, L_.W_hh);
@@ -149,7 +152,7 @@ class CpuNet final : public Engine {
   }
   ~CpuNet() override {
     std::free(lazy_D_);
-    std::free(mem_);
+    std::free(raw_);
   }
 
   void target_run() override {
@@ -293,7 +296,8 @@ class CpuNet final : public Engine {
   const Kernels<F>* k_;
   const std::atomic<bool>* stop_;
   std::string device_;
-  uint8_t* mem_ = nullptr;
+  void* raw_ = nullptr;
+  uint8_t* mem_ = nullptr;  // raw_, aligned to kAlign
   NetView<F> n_{};
   double margin_ = INFINITY;
   bool targeted_ = false, has_feedback_ = false;
