@@ -219,6 +219,17 @@ t.test('float32 runs take only values float32 holds: past ±3.4e38 the engine wo
   t.throws(() => resolveParams({ nRec: 10, outLr: 3.4028236e38 }), { code: 'GOAL_INVALID_PARAM', param: 'outLr' }, 'past the midpoint: ∞ in float32');
 });
 
+t.test('a scale float32 holds, whose draws it does not: refused, naming the scale and the matrix', async (t) => {
+  // 1e4 normals: some |g| > 1.2, so 3e38·g is past FLT_MAX; in float64 it is a number.
+  await t.rejects(train({ nRec: 100, epochs: [1, 1], seed: 1, sigmaRec: 3e38 }), {
+    code: 'GOAL_INVALID_PARAM', param: 'sigmaRec',
+    message: "sigmaRec=3e+38 draws W_hh entries past float32's range (|x| ≤ 3.4028e+38); choose a smaller scale, or dtype float64",
+  });
+  await t.rejects(train({ nRec: 100, epochs: [1, 1], seed: 1, sigmaTrg: 3e38 }), { param: 'sigmaTrg', message: /^sigmaTrg=3e\+38 draws W_trg entries/ });
+  const r = await train({ nRec: 100, epochs: [1, 1], seed: 1, sigmaRec: 3e38, dtype: 'float64' }, { onWarning: () => {} });
+  t.equal(r.dz.length, 1, 'float64 runs it');
+});
+
 t.test('the task builders and Rng check their arguments as the params are checked', async (t) => {
   t.throws(() => buildTarget(10.5, 3, new Rng(1)), { code: 'GOAL_INVALID_PARAM', param: 'tSeq', message: 'tSeq must be an integer in [2, 1048576] (got 10.5)' });
   t.throws(() => buildTarget('150' as never, 3, new Rng(1)), { code: 'GOAL_INVALID_PARAM', param: 'tSeq', message: /\(got "150"\)/ });
