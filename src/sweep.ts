@@ -414,15 +414,17 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   }
   const label = o.label ?? ((n: ParamName) => n);
   // Checked here: resolveParams would take an undefined (or a hole) for the default.
+  // 'LTTS' too, as the CLI and the tables write it.
+  const isLtts = (r: unknown): r is 'ltts' | null => r === null || (typeof r === 'string' && r.toLowerCase() === 'ltts');
   for (const r of o.ranks) {
-    if (r !== null && r !== 'ltts' && typeof r !== 'number') throw new GoalError('GOAL_INVALID_PARAM', `${label('rank')} values must be numbers or 'ltts' (got ${show(r)})`, 'rank');
+    if (!isLtts(r) && typeof r !== 'number') throw new GoalError('GOAL_INVALID_PARAM', `${label('rank')} values must be numbers or 'ltts' (got ${show(r)})`, 'rank');
   }
   for (const x of o.taus) if (typeof x !== 'number') throw new GoalError('GOAL_INVALID_PARAM', `${label('tauO')} values must be numbers (got ${show(x)})`, 'tauO');
   for (const key of ['resume', 'curves'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'boolean') badOption(`${name(key)} must be true or false (got ${show(o[key])})`);
   }
   // One name for LTTS in rows, keys and tables: null is train()'s, 'ltts' the sweep's.
-  const ranks = o.ranks.map((r) => (r === null ? 'ltts' : r));
+  const ranks = o.ranks.map((r): SweepRank => (isLtts(r) ? 'ltts' : r));
   if (o.shard) {
     const { k, n } = o.shard;
     if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 1 || k > n) {
@@ -519,7 +521,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       } else {
         // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
         const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-        if (threads > pool) warn(`${name('threads')} ${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
+        if (Math.min(threads, todo.length) > pool) warn(`${name('threads')} ${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
         // The first failure stops the other workers (their runs end within an epoch) before the
         // sweep rejects, so nothing runs or is written after the rejection.
         const stop = new AbortController();
@@ -677,7 +679,9 @@ export function summarize(rows: readonly SweepRow[]): SummaryCell[] {
   const groups = new Map<string, SweepRow[]>();
   for (const r of rows) {
     const key = `${r.rank}|${r.tau_o}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
+    const group = groups.get(key);
+    if (group) group.push(r); // not a copy per row: a cell may have 10⁵ seeds
+    else groups.set(key, [r]);
   }
   return [...groups.values()].sort(([a], [b]) => byRank(a.rank, b.rank) || a.tau_o - b.tau_o).map((g) => {
     const t = median(g.map((r) => r.t_conv ?? Infinity));

@@ -102,6 +102,7 @@ t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, seeds: [1, 2, 1] }), { code: 'GOAL_USAGE', message: /^seed lists 1 twice$/ });
   await t.rejects(sweep({ ...grid, taus: [5, 5.0] }), { code: 'GOAL_USAGE', message: /^tauO lists 5 twice$/ });
   await t.rejects(sweep({ ...grid, ranks: ['ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
+  await t.rejects(sweep({ ...grid, ranks: ['LTTS' as 'ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ }, 'LTTS is ltts');
   await t.rejects(sweep({ ...grid, threads: 1025 }), { code: 'GOAL_INVALID_OPTION', message: /threads must be an integer in \[1, 1024\]/ });
   const seeds = Array.from({ length: MAX_SWEEP_POINTS / 10 + 1 }, (_, i) => i);
   const ranks = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
@@ -319,6 +320,24 @@ t.test('an async onRow is awaited: its rejection rejects the sweep, which remove
     t.ok(seen.length >= 2 && seen.length < 12, `the sweep stopped early (${seen.length} rows heard)`);
   }
   fs.rmSync(dir, { recursive: true });
+});
+
+t.test("library ranks: 'LTTS' in any case is LTTS, as on the command line", async (t) => {
+  const r = await sweep({ ...grid, ranks: ['Ltts' as 'ltts'], taus: [5], seeds: [1] });
+  t.strictSame(r.rows.map((row) => row.rank), ['ltts']);
+  const alone = await train({ ...base, rank: null, tauO: 5, seed: 1 });
+  t.equal(r.rows[0].dz_final, alone.dz.at(-1), 'the LTTS run');
+});
+
+t.test("more threads than Node's worker pool: a warning only when the pool is what limits the sweep", async (t) => {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  const warned = async (seeds: number[]) => {
+    const seen: string[] = [];
+    await sweep({ ...grid, ranks: [3], taus: [5], seeds, threads: pool + 1, onWarning: (m) => seen.push(m) });
+    return seen.filter((m) => /worker pool/.test(m));
+  };
+  t.strictSame(await warned(Array.from({ length: pool }, (_, i) => i + 1)), [], `${pool} points: the pool runs them all at once`);
+  t.match(await warned(Array.from({ length: pool + 1 }, (_, i) => i + 1)), [new RegExp(`^threads ${pool + 1}, but Node's worker pool has ${pool} threads`)]);
 });
 
 t.test('sweep options of the wrong type are refused, not taken for defaults', async (t) => {
