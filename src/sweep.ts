@@ -10,7 +10,7 @@ import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, errnoCode, fileLines, isOpenStream, shownPath, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
-import { checkInteger, defaults, MAX_SEED, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { checkInteger, defaults, MAX_SEED, paramDocs, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, onceEach, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
@@ -36,6 +36,12 @@ export interface SweepRow {
    * and the T_conv threshold): --resume and merge refuse rows of another configuration.
    */
   config: string;
+  /**
+   * What `config` fingerprints, in SPEC.md's names: every parameter but rank, tau_o and seed
+   * (feedback and resample as asked, before an LTTS point's own), and conv. Absent in rows of
+   * files written before it was kept.
+   */
+  fixed?: Record<string, unknown>;
   /**
    * Fingerprint of the whole grid (its ranks, τ⋆ and seeds, before --shard) and its number of
    * points: merge tells from them which points its shards lack.
@@ -160,6 +166,7 @@ function rowProblem(value: unknown, object = 'a JSON object'): string | null {
   // Not needed to tell a point or summarize it; merge counts missing points by the grid's.
   const optional: [string, (x: unknown) => boolean][] = [
     ['seconds', (x) => typeof x === 'number' && x >= 0], ['grid', (x) => typeof x === 'string'], ['grid_points', count(1)],
+    ['fixed', (x) => typeof x === 'object' && x !== null && !Array.isArray(x)],
   ];
   for (const [k, valid] of optional) if (k in r && !valid(r[k])) return `has a bad ${k} (${show(r[k])})`;
   for (const k of ['mse_rec', 'dz']) {
@@ -266,11 +273,29 @@ export function gridId(ranks: readonly SweepRank[], taus: readonly number[], see
   return createHash('sha256').update(JSON.stringify([sorted(ranks), sorted(taus), sorted(seeds)])).digest('hex').slice(0, 12);
 }
 
-/** The fingerprint of a sweep's fixed settings (a row's `config`). */
-export function sweepConfig(p: ResolvedParams, conv: number): string {
-  const fixed = specParams(p);
+/** A sweep's fixed settings (a row's `fixed`) and their fingerprint (its `config`). */
+export function sweepConfig(p: ResolvedParams, conv: number): { fixed: Record<string, unknown>; config: string } {
+  const fixed: Record<string, unknown> = specParams(p);
   for (const k of ['rank', 'tau_o', 'seed']) delete fixed[k];
-  return createHash('sha256').update(JSON.stringify({ ...fixed, conv })).digest('hex').slice(0, 12);
+  fixed.conv = conv;
+  return { fixed, config: createHash('sha256').update(JSON.stringify(fixed)).digest('hex').slice(0, 12) };
+}
+
+/**
+ * Where two rows' configurations part, each side named by `what` ("-N/--n-rec 40 in its
+ * row 1, 41 in this sweep"), when both keep their `fixed`; else their fingerprints.
+ */
+function configDifference(a: SweepRow, b: SweepRow, what: [string, string], label?: Labeller, conv = 'conv'): string {
+  const [inA, inB] = what;
+  const fa = a.fixed, fb = b.fixed;
+  const fingerprints = `config ${a.config} ${inA}, ${b.config} ${inB}`;
+  if (!fa || !fb) return fingerprints;
+  const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
+  // Without a label, the names the rows themselves hold.
+  const shown = (k: string) => (k === 'conv' ? conv : label && bySpec.has(k) ? label(bySpec.get(k)!) : k);
+  const value = (x: unknown) => JSON.stringify(x) ?? 'absent';
+  const keys = [...new Set([...Object.keys(fa), ...Object.keys(fb)])].filter((k) => value(fa[k]) !== value(fb[k]));
+  return keys.length ? keys.map((k) => `${shown(k)} ${value(fa[k])} ${inA}, ${value(fb[k])} ${inB}`).join('; ') : fingerprints;
 }
 
 function noDuplicates<T>(values: readonly T[], what: string): void {
@@ -362,13 +387,13 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
 /** Whether a row keeps its curves (written with --curves). */
 const hasCurves = (r: SweepRow): boolean => Array.isArray(r.mse_rec);
 
-function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, config: string, grid: { id: string; points: number }): SweepRow {
+function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, { config, fixed }: { config: string; fixed: Record<string, unknown> }, grid: { id: string; points: number }): SweepRow {
   const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : NaN);
   const row: SweepRow = {
     rank: p.rank, tau_o: p.tau_o, seed: p.seed,
     mse_out: r.mseOut, mse_final: last(r.mseRec), dz_final: last(r.dz),
     t_conv: convergenceEpoch(r.mseRec, r.mseOut, conv),
-    seconds: r.seconds, device: r.device, config, grid: grid.id, grid_points: grid.points,
+    seconds: r.seconds, device: r.device, config, fixed, grid: grid.id, grid_points: grid.points,
   };
   if (curves) {
     row.mse_rec = r.mseRec;
@@ -448,7 +473,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   // LTTS points turn feedback out into spk (SPEC's soft case) and drop resample: fingerprint
   // what was asked, so that the order of --ranks does not change it.
   const asked = { feedback: o.base?.feedback ?? defaults.feedback, resample: o.base?.resample ?? defaults.resample };
-  const config = sweepConfig({ ...grid.cells[0], ...asked }, conv);
+  const { fixed, config } = sweepConfig({ ...grid.cells[0], ...asked }, conv);
   const gridOf = { id: gridId(ranks, o.taus, o.seeds), points: grid.size };
 
   // Room for a row at least (its curves, two numbers of up to ~24 characters per epoch).
@@ -465,8 +490,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const rows = read.rows;
       const other = rows.findIndex((r) => r.config !== config);
       if (other >= 0) {
-        usage(`${name('out')} ${shownPath(o.out!)} holds points of another configuration (row ${other + 1}: config ${rows[other].config}, ` +
-          `this sweep's is ${config}): resume with the flags that wrote it, or choose another file`);
+        const ours = { config, fixed } as SweepRow;
+        const why = configDifference(rows[other], ours, [`in its row ${other + 1}`, 'in this sweep'], label, name('conv'));
+        usage(`${name('out')} ${shownPath(o.out!)} holds points of another configuration (${why}): resume with the flags that wrote it, or choose another file`);
       }
       const curved = rows.findIndex((r) => hasCurves(r) !== (o.curves === true));
       if (curved >= 0) {
@@ -497,7 +523,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       let heard: Promise<unknown> = Promise.resolve();
       let deaf = false; // after a call failed, none follows
       const finish = async (p: Point, r: RunOutput) => {
-        const row = toRow(p, r, conv, o.curves === true, config, gridOf);
+        const row = toRow(p, r, conv, o.curves === true, { config, fixed }, gridOf);
         if (o.out !== undefined) appendLine(o.out, JSON.stringify(row));
         fresh.set(rowKey(p), row);
         const done = fresh.size;
@@ -593,7 +619,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
     throw new GoalError('GOAL_INVALID_OPTION', `mergeRows(files): files must be an array of file names (got ${show(files)})`);
   }
   const all: Copy[] = [];
-  let first: { config: string; file: string; curves: boolean } | undefined;
+  let first: { row: SweepRow; file: string; curves: boolean } | undefined;
   const named = new Map<string, string>(); // a file's real path → the name it was first given as
   for (const f of files) {
     // A shard named twice is most likely a typo for another one: merged once, and said so.
@@ -610,9 +636,10 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
     if (writer !== null) warn(`${shownPath(f)} is still being written (by ${writer}): merged as it stands, without the points still to come`);
     for (const r of read.rows) {
       const curves = hasCurves(r);
-      first ??= { config: r.config, file: f, curves };
-      if (r.config !== first.config) {
-        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds points of another configuration (config ${r.config}) than ${shownPath(first.file)} (config ${first.config}): they are not shards of one sweep`);
+      first ??= { row: r, file: f, curves };
+      if (r.config !== first.row.config) {
+        const why = configDifference(first.row, r, [`in ${shownPath(first.file)}`, `in ${shownPath(f)}`]);
+        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds points of another configuration than ${shownPath(first.file)} (${why}): they are not shards of one sweep`);
       }
       // A file of both kinds could be resumed neither with curves nor without.
       if (curves !== first.curves) {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { convergenceEpoch, gridGap, mergeRows, readRows, resolveParams, summarize, summaryTables, sweep, train, type SweepRow } from '../src/index';
+import { convergenceEpoch, DEFAULT_CONV, gridGap, mergeRows, readRows, resolveParams, summarize, summaryTables, sweep, train, type SweepRow } from '../src/index';
 import { firstDegenerateSeed } from './helpers';
 import { MAX_SWEEP_POINTS, writeRows } from '../src/sweep';
 import { addon } from '../src/native';
@@ -139,15 +139,25 @@ t.test('resume and merge take only results of this sweep\'s configuration', asyn
   t.match(first.rows[0].config, /^[0-9a-f]{12}$/);
   const other = { ...small, base: { ...base, nRec: 30 } };
   const before = fs.readFileSync(out, 'utf8');
-  await t.rejects(sweep({ ...other, out, resume: true }), { code: 'GOAL_USAGE', message: /holds points of another configuration/ }, 'another N');
-  await t.rejects(sweep({ ...small, conv: 3, out, resume: true }), { code: 'GOAL_USAGE', message: /another configuration/ }, 'another T_conv threshold');
+  // A row keeps what its config fingerprints: the parameters the grid holds fixed, and conv.
+  t.match(first.rows[0].fixed, { n_rec: 40, t_seq: 50, epochs: [30, 12], rec_lr: 5 / Math.sqrt(40), feedback: 'spk', dtype: 'float32', conv: DEFAULT_CONV });
+  for (const k of ['rank', 'tau_o', 'seed']) t.notOk(k in first.rows[0].fixed!, `fixed holds no ${k}: the grid's`);
+  // The message says what differs: N, and the learning rate that follows it (5/√N).
+  await t.rejects(sweep({ ...other, out, resume: true }), { code: 'GOAL_USAGE',
+    message: `out ${out} holds points of another configuration (nRec 40 in its row 1, 30 in this sweep; recLr ${5 / Math.sqrt(40)} in its row 1, ${5 / Math.sqrt(30)} in this sweep): resume with the flags that wrote it, or choose another file` }, 'another N');
+  await t.rejects(sweep({ ...small, conv: 3, out, resume: true }), { code: 'GOAL_USAGE', message: /another configuration \(conv 2 in its row 1, 3 in this sweep\)/ }, 'another T_conv threshold');
   t.equal(fs.readFileSync(out, 'utf8'), before, 'the file is untouched');
+  // Rows without it (files of an earlier version): their fingerprints.
+  const bare = path.join(dir, 'bare.jsonl');
+  fs.writeFileSync(bare, before.split('\n').filter(Boolean).map((l) => { const { fixed: _, ...r } = JSON.parse(l); return `${JSON.stringify(r)}\n`; }).join(''));
+  await t.rejects(sweep({ ...other, out: bare, resume: true }), { code: 'GOAL_USAGE', message: /another configuration \(config [0-9a-f]{12} in its row 1, [0-9a-f]{12} in this sweep\)/ });
+  t.equal((await sweep({ ...small, out: bare, resume: true })).skipped, 2, 'and resume as before: the fingerprint is the same');
   const resumed = await sweep({ ...small, out, resume: true });
   t.equal(resumed.skipped, 2, 'the same configuration resumes');
 
   const otherOut = path.join(dir, 'other.jsonl');
   await sweep({ ...other, out: otherOut });
-  t.throws(() => mergeRows([out, otherOut]), { code: 'GOAL_BAD_RESULTS', message: /another configuration/ }, 'merge refuses a mix');
+  t.throws(() => mergeRows([out, otherOut]), { code: 'GOAL_BAD_RESULTS', message: new RegExp(`another configuration than .*rows.jsonl \\(n_rec 40 in .*rows.jsonl, 30 in .*other.jsonl; rec_lr `) }, 'merge refuses a mix, saying where they part');
   fs.rmSync(dir, { recursive: true });
 });
 
