@@ -125,7 +125,9 @@ function matrix(value: unknown, rows: number, cols: number, where: string, kind:
     const r = row as ArrayLike<unknown>;
     for (let j = 0; j < cols; j++) {
       const x: unknown = kind === 'spikes' && typeof r[j] === 'boolean' ? Number(r[j]) : r[j];
-      if (typeof x !== 'number' || (kind !== 'any' && !Number.isFinite(x))) bad(`${where} must be ${want} (entry [${i}][${j}] is ${show(x)})`);
+      if (typeof x !== 'number' || (kind !== 'any' && !Number.isFinite(x)) || (kind === 'spikes' && x !== 0 && x !== 1)) {
+        bad(`${where} must be ${want} (entry [${i}][${j}] is ${show(x)})`);
+      }
       if (float32 && beyondFloat32(x)) bad(`${where}: entry [${i}][${j}] is ${show(x)}, beyond float32's range (|x| ≤ ${FLT_MAX.toPrecision(5)}) in a float32 fixture`);
       out[i * cols + j] = x;
     }
@@ -134,7 +136,7 @@ function matrix(value: unknown, rows: number, cols: number, where: string, kind:
 }
 
 function matrixKind(rows: number, cols: number, kind: 'finite' | 'spikes' | 'any'): string {
-  return `a ${rows}×${cols} matrix of ${kind === 'any' ? '' : 'finite '}numbers`;
+  return `a ${rows}×${cols} matrix of ${kind === 'spikes' ? 'spikes, 0 or 1' : kind === 'any' ? 'numbers' : 'finite numbers'}`;
 }
 
 /** A matrix's row count, and its first row's length: checked without allocating anything. */
@@ -360,6 +362,8 @@ function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array
   for (const [field, rows, cols] of shapes) {
     if (e[field] != null && !(field === 'Z_last' && noLastEpoch)) out.set(field, matrix(e[field], rows, cols, `fixture.expect.${field}`, field === 'z_targ' || field === 'Z_last' ? 'spikes' : 'any'));
   }
+  // Not compared (the margin is the run's own), but read by marginNote: a number or absent.
+  if (e.min_margin != null && typeof e.min_margin !== 'number') bad(`fixture.expect.min_margin must be a number (got ${show(e.min_margin)})`);
   if (e.mse_out != null) {
     if (typeof e.mse_out !== 'number') bad(`fixture.expect.mse_out must be a number (got ${show(e.mse_out)})`);
     out.set('mse_out', Float64Array.of(e.mse_out));

@@ -66,6 +66,9 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
     [(f) => { delete f.params.epochs; }, /^fixture.params lacks epochs: a replay takes every model parameter from its fixture, none from the defaults$/],
     [(f) => { delete f.params.rank; delete f.params.tau_o; }, /^fixture.params lacks rank, tau_o: /], // rank null is LTTS; absent is not
     [(f) => { f.expect.z_targ[0][0] = 'x'; }, /fixture.expect.z_targ must be .* \(entry \[0\]\[0\] is "x"\)/],
+    [(f) => { f.expect.Z_last[1][2] = 2; }, /^fixture.expect.Z_last must be a 60×40 matrix of spikes, 0 or 1 \(entry \[1\]\[2\] is 2\)$/],
+    [(f) => { f.expect.z_targ[0][0] = 0.5; }, /^fixture.expect.z_targ must be a 60×40 matrix of spikes, 0 or 1 \(entry \[0\]\[0\] is 0.5\)$/],
+    [(f) => { f.expect.min_margin = 'x'; }, /^fixture.expect.min_margin must be a number \(got "x"\)$/],
   ];
   for (const [change, message] of cases) {
     await t.rejects(replay(with_(change)), { code: 'GOAL_BAD_FIXTURE', message }, String(message));
