@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { parsePythonJson } from '../src/io/pyjson';
-import { BIN } from './helpers';
+import { expectFields, replay } from '../src/replay';
+import { BIN, loadFixture } from './helpers';
 
 const python = spawnSync('python3', ['--version']).status === 0;
 
@@ -26,23 +27,36 @@ t.test('standard JSON as JSON.parse reads it; broken JSON fails with JSON.parse\
   t.throws(() => parsePythonJson('{"x": NaNa}'), SyntaxError);
 });
 
-t.test('goal train --replay reads a fixture Python wrote with a non-finite value', { skip: python ? false : 'python3 not found' }, async (t) => {
+t.test('goal train --replay reads a fixture Python wrote with non-finite values', { skip: python ? false : 'python3 not found' }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-pyjson-'));
-  const src = path.join(__dirname, 'fixtures', 'reference', 'rank3-n40.json');
-  const out = path.join(dir, 'fx.json');
-  // A target entry whose square overflows: every readout MSE is +∞, which Python writes as Infinity.
+  const fx = loadFixture('rank3-n40.json') as unknown as Record<string, any>;
+  // A target entry whose square overflows: every readout MSE is +∞ (and the readout's weights
+  // end non-finite). Its expect is this run's own (replay() runs a fixture without one), with
+  // each non-finite value a word that Python turns into the float and writes as NaN or Infinity.
+  fx.task.targ[20][1] = 1e308;
+  delete fx.expect;
+  const r = await replay(fx as never);
+  t.equal(r.mseOut, Infinity, 'the readout MSE overflows');
+  fx.expect = expectFields(r);
+  const worded = JSON.stringify(fx, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+  const src = path.join(dir, 'worded.json'), out = path.join(dir, 'fx.json');
+  fs.writeFileSync(src, worded);
   const py = spawnSync('python3', ['-c', `
 import json, sys
-f = json.load(open(sys.argv[1]))
-f['task']['targ'][20][1] = 1e308
-f['expect'] = {'mse_out': float('inf')}
-json.dump(f, open(sys.argv[2], 'w'))
+words = {'NaN', 'Infinity', '-Infinity'}
+def floats(v):
+    if isinstance(v, str) and v in words: return float(v.replace('Infinity', 'inf'))
+    if isinstance(v, list): return [floats(x) for x in v]
+    if isinstance(v, dict): return {k: floats(x) for k, x in v.items()}
+    return v
+json.dump(floats(json.load(open(sys.argv[1]))), open(sys.argv[2], 'w'))
 `, src, out], { encoding: 'utf8' });
   t.equal(py.status, 0, py.stderr);
   t.match(fs.readFileSync(out, 'utf8'), /"mse_out": Infinity/, 'Python wrote the word');
-  const r = spawnSync(process.execPath, [BIN, 'train', '--replay', out, '--json'], { encoding: 'utf8' });
-  t.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout);
+  const cli = spawnSync(process.execPath, [BIN, 'train', '--replay', out, '--json'], { encoding: 'utf8' });
+  t.equal(cli.status, 0, cli.stderr);
+  const j = JSON.parse(cli.stdout);
   t.strictSame(j.replay_check.mse_out.ok, true, 'mse_out = Infinity matches');
+  t.ok(Object.values(j.replay_check).every((c) => (c as { ok: boolean }).ok), 'and so does every other field');
   fs.rmSync(dir, { recursive: true });
 });
