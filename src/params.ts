@@ -2,6 +2,7 @@
 // documentation for the CLI and README, and validation with messages that name the
 // parameter, what it accepts and what it received.
 import { GoalError } from './errors';
+import { MAX_NORMAL } from './rng';
 
 /** The accepted values of `dtype` and `feedback`. */
 export const DTYPES = ['float32', 'float64'] as const;
@@ -168,6 +169,7 @@ export const FLT_MAX = 3.4028234663852886e38;
 export const beyondFloat32 = (x: number): boolean => Math.abs(Math.fround(x)) === Infinity;
 
 /** The parameters the engine computes with in the run's dtype (dt never reaches it: time constants are in units of dt). */
+const SCALE_PARAMS = ['sigmaInp', 'sigmaTrg', 'sigmaRec'] as const;
 const FLOAT_PARAMS = ['recLr', 'outLr', 'tauM', 'tauS', 'tauO', 'sigmaInp', 'sigmaTrg', 'sigmaRec', 'vInit', 'bias', 'reset', 'thr'] as const;
 
 /** How a parameter is named in messages: the library name unless a caller (the CLI) says otherwise. */
@@ -333,6 +335,12 @@ export function resolveParams(
     // Past float32's largest value the engine would compute with ±∞, silently.
     for (const name of FLOAT_PARAMS) {
       if (beyondFloat32(params[name])) fail(name, `a number of float32's range, |x| ≤ ${FLT_MAX.toPrecision(5)} (with dtype float32)`, params[name]);
+    }
+    // A scale times a drawn normal: past float32's range the network would start with ±∞, for
+    // some seeds and not others; refused for all, before any draw.
+    for (const name of SCALE_PARAMS) {
+      const most = FLT_MAX / MAX_NORMAL;
+      if (params[name] > most) fail(name, `at most ${most.toPrecision(5)} with dtype float32, so that its normals (|g| < ${MAX_NORMAL}) stay within float32's range`, params[name]);
     }
   }
   return { params, warnings };

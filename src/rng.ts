@@ -6,6 +6,13 @@ import { randomInt } from 'node:crypto';
 import { asGoalError, GoalError } from './errors';
 import { checkInteger, MAX_SEED, show } from './params';
 
+/**
+ * No normal() exceeds this: the polar method's |u·f| ≤ √s·√(−2 ln s / s) = √(−2 ln s), and
+ * with 53-bit uniforms u and v are multiples of 2⁻⁵², so s ≥ 2⁻¹⁰⁴ and |g| ≤ √(208 ln 2)
+ * ≈ 12.0075. A scale is checked against it, once, for every seed.
+ */
+export const MAX_NORMAL = 12.01;
+
 const MASK64 = (1n << 64n) - 1n;
 
 function splitmix64(state: { s: bigint }): bigint {
@@ -56,7 +63,7 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
-  /** Standard normal. */
+  /** Standard normal, |g| < MAX_NORMAL. */
   normal(): number {
     if (this.spare !== null) {
       const s = this.spare;

@@ -1,7 +1,7 @@
 // train(): draw a network and its task from one seeded generator, then run SPEC.md's phases.
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { asGoalError, GoalError } from './errors';
-import { beyondFloat32, FLT_MAX, resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
+import { resolveParams, type Labeller, type Params, type ResolvedParams } from './params';
 import { drain, drainAsync, Rng, randomSeed } from './rng';
 import { checkRunOptions, noiseCount, reserveMemory, runPhases, warnVia, type NetInput, type RunOptions, type RunOutput } from './run';
 import { buildClock, buildTarget, TARGET_SILENT_STEPS, targetInSlices } from './tasks';
@@ -53,22 +53,14 @@ export interface Drawn {
 }
 
 /** drawNetwork's draws, the one place their order is written, pausing within large matrices. */
-function* drawing(p: ResolvedParams, rng: Rng, label: Labeller = (n) => n): Generator<void, Drawn> {
+function* drawing(p: ResolvedParams, rng: Rng): Generator<void, Drawn> {
   const targ = (yield* targetInSlices(p.tSeq, p.nOut, rng)).data;
   const clock = buildClock(p.tSeq, p.nInp).data;
   const N = p.nRec;
-  const scaled = function* (count: number, scale: 'sigmaInp' | 'sigmaRec' | 'sigmaTrg', matrix: string) {
-    const x = yield* rng.normalsInSlices(count, p[scale]);
-    // A float32 network would start with ±∞ there, and its first symptom would be far away.
-    if (p.dtype === 'float32' && x.some(beyondFloat32)) {
-      throw new GoalError('GOAL_INVALID_PARAM', `${label(scale)}=${p[scale]} draws ${matrix} entries past float32's range (|x| ≤ ${FLT_MAX.toPrecision(5)}); choose a smaller scale, or ${label('dtype')} float64`, scale);
-    }
-    return x;
-  };
-  const W_ih = yield* scaled(p.nInp * N, 'sigmaInp', 'W_ih');
-  const W_hh = yield* scaled(N * N, 'sigmaRec', 'W_hh');
+  const W_ih = yield* rng.normalsInSlices(p.nInp * N, p.sigmaInp);
+  const W_hh = yield* rng.normalsInSlices(N * N, p.sigmaRec);
   const W_ho = yield* rng.normalsInSlices(N * p.nOut, 1 / Math.sqrt(N));
-  const W_trg = yield* scaled(p.nOut * N, 'sigmaTrg', 'W_trg');
+  const W_trg = yield* rng.normalsInSlices(p.nOut * N, p.sigmaTrg);
   return { targ, clock, W_ih, W_hh, W_ho, W_trg };
 }
 
@@ -84,7 +76,7 @@ export async function drawInput(p: SeededParams, label: Labeller = (n) => n, sig
   const rng = new Rng(p.seed);
   let drawn: Drawn | null;
   try {
-    drawn = await drainAsync(drawing(p, rng, label), signal);
+    drawn = await drainAsync(drawing(p, rng), signal);
   } catch (err) {
     throw seedError(err, p, label);
   }

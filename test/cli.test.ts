@@ -318,8 +318,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 150 -R 2', /-R\/--rank must be an integer in \[3, 150\] \(got 2\)/],
     ['-N 150 -R 151', /-R\/--rank must be an integer in \[3, 150\] \(got 151\)/],
     ['-N 10 -F err', /-F\/--feedback must be one of spk, out \(got "err"\)/],
-    // Within float32's range, but |g| > 1.14 somewhere among 200 normals: past it once scaled.
-    ['-N 40 -Si 3e38 --seed 1', /^goal train: -Si\/--sigma-inp=3e\+38 draws W_ih entries past float32's range \(\|x\| ≤ 3\.4028e\+38\); choose a smaller scale, or --dtype float64\n$/],
+    ['-N 40 -Si 3e38', /^goal train: -Si\/--sigma-inp must be at most 2\.8333e\+37 with dtype float32, so that its normals \(\|g\| < 12\.01\) stay within float32's range \(got 3e\+38\)\n$/],
     ['-N 10 -R abc', /^goal train: -R\/--rank expects a number, or ltts \(or none\) for LTTS \(got "abc"\)\n$/],
     [`-N 10 -E 1 1 -savepath ${dir}/r.pkl -Rlr`, /^goal train: option '-Rlr <x>' argument missing\n/], // as typed
     ['-N 10 -E 1 1 -savepath', /^goal train: option '-savepath <file>' argument missing\n/],

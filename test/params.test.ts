@@ -3,6 +3,7 @@
 import * as os from 'node:os';
 import t from 'tap';
 import { MAX_ARRAY, networkBytes } from '../src/run';
+import { MAX_NORMAL } from '../src/rng';
 import { buildClock, buildTarget, defaults, GoalError, info, paramDocs, replay, resolveParams, Rng, sweep, train } from '../src/index';
 import { firstDegenerateSeed, loadFixture } from './helpers';
 
@@ -219,15 +220,19 @@ t.test('float32 runs take only values float32 holds: past ±3.4e38 the engine wo
   t.throws(() => resolveParams({ nRec: 10, outLr: 3.4028236e38 }), { code: 'GOAL_INVALID_PARAM', param: 'outLr' }, 'past the midpoint: ∞ in float32');
 });
 
-t.test('a scale float32 holds, whose draws it does not: refused, naming the scale and the matrix', async (t) => {
-  // 1e4 normals: some |g| > 1.2, so 3e38·g is past FLT_MAX; in float64 it is a number.
-  await t.rejects(train({ nRec: 100, epochs: [1, 1], seed: 1, sigmaRec: 3e38 }), {
-    code: 'GOAL_INVALID_PARAM', param: 'sigmaRec',
-    message: "sigmaRec=3e+38 draws W_hh entries past float32's range (|x| ≤ 3.4028e+38); choose a smaller scale, or dtype float64",
-  });
-  await t.rejects(train({ nRec: 100, epochs: [1, 1], seed: 1, sigmaTrg: 3e38 }), { param: 'sigmaTrg', message: /^sigmaTrg=3e\+38 draws W_trg entries/ });
-  const r = await train({ nRec: 100, epochs: [1, 1], seed: 1, sigmaRec: 3e38, dtype: 'float64' }, { onWarning: () => {} });
-  t.equal(r.dz.length, 1, 'float64 runs it');
+t.test('a scale float32 holds, whose draws it may not: refused for every seed, before any draw', async (t) => {
+  // The polar method's bound (rng.ts): |g| ≤ √(−2 ln s) with s ≥ 2⁻¹⁰⁴.
+  t.ok(Math.sqrt(-2 * Math.log(2 ** -104)) <= MAX_NORMAL, 'MAX_NORMAL bounds the generator\'s normals');
+  const most = 3.4028234663852886e38 / MAX_NORMAL;
+  for (const name of ['sigmaInp', 'sigmaTrg', 'sigmaRec'] as const) {
+    t.throws(() => resolveParams({ nRec: 10, [name]: most * 1.001 }), {
+      code: 'GOAL_INVALID_PARAM', param: name,
+      message: `${name} must be at most ${most.toPrecision(5)} with dtype float32, so that its normals (|g| < ${MAX_NORMAL}) stay within float32's range (got ${most * 1.001})`,
+    });
+    t.doesNotThrow(() => resolveParams({ nRec: 10, [name]: most }), `${name} at the bound`);
+    t.doesNotThrow(() => resolveParams({ nRec: 10, [name]: most * 1.001, dtype: 'float64' }), `${name} past it in float64`);
+  }
+  await t.rejects(train({ nRec: 10, epochs: [1, 1], sigmaRec: 3e38 }), { param: 'sigmaRec' }, 'train() refuses it, whatever seed it would draw');
 });
 
 t.test('the task builders and Rng check their arguments as the params are checked', async (t) => {
