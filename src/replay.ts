@@ -66,11 +66,12 @@ export interface ReplayResult {
 // Names of SPEC.md's table that are no parameter of the network: a fixture may hold them.
 const NOT_MODEL = new Set(['gpu', 'savepath', 'verbose']);
 
-// What a replay cannot take from anywhere but the fixture: a default in its place would run
-// another network than the reference did (SPEC: never a silent default). The sizes are read
-// off the matrices; the sigmas and dt change nothing once the matrices are given; thr has no
-// flag, SPEC's model fixes it at 0.
-const REQUIRED_PARAMS = ['epochs', 'rank', 'feedback', 'resample', 'rec_lr', 'out_lr', 'tau_m', 'tau_s', 'tau_o', 'Vo', 'bias', 'reset'] as const;
+// What a fixture may leave out: the sizes (read off its matrices), and what changes nothing once
+// the matrices are given (the scales they were drawn with, dt, which cancels) or is the run's
+// own (seed, dtype). Every other parameter is the reference's, never a default (SPEC: never a
+// silent default), a parameter added to the table later included.
+const OPTIONAL_PARAMS = new Set(['n_rec', 'n_inp', 'n_out', 't_seq', 'sigma_inp', 'sigma_trg', 'sigma_rec', 'dt', 'seed', 'dtype']);
+const REQUIRED_PARAMS = paramDocs.map((d) => d.spec).filter((k) => !OPTIONAL_PARAMS.has(k));
 
 /**
  * The sizes a fixture's params leave out, read off its matrices. Unchecked here: the
@@ -213,8 +214,8 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
     given[key] = size;
   }
   if (given.n_rec === undefined) bad('fixture.params lacks n_rec (and there is no fixture.init.W_hh to read it off)');
-  // undefined only: rank null is LTTS.
-  const lacking = REQUIRED_PARAMS.filter((key) => given[key] === undefined);
+  // null is absent (resolveParams would take it for the default), but a null rank is LTTS.
+  const lacking = REQUIRED_PARAMS.filter((key) => given[key] === undefined || (given[key] === null && key !== 'rank'));
   if (lacking.length) bad(`fixture.params lacks ${lacking.join(', ')}: a replay takes every model parameter from its fixture, none from the defaults`);
   if (given.resample === true && given.rank != null) {
     bad('fixture.params.resample is true with a rank: the reference redraws that feedback at every step, and a fixture holds one draw (B_noise), so it cannot be replayed');

@@ -180,17 +180,21 @@ t.test("the matrices' scales are reported as the fixture gives them (they are al
 t.test('params a fixture leaves out: sizes read off its matrices; a model parameter is never a default', async (t) => {
   const f = structuredClone(loadFixture('rank8-n32-o2-i4.json')) as unknown as Record<string, any>;
   // Neither of these changes the run once the matrices are given.
-  for (const k of ['n_rec', 'n_inp', 'n_out', 't_seq', 'sigma_inp', 'sigma_trg', 'sigma_rec', 'dt', 'thr']) delete f.params[k];
+  for (const k of ['n_rec', 'n_inp', 'n_out', 't_seq', 'sigma_inp', 'sigma_trg', 'sigma_rec', 'dt']) delete f.params[k];
   const r = await replay(f as never);
   t.strictSame([r.params.nRec, r.params.nInp, r.params.nOut, r.params.tSeq], [32, 4, 2, 48], 'sizes from W_hh, W_ih, W_ho, targ');
   t.ok(compareReplay(f as never, r).every((c) => c.ok), 'and it replays');
   // Each of these is SPEC's default in this fixture, so a default would replay it by chance:
   // refused all the same, as a fixture that differs from the default would run wrong.
-  for (const k of ['out_lr', 'feedback', 'tau_m', 'tau_s', 'tau_o', 'Vo', 'bias', 'reset', 'resample']) {
+  for (const k of ['out_lr', 'feedback', 'tau_m', 'tau_s', 'tau_o', 'Vo', 'bias', 'reset', 'thr', 'resample']) {
     const g = structuredClone(f);
     delete g.params[k];
     await t.rejects(replay(g as never), { code: 'GOAL_BAD_FIXTURE', message: `fixture.params lacks ${k}: a replay takes every model parameter from its fixture, none from the defaults` }, k);
   }
+  // null (Python's None) is no value either: resolveParams would take it for 5/√N.
+  const g = structuredClone(f);
+  g.params.rec_lr = null;
+  await t.rejects(replay(g as never), { code: 'GOAL_BAD_FIXTURE', message: /^fixture.params lacks rec_lr: / }, 'rec_lr null');
   f.init.W_hh = [];
   await t.rejects(replay(f as never), { code: 'GOAL_BAD_FIXTURE', message: /^fixture.init.W_hh has no rows, and fixture.params has no n_rec to size it$/ });
   delete f.init.W_hh;
