@@ -10,7 +10,7 @@ import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, errnoCode, fileLines, isOpenStream, shownPath, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
-import { checkInteger, defaults, MAX_SEED, paramDocs, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { checkInteger, defaultRecLr, defaults, MAX_SEED, paramDocs, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, onceEach, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
@@ -278,6 +278,7 @@ export function sweepConfig(p: ResolvedParams, conv: number): { fixed: Record<st
   const fixed: Record<string, unknown> = specParams(p);
   for (const k of ['rank', 'tau_o', 'seed']) delete fixed[k];
   fixed.conv = conv;
+  Object.freeze(fixed); // every row of the sweep holds this one object
   return { fixed, config: createHash('sha256').update(JSON.stringify(fixed)).digest('hex').slice(0, 12) };
 }
 
@@ -295,7 +296,9 @@ function configDifference(a: SweepRow, b: SweepRow, what: [string, string], labe
   const shown = (k: string) => (k === 'conv' ? conv : label && bySpec.has(k) ? label(bySpec.get(k)!) : k);
   const value = (x: unknown) => JSON.stringify(x) ?? 'absent';
   const keys = [...new Set([...Object.keys(fa), ...Object.keys(fb)])].filter((k) => value(fa[k]) !== value(fb[k]));
-  return keys.length ? keys.map((k) => `${shown(k)} ${value(fa[k])} ${inA}, ${value(fb[k])} ${inB}`).join('; ') : fingerprints;
+  // rec_lr follows N when not given: said, lest it be taken for a second flag to change.
+  const derived = (k: string) => k === 'rec_lr' && [fa, fb].every((f) => f.rec_lr === defaultRecLr(f.n_rec as number)) ? ' (5/√N in both)' : '';
+  return keys.length ? keys.map((k) => `${shown(k)} ${value(fa[k])} ${inA}, ${value(fb[k])} ${inB}${derived(k)}`).join('; ') : fingerprints;
 }
 
 function noDuplicates<T>(values: readonly T[], what: string): void {
@@ -477,7 +480,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const gridOf = { id: gridId(ranks, o.taus, o.seeds), points: grid.size };
 
   // Room for a row at least (its curves, two numbers of up to ~24 characters per epoch).
-  if (o.out !== undefined) checkWritable(o.out, name('out'), 512 + (o.curves ? 48 * grid.cells[0].epochs[1] : 0));
+  if (o.out !== undefined) checkWritable(o.out, name('out'), 512 + JSON.stringify(fixed).length + (o.curves ? 48 * grid.cells[0].epochs[1] : 0));
   else if (o.resume) badOption(`${name('resume')} needs an output file (${name('out')})`);
   // One writer per results file, from before it is read (--resume) to its last row.
   const unlock = o.out !== undefined ? lockFile(o.out, name('out')) : () => {};

@@ -1,5 +1,6 @@
 // sweep(): rows equal single train() runs bit for bit, whatever the threads or batching;
 // resume, shards and merge give each point exactly once; the summary is the median per cell.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -144,14 +145,16 @@ t.test('resume and merge take only results of this sweep\'s configuration', asyn
   for (const k of ['rank', 'tau_o', 'seed']) t.notOk(k in first.rows[0].fixed!, `fixed holds no ${k}: the grid's`);
   // The message says what differs: N, and the learning rate that follows it (5/√N).
   await t.rejects(sweep({ ...other, out, resume: true }), { code: 'GOAL_USAGE',
-    message: `out ${out} holds points of another configuration (nRec 40 in its row 1, 30 in this sweep; recLr ${5 / Math.sqrt(40)} in its row 1, ${5 / Math.sqrt(30)} in this sweep): resume with the flags that wrote it, or choose another file` }, 'another N');
-  await t.rejects(sweep({ ...small, conv: 3, out, resume: true }), { code: 'GOAL_USAGE', message: /another configuration \(conv 2 in its row 1, 3 in this sweep\)/ }, 'another T_conv threshold');
+    message: `out ${out} holds points of another configuration (nRec 40 in its row 1, 30 in this sweep; recLr ${5 / Math.sqrt(40)} in its row 1, ${5 / Math.sqrt(30)} in this sweep (5/√N in both)): resume with the flags that wrote it, or choose another file` }, 'another N');
+  await t.rejects(sweep({ ...small, conv: 3, out, resume: true }), { code: 'GOAL_USAGE', message: new RegExp(`another configuration \\(conv ${DEFAULT_CONV} in its row 1, 3 in this sweep\\)`) }, 'another T_conv threshold');
   t.equal(fs.readFileSync(out, 'utf8'), before, 'the file is untouched');
   // Rows without it (files of an earlier version): their fingerprints.
   const bare = path.join(dir, 'bare.jsonl');
   fs.writeFileSync(bare, before.split('\n').filter(Boolean).map((l) => { const { fixed: _, ...r } = JSON.parse(l); return `${JSON.stringify(r)}\n`; }).join(''));
   await t.rejects(sweep({ ...other, out: bare, resume: true }), { code: 'GOAL_USAGE', message: /another configuration \(config [0-9a-f]{12} in its row 1, [0-9a-f]{12} in this sweep\)/ });
-  t.equal((await sweep({ ...small, out: bare, resume: true })).skipped, 2, 'and resume as before: the fingerprint is the same');
+  t.equal((await sweep({ ...small, out: bare, resume: true })).skipped, 2, 'and resume as before');
+  // config is fixed's fingerprint, as the README has it (so a row's fixed tells what its config holds).
+  t.equal(first.rows[0].config, createHash('sha256').update(JSON.stringify(first.rows[0].fixed)).digest('hex').slice(0, 12));
   const resumed = await sweep({ ...small, out, resume: true });
   t.equal(resumed.skipped, 2, 'the same configuration resumes');
 
