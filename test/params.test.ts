@@ -232,7 +232,7 @@ t.test('a scale float32 holds, whose draws it may not: refused for every seed, b
     t.doesNotThrow(() => resolveParams({ nRec: 10, [name]: most }), `${name} at the bound`);
     t.doesNotThrow(() => resolveParams({ nRec: 10, [name]: most * 1.001, dtype: 'float64' }), `${name} past it in float64`);
   }
-  await t.rejects(train({ nRec: 10, epochs: [1, 1], sigmaRec: 3e38 }), { param: 'sigmaRec' }, 'train() refuses it, whatever seed it would draw');
+  await t.rejects(train({ nRec: 10, epochs: [1, 1], sigmaRec: 3e38 }), { code: 'GOAL_INVALID_PARAM', param: 'sigmaRec' }, 'train() refuses it, whatever seed it would draw');
 });
 
 t.test('the task builders and Rng check their arguments as the params are checked', async (t) => {
