@@ -199,6 +199,8 @@ t.test('a one-letter flag with a word stuck to it (-Fout, -Rltts) is taken, as a
   t.equal(goal(['train', '-N', '20', '-Fout=spk']).err, 'goal train: -F/--feedback must be one of spk, out (got "out=spk")\n');
   t.match(goal(['info', '-Fout']).err, /^goal info: unknown option '-Fout'\n/, 'named as typed where it is no flag');
   t.match(goal(['train', '-N', '20', '-Rlr', '0.1', '--rec-lr']).err, /^goal train: option '--rec-lr <x>' argument missing\n/, 'the spelling that lacks its value');
+  t.match(goal(['train', '-n_rec']).err, /^goal train: option '-n_rec <n>' argument missing\n/, 'a legacy flag of an option with a short one, as typed');
+  t.match(goal(['train', '-N']).err, /^goal train: option '-N, --n-rec <n>' argument missing\n/, 'the short one itself: commander\'s words');
   const glued = goal(['train', '-N', '20', '-T', '20', '-E', '2', '2', '-Fout', '-R3', '--seed', '1', '--json']);
   const spaced = goal(['train', '-N', '20', '-T', '20', '-E', '2', '2', '-F', 'out', '-R', '3', '--seed', '1', '--json']);
   t.equal(glued.code, 0, glued.err);
@@ -315,7 +317,8 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N -3', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got -3\)/],
     ['-N 0', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 0\)/],
     ['-N 2.5', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 2.5\)/],
-    ['-N 1e999', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got Infinity\)/],
+    ['-N 1e999', /^goal train: -N\/--n-rec expects a number within a double's range, ±1\.8e308 \(got "1e999"\)\n$/],
+    ['-N 10 -Rlr -1e400', /^goal train: -Rlr\/--rec-lr expects a number within a double's range, ±1\.8e308 \(got "-1e400"\)\n$/],
     ['-N 10 -T 1', /-T\/--t-seq must be an integer in \[2, 1048576\] \(got 1\)/],
     ['-N 10 -T 5', /^goal train: -T\/--t-seq=5: the target is degenerate: .*; use t_seq ≥ 9\n$/],
     ['-N 150 -R 2', /-R\/--rank must be an integer in \[3, 150\] \(got 2\)/],

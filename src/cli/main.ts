@@ -57,9 +57,12 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   // A message quotes a flag as the user typed it (`--V=1`, not the `--verbose=1` it became).
   const asTyped = (message: string) => {
     for (const [rewritten, original] of typed) {
-      // `'--rec-lr'`, and commander's `'--rec-lr <x>'` (a missing value)
+      // `'--rec-lr'`, and commander's `'--rec-lr <x>'` and `'-N, --n-rec <n>'` (a missing value)
       for (const q of ['\'', '"']) {
-        for (const end of [q, ' ']) message = message.split(`${q}${rewritten}${end}`).join(`${q}${original}${end}`);
+        for (const end of [q, ' ']) {
+          message = message.split(`${q}${rewritten}${end}`).join(`${q}${original}${end}`);
+          message = message.replace(new RegExp(`${q}-[A-Za-z], ${rewritten}${end}`, 'g'), `${q}${original}${end}`);
+        }
       }
     }
     return message;

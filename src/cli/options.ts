@@ -88,7 +88,10 @@ export function notDash(flag: string, value: string | undefined, why: string): v
 /** `text` as a number, or a usage error: `${flag} expects ${expects} (got "…")`. */
 export function parseNumber(flag: string, text: unknown, expects: string, param?: string): number {
   if (typeof text !== 'string' || !NUMBER.test(text.trim())) usage(`${flag} expects ${expects} (got ${JSON.stringify(text)})`, param);
-  return Number(text);
+  const x = Number(text);
+  // Quoted as typed: past a double's range it would be shown as the Infinity it reads as.
+  if (!Number.isFinite(x)) usage(`${flag} expects ${expects} within a double's range, ±1.8e308 (got ${JSON.stringify(text)})`, param);
+  return x;
 }
 
 function toNumber(name: ParamName, text: unknown, expects = 'a number'): number {
