@@ -151,6 +151,9 @@ export const paramDocs: readonly ParamDoc[] = Object.freeze([
   { name: 'dtype', spec: 'dtype', legacy: [], long: '--dtype', unit: '', meaning: 'float32 or float64 arithmetic' },
 ] as ParamDoc[]).map((d) => Object.freeze(d)) as readonly ParamDoc[];
 
+/** A parameter's library name from its SPEC.md name (`n_rec` → `nRec`), as fixtures and rows hold them. */
+export const paramBySpec: ReadonlyMap<string, ParamName> = new Map(paramDocs.map((d) => [d.spec, d.name]));
+
 /** Largest N (and every other size) accepted: far beyond memory, far below int64 overflow. */
 export const MAX_SIZE = 1 << 20;
 

@@ -2,7 +2,7 @@
 // task and the dtype of a reference run) and compare the outcome with its `expect`.
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
-import { beyondFloat32, FLT_MAX, paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
+import { beyondFloat32, FLT_MAX, paramBySpec, paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
 import { checkRunOptions, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 
 type Nested = number[][];
@@ -221,11 +221,10 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
     bad('fixture.params.resample is true with a rank: the reference redraws that feedback at every step, and a fixture holds one draw (B_noise), so it cannot be replayed');
   }
   const input: Record<string, unknown> = { dtype };
-  const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
   const unknown: string[] = [];
   const scales: Partial<Pick<Params, Scale>> = {};
   for (const [key, value] of Object.entries(given)) {
-    const name = bySpec.get(key);
+    const name = paramBySpec.get(key);
     if (!name && !NOT_MODEL.has(key)) unknown.push(key);
     if (!name || name === 'seed' || name === 'dtype') continue;
     if (SCALES.includes(name)) {
@@ -326,6 +325,14 @@ function vector(value: unknown, length: number, where: string, why = ''): Float6
 }
 
 /**
+ * Whether the fixture asked for feedback out without a rank, which ran as spk (SPEC's soft
+ * case): its N×N matrix may be filed under the feedback the params name, expect.B.
+ */
+function fellBack(fixture: Fixture, p: ResolvedParams): boolean {
+  return p.feedback === 'spk' && isObject(fixture.params) && fixture.params.feedback === 'out';
+}
+
+/**
  * Refuses a fixture whose `expect` lacks a field SPEC.md lists (min_margin, a note, aside), so
  * that a check which passes has compared everything; `goal train --replay` asks it. Without
  * recurrent epochs there is no last raster, and the feedback may not have been kept.
@@ -334,10 +341,9 @@ export function requireExpect(fixture: Fixture, p: ResolvedParams): void {
   const e = fixture.expect as unknown;
   if (e == null) bad("fixture.expect is missing: nothing to check the replay against (the library's replay() runs such a fixture)");
   if (!isObject(e)) bad('fixture.expect must be an object');
-  const fellBack = p.feedback === 'spk' && isObject(fixture.params) && fixture.params.feedback === 'out';
   const feedback = p.feedback === 'out' ? 'B' : 'D';
   const fields = ['z_targ', 'W_ho_trained', 'mse_out', 'mse_rec', 'dz', ...(p.epochs[1] > 0 ? [feedback, 'W_hh_final', 'Z_last'] : ['W_hh_final'])];
-  const lacking = fields.filter((f) => e[f] == null && !(f === 'D' && fellBack && e.B != null));
+  const lacking = fields.filter((f) => e[f] == null && !(f === 'D' && fellBack(fixture, p) && e.B != null));
   if (lacking.length) bad(`fixture.expect lacks ${lacking.join(', ')}: --replay checks the run against every field SPEC.md lists (the library's replay() runs a fixture without them)`);
 }
 
@@ -354,10 +360,7 @@ function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array
   ];
   // null is absent (a generator may write every key, None where one does not apply).
   const other = p.feedback === 'out' ? 'D' : 'B';
-  // feedback out without a rank ran as spk (SPEC's soft case): its N×N matrix may be filed
-  // under the feedback the params name.
-  const fellBack = p.feedback === 'spk' && isObject(fixture.params) && fixture.params.feedback === 'out';
-  if (fellBack && e.D == null && e.B != null) out.set('D', matrix(e.B, N, N, 'fixture.expect.B', 'any'));
+  if (fellBack(fixture, p) && e.D == null && e.B != null) out.set('D', matrix(e.B, N, N, 'fixture.expect.B', 'any'));
   else if (e[other] != null) bad(`fixture.expect.${other} belongs to feedback ${other === 'B' ? 'out' : 'spk'}; this fixture's feedback is ${p.feedback}`);
   const noLastEpoch = R === 0 && Array.isArray(e.Z_last) && e.Z_last.length === 0;
   for (const [field, rows, cols] of shapes) {

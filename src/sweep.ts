@@ -10,7 +10,7 @@ import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, errnoCode, fileLines, isOpenStream, shownPath, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
-import { checkInteger, defaultRecLr, defaults, MAX_SEED, paramDocs, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { checkInteger, defaultRecLr, defaults, MAX_SEED, paramBySpec, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, onceEach, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
@@ -282,18 +282,20 @@ export function sweepConfig(p: ResolvedParams, conv: number): { fixed: Record<st
   return { fixed, config: createHash('sha256').update(JSON.stringify(fixed)).digest('hex').slice(0, 12) };
 }
 
+/** What a row says of its configuration (and a sweep of its own). */
+type Configured = Pick<SweepRow, 'config' | 'fixed'>;
+
 /**
  * Where two rows' configurations part, each side named by `what` ("-N/--n-rec 40 in its
  * row 1, 41 in this sweep"), when both keep their `fixed`; else their fingerprints.
  */
-function configDifference(a: SweepRow, b: SweepRow, what: [string, string], label?: Labeller, conv = 'conv'): string {
+function configDifference(a: Configured, b: Configured, what: [string, string], label?: Labeller, conv = 'conv'): string {
   const [inA, inB] = what;
   const fa = a.fixed, fb = b.fixed;
   const fingerprints = `config ${a.config} ${inA}, ${b.config} ${inB}`;
   if (!fa || !fb) return fingerprints;
-  const bySpec = new Map(paramDocs.map((d) => [d.spec, d.name]));
   // Without a label, the names the rows themselves hold.
-  const shown = (k: string) => (k === 'conv' ? conv : label && bySpec.has(k) ? label(bySpec.get(k)!) : k);
+  const shown = (k: string) => (k === 'conv' ? conv : label && paramBySpec.has(k) ? label(paramBySpec.get(k)!) : k);
   const value = (x: unknown) => JSON.stringify(x) ?? 'absent';
   const keys = [...new Set([...Object.keys(fa), ...Object.keys(fb)])].filter((k) => value(fa[k]) !== value(fb[k]));
   // rec_lr follows N when not given: said, lest it be taken for a second flag to change.
@@ -390,7 +392,7 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
 /** Whether a row keeps its curves (written with --curves). */
 const hasCurves = (r: SweepRow): boolean => Array.isArray(r.mse_rec);
 
-function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, { config, fixed }: { config: string; fixed: Record<string, unknown> }, grid: { id: string; points: number }): SweepRow {
+function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, { config, fixed }: Configured, grid: { id: string; points: number }): SweepRow {
   const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : NaN);
   const row: SweepRow = {
     rank: p.rank, tau_o: p.tau_o, seed: p.seed,
@@ -493,8 +495,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const rows = read.rows;
       const other = rows.findIndex((r) => r.config !== config);
       if (other >= 0) {
-        const ours = { config, fixed } as SweepRow;
-        const why = configDifference(rows[other], ours, [`in its row ${other + 1}`, 'in this sweep'], label, name('conv'));
+        const why = configDifference(rows[other], { config, fixed }, [`in its row ${other + 1}`, 'in this sweep'], label, name('conv'));
         usage(`${name('out')} ${shownPath(o.out!)} holds points of another configuration (${why}): resume with the flags that wrote it, or choose another file`);
       }
       const curved = rows.findIndex((r) => hasCurves(r) !== (o.curves === true));
@@ -622,7 +623,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
     throw new GoalError('GOAL_INVALID_OPTION', `mergeRows(files): files must be an array of file names (got ${show(files)})`);
   }
   const all: Copy[] = [];
-  let first: { row: SweepRow; file: string; curves: boolean } | undefined;
+  let first: { row: SweepRow; file: string } | undefined;
   const named = new Map<string, string>(); // a file's real path → the name it was first given as
   for (const f of files) {
     // A shard named twice is most likely a typo for another one: merged once, and said so.
@@ -639,15 +640,15 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
     if (writer !== null) warn(`${shownPath(f)} is still being written (by ${writer}): merged as it stands, without the points still to come`);
     for (const r of read.rows) {
       const curves = hasCurves(r);
-      first ??= { row: r, file: f, curves };
+      first ??= { row: r, file: f };
       if (r.config !== first.row.config) {
         const why = configDifference(first.row, r, [`in ${shownPath(first.file)}`, `in ${shownPath(f)}`]);
         throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds points of another configuration than ${shownPath(first.file)} (${why}): they are not shards of one sweep`);
       }
       // A file of both kinds could be resumed neither with curves nor without.
-      if (curves !== first.curves) {
+      if (curves !== hasCurves(first.row)) {
         const kind = (c: boolean) => (c ? 'with curves (mse_rec, dz)' : 'without curves');
-        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds rows ${kind(curves)}, ${shownPath(first.file)} rows ${kind(first.curves)}: merge shards that all kept their curves (--curves) or none did`);
+        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds rows ${kind(curves)}, ${shownPath(first.file)} rows ${kind(hasCurves(first.row))}: merge shards that all kept their curves (--curves) or none did`);
       }
       all.push({ row: r, file: f });
     }
