@@ -317,8 +317,11 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N -3', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got -3\)/],
     ['-N 0', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 0\)/],
     ['-N 2.5', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 2.5\)/],
-    ['-N 1e999', /^goal train: -N\/--n-rec expects a number within a double's range, ±1\.8e308 \(got "1e999"\)\n$/],
-    ['-N 10 -Rlr -1e400', /^goal train: -Rlr\/--rec-lr expects a number within a double's range, ±1\.8e308 \(got "-1e400"\)\n$/],
+    ['-N 1e999', /^goal train: -N\/--n-rec expects a number \(got "1e999", past a double's range, ±1\.8e308\)\n$/],
+    ['-N 10 -Rlr -1e400', /^goal train: -Rlr\/--rec-lr expects a number \(got "-1e400", past a double's range, ±1\.8e308\)\n$/],
+    ['-N 10 -R 1e999', /^goal train: -R\/--rank expects a number, or ltts \(or none\) for LTTS \(got "1e999", past a double's range, ±1\.8e308\)\n$/],
+    ['-N 10 -Rlr 1e-400', /^goal train: -Rlr\/--rec-lr expects a number \(got "1e-400", below a double's smallest, 4\.9e-324: it would read as 0\)\n$/],
+    ['-N 0.0e-400', /^goal train: -N\/--n-rec must be an integer in \[1, 1048576\] \(got 0\)\n$/], // a zero, typed as one
     ['-N 10 -T 1', /-T\/--t-seq must be an integer in \[2, 1048576\] \(got 1\)/],
     ['-N 10 -T 5', /^goal train: -T\/--t-seq=5: the target is degenerate: .*; use t_seq ≥ 9\n$/],
     ['-N 150 -R 2', /-R\/--rank must be an integer in \[3, 150\] \(got 2\)/],
@@ -354,7 +357,8 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`--replay ${paramsArray}`, /--replay .*array.json: fixture.params must be an object \(got \[1, 2\]\)/],
     ['-N 10 7', /unexpected argument "7": a value without its flag/],
     ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
-    ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a number \(got "nan"\)/],
+    ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a number \(got "nan", which is not finite\)/],
+    ['-N 10 -B -Infinity', /^goal train: -B\/--bias expects a number \(got "-Infinity", which is not finite\)\n$/],
     ['-N 10 --dtype float16', /--dtype must be one of float32, float64/],
     ['-N 10 --backend tpu', /--backend must be one of auto, cpu, cuda/],
     // A choice flag that took the next flag as its value is named, not the values left over.
@@ -416,6 +420,7 @@ t.test('--replay FILE --json replays a reference run', async (t) => {
     t.strictSame(j.dz, fx.expect!.dz, `${name}: dz`);
     t.equal(j.dtype, fx.dtype);
     t.ok(Object.values(j.replay_check).every((c) => (c as { ok: boolean }).ok), `${name}: every field matches`);
+    t.equal(j.replay_match, true, `${name}: and says so in one field`);
     // The final matrices and rasters too, under the fixture's names, for checks of its own.
     t.strictSame(j.z_targ, fx.expect!.z_targ, `${name}: z_targ`);
     t.strictSame(j.Z_last, fx.expect!.Z_last, `${name}: Z_last`);
@@ -636,7 +641,7 @@ t.test('a negative word after a flag that takes a number is a bad value of that 
   for (const [flag, value, label] of [['-rst', '-inf', '-rst/--reset'], ['--bias', '-nan', '-B/--bias'], ['-Tm', '-Infinity', '-Tm/--tau-m']]) {
     const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', flag, value]);
     t.equal(r.code, 2, `${flag} ${value}`);
-    t.equal(r.err, `goal train: ${label} expects a number (got "${value}")\n`);
+    t.equal(r.err, `goal train: ${label} expects a number (got "${value}", which is not finite)\n`);
   }
 });
 
@@ -676,6 +681,7 @@ t.test('a replay that differs from its reference exits 1 (--json: the object, an
   t.match(r.out, /Replay DIFFERS from the reference in mse_out \(max rel 3\.33e-1\)/);
   const j = goal(['train', '--replay', 'off.json', '--json'], dir);
   t.equal(j.code, 1, '--json: exit 1');
+  t.equal(JSON.parse(j.out).replay_match, false, 'the object says it differs');
   t.equal(JSON.parse(j.out).replay_check.mse_out.ok, false, 'the object says which field');
   // The run gives the true m, the edited reference says 1.5·m: off by 0.5·m, a third of 1.5·m.
   const m = loadFixture('rank3-n40.json').expect!.mse_out!;

@@ -85,12 +85,21 @@ export function notDash(flag: string, value: string | undefined, why: string): v
   if (value === '-') usage(`${flag} -: not standard output (${why}); give a file name (./- for a file named "-")`);
 }
 
-/** `text` as a number, or a usage error: `${flag} expects ${expects} (got "…")`. */
+/** Words that Number() and other tools read as a number but no parameter can take. */
+const NON_FINITE = /^[+-]?(inf(inity)?|nan)$/i;
+
+/**
+ * `text` as a number, or a usage error: `${flag} expects ${expects} (got "…")`, quoted as typed
+ * (past a double's range it would read as Infinity, below it as 0), with why when it looks like
+ * a number.
+ */
 export function parseNumber(flag: string, text: unknown, expects: string, param?: string): number {
-  if (typeof text !== 'string' || !NUMBER.test(text.trim())) usage(`${flag} expects ${expects} (got ${JSON.stringify(text)})`, param);
+  const bad = (why = '') => usage(`${flag} expects ${expects} (got ${JSON.stringify(text)}${why})`, param);
+  if (typeof text !== 'string' || !NUMBER.test(text.trim())) return bad(typeof text === 'string' && NON_FINITE.test(text.trim()) ? ', which is not finite' : '');
   const x = Number(text);
-  // Quoted as typed: past a double's range it would be shown as the Infinity it reads as.
-  if (!Number.isFinite(x)) usage(`${flag} expects ${expects} within a double's range, ±1.8e308 (got ${JSON.stringify(text)})`, param);
+  if (!Number.isFinite(x)) bad(", past a double's range, ±1.8e308");
+  // Nonzero digits that read as 0: 1e-400 is no learning rate of 0 the user meant.
+  if (x === 0 && /[1-9]/.test(text.replace(/[eE].*$/, ''))) bad(", below a double's smallest, 4.9e-324: it would read as 0");
   return x;
 }
 

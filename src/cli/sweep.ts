@@ -63,7 +63,7 @@ function mergeCommand(io: Io): Command {
   return new Command('merge')
     .description('join the JSON Lines files of a sharded sweep (each point once) and print the summary')
     .argument('<files...>', 'shard files')
-    .addOption(once(new Option('--out <file>', 'merged JSON Lines file (written atomically); required')))
+    .addOption(once(new Option('--out <file>', 'merged JSON Lines file, a new one (an existing file is refused; written atomically); required')))
     .action((files: string[], own: { out?: string }, merge: Command) => {
       // `goal sweep --out F merge …` gave --out to the sweep: it is merge's all the same; any
       // other sweep option there would be ignored, so it is refused.
