@@ -341,8 +341,8 @@ export function resolveParams(
     }
     // A scale times a drawn normal: past float32's range the network would start with ±∞, for
     // some seeds and not others; refused for all, before any draw.
+    const most = FLT_MAX / MAX_NORMAL;
     for (const name of SCALE_PARAMS) {
-      const most = FLT_MAX / MAX_NORMAL;
       if (params[name] > most) fail(name, `at most ${most.toPrecision(5)} with dtype float32, so that its normals (|g| < ${MAX_NORMAL}) stay within float32's range`, params[name]);
     }
   }

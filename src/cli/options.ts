@@ -95,7 +95,9 @@ const NON_FINITE = /^[+-]?(inf(inity)?|nan)$/i;
  */
 export function parseNumber(flag: string, text: unknown, expects: string, param?: string): number {
   const bad = (why = '') => usage(`${flag} expects ${expects} (got ${JSON.stringify(text)}${why})`, param);
-  if (typeof text !== 'string' || !NUMBER.test(text.trim())) return bad(typeof text === 'string' && NON_FINITE.test(text.trim()) ? ', which is not finite' : '');
+  if (typeof text !== 'string') return bad();
+  const trimmed = text.trim();
+  if (!NUMBER.test(trimmed)) return bad(NON_FINITE.test(trimmed) ? ', which is not finite' : '');
   const x = Number(text);
   if (!Number.isFinite(x)) bad(", past a double's range, ±1.8e308");
   // Nonzero digits that read as 0: 1e-400 is no learning rate of 0 the user meant.

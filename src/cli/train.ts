@@ -299,9 +299,11 @@ function toJson(o: Outcome): Record<string, unknown> {
   };
   if (o.matrices) Object.assign(out, o.matrices);
   if (o.note) out.replay_note = o.note;
-  // The one answer a script wants (the exit status says it too), then the evidence per field.
-  if (o.check) out.replay_match = o.check.every((c) => c.ok);
-  if (o.check) out.replay_check = Object.fromEntries(o.check.map((c) => [c.field, { ok: c.ok, max_abs: c.maxAbs, max_rel: c.maxRel, tolerance: c.tolerance }]));
+  if (o.check) {
+    // The one answer a script wants (the exit status says it too), then the evidence per field.
+    out.replay_match = o.check.every((c) => c.ok);
+    out.replay_check = Object.fromEntries(o.check.map((c) => [c.field, { ok: c.ok, max_abs: c.maxAbs, max_rel: c.maxRel, tolerance: c.tolerance }]));
+  }
   return out;
 }
 
