@@ -31,6 +31,19 @@ t.test('subthreshold membrane: v_t = c + (v0 − c)·a_m^t', async (t) => {
   }
 });
 
+t.test('the margin is |v − thr|, never −0', async (t) => {
+  // No input, bias 0 and v0 = 0 hold v at exactly +0; under thr = −0 (the threshold as a JSON
+  // fixture may give it) +0 > −0 is false, so no spike, and the margin |+0 − (−0)| is +0.
+  for (const dtype of ['float64', 'float32'] as const) {
+    const f = oneNeuron(6, 0, new Array(6).fill(0), [0, 0]);
+    Object.assign(f.params, { Vo: 0, bias: 0, thr: -0 });
+    f.dtype = dtype;
+    const r = await replay(f);
+    t.ok(Object.is(r.minMargin, 0), `${dtype}: margin +0 (got ${Object.is(r.minMargin, -0) ? '-0' : r.minMargin})`);
+    t.ok(r.zTarg.every((row) => row[0] === 0), `${dtype}: no spike`);
+  }
+});
+
 // Spike times from the piecewise solution: between spikes v_{s+k} = c + (v_s − c)·a_m^k;
 // the step after a spike adds the reset.
 function spikeTimes(T: number, c: number): number[] {

@@ -123,9 +123,11 @@ GOAL_HD F sigmoid_prime(F v) {
   return s * (F(1) - s);
 }
 
-// |v' − thr|: how near a unit came to flipping its spike (a replay's min_margin).
+// |v' − thr|: how near a unit came to flipping its spike (a replay's min_margin). The + 0 makes
+// thr − v = −0 (v = +0, thr = −0) a +0: the GPU merges minima as bit patterns, where −0 would
+// sort above every positive margin.
 template <typename F>
-GOAL_HD F margin_to(F v, F thr) { return v > thr ? v - thr : thr - v; }
+GOAL_HD F margin_to(F v, F thr) { return (v > thr ? v - thr : thr - v) + F(0); }
 
 // LTTS's g_i = (m (r*_i − q_i)) σ'(v'_i): u@(m·I) as a scalar (SPEC "Training" 4).
 template <typename F>
