@@ -119,8 +119,10 @@ inline int coop_sms() {
   return v && *v ? std::atoi(v) : sms();
 }
 // Registers per thread, for every kernel (default 0: not a limit). On sm_90 the grid kernels
-// use 128 (their __launch_bounds__(256, 2)), so 2 of their blocks fit on a multiprocessor, where
-// threads and shared memory alone would allow up to 8: GOAL_EMU_REGS=128 plans as an H200 does.
+// may use up to 128 (their __launch_bounds__(256, 2)), so as few as 2 of their blocks fit on a
+// multiprocessor, where threads and shared memory alone would allow up to 8: GOAL_EMU_REGS=128
+// plans as an H200 does for grid_recurrent (128 in ptxas -v with nvcc 13.0); grid_target
+// uses fewer (79 to 128 by variant), so on an H200 its plans can hold more blocks.
 inline int regs() {
   const char* v = std::getenv("GOAL_EMU_REGS");
   return v && *v ? std::atoi(v) : 0;
