@@ -172,8 +172,9 @@ export const FLT_MAX = 3.4028234663852886e38;
 export const beyondFloat32 = (x: number): boolean => Math.abs(Math.fround(x)) === Infinity;
 
 /** The parameters the engine computes with in the run's dtype (dt never reaches it: time constants are in units of dt). */
-const SCALE_PARAMS = ['sigmaInp', 'sigmaTrg', 'sigmaRec'] as const;
 const FLOAT_PARAMS = ['recLr', 'outLr', 'tauM', 'tauS', 'tauO', 'sigmaInp', 'sigmaTrg', 'sigmaRec', 'vInit', 'bias', 'reset', 'thr'] as const;
+/** The scales of the drawn matrices (each times a standard normal). */
+export const SCALE_PARAMS = ['sigmaInp', 'sigmaTrg', 'sigmaRec'] as const;
 
 /** How a parameter is named in messages: the library name unless a caller (the CLI) says otherwise. */
 export type Labeller = (name: ParamName) => string;

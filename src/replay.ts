@@ -2,7 +2,7 @@
 // task and the dtype of a reference run) and compare the outcome with its `expect`.
 import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
-import { beyondFloat32, FLT_MAX, paramBySpec, paramDocs, resolveParams, show, type Params, type ParamName, type ResolvedParams } from './params';
+import { beyondFloat32, FLT_MAX, paramBySpec, paramDocs, resolveParams, SCALE_PARAMS, show, type Params, type ParamName, type ResolvedParams } from './params';
 import { checkRunOptions, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 
 type Nested = number[][];
@@ -197,9 +197,8 @@ const specName = new Map(paramDocs.map((d) => [d.name, d.spec]));
 /** How messages name a parameter of a fixture: by its place in the file. */
 export const fixtureLabel = (n: ParamName): string => `fixture.params.${specName.get(n)}`;
 
-type Scale = 'sigmaInp' | 'sigmaTrg' | 'sigmaRec';
-/** The scales of the drawn matrices. */
-const SCALES: readonly string[] = ['sigmaInp', 'sigmaTrg', 'sigmaRec'] satisfies Scale[];
+type Scale = (typeof SCALE_PARAMS)[number];
+const SCALES: readonly string[] = SCALE_PARAMS;
 
 /** The fixture's params as library params (SPEC names → camelCase), checked. */
 export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warnings: string[] } {
