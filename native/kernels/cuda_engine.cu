@@ -439,7 +439,7 @@ class CudaBatch final : public Batch {
           "copying the feedback noise pointers");
     const DevNet<F>* nets = d_nets_;
     const int slices = feedback_slices();
-    launch(gpu::feedback_scale_kernel<F>, K_, gpu::kWarp, 0, streams_[0], nets);
+    launch(gpu::feedback_scale_kernel<F>, int((K_ + gpu::kWarp - 1) / gpu::kWarp), gpu::kWarp, 0, streams_[0], nets, int(K_));
     check(cudaGetLastError(), "launching the feedback construction");
     launch(gpu::feedback_entries_kernel<F>, K_ * slices, gpu::kAuxThreads, 0, streams_[0], nets,
            static_cast<const double* const*>(d_noise_ptrs_), slices);

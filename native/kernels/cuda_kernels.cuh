@@ -1153,9 +1153,11 @@ __global__ void __launch_bounds__(kAuxThreads)
 // CPU's order; then `slices` blocks per network for the entries; then what sums over them.
 
 template <typename F>
-__global__ void feedback_scale_kernel(const DevNet<F>* __restrict__ nets) {
-  const DevNet<F>& n = nets[blockIdx.x];
-  if (threadIdx.x == 0) *n.s = feedback_scale(n.W_ho, int64_t(n.N) * n.O);
+__global__ void feedback_scale_kernel(const DevNet<F>* __restrict__ nets, int K) {
+  const int k = int(blockIdx.x * blockDim.x + threadIdx.x);
+  if (k >= K) return;
+  const DevNet<F>& n = nets[k];
+  *n.s = feedback_scale(n.W_ho, int64_t(n.N) * n.O);
 }
 
 // Network blockIdx.x / slices; its work items are strided over that network's slices × threads.
