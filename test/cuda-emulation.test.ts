@@ -48,7 +48,7 @@ t.test(name, { skip, timeout: sanitize ? 1_800_000 : 600_000 }, async (t) => {
   t.equal(r.status, 0, `it passes:\n${gist(r, 6)}`);
   t.match(r.stdout, /all checks passed/);
   // A driver that refuses a cooperative launch the occupancy API allowed: planned again, same numbers.
-  const refused = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2', GOAL_EMU_COOP_SMS: '1', GOAL_EMU_GRID_ONLY: '1' } });
+  const refused = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2', GOAL_EMU_COOP_SMS: '1', GOAL_EMU_REFUSED: '1' } });
   t.equal(refused.status, 0, `a refused grid launch is planned again:\n${gist(refused, 4)}`);
   t.match(refused.stdout, /all checks passed/);
   // Registers limit an H200's grid kernels to 2 blocks per multiprocessor (threads and shared

@@ -383,8 +383,9 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, Kernel*, int b
 
 // Blocks run one after another (they are independent on the block path).
 template <typename... KArgs, typename... Args>
-void launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStream_t, Args... args) {
-  if (goal_emu::check_launch(reinterpret_cast<const void*>(kernel), grid, block, smem) != cudaSuccess) return;
+cudaError_t launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStream_t, Args... args) {
+  const cudaError_t err = goal_emu::check_launch(reinterpret_cast<const void*>(kernel), grid, block, smem);
+  if (err != cudaSuccess) return err;
   std::tuple<KArgs...> values(args...);
   auto body = [&] { std::apply(kernel, values); };
   for (int b = 0; b < grid; ++b) {
@@ -395,6 +396,7 @@ void launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStre
     for (auto& t : threads) t.join();
     goal_emu::free_blocks(keep);
   }
+  return cudaSuccess;
 }
 
 // Every block at once, with a grid-wide barrier; refused beyond the resident capacity.

@@ -14,7 +14,7 @@
 // Add -fsanitize=address or -fsanitize=thread (to every command) to check bounds or barriers.
 // GOAL_EMU_SMS sets the emulated multiprocessors (default 4), GOAL_EMU_REGS the registers per
 // thread (occupancy); GOAL_EMU_QUICK=1 skips grid cases, GOAL_EMU_GRID=1 runs only them;
-// GOAL_EMU_GRID_ONLY=1 runs only the grid cases that rehearse a refused cooperative launch.
+// GOAL_EMU_REFUSED=1 runs only the grid cases that rehearse a refused cooperative launch.
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -355,7 +355,7 @@ int main() {
   using goal::DType;
   const auto flag = [](const char* name) { return std::getenv(name) && *std::getenv(name) == '1'; };
   const bool quick = flag("GOAL_EMU_QUICK");
-  if (flag("GOAL_EMU_GRID_ONLY")) {
+  if (flag("GOAL_EMU_REFUSED")) {
     // With GOAL_EMU_COOP_SMS below GOAL_EMU_SMS, a cooperative launch planned from the
     // occupancy API is refused: the engine must plan again and still compute the same numbers.
     check_single(make_net(21, 232, 12, 0, false, DType::f32), 5, 3, "grid ltts f32 (launch refused, replanned)", false, 1e-4);

@@ -189,8 +189,9 @@ class Streams {
 
 #if !defined(GOAL_CUDA_EMU)
 template <typename... KArgs, typename... Args>
-void launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStream_t stream, Args... args) {
+cudaError_t launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStream_t stream, Args... args) {
   kernel<<<grid, block, smem, stream>>>(args...);
+  return cudaGetLastError();  // a bad configuration; a fault inside shows at the next sync
 }
 
 // All blocks resident at once (the grid path's grid-wide barriers need it).
@@ -386,8 +387,7 @@ class CudaBatch final : public Batch {
     if (!grid_path_) {
       const size_t smem = gpu::target_layout(N_, sizeof(F)).bytes;
       set_smem(gpu::block_target<F>, smem);
-      launch(gpu::block_target<F>, K_, nt_, smem, streams_[0], d_nets_, d_ids_);
-      check(cudaGetLastError(), "launching the target run");
+      check(launch(gpu::block_target<F>, K_, nt_, smem, streams_[0], d_nets_, d_ids_), "launching the target run");
     } else {
       launch_grid(gpu::grid_target<F, true>, gpu::grid_target<F, false>, "launching the target run",
                   [&](auto kernel, const GridPlan& p) {
@@ -409,8 +409,9 @@ class CudaBatch final : public Batch {
     for (int64_t done = 0; done < n;) {
       const int chunk = int(std::min<int64_t>(n - done, max_chunk()));
       double* out = output(size_t(K_) * size_t(chunk));
-      launch(gpu::readout_kernel<F>, K_, gpu::kAuxThreads, smem, streams_[0], d_nets_, d_ids_, chunk, place, 0, out);
-      check(cudaGetLastError(), "launching the readout epochs");
+      check(launch(gpu::readout_kernel<F>, K_, gpu::kAuxThreads, smem, streams_[0], d_nets_, d_ids_, chunk, place, 0,
+                   out),
+            "launching the readout epochs");
       streams_.sync("the readout epochs");
       copy_rows(mse + done, n, out, chunk);
       done += chunk;
@@ -439,20 +440,21 @@ class CudaBatch final : public Batch {
           "copying the feedback noise pointers");
     const DevNet<F>* nets = d_nets_;
     const int slices = feedback_slices();
-    launch(gpu::feedback_scale_kernel<F>, int((K_ + gpu::kWarp - 1) / gpu::kWarp), gpu::kWarp, 0, streams_[0], nets, int(K_));
-    check(cudaGetLastError(), "launching the feedback construction");
-    launch(gpu::feedback_entries_kernel<F>, K_ * slices, gpu::kAuxThreads, 0, streams_[0], nets,
-           static_cast<const double* const*>(d_noise_ptrs_), slices);
-    check(cudaGetLastError(), "launching the feedback construction");
-    launch(gpu::feedback_finish_kernel<F>, K_ * slices, gpu::kAuxThreads, 0, streams_[0], nets, slices);
-    check(cudaGetLastError(), "launching the feedback construction");
+    const char* what = "launching the feedback construction";
+    check(launch(gpu::feedback_scale_kernel<F>, int((K_ + gpu::kWarp - 1) / gpu::kWarp), gpu::kWarp, 0, streams_[0],
+                 nets, int(K_)),
+          what);
+    check(launch(gpu::feedback_entries_kernel<F>, K_ * slices, gpu::kAuxThreads, 0, streams_[0], nets,
+                 static_cast<const double* const*>(d_noise_ptrs_), slices),
+          what);
+    check(launch(gpu::feedback_finish_kernel<F>, K_ * slices, gpu::kAuxThreads, 0, streams_[0], nets, slices), what);
     if (ndense_ > 0) {
       const int64_t entries = int64_t(ndense_) * N_ * N_;
       const int blocks = int(std::min<int64_t>((entries + gpu::kAuxThreads - 1) / gpu::kAuxThreads,
                                                int64_t(prop_.multiProcessorCount) * 16));
-      launch(gpu::dense_feedback_kernel<F>, blocks, gpu::kAuxThreads, 0, streams_[0],
-             static_cast<const DevNet<F>*>(d_nets_), static_cast<const int*>(d_dense_ids_), ndense_);
-      check(cudaGetLastError(), "launching the feedback matrix construction");
+      check(launch(gpu::dense_feedback_kernel<F>, blocks, gpu::kAuxThreads, 0, streams_[0],
+                   static_cast<const DevNet<F>*>(d_nets_), static_cast<const int*>(d_dense_ids_), ndense_),
+            "launching the feedback matrix construction");
     }
     streams_.sync("the feedback construction");
     // K·N² doubles that nothing reads again: freed after the first build (the only one without
@@ -477,9 +479,9 @@ class CudaBatch final : public Batch {
                                    : gr.fb_on_chip ? gpu::block_recurrent<F, true, true>
                                                    : gpu::block_recurrent<F, true, false>;
           set_smem(kern, gr.smem);
-          launch(kern, int(gr.nets.size()), nt_, gr.smem, streams_[gi], d_nets_, gr.d_ids, chunk,
-                 int64_t(gr.fb_elems), gr.Rmax, out, out_dz);
-          check(cudaGetLastError(), "launching the recurrent epochs");
+          check(launch(kern, int(gr.nets.size()), nt_, gr.smem, streams_[gi], d_nets_, gr.d_ids, chunk,
+                       int64_t(gr.fb_elems), gr.Rmax, out, out_dz),
+                "launching the recurrent epochs");
         }
       } else {
         launch_grid(gpu::grid_recurrent<F, true>, gpu::grid_recurrent<F, false>, "launching the recurrent epochs",
@@ -505,8 +507,8 @@ class CudaBatch final : public Batch {
     size_t smem;
     const int place = readout_plan(smem);
     double* out = output(size_t(K_));
-    launch(gpu::readout_kernel<F>, 1, gpu::kAuxThreads, smem, streams_[0], d_nets_, d_ids_ + x, 1, place, 1, out);
-    check(cudaGetLastError(), "launching the readout MSE");
+    check(launch(gpu::readout_kernel<F>, 1, gpu::kAuxThreads, smem, streams_[0], d_nets_, d_ids_ + x, 1, place, 1, out),
+          "launching the readout MSE");
     streams_.sync("the readout MSE");
     double mse = 0;
     streams_.copy(&mse, out + x, sizeof mse, cudaMemcpyDeviceToHost, "copying the readout MSE");
@@ -540,9 +542,9 @@ class CudaBatch final : public Batch {
         D.allocate(size_t(c.N * c.N) * sizeof(double), "the feedback matrix D");
         const int blocks = int(std::min<int64_t>((c.N * c.N + gpu::kAuxThreads - 1) / gpu::kAuxThreads,
                                                  int64_t(prop_.multiProcessorCount) * 16));
-        launch(gpu::feedback_matrix_kernel<F>, blocks, gpu::kAuxThreads, 0, streams_[0],
-               static_cast<const DevNet<F>*>(d_nets_ + x), D.as<double>());
-        check(cudaGetLastError(), "launching the feedback matrix");
+        check(launch(gpu::feedback_matrix_kernel<F>, blocks, gpu::kAuxThreads, 0, streams_[0],
+                     static_cast<const DevNet<F>*>(d_nets_ + x), D.as<double>()),
+              "launching the feedback matrix");
         streams_.sync("the feedback matrix");
         streams_.copy(out, D.as<double>(), D.bytes(), cudaMemcpyDeviceToHost, "copying the feedback matrix");
         return;
