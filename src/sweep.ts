@@ -660,7 +660,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
 }
 
 /** The file's real path (links and `./` resolved), else its absolute name (readRows says why it cannot be read). */
-function realPath(f: string): string {
+export function realPath(f: string): string {
   try {
     return fs.realpathSync(f);
   } catch {

@@ -101,6 +101,10 @@ t.test('shards and merge', async (t) => {
   t.equal(both.err, 'goal sweep merge: --out is given twice ("A.jsonl" and "B.jsonl"): give it once\n');
   t.notOk(fs.existsSync(path.join(dir, 'A.jsonl')) || fs.existsSync(path.join(dir, 'B.jsonl')), 'neither written');
   t.match(m.err, /merged 8 points from 2 files into all.jsonl/);
+  // The count is of files, as mergeRows reads them: ./s1.jsonl is s1.jsonl, merged once.
+  const twice = goal(['sweep', 'merge', 's1.jsonl', './s1.jsonl', 's2.jsonl', '--out', 'again.jsonl'], dir);
+  t.equal(twice.code, 0, twice.err);
+  t.match(twice.err, /named twice \(also as s1.jsonl\): merged once\nmerged 8 points from 2 files into again.jsonl/);
   const full = goal(['sweep', ...GRID], dir);
   t.equal(m.out, full.out, 'merged summary = unsharded summary');
   const missing = goal(['sweep', 'merge', 'nope.jsonl', '--out', 'x.jsonl'], dir);

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { checkWritable, shownPath } from '../io/files';
-import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
+import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, realPath, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import { paramDocs, type ParamName } from '../params';
 import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, notDash, once, paramFlags, paramsFromOptions, parseNumber, usage } from './options';
 import { makeProgress } from './progress';
@@ -81,7 +81,7 @@ function mergeCommand(io: Io): Command {
       if (files.includes('-')) usage('merge reads shard files by name, not standard input (-)');
       const rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
       writeRows(opts.out, rows);
-      io.err(`merged ${plural(rows.length, 'point')} from ${plural(new Set(files).size, 'file')} into ${shownPath(opts.out)}\n`);
+      io.err(`merged ${plural(rows.length, 'point')} from ${plural(new Set(files.map(realPath)).size, 'file')} into ${shownPath(opts.out)}\n`);
       if (!rows.length) io.err('goal: warning: the files hold no points\n');
       if (rows.length) io.out(`${summaryTables(rows)}\n`);
     });
