@@ -22,10 +22,9 @@ const path = require('node:path');
 const CONFIGURE_ENV = /^(GOAL_NO_CUDA|CC|CXX|CUDACXX|CUDAHOSTCXX|CFLAGS|CXXFLAGS|CUDAFLAGS|CUDAARCHS|LDFLAGS|CMAKE_[A-Z_]+|npm_cmake_.+)$/;
 
 // Where an nvcc would be found: the cache keeps the one (or none) it found when configuring.
-function nvccs(env) {
+function nvccInSight(env) {
   const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean).concat('/usr/local/cuda/bin');
-  const found = dirs.map((d) => path.join(d, 'nvcc')).find((f) => fs.existsSync(f));
-  return found ?? null;
+  return dirs.map((d) => path.join(d, 'nvcc')).find((f) => fs.existsSync(f)) ?? null;
 }
 
 /**
@@ -39,7 +38,7 @@ function settings(root, env, configure) {
   for (const k of Object.keys(env).sort()) if (CONFIGURE_ENV.test(k)) read[k] = env[k];
   return JSON.stringify({
     root, host: os.hostname(), node: process.version, platform: process.platform, arch: process.arch,
-    env: read, nvcc: nvccs(env), configure,
+    env: read, nvcc: nvccInSight(env), configure,
   });
 }
 
