@@ -172,6 +172,28 @@ function rowProblem(value: unknown, object = 'a JSON object'): string | null {
   for (const k of ['mse_rec', 'dz']) {
     if (k in r && !(Array.isArray(r[k]) && (r[k] as unknown[]).every(num))) return `has a bad ${k} (not a list of numbers)`;
   }
+  return 'fixed' in r ? fixedProblem(r) : null;
+}
+
+/**
+ * What makes a row's `fixed` disagree with the row, or null: `fixed` must be what its `config`
+ * fingerprints (an edited one is not), and the point must fit it (a rank in [O, N], a T_conv
+ * and curves within its recurrent epochs).
+ */
+function fixedProblem(r: Record<string, unknown>): string | null {
+  const fixed = r.fixed as Record<string, unknown>;
+  if (configId(fixed) !== r.config) return `has a fixed that its config ${show(r.config)} does not fingerprint (edited by hand?)`;
+  const { n_rec: n, n_out: o, epochs } = fixed;
+  const recurrent = Array.isArray(epochs) ? epochs[1] : undefined;
+  if (typeof r.rank === 'number' && typeof n === 'number' && typeof o === 'number' && (r.rank < o || r.rank > n)) {
+    return `has rank ${r.rank}, outside its fixed n_out ${o} to n_rec ${n}`;
+  }
+  if (typeof recurrent !== 'number') return null;
+  if (typeof r.t_conv === 'number' && r.t_conv > recurrent) return `has t_conv ${r.t_conv}, after its fixed ${recurrent} recurrent epochs`;
+  for (const k of ['mse_rec', 'dz']) {
+    const curve = r[k] as unknown[] | undefined;
+    if (curve && curve.length !== recurrent) return `has ${curve.length} values of ${k}, not one per recurrent epoch (${recurrent})`;
+  }
   return null;
 }
 
@@ -279,8 +301,11 @@ export function sweepConfig(p: ResolvedParams, conv: number): { fixed: Record<st
   for (const k of ['rank', 'tau_o', 'seed']) delete fixed[k];
   fixed.conv = conv;
   Object.freeze(fixed); // every row of the sweep holds this one object
-  return { fixed, config: createHash('sha256').update(JSON.stringify(fixed)).digest('hex').slice(0, 12) };
+  return { fixed, config: configId(fixed) };
 }
+
+/** A row's `config`: the fingerprint of its `fixed`, as written (JSON keeps the keys' order). */
+const configId = (fixed: Record<string, unknown>): string => createHash('sha256').update(JSON.stringify(fixed)).digest('hex').slice(0, 12);
 
 /** What a row says of its configuration (and a sweep of its own). */
 type Configured = Pick<SweepRow, 'config' | 'fixed'>;
@@ -457,7 +482,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const ranks = o.ranks.map((r): SweepRank => (isLtts(r) ? 'ltts' : r));
   if (o.shard) {
     const { k, n } = o.shard;
-    if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 1 || k > n) {
+    if (!Number.isSafeInteger(n) || n < 1 || !Number.isSafeInteger(k) || k < 1 || k > n) {
       badOption(`${name('shard')} must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
     }
   }
@@ -642,6 +667,10 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
       const curves = hasCurves(r);
       first ??= { row: r, file: f };
       if (r.config !== first.row.config) {
+        if (f === first.file) {
+          const why = configDifference(first.row, r, ['in its first row', 'in a later one']);
+          throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds points of two configurations (${why}): not the rows of one sweep`);
+        }
         const why = configDifference(first.row, r, [`in ${shownPath(first.file)}`, `in ${shownPath(f)}`]);
         throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds points of another configuration than ${shownPath(first.file)} (${why}): they are not shards of one sweep`);
       }

@@ -163,6 +163,9 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['-N', '30', '--ranks', '3', '--taus', '0', '--seeds', '1'], /--taus must be a finite number > 0 \(got 0\)/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '0'], /--seeds: a count must be an integer in \[1, 100000\]/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--shard', '3/2'], /--shard must be k\/n/],
+    // Past 2^53 the numbers would be rounded (9007199254740993 reads as …992): refused instead.
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--shard', '9007199254740993/9007199254740993'], /--shard must be k\/n with 1 ≤ k ≤ n ≤ 9007199254740991/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--shard', '1/99999999999999999999'], /--shard must be k\/n/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', '0'], /--threads must be an integer in \[1, 1024\] \(got 0\)/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', '99999999'], /--threads must be an integer in \[1, 1024\]/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--resume'], /--resume needs an output file \(--out\)/],

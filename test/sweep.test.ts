@@ -90,6 +90,7 @@ t.test('shards split the grid; merge joins them', async (t) => {
   t.strictSame(summarize(merged).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(),
     summarize(full.rows).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(), 'same summary');
   await t.rejects(sweep({ ...grid, shard: { k: 4, n: 3 } }), { code: 'GOAL_INVALID_OPTION' });
+  await t.rejects(sweep({ ...grid, shard: { k: 2 ** 53, n: 2 ** 53 } }), { code: 'GOAL_INVALID_OPTION', message: /shard must be k\/n with 1 ≤ k ≤ n \(got 9007199254740992\/9007199254740992\)/ }, 'numbers past 2^53 are not integers one can trust');
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -161,6 +162,40 @@ t.test('resume and merge take only results of this sweep\'s configuration', asyn
   const otherOut = path.join(dir, 'other.jsonl');
   await sweep({ ...other, out: otherOut });
   t.throws(() => mergeRows([out, otherOut]), { code: 'GOAL_BAD_RESULTS', message: new RegExp(`another configuration than .*rows.jsonl \\(n_rec 40 in .*rows.jsonl, 30 in .*other.jsonl; rec_lr `) }, 'merge refuses a mix, saying where they part');
+  // Both configurations in one file: said as such, not as the file against itself.
+  const mixed = path.join(dir, 'mixed.jsonl');
+  fs.writeFileSync(mixed, before + fs.readFileSync(otherOut, 'utf8'));
+  t.throws(() => mergeRows([mixed]), { code: 'GOAL_BAD_RESULTS', message: /mixed\.jsonl holds points of two configurations \(n_rec 40 in its first row, 30 in a later one; rec_lr .*\): not the rows of one sweep$/ });
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a row whose fixed was edited, or whose point does not fit its fixed, is refused', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const small = { ...grid, ranks: [3], taus: [5], seeds: [1], curves: true };
+  await sweep({ ...small, out });
+  const row = JSON.parse(fs.readFileSync(out, 'utf8'));
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    // config fingerprints fixed (sha256 of its JSON): any edit of fixed breaks it.
+    ['fixed emptied', { fixed: {} }, /line 1 has a fixed that its config "[0-9a-f]{12}" does not fingerprint \(edited by hand\?\)/],
+    ['n_rec a string', { fixed: { ...row.fixed, n_rec: 'x' } }, /does not fingerprint/],
+    ['a key added', { fixed: { ...row.fixed, extra: 1 } }, /does not fingerprint/],
+    // fixed as written, the point outside it: base has N = 40, O = 3, 12 recurrent epochs.
+    ['rank above N', { rank: 41 }, /line 1 has rank 41, outside its fixed n_out 3 to n_rec 40/],
+    ['rank below O', { rank: 2 }, /line 1 has rank 2, outside its fixed n_out 3 to n_rec 40/],
+    ['t_conv after the last epoch', { t_conv: 13 }, /line 1 has t_conv 13, after its fixed 12 recurrent epochs/],
+    ['a curve too short', { dz: row.dz.slice(1) }, /line 1 has 11 values of dz, not one per recurrent epoch \(12\)/],
+  ];
+  for (const [what, change, message] of cases) {
+    const text = `${JSON.stringify({ ...row, ...change })}\n`;
+    fs.writeFileSync(out, text);
+    await t.rejects(sweep({ ...small, out, resume: true }), { code: 'GOAL_BAD_RESULTS', message }, `resume: ${what}`);
+    t.equal(fs.readFileSync(out, 'utf8'), text, 'left as it was');
+    t.throws(() => mergeRows([out]), { code: 'GOAL_BAD_RESULTS', message }, `merge: ${what}`);
+  }
+  // The row as written still resumes: the checks hold every row sweep() writes.
+  fs.writeFileSync(out, `${JSON.stringify(row)}\n`);
+  t.equal((await sweep({ ...small, out, resume: true })).skipped, 1);
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -40,7 +40,8 @@ export function parseSeeds(text: string): number[] {
 
 function parseShard(text: string): { k: number; n: number } {
   const m = /^(\d+)\/(\d+)$/.exec(text);
-  if (!m || +m[1] < 1 || +m[1] > +m[2]) usage(`--shard must be k/n with 1 ≤ k ≤ n, e.g. 2/8 (got ${JSON.stringify(text)})`);
+  // Past 2^53 a number is no longer the integer written: refused, not rounded.
+  if (!m || +m[1] < 1 || +m[1] > +m[2] || !Number.isSafeInteger(+m[2])) usage(`--shard must be k/n with 1 ≤ k ≤ n ≤ ${Number.MAX_SAFE_INTEGER}, e.g. 2/8 (got ${JSON.stringify(text)})`);
   return { k: +m[1], n: +m[2] };
 }
 
