@@ -667,12 +667,11 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
       const curves = hasCurves(r);
       first ??= { row: r, file: f };
       if (r.config !== first.row.config) {
-        if (f === first.file) {
-          const why = configDifference(first.row, r, ['in its first row', 'in a later one']);
-          throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds points of two configurations (${why}): not the rows of one sweep`);
-        }
-        const why = configDifference(first.row, r, [`in ${shownPath(first.file)}`, `in ${shownPath(f)}`]);
-        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds points of another configuration than ${shownPath(first.file)} (${why}): they are not shards of one sweep`);
+        const one = f === first.file; // both in one file: not the file against itself
+        const why = configDifference(first.row, r, one ? ['in its first row', 'in a later one'] : [`in ${shownPath(first.file)}`, `in ${shownPath(f)}`]);
+        throw new GoalError('GOAL_BAD_RESULTS', one
+          ? `${shownPath(f)} holds points of two configurations (${why}): not the rows of one sweep`
+          : `${shownPath(f)} holds points of another configuration than ${shownPath(first.file)} (${why}): they are not shards of one sweep`);
       }
       // A file of both kinds could be resumed neither with curves nor without.
       if (curves !== hasCurves(first.row)) {
