@@ -676,7 +676,9 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
       // A file of both kinds could be resumed neither with curves nor without.
       if (curves !== hasCurves(first.row)) {
         const kind = (c: boolean) => (c ? 'with curves (mse_rec, dz)' : 'without curves');
-        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(f)} holds rows ${kind(curves)}, ${shownPath(first.file)} rows ${kind(hasCurves(first.row))}: merge shards that all kept their curves (--curves) or none did`);
+        throw new GoalError('GOAL_BAD_RESULTS', f === first.file
+          ? `${shownPath(f)} holds rows ${kind(hasCurves(first.row))} and rows ${kind(curves)}: not the rows of one sweep`
+          : `${shownPath(f)} holds rows ${kind(curves)}, ${shownPath(first.file)} rows ${kind(hasCurves(first.row))}: merge shards that all kept their curves (--curves) or none did`);
       }
       all.push({ row: r, file: f });
     }

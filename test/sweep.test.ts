@@ -582,6 +582,10 @@ t.test('merge refuses shards of which some have curves and some not (the result 
   await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], out: a });
   await sweep({ ...grid, ranks: [3], taus: [5], seeds: [2], out: b, curves: true });
   t.throws(() => mergeRows([a, b]), { code: 'GOAL_BAD_RESULTS', message: /b\.jsonl holds rows with curves \(mse_rec, dz\), .*a\.jsonl rows without curves: merge shards that all kept their curves \(--curves\) or none did/ });
+  // Both kinds in one file: said as such, not as the file against itself.
+  const both = path.join(dir, 'both.jsonl');
+  fs.writeFileSync(both, fs.readFileSync(a, 'utf8') + fs.readFileSync(b, 'utf8'));
+  t.throws(() => mergeRows([both]), { code: 'GOAL_BAD_RESULTS', message: /both\.jsonl holds rows without curves and rows with curves \(mse_rec, dz\): not the rows of one sweep$/ });
   fs.rmSync(dir, { recursive: true });
 });
 
