@@ -433,10 +433,15 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     // Without recurrent epochs the feedback is built only for a caller that reads it (replay):
     // a dense D costs N²·R.
     if (!aborted && (nRecurrent > 0 || plan.keep)) {
-      let noise = await Promise.all(nets.map((n) => n.noise()));
-      // An abort heard while the noise was drawn ends here a run with epochs to come (a replay
-      // without any still builds the feedback it reads).
-      aborted = (nRecurrent > 0 && options.signal?.aborted === true) || await stoppedBy(() => eng.feedback(noise));
+      // An abort heard while the noise is drawn (N² normals, seconds at large N) stops the draw
+      // and ends a run with epochs to come; a replay without any still builds the feedback it
+      // reads.
+      const until = nRecurrent > 0 ? options.signal : undefined;
+      let noise = await Promise.all(nets.map((n) => n.noise(until))).catch((err: unknown) => {
+        if (until?.aborted && (err as { code?: unknown } | null)?.code === 'GOAL_ABORTED') return [];
+        throw err;
+      });
+      aborted = until?.aborted === true || await stoppedBy(() => eng.feedback(noise));
       if (!resample) noise = []; // no longer needed: let it go
       // With resample, the next epoch's noise (the first epoch's feedback is the one just built).
       let next: Promise<Float64Array[]> | null = null;

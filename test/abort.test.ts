@@ -197,3 +197,27 @@ t.test('resample: a feedback draw for an epoch that will not run is stopped with
   t.ok(signals[1]?.aborted, 'whose signal is aborted once the run is over');
   t.equal(((await draws[1]) as { code?: string }).code, 'GOAL_ABORTED', 'so that draw stops instead of running on');
 });
+
+t.test('an abort while the first feedback is drawn stops that draw: no recurrent epoch runs', async (t) => {
+  // N² = 4 million normals for spk's noise: eight slices, an abort 5 ms in lands among them.
+  const p = { ...resolveParams({ nRec: 2000, tSeq: 10, rank: 5, epochs: [1, 5] }).params, seed: 1 };
+  const input = await drawInput(p);
+  const draws: Promise<unknown>[] = [];
+  const watched: NetInput = {
+    ...input,
+    noise: (signal) => {
+      const drawn = Promise.resolve(input.noise(signal));
+      draws.push(drawn.catch((err) => err));
+      return drawn;
+    },
+  };
+  const ac = new AbortController();
+  const [out] = await runPhases([watched], { backend: 'cpu', warn: () => {} }, {
+    signal: ac.signal, onReadout: () => { setTimeout(() => ac.abort(), 5); },
+  });
+  t.equal(out.aborted, true);
+  t.strictSame(out.mseRec, [], 'no recurrent epoch ran');
+  t.ok(Number.isFinite(out.mseOut), 'the readout phase had ended: its mse_out is kept');
+  t.equal(draws.length, 1, 'one draw');
+  t.equal(((await draws[0]) as { code?: string }).code, 'GOAL_ABORTED', 'stopped, not run to its end');
+});
