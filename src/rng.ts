@@ -3,7 +3,7 @@
 // standard normals by Marsaglia's polar method. Pure integer arithmetic plus Math.log and
 // Math.sqrt, so a seed gives the same stream on every machine running the same Node.js.
 import { randomInt } from 'node:crypto';
-import { asGoalError, GoalError } from './errors';
+import { GoalError } from './errors';
 import { checkInteger, MAX_SEED, show } from './params';
 
 /**
@@ -109,7 +109,10 @@ export function allocate(count: number): Float64Array {
   try {
     return new Float64Array(count);
   } catch (err) {
-    throw asGoalError(err);
+    // Said with the array's size: the public draws and task builders allocate for no network.
+    if (!(err instanceof RangeError)) throw err;
+    throw new GoalError('GOAL_ENOMEM', `not enough memory for an array of ${count} numbers (${((8 * count) / 2 ** 30).toFixed(1)} GiB; ` +
+      `${err.message}); try a smaller N or T, or raise the memory limit`);
   }
 }
 

@@ -242,7 +242,9 @@ t.test('the task builders and Rng check their arguments as the params are checke
   t.throws(() => buildTarget(150, 3, {} as never), { code: 'GOAL_INVALID_PARAM', message: /rng must be an Rng/ });
   // Each size in range, their product (2⁴⁰ entries) past any typed array: a coded error.
   t.throws(() => buildClock(1 << 20, 1 << 20), { code: 'GOAL_ENOMEM' });
-  t.throws(() => buildTarget(1 << 20, 1 << 20, new Rng(1)), { code: 'GOAL_ENOMEM' });
+  t.throws(() => buildTarget(1 << 20, 1 << 20, new Rng(1)), { code: 'GOAL_ENOMEM', message: /^not enough memory for an array of 1099511627776 numbers \(8192\.0 GiB; / },
+    'said as the array it is (2⁴⁰ doubles), not as a network');
+  t.throws(() => new Rng(1).normals(2 ** 40), { code: 'GOAL_ENOMEM', message: /an array of 1099511627776 numbers/ });
   t.throws(() => buildClock(10, 0), { code: 'GOAL_INVALID_PARAM', param: 'nInp' });
   t.throws(() => new Rng('1' as never), { code: 'GOAL_INVALID_PARAM', param: 'seed', message: 'seed must be an integer in [0, 9007199254740991] (got "1")' });
 });

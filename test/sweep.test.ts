@@ -102,6 +102,7 @@ t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, base: { ...base, rank: 3 } }), { code: 'GOAL_USAGE', message: /set by the sweep's grid/ });
   await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_INVALID_OPTION', message: /resume needs an output file/ });
   await t.rejects(sweep({ ...grid, seeds: [1, 2, 1] }), { code: 'GOAL_USAGE', message: /^seed lists 1 twice$/ });
+  await t.rejects(sweep({ ...grid, seeds: [0, -0] }), { code: 'GOAL_USAGE', message: /^seed lists 0 twice$/ }, '-0 is seed 0, named as first listed');
   await t.rejects(sweep({ ...grid, taus: [5, 5.0] }), { code: 'GOAL_USAGE', message: /^tauO lists 5 twice$/ });
   await t.rejects(sweep({ ...grid, ranks: ['ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
   await t.rejects(sweep({ ...grid, ranks: ['LTTS' as 'ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ }, 'LTTS is ltts');
