@@ -62,6 +62,8 @@ export interface BatchConfig {
 export declare class Batch {
   constructor(config: BatchConfig);
   readonly size: number;
+  /** The most epochs one readout() or recurrent() call takes: its outputs hold ≤ 2^26 values. */
+  readonly maxEpochs: number;
   /** e.g. "cpu:avx2" or "cuda:0 NVIDIA H200". */
   readonly device: string;
   /** SPEC "Training" 1: Z*, r*. */

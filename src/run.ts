@@ -288,11 +288,11 @@ const CALL_MS = 50;
 
 /**
  * Runs `total` epochs as native calls of adaptive size (each about CALL_MS long, at least one
- * epoch). `run` gets the call's size and `elapsed(e)`: EpochInfo.seconds of its epoch e, the
- * call's time (up to the first ask) shared evenly among its epochs. Returns true when stopped
- * by the signal.
+ * epoch, at most `most`). `run` gets the call's size and `elapsed(e)`: EpochInfo.seconds of its
+ * epoch e, the call's time (up to the first ask) shared evenly among its epochs. Returns true
+ * when stopped by the signal.
  */
-async function inChunks(total: number, signal: AbortSignal | undefined, fixed1: boolean,
+async function inChunks(total: number, most: number, signal: AbortSignal | undefined, fixed1: boolean,
   run: (n: number, elapsed: (e: number) => number) => Promise<boolean>): Promise<boolean> {
   const start = performance.now();
   let done = 0, chunk = 1;
@@ -308,7 +308,7 @@ async function inChunks(total: number, signal: AbortSignal | undefined, fixed1: 
     if (await run(n, elapsed)) return true; // aborted from onEpoch within the call: its later epochs left out
     const ms = performance.now() - t0;
     done += n;
-    if (!fixed1) chunk = Math.max(1, Math.min(4 * n, Math.floor((n * CALL_MS) / Math.max(ms, 0.01))));
+    if (!fixed1) chunk = Math.max(1, Math.min(4 * n, most, Math.floor((n * CALL_MS) / Math.max(ms, 0.01))));
   }
   return false;
 }
@@ -399,7 +399,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     const mseOut = nets.map((_, k) => (nReadout === 0 ? eng.readoutMse(k) : NaN));
     let readoutDone = 0;
     const firstMse = nets.map(() => NaN);
-    let aborted = await inChunks(nReadout, options.signal, false, async (n, elapsed) => {
+    let aborted = await inChunks(nReadout, eng.maxEpochs, options.signal, false, async (n, elapsed) => {
       const mse = await eng.readout(n);
       return deliver(n, options, (e) => {
         for (let k = 0; k < K; k++) {
@@ -445,7 +445,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
       if (!resample) noise = []; // no longer needed: let it go
       // With resample, the next epoch's noise (the first epoch's feedback is the one just built).
       let next: Promise<Float64Array[]> | null = null;
-      if (!aborted) aborted = await inChunks(nRecurrent, options.signal, resample, async (n, elapsed) => {
+      if (!aborted) aborted = await inChunks(nRecurrent, eng.maxEpochs, options.signal, resample, async (n, elapsed) => {
         if (next) {
           noise = await next;
           next = null;

@@ -98,6 +98,13 @@ t.test('phases out of order, overlapping calls, disposal', async (t) => {
   t.throws(() => net.readout(-1), { code: 'GOAL_INVALID' });
   t.throws(() => net.readout(Number.NaN), { code: 'GOAL_INVALID' });
   t.throws(() => net.readout(2 ** 40), { code: 'GOAL_INVALID' }, 'an absurd epoch count is an error, not an abort');
+  // A call's outputs are zeroed on the main thread before it starts: bounded to 2^26 values
+  // (512 MiB each), not gigabytes that would stall the event loop or meet the OOM killer.
+  t.equal(net.maxEpochs, 2 ** 26, 'one network: 2^26 epochs a call');
+  t.throws(() => net.readout(2 ** 26 + 1), { code: 'GOAL_INVALID', message: /at most 2\^26; see Batch\.maxEpochs/ });
+  const three = new (addon().Batch)({ backend: 'cpu', nets: [base(), base(), base()] });
+  t.equal(three.maxEpochs, Math.floor(2 ** 26 / 3), 'three networks share the bound');
+  three.dispose();
   t.throws(() => net.read(0, 'nope' as never), { code: 'GOAL_INVALID' });
   t.throws(() => net.read(1, 'W_hh'), { code: 'GOAL_INVALID' }, 'network index out of range');
   const mse = await net.readout(3);

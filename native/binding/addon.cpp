@@ -194,9 +194,16 @@ int64_t epochs_arg(const Napi::CallbackInfo& info) {
   return integer(info.Env(), info.Length() > 0 ? info[0] : info.Env().Undefined(), "epochs", 0, int64_t(1) << 30);
 }
 
+// Values of one per-epoch output of a call (epochs × networks): 512 MiB, zeroed on the main
+// thread before the call starts, where far more would stall it for seconds (or meet the OOM
+// killer, not a JS error). The library sizes its calls to ~50 ms, far below it.
+constexpr int64_t kMaxCallValues = int64_t(1) << 26;
+
 // Per-epoch outputs of one call (`count` values), allocated where a failure is a JS error.
 std::shared_ptr<std::vector<double>> outputs(Napi::Env env, int64_t count) {
-  if (count > (int64_t(1) << 30)) invalid(env, "too many epochs × networks in one call (at most 2^30)");
+  if (count > kMaxCallValues) {
+    invalid(env, "too many epochs × networks in one call (at most 2^26; see Batch.maxEpochs)");
+  }
   return guarded(env, [&] { return std::make_shared<std::vector<double>>(size_t(count)); });
 }
 
@@ -258,6 +265,7 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
                         InstanceMethod<&BatchWrap::Stop>("stop"),
                         InstanceMethod<&BatchWrap::Dispose>("dispose"),
                         InstanceAccessor<&BatchWrap::Size>("size"),
+                        InstanceAccessor<&BatchWrap::MaxEpochs>("maxEpochs"),
                         InstanceAccessor<&BatchWrap::Device>("device")});
   }
 
@@ -407,6 +415,10 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
 
   Napi::Value Size(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), double(alive(info.Env()).size()));
+  }
+
+  Napi::Value MaxEpochs(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(std::max<int64_t>(1, kMaxCallValues / alive(info.Env()).size())));
   }
 
   Napi::Value Device(const Napi::CallbackInfo& info) {
