@@ -513,6 +513,41 @@ t.test('a second Ctrl-C, a moment after the first, says its last words and ends 
   t.equal(out, 'ready\nfirst\nquit\n', 'after its last words');
 });
 
+t.test('a signal while no run listens ends the process between two synchronous steps, not inside one', async (t) => {
+  // As in a write check's probe or an atomic write: a file begun, the signal, the step that
+  // removes it. Ended inside the step, the process would leave the file behind.
+  const io = path.join(__dirname, '..', 'dist', 'src', 'cli', 'io.js');
+  const dir = tmpdir();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    // tap's coverage preload (injected into every child) listens to these signals itself.
+    const script = `for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.removeAllListeners(s);
+      const fs = require('fs'); require(${JSON.stringify(io)}).processIo();
+      fs.writeFileSync('begun', ''); process.kill(process.pid, '${signal}'); fs.renameSync('begun', 'done');
+      setTimeout(() => fs.writeFileSync('not-ended', ''), 2000);`;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' });
+    t.equal(r.signal, signal, `${signal}: ended by the signal, as its default action would`);
+    t.strictSame(fs.readdirSync(dir), ['done'], `${signal}: the step in progress finished; nothing after it ran`);
+    t.equal(r.stderr, '', 'nothing said');
+    fs.rmSync(path.join(dir, 'done'));
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a signal during a command\'s last synchronous stretch still ends the process by it, the work complete', async (t) => {
+  // goal info's output is written in one synchronous stretch at its end; the signal comes there.
+  const dist = path.join(__dirname, '..', 'dist', 'src', 'cli');
+  const script = `for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.removeAllListeners(s);
+    const io = require(${JSON.stringify(path.join(dist, 'io.js'))}).processIo();
+    const out = io.out;
+    io.out = (text) => { out(text); process.kill(process.pid, 'SIGTERM'); };
+    require(${JSON.stringify(path.join(dist, 'main.js'))}).main(['info'], io).then((code) => { process.exitCode = code; });`;
+  // Without tap's coverage preload, which it injects into every child's NODE_OPTIONS: under it,
+  // signals to a process about to end are not heard at all.
+  const r = spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', script], { encoding: 'utf8' });
+  t.equal(r.signal, 'SIGTERM', 'ended by the signal (status 143 in a shell), not with status 0 as if never signalled');
+  t.match(r.stdout, /^goal-snn /, 'after the output it was writing');
+});
+
 /** goal train --verbose, signalled once its first recurrent epoch is reported. */
 const afterFirstEpoch = (args: string[], dir: string, signals: [number, NodeJS.Signals][]) =>
   signalled([...args, '--verbose'], dir, /^recurrent 1\//m, signals);

@@ -49,29 +49,38 @@ function writer(stream: NodeJS.WriteStream, name: string): (text: string) => voi
 const SAME_INTERRUPT_MS = 200;
 
 export function processIo(): Io {
+  const end = (signal: EndSignal, quit?: (signal: EndSignal) => void) => {
+    quit?.(signal);
+    releaseLocks();
+    // process.exit() would wait for the native call in progress (libuv joins its worker
+    // threads on the way out): the signal's default action ends the process now. As PID 1
+    // of a container, the kernel ignores it; then exit the slow way.
+    for (const s of Object.keys(STATUS)) process.removeAllListeners(s);
+    process.kill(process.pid, signal);
+    process.exit(STATUS[signal]);
+  };
+  // While no command listens (before a run starts, during a merge), a signal still ends the
+  // process at once, but from a listener: between two synchronous steps, never inside one, so
+  // a write check's probe or an atomic write's temporary file is not left behind.
+  let listening = 0;
+  for (const s of Object.keys(STATUS) as EndSignal[]) {
+    process.on(s, () => {
+      if (listening === 0) end(s);
+    });
+  }
   return {
     out: writer(process.stdout, 'stdout'),
     err: writer(process.stderr, 'stderr'),
     stderr: process.stderr,
     onInterrupt(handler, quit) {
       let first = 0;
-      const end = (signal: EndSignal) => {
-        quit?.(signal);
-        releaseLocks();
-        // process.exit() would wait for the native call in progress (libuv joins its worker
-        // threads on the way out): the signal's default action ends the process now. As PID 1
-        // of a container, the kernel ignores it; then exit the slow way.
-        for (const s of Object.keys(STATUS)) process.removeAllListeners(s);
-        process.kill(process.pid, signal);
-        process.exit(STATUS[signal]);
-      };
-      const terminate = () => end('SIGTERM');
-      const hangup = () => end('SIGHUP');
+      const terminate = () => end('SIGTERM', quit);
+      const hangup = () => end('SIGHUP', quit);
       const listener = () => {
         // A supervisor such as `timeout -s INT` signals the process and then its group: two
         // signals microseconds apart are one interrupt, not the second Ctrl-C of a user.
         if (first) {
-          if (Date.now() - first >= SAME_INTERRUPT_MS) end('SIGINT');
+          if (Date.now() - first >= SAME_INTERRUPT_MS) end('SIGINT', quit);
           return;
         }
         first = Date.now();
@@ -79,10 +88,15 @@ export function processIo(): Io {
         process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}goal: stopping after the current epoch (Ctrl-C again to quit at once)\n`);
         handler();
       };
+      listening++;
       process.on('SIGINT', listener);
       process.on('SIGTERM', terminate);
       process.on('SIGHUP', hangup);
+      let on = true;
       return () => {
+        if (!on) return;
+        on = false;
+        listening--;
         process.off('SIGINT', listener);
         process.off('SIGTERM', terminate);
         process.off('SIGHUP', hangup);

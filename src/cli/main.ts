@@ -39,6 +39,15 @@ function program(io: Io): Command {
 }
 
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  const code = await command(argv, io);
+  // A signal that came during the last synchronous stretch (a merge, a file written) waits in
+  // the event loop's signal pipe, which a process that simply ends never reads: one more turn
+  // of the loop hears it, and the process ends as the signal says, its work complete.
+  await new Promise((resolve) => setImmediate(resolve));
+  return code;
+}
+
+async function command(argv: readonly string[], io: Io): Promise<number> {
   const root = program(io);
   if (argv.length === 0) {
     io.err('goal: a command is needed: train, sweep or info\n(see goal --help)\n');
