@@ -107,6 +107,13 @@ t.test('shards and merge', async (t) => {
   t.match(twice.err, /named twice \(also as s1.jsonl\): merged once\nmerged 8 points from 2 files into again.jsonl/);
   const full = goal(['sweep', ...GRID], dir);
   t.equal(m.out, full.out, 'merged summary = unsharded summary');
+  // Another sweep of the same configuration (seeds 1–3, not 1–2): joined, said to be two grids.
+  const other = GRID.map((a, i) => (GRID[i - 1] === '--seeds' ? '3' : a));
+  t.not(other.join(' '), GRID.join(' '), 'a grid of other seeds');
+  t.equal(goal(['sweep', ...other, '--out', 'other.jsonl'], dir).code, 0);
+  const mixed = goal(['sweep', 'merge', 'all.jsonl', 'other.jsonl', '--out', 'mixed.jsonl'], dir);
+  t.equal(mixed.code, 0, mixed.err);
+  t.match(mixed.err, /^merged \d+ points of 2 grids from 2 files into mixed.jsonl$/m);
   const missing = goal(['sweep', 'merge', 'nope.jsonl', '--out', 'x.jsonl'], dir);
   t.equal(missing.code, 2);
   t.match(missing.err, /nope.jsonl: cannot read it \(ENOENT\)/);

@@ -82,7 +82,11 @@ function mergeCommand(io: Io): Command {
       if (files.includes('-')) usage('merge reads shard files by name, not standard input (-)');
       const rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
       writeRows(opts.out, rows);
-      io.err(`merged ${plural(rows.length, 'point')} from ${plural(new Set(files.map(realPath)).size, 'file')} into ${shownPath(opts.out)}\n`);
+      // Points of several grids (sweeps of one configuration over other ranks, τ⋆ or seeds) are
+      // joined as the points they are; said, lest a file of another sweep slip in unseen.
+      const grids = new Set(rows.map((r) => r.grid)).size;
+      const of = grids > 1 ? ` of ${grids} grids` : '';
+      io.err(`merged ${plural(rows.length, 'point')}${of} from ${plural(new Set(files.map(realPath)).size, 'file')} into ${shownPath(opts.out)}\n`);
       if (!rows.length) io.err('goal: warning: the files hold no points\n');
       if (rows.length) io.out(`${summaryTables(rows)}\n`);
     });
