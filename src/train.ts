@@ -114,10 +114,13 @@ export function checkTaskLength(p: ResolvedParams, label: Labeller = (n) => n): 
   }
 }
 
-/** A failed draw as a GoalError; a degenerate target names T and the seed in the caller's terms. */
+/**
+ * A failed draw as a GoalError; a degenerate target names T in the caller's terms, and the seed
+ * as the seed it is (in a sweep, one of --seeds: "--seeds=4" would read as a count of 4).
+ */
 function seedError(err: unknown, p: SeededParams, label: Labeller): unknown {
   if (err instanceof GoalError && err.code === 'GOAL_DEGENERATE_TASK') {
-    const seed = p.tSeq > TARGET_SILENT_STEPS ? `, ${label('seed')}=${p.seed}` : ''; // short ones fail for every seed
+    const seed = p.tSeq > TARGET_SILENT_STEPS ? ` and seed ${p.seed}` : ''; // short ones fail for every seed
     return new GoalError(err.code, `${label('tSeq')}=${p.tSeq}${seed}: ${err.message}`, err.param);
   }
   return asGoalError(err);

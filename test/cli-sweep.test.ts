@@ -196,7 +196,7 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     // Seeds 1..k where k is the first seed whose target is degenerate at T = 9 (by the task's
     // definition): the sweep fails before seed 1 trains, and --out is not created.
     [['-N', '30', '-T', '9', '-E', '2', '2', '--ranks', '3', '--taus', '5', '--seeds', String(firstDegenerate), '--out', 'deg.jsonl'],
-      new RegExp(`-T/--t-seq=9, --seeds=${firstDegenerate}: the target is degenerate`)],
+      new RegExp(`-T/--t-seq=9 and seed ${firstDegenerate}: the target is degenerate`)],
   ];
   for (const [args, message] of cases) {
     const r = goal(['sweep', ...args, '--backend', 'cpu'], dir);

@@ -339,11 +339,11 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-T 10', /-N\/--n-rec is required/],
     // Sizes past any machine's memory (terabytes), so that no machine tries to run them.
     ['-N 1048577', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 1048577\)/],
-    [`-N 10 -T 9 --seed ${degenerateSeed}`, new RegExp(`-T/--t-seq=9, --seed=${degenerateSeed}: the target is degenerate: .*another seed`)],
+    [`-N 10 -T 9 --seed ${degenerateSeed}`, new RegExp(`-T/--t-seq=9 and seed ${degenerateSeed}: the target is degenerate: .*another seed`)],
     // The same with flags that warn (-F out without a rank, -I > T, --resample, --gpu here): the
     // error alone, no warning before it.
     [`-N 20 -T 9 --seed ${degenerateSeed} -F out --gpu --resample -I 200 -E 1 1`,
-      new RegExp(`^goal train: -T/--t-seq=9, --seed=${degenerateSeed}: the target is degenerate: [^\n]*another seed\n$`)],
+      new RegExp(`^goal train: -T/--t-seq=9 and seed ${degenerateSeed}: the target is degenerate: [^\n]*another seed\n$`)],
     ['-N 10 -E 5', /-E\/--epochs takes two integers/],
     ['-N 10 -E 5 x', /-E\/--epochs expects a number/],
     ['-N -E 1 1', /-N\/--n-rec expects a number \(got "-E"\)/], // as typed, not as rewritten

@@ -118,7 +118,7 @@ t.test('train rejects before doing any work', async (t) => {
   const seed = firstDegenerateSeed();
   t.type(seed, 'number', 'a degenerate seed exists among the first 200');
   await t.rejects(train({ nRec: 10, tSeq: 9, seed, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),
-    { code: 'GOAL_DEGENERATE_TASK', message: new RegExp(`^tSeq=9, seed=${seed}: the target is degenerate`) });
+    { code: 'GOAL_DEGENERATE_TASK', message: new RegExp(`^tSeq=9 and seed ${seed}: the target is degenerate`) });
   t.strictSame(said, [], 'a seed-dependent refusal comes before any warning too');
   await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION', message: /^options.backend must be one of auto, cpu, cuda \(got "gpu"\)$/ });
   await t.rejects(train({ nRec: 10 }, { backend: 1n as never }), { code: 'GOAL_INVALID_OPTION', message: /\(got 1n\)$/ });

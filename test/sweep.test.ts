@@ -544,7 +544,7 @@ t.test('a seed with a degenerate target fails the sweep before any point is trai
   const out = path.join(dir, 'rows.jsonl');
   const seeds = Array.from({ length: bad }, (_, k) => k + 1);
   await t.rejects(sweep({ ...grid, ranks: [3], taus: [5], seeds, base: { ...base, tSeq: 9 }, out }),
-    { code: 'GOAL_DEGENERATE_TASK', message: new RegExp(`tSeq=9, seed=${bad}: the target is degenerate`) });
+    { code: 'GOAL_DEGENERATE_TASK', message: new RegExp(`tSeq=9 and seed ${bad}: the target is degenerate`) });
   t.notOk(fs.existsSync(out), 'no file written');
   fs.rmSync(dir, { recursive: true });
 });
