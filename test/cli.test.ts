@@ -215,6 +215,21 @@ t.test('an unknown single-dash flag: the nearest one when there is one, and wher
   t.equal(goal(['train', '-N', '20', '-bogus']).err, "goal train: unknown option '-bogus'\n(see goal train --help)\n", 'no guess when none is near');
 });
 
+t.test('a command\'s flag without the command, and help as a word: where to put it', async (t) => {
+  for (const [args, err] of [
+    [['-N', '20', '-E', '1', '1'], "goal: unknown option '-N': an option of goal train (goal train -N …)\n(see goal --help)\n"],
+    [['-n_rec', '20'], "goal: unknown option '-n_rec': an option of goal train (goal train -n_rec …)\n(see goal --help)\n"],
+    [['--seeds', '3'], "goal: unknown option '--seeds': an option of goal sweep (goal sweep --seeds …)\n(see goal --help)\n"],
+    [['--bogus'], "goal: unknown option '--bogus'\n(see goal --help)\n"],
+    [['train', 'help'], 'goal train: unexpected argument "help": for help, goal train --help\n'],
+    [['sweep', 'help', 'merge'], 'goal sweep: unexpected argument "help": for help, goal sweep --help\n'],
+  ] as [string[], string][]) {
+    const r = goal(args);
+    t.equal(r.code, 2, args.join(' '));
+    t.equal(r.err, err);
+  }
+});
+
 t.test('feedback out without a rank: one warning, then the run with spk', async (t) => {
   const r = goal(['train', '-N', '30', '-T', '40', '-E', '5', '2', '-F', 'out', '--seed', '1', '--json']);
   t.equal(r.code, 0, r.err);

@@ -91,7 +91,13 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)) return 0;
-      io.err(`${where}: ${asTyped(err.message.replace(/^error: /, ''))}\n(see ${where} --help)\n`);
+      // `goal -N 150`: a flag of a command given without the command.
+      const flag = !sub && err.code === 'commander.unknownOption' ? /'([^']+)'/.exec(err.message)?.[1] : undefined;
+      const owner = flag === undefined ? undefined
+        : root.commands.find((c) => c.options.some((o) => o.short === flag || o.long === flag.split('=')[0]));
+      const said = asTyped(err.message.replace(/^error: /, ''));
+      const hint = owner ? `: an option of goal ${owner.name()} (goal ${owner.name()} ${/'([^']+)'/.exec(said)?.[1]} …)` : '';
+      io.err(`${where}: ${said}${hint}\n(see ${where} --help)\n`);
       return 2;
     }
     if (err instanceof GoalError) {

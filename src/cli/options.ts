@@ -179,7 +179,10 @@ export function checkArgs(cmd: Command, opts: Record<string, unknown>, skip: rea
   if (!cmd.args.length) return;
   paramsFromOptions(opts, skip);
   chosenBackend(opts, 'auto'); // `--backend -E 1 1`: --backend took "-E"
-  usage(`unexpected argument ${JSON.stringify(cmd.args[0])}: a value without its flag (${flagLabel('epochs')} takes two values, every other flag one)`);
+  const arg = cmd.args[0];
+  // `goal train help`: help as a word, as some commands take it.
+  if (arg === 'help') usage(`unexpected argument "help": for help, ${cmd.parent ? `${cmd.parent.name()} ` : ''}${cmd.name()} --help`);
+  usage(`unexpected argument ${JSON.stringify(arg)}: a value without its flag (${flagLabel('epochs')} takes two values, every other flag one)`);
 }
 
 /**
