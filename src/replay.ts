@@ -160,7 +160,8 @@ function inputs(fixture: Fixture, p: ResolvedParams): [unknown, number, number, 
     [init.W_ih, I, N, 'fixture.init.W_ih'],
     [init.W_ho, N, O, 'fixture.init.W_ho'],
     [init.W_trg, O, N, 'fixture.init.W_trg'],
-    [init.B_noise, N, p.feedback === 'out' ? (p.rank as number) : N, 'fixture.init.B_noise'],
+    [init.B_noise, N, p.feedback === 'out' ? (p.rank as number) : N,
+      fellBack(fixture, p) ? 'fixture.init.B_noise (feedback out without a rank runs as spk, whose noise is N×N)' : 'fixture.init.B_noise'],
     [task.targ, T, O, 'fixture.task.targ'],
     [task.clock, T - 1, I, 'fixture.task.clock'],
   ];
@@ -374,6 +375,10 @@ function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array
   for (const field of ['mse_rec', 'dz']) {
     if (e[field] != null) out.set(field, vector(e[field], R, `fixture.expect.${field}`, ', one per recurrent epoch'));
   }
+  // ΔZ counts spikes: any other value is a malformed fixture, not a replay that differs.
+  const dz = out.get('dz');
+  const k = dz ? dz.findIndex((x) => !(Number.isInteger(x) && x >= 0)) : -1;
+  if (k >= 0) bad(`fixture.expect.dz must hold spike counts, whole numbers ≥ 0 (entry ${k} is ${show(dz![k])})`);
   return out;
 }
 

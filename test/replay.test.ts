@@ -69,6 +69,10 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
     [(f) => { f.expect.Z_last[1][2] = 2; }, /^fixture.expect.Z_last must be a 60×40 matrix of spikes, 0 or 1 \(entry \[1\]\[2\] is 2\)$/],
     [(f) => { f.expect.z_targ[0][0] = 0.5; }, /^fixture.expect.z_targ must be a 60×40 matrix of spikes, 0 or 1 \(entry \[0\]\[0\] is 0.5\)$/],
     [(f) => { f.expect.min_margin = 'x'; }, /^fixture.expect.min_margin must be a number \(got "x"\)$/],
+    // ΔZ counts spikes: a fraction or a negative is a malformed fixture, not a replay that differs.
+    [(f) => { f.expect.dz[2] = 1.5; }, /^fixture.expect.dz must hold spike counts, whole numbers ≥ 0 \(entry 2 is 1.5\)$/],
+    [(f) => { f.expect.dz[0] = -5; }, /^fixture.expect.dz must hold spike counts, whole numbers ≥ 0 \(entry 0 is -5\)$/],
+    [(f) => { f.expect.dz[1] = NaN; }, /^fixture.expect.dz must hold spike counts, whole numbers ≥ 0 \(entry 1 is NaN\)$/],
   ];
   for (const [change, message] of cases) {
     await t.rejects(replay(with_(change)), { code: 'GOAL_BAD_FIXTURE', message }, String(message));
@@ -210,6 +214,11 @@ t.test('feedback out without a rank ran as spk: its matrix may be filed as expec
   const checks = compareReplay(f as never, r);
   t.ok(checks.some((c) => c.field === 'D'), 'compared as D');
   t.ok(checks.every((c) => c.ok));
+  // Its noise is then N×N: an out-shaped (N×R) one is refused saying why N×N is wanted.
+  const o = structuredClone(loadFixture('out-rank10-n40.json')) as unknown as Record<string, any>;
+  o.params.rank = null;
+  await t.rejects(replay(o as never, { onWarning: () => {} }), { code: 'GOAL_BAD_FIXTURE',
+    message: /^fixture.init.B_noise \(feedback out without a rank runs as spk, whose noise is N×N\) must be a 40×40 matrix of finite numbers \(row 0 has 10 entries\)$/ });
 });
 
 t.test('non-finite results compare equal to the same non-finite value, and to nothing else', async (t) => {
