@@ -256,8 +256,11 @@ export function resolveParams(
   // Own properties only, as the unknown-name check sees them (an inherited key is not given).
   const given = (name: ParamName) => (Object.hasOwn(input, name) ? (input as Record<string, unknown>)[name] : undefined);
   const pick = (name: ParamName) => (given(name) === undefined ? (defaults as Record<string, unknown>)[name] : given(name));
+  // A default that another value rules out (-N 1 with O's default 3) is said to be the default:
+  // the user did not give it.
   const fail = (name: ParamName, expected: string, value: unknown): never => {
-    throw new GoalError('GOAL_INVALID_PARAM', `${label(name)} must be ${expected} (got ${show(value)})`, name);
+    const byDefault = given(name) === undefined ? ', its default' : '';
+    throw new GoalError('GOAL_INVALID_PARAM', `${label(name)} must be ${expected} (got ${show(value)}${byDefault})`, name);
   };
   const integer = (name: ParamName, lo: number, hi = MAX_SIZE): number => checkInteger(name, pick(name), lo, hi, label);
   const real = (name: ParamName, kind: 'any' | 'positive' | 'nonnegative'): number => {

@@ -34,7 +34,8 @@ const bad: [Record<string, unknown>, RegExp][] = [
   [{ nRec: 10, nInp: 1e9 }, /^nInp must be an integer in \[1, 1048576\] \(got 1000000000\)$/],
   [{}, /^nRec is required/],
   [{ nRec: 10, tSeq: 1 }, /^tSeq must be an integer in \[2, 1048576\] \(got 1\)$/],
-  [{ nRec: 10, nOut: 11 }, /^nOut must be an integer in \[1, 10\]/],
+  [{ nRec: 10, nOut: 11 }, /^nOut must be an integer in \[1, 10\] \(at most nRec\) \(got 11\)$/],
+  [{ nRec: 1 }, /^nOut must be an integer in \[1, 1\] \(at most nRec\) \(got 3, its default\)$/], // not given: said so
   [{ nRec: 10, rank: 2 }, /^rank must be an integer in \[3, 10\], or null for LTTS \(got 2\)$/],
   [{ nRec: 10, rank: 11 }, /^rank must be an integer in \[3, 10\], or null for LTTS \(got 11\)$/],
   [{ nRec: 10, rank: 'ltts' as never }, /^rank must be an integer in \[3, 10\], or null for LTTS \(got "ltts"\)$/],
