@@ -346,7 +346,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 -R abc', /^goal train: -R\/--rank expects a number, or ltts \(or none\) for LTTS \(got "abc"\)\n$/],
     [`-N 10 -E 1 1 -savepath ${dir}/r.pkl -Rlr`, /^goal train: option '-Rlr <x>' argument missing\n/], // as typed
     ['-N 10 -E 1 1 -savepath', /^goal train: option '-savepath <file>' argument missing\n/],
-    ['-N 10 -savepath /dev/stdout', /^goal train: -savepath "\/dev\/stdout": is an open stream of a process \(standard output\?\), not a file: give a file name\n$/],
+    ['-N 10 -savepath /dev/stdout', /^goal train: -savepath "\/dev\/stdout": is an open stream of a process \(standard output or error\?\), not a file: give a file name\n$/],
     ['-N 10 -savepath /proc/self/fd/2', /is an open stream of a process/],
     [`-N 10 -savepath ${path.join(dir, 'to-stdout')}`, /to-stdout": is an open stream of a process/], // a link to /dev/stdout
     ['-N 10 --foo', /unknown option '--foo'/],
@@ -447,22 +447,25 @@ t.test('--replay FILE --json replays a reference run', async (t) => {
 });
 
 t.test('Ctrl-C stops within an epoch, keeps the stats so far, exits 130', async (t) => {
-  const dir = tmpdir();
-  const child = spawn(process.execPath, [BIN, 'train', '-N', '150', '-E', '50', '100000', '--seed', '1', '-savepath', 'out.pkl', '--verbose'], { cwd: dir });
-  let err = '';
-  child.stderr.on('data', (d) => {
-    err += d;
-    if (/recurrent /.test(err) && !child.killed) child.kill('SIGINT');
-  });
-  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
-  t.equal(code, 130, 'exit 130');
-  t.match(err, /interrupted after \d+ of 100000 recurrent epochs; the stats so far are in out.pkl/);
-  t.match(err, /[^\n]\ngoal: stopping after the current epoch/, 'not a terminal: no blank line before the notice');
-  const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'out.pkl'))) as [number, number[], number[]];
-  t.ok(stats[1].length > 0 && stats[1].length < 100000, `${stats[1].length} epochs saved`);
-  t.equal(stats[2].length, stats[1].length);
-  t.strictSame(fs.readdirSync(dir), ['out.pkl'], 'no temporary file left');
-  fs.rmSync(dir, { recursive: true });
+  // A name with a newline is quoted: the closing line stays one line.
+  for (const [name, shown] of [['out.pkl', 'out.pkl'], ['a\nb.pkl', '"a\\nb.pkl"']]) {
+    const dir = tmpdir();
+    const child = spawn(process.execPath, [BIN, 'train', '-N', '150', '-E', '50', '100000', '--seed', '1', '-savepath', name, '--verbose'], { cwd: dir });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/recurrent /.test(err) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+    t.equal(code, 130, 'exit 130');
+    t.match(err, new RegExp(`\ngoal: interrupted after \\d+ of 100000 recurrent epochs; the stats so far are in ${shown.replace(/[\\.]/g, '\\$&')}\n$`));
+    t.match(err, /[^\n]\ngoal: stopping after the current epoch/, 'not a terminal: no blank line before the notice');
+    const stats = new Parser().parse(fs.readFileSync(path.join(dir, name))) as [number, number[], number[]];
+    t.ok(stats[1].length > 0 && stats[1].length < 100000, `${stats[1].length} epochs saved`);
+    t.equal(stats[2].length, stats[1].length);
+    t.strictSame(fs.readdirSync(dir), [name], 'no temporary file left');
+    fs.rmSync(dir, { recursive: true });
+  }
 });
 
 t.test('stopped in the readout phase, by Ctrl-C or SIGTERM: mse_out is NaN (no readout trained), said in words', async (t) => {

@@ -151,10 +151,10 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       out: opts.out as string | undefined,
       resume: opts.resume === true,
       shard: opts.shard === undefined ? undefined : parseShard(opts.shard as string),
-      threads: opts.threads === undefined ? undefined : number('--threads', opts.threads as string),
-      batch: opts.batch === undefined ? undefined : number('--batch', opts.batch as string),
+      threads: opts.threads === undefined ? undefined : number('--threads', opts.threads as string, 'a number'),
+      batch: opts.batch === undefined ? undefined : number('--batch', opts.batch as string, 'a number'),
       backend,
-      conv: opts.conv === undefined ? undefined : number('--conv', opts.conv as string),
+      conv: opts.conv === undefined ? undefined : number('--conv', opts.conv as string, 'a number'),
       curves: opts.curves === true,
       signal: controller.signal,
       onRow: (r, n, total) => {

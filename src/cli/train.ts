@@ -109,7 +109,9 @@ async function loadFixture(file: string): Promise<Fixture> {
     }
   } catch (err) {
     if (err instanceof GoalError) throw err;
-    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: cannot read it (${errnoCode(err)})`);
+    // Past V8's longest string (~512 MiB: a fixture of N ≈ 4000 or more) it cannot be one text.
+    const why = errnoCode(err) === 'ERR_STRING_TOO_LONG' ? ': it is larger than the longest text Node can hold, about 512 MiB' : ` (${errnoCode(err)})`;
+    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: cannot read it${why}`);
   }
   // Not UTF-8 text (read as such, a byte that is not becomes U+FFFD), e.g. the stats pickle that
   // -savepath writes: V8's message would quote the bytes.
@@ -200,7 +202,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     if (savepath !== undefined) {
       try {
         saveStats(savepath, soFar);
-        saved = `; the stats of the ${soFar.mseRec.length} recurrent epochs done are in ${savepath}`;
+        saved = `; the stats of the ${soFar.mseRec.length} recurrent epochs done are in ${shownPath(savepath)}`;
       } catch (err) {
         saved = `; -savepath ${err instanceof Error ? err.message : String(err)}`;
       }
@@ -270,7 +272,7 @@ function report(outcome: Outcome, opts: Record<string, unknown>, io: Io): number
     const [, recurrent] = outcome.params.epochs;
     const done = outcome.mseRec.length;
     const during = done > 0 ? `after ${done} of ${recurrent} recurrent epochs` : recurrent > 0 ? 'before any recurrent epoch' : 'in the readout phase';
-    io.err(`goal: interrupted ${during}${saved ? `; the stats so far are in ${savepath}` : ''}\n`);
+    io.err(`goal: interrupted ${during}${saved ? `; the stats so far are in ${shownPath(savepath)}` : ''}\n`);
     return 130;
   }
   if (unsaved !== undefined) return 1;

@@ -27,7 +27,7 @@ export function landing(file: string, fail: (why: string) => never): string {
     // An open file of a process (/dev/stdout, /proc/PID/fd/N), directly or through a link:
     // written atomically (a new file renamed over it) it would be taken from the stream, and
     // a pipe cannot be renamed over at all.
-    if (STREAM.test(at)) fail('is an open stream of a process (standard output?), not a file: give a file name');
+    if (STREAM.test(at)) fail('is an open stream of a process (standard output or error?), not a file: give a file name');
     let st: fs.Stats;
     try {
       st = fs.lstatSync(at);
