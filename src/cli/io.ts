@@ -48,26 +48,39 @@ function writer(stream: NodeJS.WriteStream, name: string): (text: string) => voi
 /** Signals closer than this are one interrupt (no person presses Ctrl-C twice that fast). */
 const SAME_INTERRUPT_MS = 200;
 
-export function processIo(): Io {
-  const end = (signal: EndSignal, quit?: (signal: EndSignal) => void) => {
-    quit?.(signal);
-    releaseLocks();
-    // process.exit() would wait for the native call in progress (libuv joins its worker
-    // threads on the way out): the signal's default action ends the process now. As PID 1
-    // of a container, the kernel ignores it; then exit the slow way.
-    for (const s of Object.keys(STATUS)) process.removeAllListeners(s);
-    process.kill(process.pid, signal);
-    process.exit(STATUS[signal]);
-  };
-  // While no command listens (before a run starts, during a merge), a signal still ends the
-  // process at once, but from a listener: between two synchronous steps, never inside one, so
-  // a write check's probe or an atomic write's temporary file is not left behind.
-  let listening = 0;
+/** Ends the process as `signal` would, after `quit`'s last words, its file locks released. */
+function end(signal: EndSignal, quit?: (signal: EndSignal) => void): never {
+  quit?.(signal);
+  releaseLocks();
+  // process.exit() would wait for the native call in progress (libuv joins its worker threads
+  // on the way out): the signal's default action ends the process now. As PID 1 of a
+  // container, the kernel ignores it; then exit the slow way.
+  for (const s of Object.keys(STATUS)) process.removeAllListeners(s);
+  process.kill(process.pid, signal);
+  process.exit(STATUS[signal]);
+}
+
+/** Runs subscribed through onInterrupt, in this process. */
+let listening = 0;
+let guarded = false;
+
+/**
+ * While no run listens (before it starts, during a merge), a signal still ends the process at
+ * once, but from a listener: between two synchronous steps, never inside one, so that a write
+ * check's probe or an atomic write's temporary file is not left behind. Once per process.
+ */
+function guard(): void {
+  if (guarded) return;
+  guarded = true;
   for (const s of Object.keys(STATUS) as EndSignal[]) {
     process.on(s, () => {
       if (listening === 0) end(s);
     });
   }
+}
+
+export function processIo(): Io {
+  guard();
   return {
     out: writer(process.stdout, 'stdout'),
     err: writer(process.stderr, 'stderr'),
