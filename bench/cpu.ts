@@ -7,7 +7,7 @@ async function main() {
   await checkReplay('cpu');
   const i = info();
   console.log(`goal-snn ${i.version}, CPU variant ${i.cpu.isa}, float32, 1 thread, T=150, LTTS unless noted,\n` +
-    `out_lr = 0.0025·150/N (the default 0.0025 makes the readout diverge from N≈2000 on)\n`);
+    `out_lr = 0.0025·150/N (the default 0.0025 makes the readout diverge from N≈1200 on)\n`);
   console.log('| N | feedback | ms / recurrent epoch | epochs/s |');
   console.log('|---:|---|---:|---:|');
   const sizes: [number, number | null, number][] = [

@@ -362,7 +362,8 @@ export function specParams(p: ResolvedParams): Record<string, unknown> {
 
 /**
  * The paper's out_lr (0.0025 at N = 150) scaled by 150/N: the readout's gradient step grows
- * with N, and at the default it diverges from N ≈ 2000 on.
+ * with N, and at the default it diverges from N ≈ 1200 on (2000 readout epochs, seeds 1–3:
+ * N = 1200 converges, N = 1300 goes to NaN).
  */
 export const scaledOutLr = (N: number): number => (defaults.outLr * 150) / N;
 
