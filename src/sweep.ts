@@ -331,13 +331,11 @@ function configDifference(a: Configured, b: Configured, what: [string, string], 
 function noDuplicates<T>(values: readonly T[], what: string): void {
   const seen = new Set<T>();
   for (const v of values) {
-    if (!seen.has(v)) {
-      seen.add(v);
-      continue;
+    if (seen.has(v)) {
+      const first = values[values.indexOf(v)]; // as first listed: 0 and -0 are one seed
+      throw new GoalError('GOAL_USAGE', `${what} lists ${typeof first === 'string' ? showName(first) : show(first)} twice`);
     }
-    // Shown as first listed: 0 and -0 are one seed, and "-0 twice" would be false.
-    const first = values[values.indexOf(v)];
-    throw new GoalError('GOAL_USAGE', `${what} lists ${typeof first === 'string' ? showName(first) : show(first)} twice`);
+    seen.add(v);
   }
 }
 

@@ -129,6 +129,8 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   }
   if (opts.savepath !== undefined) usage('-savepath is goal train\'s stats file; a sweep writes one row per point to --out FILE');
   const backend = chosenBackend(opts, DEFAULT_BACKEND.sweep);
+  // A one-number option (--threads K), when given.
+  const single = (key: 'threads' | 'batch' | 'conv') => (opts[key] === undefined ? undefined : number(`--${key}`, opts[key] as string, 'a number'));
   // Checked here, not by commander: `goal sweep merge` does not take them.
   for (const flag of ['ranks', 'taus', 'seeds']) if (opts[flag] === undefined) usage(`--${flag} is required`);
   const ranks = parseRanks(opts.ranks as string);
@@ -151,10 +153,10 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       out: opts.out as string | undefined,
       resume: opts.resume === true,
       shard: opts.shard === undefined ? undefined : parseShard(opts.shard as string),
-      threads: opts.threads === undefined ? undefined : number('--threads', opts.threads as string, 'a number'),
-      batch: opts.batch === undefined ? undefined : number('--batch', opts.batch as string, 'a number'),
+      threads: single('threads'),
+      batch: single('batch'),
       backend,
-      conv: opts.conv === undefined ? undefined : number('--conv', opts.conv as string, 'a number'),
+      conv: single('conv'),
       curves: opts.curves === true,
       signal: controller.signal,
       onRow: (r, n, total) => {
