@@ -5,9 +5,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
+import { BACKENDS, type Backend } from './backend';
 import { asGoalError, GoalError } from './errors';
 import { addon, nativeInfo } from './native';
-import { defaults, nearest, scaledOutLr, show, showName, type Labeller, type ParamName, type ResolvedParams } from './params';
+import { defaults, nearest, notOneOf, scaledOutLr, show, showName, type Labeller, type ParamName, type ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -235,6 +236,9 @@ export function checkRunOptions(options: unknown, known: readonly string[]): voi
     if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`);
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`);
+  // Its value here, with the other options, before any param or task check; whether the
+  // machine offers it is chooseBackend's, later.
+  if (o.backend !== undefined && !BACKENDS.includes(o.backend as Backend)) fail(notOneOf('options.backend', BACKENDS, o.backend));
 }
 
 /** An error the caller's own code threw (a callback): it comes back as it was, never recoded. */

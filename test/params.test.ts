@@ -122,6 +122,9 @@ t.test('train rejects before doing any work', async (t) => {
     { code: 'GOAL_DEGENERATE_TASK', message: new RegExp(`^tSeq=9 and seed ${seed}: the target is degenerate`) });
   t.strictSame(said, [], 'a seed-dependent refusal comes before any warning too');
   await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION', message: /^options.backend must be one of auto, cpu, cuda \(got "gpu"\)$/ });
+  // An option's value is checked with the others, before the params and the task (T=5 is degenerate).
+  await t.rejects(train({ nRec: 10, tSeq: 5 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION' });
+  await t.rejects(replay({} as never, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION' });
   await t.rejects(train({ nRec: 10 }, { backend: 1n as never }), { code: 'GOAL_INVALID_OPTION', message: /\(got 1n\)$/ });
 });
 
