@@ -343,12 +343,12 @@ export function resolveParams(
     for (const name of FLOAT_PARAMS) {
       if (beyondFloat32(params[name])) fail(name, `a number of float32's range, |x| ≤ ${FLT_MAX.toPrecision(5)} (with dtype float32)`, params[name]);
     }
-    // A scale times a drawn normal: past float32's range the network would start with ±∞, for
-    // some seeds and not others; refused for all, before any draw.
-    const most = FLT_MAX / MAX_NORMAL;
-    for (const name of SCALE_PARAMS) {
-      if (params[name] > most) fail(name, `at most ${most.toPrecision(5)} with dtype float32, so that its normals (|g| < ${MAX_NORMAL}) stay within float32's range`, params[name]);
-    }
+  }
+  // A scale times a drawn normal: past the dtype's range the network would start with ±∞, for
+  // some seeds and not others; refused for all, before any draw.
+  const most = (params.dtype === 'float32' ? FLT_MAX : Number.MAX_VALUE) / MAX_NORMAL;
+  for (const name of SCALE_PARAMS) {
+    if (params[name] > most) fail(name, `at most ${most.toPrecision(5)} with dtype ${params.dtype}, so that its normals (|g| < ${MAX_NORMAL}) stay within ${params.dtype}'s range`, params[name]);
   }
   return { params, warnings };
 }

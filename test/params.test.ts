@@ -224,7 +224,7 @@ t.test('float32 runs take only values float32 holds: past ±3.4e38 the engine wo
   t.throws(() => resolveParams({ nRec: 10, outLr: 3.4028236e38 }), { code: 'GOAL_INVALID_PARAM', param: 'outLr' }, 'past the midpoint: ∞ in float32');
 });
 
-t.test('a scale float32 holds, whose draws it may not: refused for every seed, before any draw', async (t) => {
+t.test('a scale the dtype holds, whose draws it may not: refused for every seed, before any draw', async (t) => {
   // The polar method's bound (rng.ts): |g| ≤ √(−2 ln s) with s ≥ 2⁻¹⁰⁴.
   t.ok(Math.sqrt(-2 * Math.log(2 ** -104)) <= MAX_NORMAL, 'MAX_NORMAL bounds the generator\'s normals');
   const most = 3.4028234663852886e38 / MAX_NORMAL;
@@ -235,6 +235,13 @@ t.test('a scale float32 holds, whose draws it may not: refused for every seed, b
     });
     t.doesNotThrow(() => resolveParams({ nRec: 10, [name]: most }), `${name} at the bound`);
     t.doesNotThrow(() => resolveParams({ nRec: 10, [name]: most * 1.001, dtype: 'float64' }), `${name} past it in float64`);
+    // float64 has its own bound, the same rule with the largest double.
+    const most64 = Number.MAX_VALUE / MAX_NORMAL;
+    t.throws(() => resolveParams({ nRec: 10, [name]: most64 * 1.001, dtype: 'float64' }), {
+      code: 'GOAL_INVALID_PARAM', param: name,
+      message: `${name} must be at most ${most64.toPrecision(5)} with dtype float64, so that its normals (|g| < ${MAX_NORMAL}) stay within float64's range (got ${most64 * 1.001})`,
+    });
+    t.doesNotThrow(() => resolveParams({ nRec: 10, [name]: most64, dtype: 'float64' }), `${name} at the float64 bound`);
   }
   await t.rejects(train({ nRec: 10, epochs: [1, 1], sigmaRec: 3e38 }), { code: 'GOAL_INVALID_PARAM', param: 'sigmaRec' }, 'train() refuses it, whatever seed it would draw');
 });
