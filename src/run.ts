@@ -348,6 +348,12 @@ export function median(xs: ArrayLike<number>): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** The device as an engine names it, known without one. */
+export function deviceName(backend: NativeBackend): string {
+  const { cpu, cuda } = nativeInfo();
+  return backend === 'cpu' ? cpu.device : cuda.device ?? 'cuda';
+}
+
 /**
  * Runs SPEC.md's phases for one network, or for several in lockstep (one Batch, one native
  * call per chunk of epochs for all of them). The networks must share N, I, O, T, dtype, epochs
@@ -367,8 +373,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds, device, minMargin: NaN }));
   if (options.signal?.aborted) {
     // Aborted before it started: nothing is allocated, nothing runs.
-    const { cpu, cuda } = nativeInfo(); // the device as an engine names it
-    return nothing(plan.backend === 'cpu' ? cpu.device : cuda.device ?? 'cuda', 0);
+    return nothing(deviceName(plan.backend), 0);
   }
   let eng: Batch;
   // Ends, with the run, a feedback draw for an epoch that will not run (stopped, or failed).

@@ -573,14 +573,19 @@ const afterFirstEpoch = (args: string[], dir: string, signals: [number, NodeJS.S
 t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the epochs done', async (t) => {
   const dir = tmpdir();
   // Epochs of about a second: a process.exit() would wait for the one in progress.
-  const { ended, err } = await afterFirstEpoch(['train', '-N', '1200', '-T', '1500', '-E', '1', '1000', '--seed', '1', '-savepath', 's.pkl'], dir,
+  const { ended, err, out } = await afterFirstEpoch(['train', '-N', '1200', '-T', '1500', '-E', '1', '1000', '--seed', '1', '-savepath', 's.pkl'], dir,
     [[300, 'SIGINT'], [300, 'SIGINT']]);
   t.strictSame(ended, { code: null, signal: 'SIGINT' }, 'ended by the signal, not by a finished epoch');
-  const said = /\ngoal: quit; the stats of the (\d+) recurrent epochs done are in s\.pkl\n$/.exec(err);
+  const said = /\ngoal: quit after (\d+) of 1000 recurrent epochs; the stats so far are in s\.pkl\n$/.exec(err);
   t.ok(said, err);
   const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
   t.equal(stats[1].length, Number(said?.[1]), 'the file holds the epochs it says');
   t.equal(stats[2].length, stats[1].length);
+  // The summary of the epochs done, as a run stopped by one Ctrl-C prints it.
+  const last = (xs: number[]) => String(xs[xs.length - 1]);
+  const lines = out.split('\n');
+  t.match(lines[0], /^Training time: \d+\.\d\d s \(.*, float32, seed 1\)$/);
+  t.strictSame(lines.slice(1), [`Target readout MSE: ${stats[0]}`, `Model readout MSE: ${last(stats[1])}`, `Model spike error: ${last(stats[2])}`, ''], out);
   t.strictSame(fs.readdirSync(dir), ['s.pkl'], 'no temporary file left');
   fs.rmSync(dir, { recursive: true });
 });
@@ -596,13 +601,18 @@ t.test('SIGTERM (a batch system\'s time limit) and SIGHUP save the epochs done a
     const dir = tmpdir();
     // No readout epochs: mse_out is the initial readout's error, known before the first
     // recurrent epoch (of about a second here) ends.
-    const { ended, err } = await afterFirstEpoch(['train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl'], dir,
+    const { ended, err, out } = await afterFirstEpoch(['train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl', '--json'], dir,
       [[300, signal]]);
     t.strictSame(ended, { code: null, signal });
-    const said = new RegExp(`\ngoal: ${words}; the stats of the (\\d+) recurrent epochs done are in s\\.pkl\n$`).exec(err);
+    const said = new RegExp(`\ngoal: ${words} after (\\d+) of 100000 recurrent epochs; the stats so far are in s\\.pkl\n$`).exec(err);
     t.ok(said, err);
     const stats = new Parser().parse(fs.readFileSync(path.join(dir, 's.pkl'))) as [number, number[], number[]];
     t.equal(stats[1].length, Number(said?.[1]), 'the file holds the epochs it says');
+    // --json's promise holds to the end: one object, the file's numbers, marked stopped.
+    t.match(out, /^\{[^\n]*\}\n$/, 'one line on stdout');
+    const json = JSON.parse(out) as Record<string, unknown>;
+    t.strictSame([json.mse_out, json.mse_rec, json.dz], stats, 'the stats the file holds');
+    t.match(json, { aborted: true, seed: 1, backend: 'cpu', dtype: 'float32', params: { n_rec: 1200 } });
     t.ok(Number.isFinite(stats[0]) && stats[0] > 0, `mse_out is the initial readout's error (${stats[0]}), not NaN`);
     fs.rmSync(dir, { recursive: true });
   }

@@ -16,8 +16,9 @@ export const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
  */
 export async function signalled(args: string[], dir: string, ready: RegExp, signals: [number, NodeJS.Signals][], onReady = () => {}) {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
-  let err = '';
+  let err = '', out = '';
   child.stderr.on('data', (d) => (err += d));
+  child.stdout.on('data', (d) => (out += d));
   // 'close', not 'exit': stderr is read to its end.
   let closed = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -29,7 +30,7 @@ export async function signalled(args: string[], dir: string, ready: RegExp, sign
     child.kill(signal);
   }
   const ended = await exited;
-  return { ended, err };
+  return { ended, err, out };
 }
 
 export function fixtureNames(): string[] {

@@ -1,6 +1,7 @@
 // `goal train`: the paper's command line (legacy and long flags), its closing summary, the
 // stats pickle, --json, --replay, and Ctrl-C that keeps the epochs done.
 import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { isatty } from 'node:tty';
 import { Command, Option } from 'commander';
 import { chooseBackend, DEFAULT_BACKEND } from '../backend';
@@ -12,7 +13,7 @@ import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, requireExpect, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { checkTarget, checkTaskLength, train } from '../train';
-import { checkMemory, onceEach, type EpochInfo } from '../run';
+import { checkMemory, deviceName, onceEach, type EpochInfo } from '../run';
 import { addParamOptions, checkArgs, chosenBackend, flagLabel, notDash, once, resolveOptions } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type EndSignal, type Io } from './io';
@@ -185,6 +186,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   if (verbose) recap(params, io);
   const progress = verbose ? makeProgress(io.stderr) : null;
   const controller = new AbortController();
+  const t0 = performance.now();
   // What the epochs told so far, for a second Ctrl-C, which does not wait for the run to return.
   const soFar = { mseOut: NaN, mseRec: [] as number[], dz: [] as number[] };
   // mse_out is the trained readout's: set when the readout phase is over (onReadout), so that
@@ -196,18 +198,14 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
       soFar.dz.push(e.dz ?? NaN);
     }
   };
+  // A second Ctrl-C, SIGTERM or SIGHUP ends the process before the run returns: its last words
+  // are the outcome so far, said and saved as a stopped run's (--json: still one object).
   const quit = (signal: EndSignal) => {
     progress?.stop();
-    let saved = '';
-    if (savepath !== undefined) {
-      try {
-        saveStats(savepath, soFar);
-        saved = `; the stats of the ${soFar.mseRec.length} recurrent epochs done are in ${shownPath(savepath)}`;
-      } catch (err) {
-        saved = `; -savepath ${err instanceof Error ? err.message : String(err)}`;
-      }
-    }
-    io.err(`goal: ${ENDED[signal]}${saved}\n`);
+    lastWords({
+      ...soFar, seed: fixture ? null : params.seed, backend, device: deviceName(backend), dtype: params.dtype,
+      seconds: (performance.now() - t0) / 1000, params, aborted: true, inReadout: !readoutOver,
+    }, opts, io, ENDED[signal]);
   };
   const stopInterrupt = io.onInterrupt(() => controller.abort(), quit);
   const common = {
@@ -216,11 +214,10 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
       soFar.mseOut = mseOut; // also without readout epochs
       readoutOver = true;
     },
-    // Recording costs a call per epoch: only where a second Ctrl-C has stats to save.
-    onEpoch: progress || savepath !== undefined ? (e: EpochInfo) => {
+    onEpoch: (e: EpochInfo) => {
       record(e);
       progress?.update(e);
-    } : undefined,
+    },
     signal: controller.signal,
     backend,
   };
@@ -242,14 +239,17 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     }
     // Saved and reported while the signal handlers stand: the save is synchronous, so a Ctrl-C
     // now waits for it (with the default action it would end the process mid-write, the run lost).
-    return report(outcome, opts, io);
+    return lastWords(outcome, opts, io, 'interrupted');
   } finally {
     stopInterrupt();
   }
 }
 
-/** Saves the stats (when asked), prints the outcome, and gives the exit status. */
-function report(outcome: Outcome, opts: Record<string, unknown>, io: Io): number {
+/**
+ * Saves the stats (when asked), prints the outcome, and gives the exit status; a stopped run's
+ * outcome says how it ended (`stopped`: interrupted, or a signal's ENDED word) and where.
+ */
+function lastWords(outcome: Outcome, opts: Record<string, unknown>, io: Io, stopped: string): number {
   const savepath = opts.savepath as string | undefined;
   // The results are printed even when the stats file cannot be written (a disk filled up).
   let unsaved: string | undefined;
@@ -257,8 +257,7 @@ function report(outcome: Outcome, opts: Record<string, unknown>, io: Io): number
     try {
       saveStats(savepath, outcome);
     } catch (err) {
-      if (!(err instanceof GoalError)) throw err;
-      unsaved = err.message;
+      unsaved = err instanceof Error ? err.message : String(err);
     }
   }
   if (opts.json) {
@@ -272,7 +271,7 @@ function report(outcome: Outcome, opts: Record<string, unknown>, io: Io): number
     const [, recurrent] = outcome.params.epochs;
     const done = outcome.mseRec.length;
     const during = done > 0 ? `after ${done} of ${recurrent} recurrent epochs` : recurrent > 0 ? 'before any recurrent epoch' : 'in the readout phase';
-    io.err(`goal: interrupted ${during}${saved ? `; the stats so far are in ${shownPath(savepath)}` : ''}\n`);
+    io.err(`goal: ${stopped} ${during}${saved ? `; the stats so far are in ${shownPath(savepath)}` : ''}\n`);
     return 130;
   }
   if (unsaved !== undefined) return 1;
