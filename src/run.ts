@@ -6,9 +6,10 @@ import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { BACKENDS, type Backend } from './backend';
+import { readoutLambda } from './bound';
 import { asGoalError, GoalError } from './errors';
 import { addon, nativeInfo } from './native';
-import { defaults, nearest, notOneOf, scaledOutLr, show, showName, type Labeller, type ParamName, type ResolvedParams } from './params';
+import { defaults, nearest, notOneOf, show, showName, type Labeller, type ParamName, type ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -348,6 +349,39 @@ export function median(xs: ArrayLike<number>): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** A number in a message: six digits, in exponent form when it is large or small. */
+const approx = (x: number, digits = 6): string =>
+  Math.abs(x) >= 1e6 || (x !== 0 && Math.abs(x) < 1e-4) ? x.toExponential(digits - 1).replace(/\.?0+e/, 'e') : String(+x.toPrecision(digits));
+
+/** How many target rasters (T·N each) a diverged readout's warning reads to find its bound. */
+const MOST_BOUNDS = 64;
+
+/**
+ * The warning for readouts that diverged: the stable bound on out_lr (bound.ts) of the target
+ * each one learnt, read from its raster, and a step that converges (half the bound, which
+ * clears the fastest-growing component in one epoch). A batch says the smallest; a sweep's
+ * points, told once for all, say none (one point run alone says its own).
+ */
+function divergedReadout(eng: Batch, nets: NetInput[], diverged: number[], mseOut: number[], firstMse: number[], plan: RunPlan): string {
+  const [k0] = diverged;
+  const { nRec: N, tSeq: T, outLr, dtype } = nets[0].params;
+  const label = plan.label ?? ((n: ParamName) => n);
+  const lr = `${label('outLr')}=${outLr}`;
+  const LAMBDA = 'λ: the largest eigenvalue of r*ᵀr*';
+  if (plan.anonymous) {
+    return `the readout training diverged (see the mse_out of the points): ${lr} is past the stable bound of their targets, 2/λ (${LAMBDA}); ` +
+      `try a smaller ${label('outLr')} (a point run alone, with train or goal train, tells its bound)`;
+  }
+  const grew = Number.isFinite(mseOut[k0]) ? `, up from ${approx(firstMse[k0])} at the first epoch` : '';
+  const which = nets.length === 1 ? `mse_out = ${approx(mseOut[k0])}${grew}` : `in ${diverged.length} of ${nets.length} networks`;
+  const bound = Math.min(...diverged.slice(0, MOST_BOUNDS).map((k) =>
+    2 / readoutLambda(eng.read(k, 'Z_targ'), T, N, Math.exp(-1 / nets[k].params.tauO))));
+  const whose = nets.length === 1 ? "this target's stable bound" : "their targets' stable bound (the smallest)";
+  // Below the bound the error cannot grow by the step: an ∞ came from the numbers themselves.
+  if (!(bound < outLr)) return `the readout training diverged (${which}), though ${lr} is within ${whose}, 2/λ = ${approx(bound, 3)}: a value overflows ${dtype}`;
+  return `the readout training diverged (${which}): ${lr} is past ${whose}, 2/λ = ${approx(bound, 3)} (${LAMBDA}); try ${label('outLr')} ≈ ${approx(bound / 2, 2)}`;
+}
+
 /** The device as an engine names it, known without one. */
 export function deviceName(backend: NativeBackend): string {
   const { cpu, cuda } = nativeInfo();
@@ -425,16 +459,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     // rounding (or went to ∞ or NaN) is a step past the bound.
     const grown = (k: number) => mseOut[k] > firstMse[k] * (1 + GROWN);
     const diverged = aborted ? [] : [...mseOut.keys()].filter((k) => !Number.isFinite(mseOut[k]) || grown(k));
-    if (diverged.length) {
-      const [k0] = diverged;
-      const grew = Number.isFinite(mseOut[k0]) ? `, up from ${+firstMse[k0].toPrecision(6)} at the first epoch` : '';
-      const which = plan.anonymous ? 'see the mse_out of the points'
-        : K === 1 ? `mse_out = ${+mseOut[k0].toPrecision(6)}${grew}` : `in ${diverged.length} of ${K} networks`;
-      const label = plan.label ?? ((n: ParamName) => n);
-      const scaled = scaledOutLr(p0.nRec);
-      await callerCode(() => plan.warn(`the readout training diverged (${which}): ${label('outLr')}=${p0.outLr} is too large for ` +
-        `${label('nRec')}=${p0.nRec}; try ${scaled < p0.outLr ? `${label('outLr')} ≈ ${+scaled.toPrecision(2)} (${defaults.outLr}·150/N)` : `a smaller ${label('outLr')}`}`));
-    }
+    if (diverged.length) await callerCode(() => plan.warn(divergedReadout(eng, nets, diverged, mseOut, firstMse, plan)));
     if (!aborted) await callerCode(() => options.onReadout?.(median(mseOut)));
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
     // Stopped during the last readout call: no feedback is drawn (N² normals) for nothing.

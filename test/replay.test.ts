@@ -241,5 +241,6 @@ t.test('a warning about a fixture names its parameters as the file does', async 
   const r = await replay(f as never, { onWarning: (m) => warnings.push(m) });
   t.equal(r.mseOut, Infinity);
   t.equal(warnings.length, 1);
-  t.match(warnings[0], /^the readout training diverged \(mse_out = Infinity\): fixture\.params\.out_lr=\S+ is too large for fixture\.params\.n_rec=40/);
+  // Not the step's fault: the fixture's own out_lr is within its bound.
+  t.match(warnings[0], /^the readout training diverged \(mse_out = Infinity\), though fixture\.params\.out_lr=0\.0025 is within this target's stable bound, 2\/λ = \S+: a value overflows float64$/);
 });
