@@ -321,7 +321,14 @@ function vector(value: unknown, length: number, where: string, why = ''): Float6
   if (!Array.isArray(value) || value.length !== length) {
     bad(`${where} must be a list of ${length} numbers${why} (got ${Array.isArray(value) ? `${value.length} entries` : show(value)})`);
   }
-  return matrix(value.map((x) => [x]), length, 1, where, 'any');
+  const out = new Float64Array(length);
+  // Index loops: a hole in a sparse array is an error, not a silent 0.
+  for (let i = 0; i < length; i++) {
+    const x: unknown = value[i];
+    if (typeof x !== 'number') bad(`${where} must be a list of ${length} numbers${why} (entry ${i} is ${show(x)})`);
+    out[i] = x;
+  }
+  return out;
 }
 
 /**

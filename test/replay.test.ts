@@ -63,6 +63,8 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
     [(f) => { f.init.W_ih[2] = 7; }, /^fixture.init.W_ih must be a 5×40 matrix of finite numbers \(row 2 is not a list \(got 7\)\)$/],
     [(f) => { f.expect.mse_out = 'x'; }, /^fixture.expect.mse_out must be a number \(got "x"\)$/],
     [(f) => { f.expect.mse_rec = f.expect.mse_rec.slice(1); }, /^fixture.expect.mse_rec must be a list of \d+ numbers, one per recurrent epoch \(got \d+ entries\)$/],
+    [(f) => { f.expect.mse_rec[1] = null; }, /^fixture.expect.mse_rec must be a list of 4 numbers, one per recurrent epoch \(entry 1 is null\)$/],
+    [(f) => { f.expect.dz[0] = [3]; }, /^fixture.expect.dz must be a list of 4 numbers, one per recurrent epoch \(entry 0 is \[3\]\)$/],
     [(f) => { delete f.params.epochs; }, /^fixture.params lacks epochs: a replay takes every model parameter from its fixture, none from the defaults$/],
     [(f) => { delete f.params.rank; delete f.params.tau_o; }, /^fixture.params lacks rank, tau_o: /], // rank null is LTTS; absent is not
     [(f) => { f.expect.z_targ[0][0] = 'x'; }, /fixture.expect.z_targ must be .* \(entry \[0\]\[0\] is "x"\)/],
