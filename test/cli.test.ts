@@ -197,7 +197,7 @@ t.test('a one-letter flag with a word stuck to it (-Fout, -Rltts) is taken, as a
   t.throws(() => rewriteLegacy(['-Fx']), { message: "unknown option '-Fx' (did you mean -F?)" });
   t.strictSame(rewriteLegacy(['-Fout=spk']), ['-F', 'out=spk'], 'with "=", the rest is one value (a bad one), as argparse has it');
   t.equal(goal(['train', '-N', '20', '-Fout=spk']).err, 'goal train: -F/--feedback must be one of spk, out (got "out=spk")\n');
-  t.match(goal(['info', '-Fout']).err, /^goal info: unknown option '-Fout'\n/, 'named as typed where it is no flag');
+  t.match(goal(['info', '-Fout']).err, /^goal info: unknown option '-Fout': an option of goal train and goal sweep\n/, 'named as typed where it is no flag');
   t.match(goal(['train', '-N', '20', '-Rlr', '0.1', '--rec-lr']).err, /^goal train: option '--rec-lr <x>' argument missing\n/, 'the spelling that lacks its value');
   t.match(goal(['train', '-n_rec']).err, /^goal train: option '-n_rec <n>' argument missing\n/, 'a legacy flag of an option with a short one, as typed');
   t.match(goal(['train', '-N']).err, /^goal train: option '-N, --n-rec <n>' argument missing\n/, 'the short one itself: commander\'s words');
@@ -215,12 +215,17 @@ t.test('an unknown single-dash flag: the nearest one when there is one, and wher
   t.equal(goal(['train', '-N', '20', '-bogus']).err, "goal train: unknown option '-bogus'\n(see goal train --help)\n", 'no guess when none is near');
 });
 
-t.test('a command\'s flag without the command, and help as a word: where to put it', async (t) => {
+t.test('a command\'s flag without the command or with another, and help as a word: where to put it', async (t) => {
   for (const [args, err] of [
-    [['-N', '20', '-E', '1', '1'], "goal: unknown option '-N': an option of goal train (goal train -N …)\n(see goal --help)\n"],
-    [['-n_rec', '20'], "goal: unknown option '-n_rec': an option of goal train (goal train -n_rec …)\n(see goal --help)\n"],
+    [['-N', '20', '-E', '1', '1'], "goal: unknown option '-N': an option of goal train and goal sweep (goal train -N …)\n(see goal --help)\n"],
+    [['-n_rec', '20'], "goal: unknown option '-n_rec': an option of goal train and goal sweep (goal train -n_rec …)\n(see goal --help)\n"],
     [['--seeds', '3'], "goal: unknown option '--seeds': an option of goal sweep (goal sweep --seeds …)\n(see goal --help)\n"],
     [['--bogus'], "goal: unknown option '--bogus'\n(see goal --help)\n"],
+    // Not commander's guess at a misspelling (--seeds: "did you mean --seed?"): the command it belongs to.
+    [['train', '-N', '20', '--seeds', '3'], "goal train: unknown option '--seeds': an option of goal sweep\n(see goal train --help)\n"],
+    [['train', '-N', '20', '--out', 'f'], "goal train: unknown option '--out': an option of goal sweep and goal sweep merge\n(see goal train --help)\n"],
+    [['sweep', '-N', '20', '--replay', 'f'], "goal sweep: unknown option '--replay': an option of goal train\n(see goal sweep --help)\n"],
+    [['info', '-N', '20'], "goal info: unknown option '-N': an option of goal train and goal sweep\n(see goal info --help)\n"],
     [['train', 'help'], 'goal train: unexpected argument "help": for help, goal train --help\n'],
     [['sweep', 'help', 'merge'], 'goal sweep: unexpected argument "help": for help, goal sweep --help\n'],
   ] as [string[], string][]) {

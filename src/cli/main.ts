@@ -28,7 +28,7 @@ function program(io: Io): Command {
     const help = train.helpInformation();
     return `\nOptions of goal train (goal sweep --help lists the sweep's):\n${help.slice(help.indexOf('Options:\n') + 'Options:\n'.length)}`;
   });
-  for (const cmd of [root, ...root.commands, ...root.commands.flatMap((c) => c.commands)]) {
+  for (const cmd of [root, ...commandsOf(root)]) {
     cmd.exitOverride().configureOutput({
       writeOut: (s) => io.out(s),
       writeErr: (s) => io.err(s),
@@ -36,6 +36,11 @@ function program(io: Io): Command {
     });
   }
   return root;
+}
+
+/** Every command under `root`, subcommands of subcommands too. */
+function commandsOf(root: Command): Command[] {
+  return root.commands.flatMap((c) => [c, ...commandsOf(c)]);
 }
 
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
@@ -91,13 +96,19 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)) return 0;
-      // `goal -N 150`: a flag of a command given without the command.
-      const flag = !sub && err.code === 'commander.unknownOption' ? /'([^']+)'/.exec(err.message)?.[1] : undefined;
-      const owner = flag === undefined ? undefined
-        : root.commands.find((c) => c.options.some((o) => o.short === flag || o.long === flag.split('=')[0]));
-      const said = asTyped(err.message.replace(/^error: /, ''));
-      const hint = owner ? `: an option of goal ${owner.name()} (goal ${owner.name()} ${/'([^']+)'/.exec(said)?.[1]} …)` : '';
-      io.err(`${where}: ${said}${hint}\n(see ${where} --help)\n`);
+      // `goal -N 150`, `goal train --seeds 3`: a flag of another command, which commander would
+      // take for a misspelling of one of this command's.
+      const flag = err.code === 'commander.unknownOption' ? /'([^']+)'/.exec(err.message)?.[1] : undefined;
+      const here = subsub ?? sub ?? root;
+      const owners = flag === undefined ? []
+        : commandsOf(root).filter((c) => c !== here && c.options.some((o) => o.short === flag || o.long === flag.split('=')[0]));
+      let said = asTyped(err.message.replace(/^error: /, ''));
+      if (owners.length) {
+        const names = owners.map((c) => `goal ${c.parent !== root ? `${c.parent!.name()} ` : ''}${c.name()}`);
+        const usage = here === root ? ` (${names[0]} ${/'([^']+)'/.exec(said)?.[1]} …)` : '';
+        said = `${said.split('\n')[0]}: an option of ${names.join(' and ')}${usage}`;
+      }
+      io.err(`${where}: ${said}\n(see ${where} --help)\n`);
       return 2;
     }
     if (err instanceof GoalError) {
