@@ -150,6 +150,7 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
     ['-N 20 -E -1 5 -E 2 2', /-E\/--epochs must be two integers: .* \(got \[-1, 5\]\)/],
     ['-N 20 -E 1 -E 2 2', /-E\/--epochs takes two integers, readout epochs and recurrent epochs \(got 1\)/],
     ['-N 20 -E -E 2 2', /-E\/--epochs takes two integers, readout epochs and recurrent epochs \(got none\)/],
+    ['-N 20 -E 5,5', /^goal train: -E\/--epochs takes two integers, readout epochs and recurrent epochs \(got 5,5\); give them as two words: -E 5 5\n$/],
     ['-N 20 --seed abc --seed 3', /--seed expects a number \(got "abc"\)/],
     ['-N 20 -Tm 0 -Tm 3', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
   ] as [string, RegExp][]) {

@@ -114,7 +114,10 @@ function fromOption(name: ParamName, v: unknown): unknown {
   switch (name) {
     case 'epochs': {
       const list = v as string[];
-      if (list.length !== 2) usage(`${flagLabel('epochs')} takes two integers, readout epochs and recurrent epochs (got ${list.length ? list.join(' ') : 'none'})`, 'epochs');
+      // One word holding both ("5 5" quoted, 5,5): what to type instead.
+      const split = list.length === 1 ? list[0].trim().split(/[\s,]+/) : [];
+      const hint = split.length === 2 ? `; give them as two words: ${flagLabel('epochs').split('/')[0]} ${split.join(' ')}` : '';
+      if (list.length !== 2) usage(`${flagLabel('epochs')} takes two integers, readout epochs and recurrent epochs (got ${list.length ? list.map((x) => (/^\S+$/.test(x) ? x : JSON.stringify(x))).join(' ') : 'none'})${hint}`, 'epochs');
       return list.map((x) => toNumber('epochs', x));
     }
     case 'rank':
