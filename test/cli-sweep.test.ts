@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { readRows } from '../src/index';
 import { parseSeeds } from '../src/cli/sweep';
-import { BIN, firstDegenerateSeed, signalled } from './helpers';
+import { BIN, firstDegenerateSeed, scratchDir, signalled } from './helpers';
 
 const goal = (args: string[], cwd: string) => {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8' });
@@ -16,7 +16,7 @@ const goal = (args: string[], cwd: string) => {
 const GRID = ['-N', '30', '-T', '40', '-E', '20', '8', '--ranks', '3,ltts', '--taus', '2,5', '--seeds', '2', '--backend', 'cpu'];
 
 t.test('tables laid out like Figure 2 D–F', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const dir = scratchDir('goal-cs-');
   const r = goal(['sweep', ...GRID, '--out', 'rows.jsonl'], dir);
   t.equal(r.code, 0, r.err);
   t.match(r.out, /final readout MSE \(median over 2 seeds\)\nrank \\ τ⋆ +2 +5\n3 +\S+ +\S+\nLTTS +\S+ +\S+/);
@@ -34,7 +34,7 @@ t.test('tables laid out like Figure 2 D–F', async (t) => {
 });
 
 t.test('Ctrl-C, then --resume: each point once', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const dir = scratchDir('goal-cs-');
   const args = ['sweep', '-N', '60', '-T', '60', '-E', '50', '300', '--ranks', '3,6,ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl', '--threads', '1', '--backend', 'cpu'];
   const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
   let err = '';
@@ -56,7 +56,7 @@ t.test('Ctrl-C, then --resume: each point once', async (t) => {
 });
 
 t.test('Ctrl-C before the first point ends: the tables show the whole grid, every cell (0)', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const dir = scratchDir('goal-cs-');
   // A batch of one (the lockstep path) reports its epochs with --verbose: the signal lands in one.
   const args = ['sweep', '-N', '60', '-T', '60', '-E', '5', '100000', '--ranks', '3,ltts', '--taus', '5', '--seeds', '2', '--batch', '1',
     '--backend', 'cpu', '--verbose'];
@@ -76,7 +76,7 @@ t.test('Ctrl-C before the first point ends: the tables show the whole grid, ever
 
 t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind: --resume needs no cleanup on any host', async (t) => {
   for (const signals of [['SIGINT', 'SIGINT'], ['SIGTERM']] as NodeJS.Signals[][]) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+    const dir = scratchDir('goal-cs-');
     // Epochs of about a second: the signals land while one runs, so only they can end it. A
     // batch of one (--batch 1, the lockstep path; the lock is the sweep's either way) reports its
     // epochs with --verbose: the signals wait for the first, however loaded the machine.
@@ -92,7 +92,7 @@ t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind
 });
 
 t.test('shards and merge', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const dir = scratchDir('goal-cs-');
   for (const k of [1, 2]) t.equal(goal(['sweep', ...GRID, '--shard', `${k}/2`, '--out', `s${k}.jsonl`], dir).code, 0);
   const m = goal(['sweep', 'merge', 's1.jsonl', 's2.jsonl', '--out', 'all.jsonl'], dir);
   t.equal(m.code, 0, m.err);
@@ -162,7 +162,7 @@ t.test('shards and merge', async (t) => {
 });
 
 t.test('bad sweeps: exit 2, one short message', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const dir = scratchDir('goal-cs-');
   const firstDegenerate = firstDegenerateSeed(1);
   const cases: [string[], RegExp][] = [
     [['-N', '30', '--ranks', '3,200', '--taus', '5', '--seeds', '1'], /--ranks must be an integer in \[3, 30\] \(got 200\)/],
@@ -214,7 +214,7 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
 });
 
 t.test('--threads beyond the cores: goal sizes Node\'s worker pool to match, no warning', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const dir = scratchDir('goal-cs-');
   const env = { ...process.env };
   delete env.UV_THREADPOOL_SIZE;
   // Up to twice the cores (or 8) the pool follows --threads; Node's default is max(4, cores).
@@ -228,7 +228,7 @@ t.test('--threads beyond the cores: goal sizes Node\'s worker pool to match, no 
 });
 
 t.test('many threads share the sweep\'s signal without Node warning of a listener leak', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cs-'));
+  const dir = scratchDir('goal-cs-');
   // Node warns past 10 listeners on one signal: 12 points in flight at once, each listening.
   const r = spawnSync(process.execPath, [BIN, 'sweep', '-N', '20', '-T', '40', '-E', '2', '3', '--ranks', '3', '--taus', '5', '--seeds', '12',
     '--threads', '12', '--backend', 'cpu'], { cwd: dir, encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: '12' } });

@@ -13,7 +13,7 @@ import { sweepCommand } from '../src/cli/sweep';
 import type { Io } from '../src/cli/io';
 import { MAX_ARRAY, type EpochInfo } from '../src/run';
 import { LINE_EVERY_S, makeProgress } from '../src/cli/progress';
-import { BIN, firstDegenerateSeed, FIXTURE_DIR, loadFixture, relDiff, signalled } from './helpers';
+import { BIN, firstDegenerateSeed, FIXTURE_DIR, loadFixture, relDiff, scratchDir, signalled } from './helpers';
 
 const python = spawnSync('python3', ['--version']).status === 0;
 const gpu = addon().info().cuda.available;
@@ -24,7 +24,7 @@ function goal(args: string[], cwd = os.tmpdir()) {
 }
 
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'goal-cli-'));
+  return scratchDir('goal-cli-');
 }
 
 t.test('plain progress lines: after the first epoch, at each tenth, and after LINE_EVERY_S seconds without one', async (t) => {
@@ -111,7 +111,7 @@ t.test('legacy and long spellings give identical runs', async (t) => {
   t.strictSame(c.params, a.params, 'argparse names = legacy params');
   t.match(a.params, { n_rec: 30, n_inp: 4, n_out: 2, t_seq: 40, epochs: [10, 3], rank: 5, rec_lr: 0.2, out_lr: 0.003, tau_m: 7, tau_s: 3, tau_o: 4, sigma_inp: 20, sigma_trg: 7, sigma_rec: 0.9, Vo: -3, bias: -5, reset: -15, dt: 0.002 });
   t.strictSame([b.mse_rec, b.dz], [a.mse_rec, a.dz], 'and identical results');
-  const eq = goal(['train', '-N=30', '-T', '40', '-E', '10', '3', '-savepath=' + path.join(os.tmpdir(), `goal-eq-${process.pid}.pkl`), '--seed', '9', '--V', '--json']);
+  const eq = goal(['train', '-N=30', '-T', '40', '-E', '10', '3', '-savepath=' + path.join(tmpdir(), 'eq.pkl'), '--seed', '9', '--V', '--json']);
   t.equal(eq.code, 0, `-flag=value and --V work: ${eq.err}`);
 });
 

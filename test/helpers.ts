@@ -1,10 +1,20 @@
 // Shared by the tests: fixture loading, array comparison, goal ended by signals, a degenerate seed.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildTarget, Rng, type Fixture } from '../src/index';
 
 export const FIXTURE_DIR = path.join(__dirname, 'fixtures', 'reference');
+
+/** A new folder under the system's temporary one, removed with what it holds when the test process ends. */
+export function scratchDir(prefix = 'goal-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (scratch.length === 0) process.once('exit', () => scratch.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  scratch.push(dir);
+  return dir;
+}
+const scratch: string[] = [];
 
 /** The `goal` command of this checkout. */
 export const BIN = path.join(__dirname, '..', 'bin', 'goal.js');

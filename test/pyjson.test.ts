@@ -1,12 +1,11 @@
 // Fixtures written by Python's json module may hold NaN and ±Infinity (its default, allow_nan).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { parsePythonJson } from '../src/io/pyjson';
 import { expectFields, replay } from '../src/replay';
-import { BIN, loadFixture } from './helpers';
+import { BIN, loadFixture, scratchDir } from './helpers';
 
 const python = spawnSync('python3', ['--version']).status === 0;
 
@@ -28,7 +27,7 @@ t.test('standard JSON as JSON.parse reads it; broken JSON fails with JSON.parse\
 });
 
 t.test('goal train --replay reads a fixture Python wrote with non-finite values', { skip: python ? false : 'python3 not found' }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-pyjson-'));
+  const dir = scratchDir('goal-pyjson-');
   const fx = loadFixture('rank3-n40.json') as unknown as Record<string, any>;
   // A target entry whose square overflows: every readout MSE is +∞ (and the readout's weights
   // end non-finite). Its expect is this run's own (replay() runs a fixture without one), with

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { convergenceEpoch, DEFAULT_CONV, gridGap, mergeRows, readRows, resolveParams, summarize, summaryTables, sweep, train, type SweepRow } from '../src/index';
-import { firstDegenerateSeed } from './helpers';
+import { firstDegenerateSeed, scratchDir } from './helpers';
 import { MAX_SWEEP_POINTS, writeRows } from '../src/sweep';
 import { addon } from '../src/native';
 import { netSizes } from '../src/run';
@@ -14,7 +14,7 @@ import { netSizes } from '../src/run';
 const base = { nRec: 40, tSeq: 50, epochs: [30, 12] as [number, number] };
 const grid = { ranks: [3, 10, 'ltts'] as (number | 'ltts')[], taus: [2, 5], seeds: [1, 2], base, backend: 'cpu' as const, onWarning: () => {} };
 const strip = (rows: SweepRow[]) => rows.map(({ seconds: _s, device: _d, ...r }) => r);
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'goal-sweep-'));
+const tmp = () => scratchDir('goal-sweep-');
 
 t.test('a row equals goal train with the same params and seed', async (t) => {
   const r = await sweep({ ...grid, ranks: [3, 'ltts'], taus: [5], seeds: [7], curves: true });
