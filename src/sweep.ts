@@ -108,6 +108,8 @@ export interface SweepResult {
   completed: number;
   /** Points skipped because `out` already had them. */
   skipped: number;
+  /** Points of `out` outside this sweep's grid (an earlier sweep's): kept there, not in `rows`. */
+  outside: number;
   aborted: boolean;
   seconds: number;
   backend: 'cpu' | 'cuda';
@@ -609,7 +611,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const inGrid = previous.filter((r) => order.has(rowKey(r)));
       const rows = [...inGrid, ...[...fresh.values()].sort((a, b) => order.get(rowKey(a))! - order.get(rowKey(b))!)];
       await settle();
-      return { rows, planned: todo.length, completed: fresh.size, skipped, aborted, seconds: (Date.now() - t0) / 1000, backend };
+      const outside = previous.length - inGrid.length;
+      return { rows, planned: todo.length, completed: fresh.size, skipped, outside, aborted, seconds: (Date.now() - t0) / 1000, backend };
     } finally {
       release();
     }
@@ -737,25 +740,41 @@ export interface SummaryCell {
   t_conv: number | null;
 }
 
-/** Medians over seeds per (rank, τ⋆), in the grid's order: by rank (LTTS last), then τ⋆. */
-export function summarize(rows: readonly SweepRow[]): SummaryCell[] {
+/** A planned grid given to summarize or summaryTables: its lists (and the seed count) as arrays and a number. */
+function checkPlanned(planned: unknown, fn: string, seeds: boolean): void {
+  if (planned === undefined) return;
+  const p = planned as { ranks?: unknown; taus?: unknown; seeds?: unknown } | null;
+  if (p === null || typeof p !== 'object' || !Array.isArray(p.ranks) || !Array.isArray(p.taus) || (seeds && !Number.isSafeInteger(p.seeds))) {
+    throw new GoalError('GOAL_INVALID_OPTION', `${fn}(rows, planned): planned must be { ranks, taus${seeds ? ', seeds' : ''} } ` +
+      `(arrays${seeds ? ' and a count' : ''}) (got ${show(planned)})`);
+  }
+}
+
+/**
+ * Medians over seeds per (rank, τ⋆), in the grid's order: by rank (LTTS last), then τ⋆. With
+ * the grid that was planned, its cells without a point too (`seeds: 0`, NaN medians).
+ */
+export function summarize(rows: readonly SweepRow[], planned?: { ranks: readonly SweepRank[]; taus: readonly number[] }): SummaryCell[] {
   checkRowsArg(rows, 'summarize(rows)');
+  checkPlanned(planned, 'summarize', false);
   const groups = new Map<string, SweepRow[]>();
+  for (const rank of planned?.ranks ?? []) for (const tau_o of planned!.taus) groups.set(`${rank}|${tau_o}`, []);
   for (const r of rows) {
     const key = `${r.rank}|${r.tau_o}`;
     const group = groups.get(key);
     if (group) group.push(r); // not a copy per row: a cell may have 10⁵ seeds
     else groups.set(key, [r]);
   }
-  return [...groups.values()].sort(([a], [b]) => byRank(a.rank, b.rank) || a.tau_o - b.tau_o).map((g) => {
+  return [...groups].map(([key, g]) => {
     const t = median(g.map((r) => r.t_conv ?? Infinity));
+    const [rank, tau] = key.split('|');
     return {
-      rank: g[0].rank, tau_o: g[0].tau_o, seeds: g.length,
+      rank: g[0]?.rank ?? (rank === 'ltts' ? 'ltts' : Number(rank)), tau_o: g[0]?.tau_o ?? Number(tau), seeds: g.length,
       mse_final: median(g.map((r) => r.mse_final)),
       dz_final: median(g.map((r) => r.dz_final)),
       t_conv: Number.isFinite(t) ? t : null,
     };
-  });
+  }).sort((a, b) => byRank(a.rank, b.rank) || a.tau_o - b.tau_o);
 }
 
 /**
@@ -764,12 +783,7 @@ export function summarize(rows: readonly SweepRow[]): SummaryCell[] {
  */
 export function summaryTables(rows: readonly SweepRow[], planned?: { ranks: readonly SweepRank[]; taus: readonly number[]; seeds: number }): string {
   checkRowsArg(rows, 'summaryTables(rows)');
-  if (planned !== undefined) {
-    const p = planned as Partial<typeof planned> | null;
-    if (p === null || typeof p !== 'object' || !Array.isArray(p.ranks) || !Array.isArray(p.taus) || !Number.isSafeInteger(p.seeds)) {
-      throw new GoalError('GOAL_INVALID_OPTION', `summaryTables(rows, planned): planned must be { ranks, taus, seeds } (arrays and a count) (got ${show(planned)})`);
-    }
-  }
+  checkPlanned(planned, 'summaryTables', true);
   const cells = summarize(rows);
   const ranks = [...new Set([...cells.map((c) => c.rank), ...(planned?.ranks ?? [])])].sort(byRank);
   const taus = [...new Set([...cells.map((c) => c.tau_o), ...(planned?.taus ?? [])])].sort(byNumber);

@@ -30,6 +30,15 @@ t.test('tables laid out like Figure 2 D–F', async (t) => {
   t.equal(resumed.code, 0);
   t.match(resumed.err, /resumed: 8 points were already in rows.jsonl/);
   t.equal(readRows(path.join(dir, 'rows.jsonl')).rows.length, 8, 'nothing added');
+  // A narrower grid (or a mistyped one) on the same file: the other rows are kept, and said.
+  const narrow = GRID.map((a) => (a === '3,ltts' ? '3' : a === '2,5' ? '2,7' : a));
+  const other = goal(['sweep', ...narrow, '--out', 'rows.jsonl', '--resume', '--json'], dir);
+  t.equal(other.code, 0, other.err);
+  t.match(other.err, /^resumed: 2 points were already in rows.jsonl, and 6 points of another grid \(kept there; not in this summary\)\n/m);
+  const json = JSON.parse(other.out) as { summary: { rank: unknown; tau_o: number; seeds: number }[] } & Record<string, unknown>;
+  t.match(json, { planned: 2, completed: 2, skipped: 2, outside: 6, aborted: false });
+  t.strictSame(json.summary.map((c) => [c.rank, c.tau_o, c.seeds]), [[3, 2, 2], [3, 7, 2]], 'this grid\'s cells only');
+  t.equal(readRows(path.join(dir, 'rows.jsonl')).rows.length, 10);
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -172,9 +172,18 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
     progress?.stop();
     stop();
   }
-  if (result.skipped) io.err(`resumed: ${plural(result.skipped, 'point')} ${result.skipped === 1 ? 'was' : 'were'} already in ${shownPath(opts.out as string)}\n`);
+  if (result.skipped || result.outside) {
+    // Rows of another grid (a narrower or mistyped one) are kept in the file, and said.
+    const file = shownPath(opts.out as string);
+    const other = result.outside ? `${plural(result.outside, 'point')} of another grid (kept there; not in this summary)` : '';
+    io.err(result.skipped
+      ? `resumed: ${plural(result.skipped, 'point')} ${result.skipped === 1 ? 'was' : 'were'} already in ${file}${other && `, and ${other}`}\n`
+      : `resumed: ${file} holds ${other}\n`);
+  }
   if (opts.json) {
-    io.out(`${JSON.stringify({ planned: result.planned, skipped: result.skipped, aborted: result.aborted, seconds: result.seconds, backend: result.backend, summary: summarize(result.rows) })}\n`);
+    const { planned, completed, skipped, outside, aborted, seconds, backend } = result;
+    const cells = summarize(result.rows, opts.shard === undefined ? { ranks, taus } : undefined);
+    io.out(`${JSON.stringify({ planned, completed, skipped, outside, aborted, seconds, backend, summary: cells })}\n`);
   } else if (result.rows.length || opts.shard === undefined) {
     // The whole grid (a shard holds only a part of it): a stopped sweep's missing cells show,
     // all of them when it stopped before its first point.
