@@ -182,6 +182,12 @@ export function checkArgs(cmd: Command, opts: Record<string, unknown>, skip: rea
   if (!cmd.args.length) return;
   paramsFromOptions(opts, skip);
   chosenBackend(opts, 'auto'); // `--backend -E 1 1`: --backend took "-E"
+  // `--threads --out F`: commander gave --threads the next flag, and F was left over.
+  for (const o of cmd.options) {
+    const v = opts[o.attributeName()];
+    const flag = typeof v === 'string' ? cmd.options.find((x) => x.long === v.split('=')[0] || x.short === v) : undefined;
+    if (flag) usage(`${o.long} needs a value; it took the flag ${v}`);
+  }
   const arg = cmd.args[0];
   // `goal train help`: help as a word, as some commands take it.
   if (arg === 'help') usage(`unexpected argument "help": for help, ${cmd.parent ? `${cmd.parent.name()} ` : ''}${cmd.name()} --help`);
