@@ -384,7 +384,7 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   const { k, n } = shard;
   const share = size >= k ? Math.floor((size - k) / n) + 1 : 0;
   if (share > MAX_SWEEP_POINTS) {
-    const grid = `${size} points (${o.ranks.length} ranks × ${o.taus.length} τ⋆ × ${o.seeds.length} seeds)`;
+    const grid = `${size} points (${plural(o.ranks.length, 'rank')} × ${o.taus.length} τ⋆ × ${plural(o.seeds.length, 'seed')})`;
     throw new GoalError('GOAL_USAGE', n === 1
       ? `a grid of ${grid} is more than one sweep plans (${MAX_SWEEP_POINTS}): split it with ${shardName} k/n, or into several sweeps`
       : `${shardName} ${k}/${n} of a grid of ${grid} holds ${share} points, more than one sweep plans (${MAX_SWEEP_POINTS}): use more shards`);
