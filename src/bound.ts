@@ -10,33 +10,43 @@ const MOST_ITERATIONS = 200;
 /**
  * λ, the largest eigenvalue of r*ᵀr*, from the target raster Z* (T × N, row-major) and the
  * readout's decay a_o. r* = filter(Z*) is never formed: the filter is linear, so r*·v is the
- * filter of Z*·v, and r*ᵀ·u is Z*ᵀ·g with g the filter run backwards over u, two passes over
- * Z* per iteration in O(T + N) memory. Starts from the all-ones vector: r* has no negative
- * entry, so it is not orthogonal to the leading eigenvector (Perron–Frobenius).
+ * filter of Z*·v, and r*ᵀ·u is Z*ᵀ·g with g the filter run backwards over u: per iteration two
+ * passes over the spikes (a list of them, built once: a raster is mostly zeros), in O(T + N)
+ * memory besides. Starts from the all-ones vector: r* has no negative entry, so it is not
+ * orthogonal to the leading eigenvector (Perron–Frobenius). The Rayleigh quotient it returns
+ * is a lower bound that rises to λ.
  */
 export function readoutLambda(zTarg: Uint8Array, T: number, N: number, aO: number): number {
+  // Row t's spikes are units[start[t] .. start[t + 1]).
+  const start = new Int32Array(T + 1);
+  for (let t = 0; t < T; t++) {
+    let count = 0;
+    for (let i = t * N; i < (t + 1) * N; i++) count += zTarg[i];
+    start[t + 1] = start[t] + count;
+  }
+  const units = new Int32Array(start[T]);
+  for (let t = 0, j = 0; t < T; t++) for (let i = 0; i < N; i++) if (zTarg[t * N + i]) units[j++] = i;
+
   let v = new Float64Array(N).fill(1 / Math.sqrt(N));
   const u = new Float64Array(T);
   let lambda = 0;
   for (let it = 0; it < MOST_ITERATIONS; it++) {
     // u = r*·v: r_t = a_o·r_{t−1} + (1 − a_o)·Z_t, with r_{−1} = 0.
-    let acc = 0;
+    let acc = 0, next = 0;
     for (let t = 0; t < T; t++) {
       let zv = 0;
-      for (let i = 0, row = t * N; i < N; i++) if (zTarg[row + i]) zv += v[i];
+      for (let j = start[t]; j < start[t + 1]; j++) zv += v[units[j]];
       acc = aO * acc + (1 - aO) * zv;
       u[t] = acc;
+      next += acc * acc; // ‖u‖² = vᵀr*ᵀr*v, v a unit vector
     }
-    // Rayleigh quotient of the unit v: vᵀr*ᵀr*v = ‖u‖², a lower bound on λ that rises to it.
-    let next = 0;
-    for (let t = 0; t < T; t++) next += u[t] * u[t];
     if (next === 0) return 0; // no target spike: nothing to learn from, any step is stable
     // w = r*ᵀ·u = (1 − a_o)·Σ_t Z_tᵀ·g_t, g_t = u_t + a_o·g_{t+1}.
     const w = new Float64Array(N);
     let g = 0;
     for (let t = T - 1; t >= 0; t--) {
       g = u[t] + aO * g;
-      for (let i = 0, row = t * N; i < N; i++) if (zTarg[row + i]) w[i] += (1 - aO) * g;
+      for (let j = start[t]; j < start[t + 1]; j++) w[units[j]] += (1 - aO) * g;
     }
     let norm = 0;
     for (let i = 0; i < N; i++) norm += w[i] * w[i];

@@ -319,10 +319,10 @@ async function inChunks(total: number, most: number, signal: AbortSignal | undef
 }
 
 /**
- * Records the n epochs of one native call, each (`record`) then told (onEpoch, awaited, with
- * `info` of it). When onEpoch aborts the run, the run ends at that epoch: the later ones of the
- * call are left out, as if they had not run, and it returns true. (An abort during the native
- * call keeps all n: the caller sees it before the next call.)
+ * Records the n epochs of one native call, each (`record`) then told (onEpoch with `info` of
+ * it; a promise it returns is awaited). When onEpoch aborts the run, the run ends at that
+ * epoch: the later ones of the call are left out, as if they had not run, and it returns true.
+ * (An abort during the native call keeps all n: the caller sees it before the next call.)
  */
 async function deliver(n: number, options: RunOptions, record: (e: number) => void, info: (e: number) => EpochInfo): Promise<boolean> {
   if (!options.onEpoch) {
@@ -332,7 +332,15 @@ async function deliver(n: number, options: RunOptions, record: (e: number) => vo
   const before = options.signal?.aborted;
   for (let e = 0; e < n; e++) {
     record(e);
-    await callerCode(() => options.onEpoch!(info(e)));
+    let back: unknown;
+    try {
+      back = options.onEpoch(info(e));
+    } catch (err) {
+      throw new FromCaller(err);
+    }
+    // Awaited only when it returns a promise: an await per epoch costs more than a small
+    // network's epoch.
+    if (typeof (back as PromiseLike<unknown> | null)?.then === 'function') await callerCode(() => back);
     if (!before && options.signal?.aborted) return true;
   }
   return false;
@@ -353,33 +361,32 @@ export function median(xs: ArrayLike<number>): number {
 const approx = (x: number, digits = 6): string =>
   Math.abs(x) >= 1e6 || (x !== 0 && Math.abs(x) < 1e-4) ? x.toExponential(digits - 1).replace(/\.?0+e/, 'e') : String(+x.toPrecision(digits));
 
-/** How many target rasters (T·N each) a diverged readout's warning reads to find its bound. */
-const MOST_BOUNDS = 64;
-
 /**
- * The warning for readouts that diverged: the stable bound on out_lr (bound.ts) of the target
- * each one learnt, read from its raster, and a step that converges (half the bound, which
- * clears the fastest-growing component in one epoch). A batch says the smallest; a sweep's
- * points, told once for all, say none (one point run alone says its own).
+ * The warning for readouts that diverged. One network says the stable bound on out_lr of its
+ * target (bound.ts, from its raster) and a step that converges: half the bound, which clears
+ * the fastest-growing component in one epoch. A batch (a sweep's points, told once for all)
+ * names none: one point run alone says its own.
  */
 function divergedReadout(eng: Batch, nets: NetInput[], diverged: number[], mseOut: number[], firstMse: number[], plan: RunPlan): string {
   const [k0] = diverged;
-  const { nRec: N, tSeq: T, outLr, dtype } = nets[0].params;
+  const { nRec: N, tSeq: T, tauO, outLr, dtype } = nets[k0].params;
   const label = plan.label ?? ((n: ParamName) => n);
   const lr = `${label('outLr')}=${outLr}`;
   const LAMBDA = 'λ: the largest eigenvalue of r*ᵀr*';
-  if (plan.anonymous) {
-    return `the readout training diverged (see the mse_out of the points): ${lr} is past the stable bound of their targets, 2/λ (${LAMBDA}); ` +
+  if (plan.anonymous || nets.length > 1) {
+    const which = plan.anonymous ? 'see the mse_out of the points' : `in ${diverged.length} of ${nets.length} networks`;
+    return `the readout training diverged (${which}): ${lr} may be past the stable bound of their targets, 2/λ (${LAMBDA}); ` +
       `try a smaller ${label('outLr')} (a point run alone, with train or goal train, tells its bound)`;
   }
   const grew = Number.isFinite(mseOut[k0]) ? `, up from ${approx(firstMse[k0])} at the first epoch` : '';
-  const which = nets.length === 1 ? `mse_out = ${approx(mseOut[k0])}${grew}` : `in ${diverged.length} of ${nets.length} networks`;
-  const bound = Math.min(...diverged.slice(0, MOST_BOUNDS).map((k) =>
-    2 / readoutLambda(eng.read(k, 'Z_targ'), T, N, Math.exp(-1 / nets[k].params.tauO))));
-  const whose = nets.length === 1 ? "this target's stable bound" : "their targets' stable bound (the smallest)";
+  const which = `mse_out = ${approx(mseOut[k0])}${grew}`;
+  const bound = 2 / readoutLambda(eng.read(k0, 'Z_targ'), T, N, Math.exp(-1 / tauO));
   // Below the bound the error cannot grow by the step: an ∞ came from the numbers themselves.
-  if (!(bound < outLr)) return `the readout training diverged (${which}), though ${lr} is within ${whose}, 2/λ = ${approx(bound, 3)}: a value overflows ${dtype}`;
-  return `the readout training diverged (${which}): ${lr} is past ${whose}, 2/λ = ${approx(bound, 3)} (${LAMBDA}); try ${label('outLr')} ≈ ${approx(bound / 2, 2)}`;
+  if (!(bound < outLr)) return `the readout training diverged (${which}), though ${lr} is within this target's stable bound, 2/λ = ${approx(bound, 3)}: a value overflows ${dtype}`;
+  // As many digits as it takes to show the bound below out_lr (0.00246 past 0.002458, not 0.00246).
+  let digits = 3;
+  while (digits < 17 && !(Number(approx(bound, digits)) < outLr)) digits++;
+  return `the readout training diverged (${which}): ${lr} is past this target's stable bound, 2/λ = ${approx(bound, digits)} (${LAMBDA}); try ${label('outLr')} ≈ ${approx(bound / 2, 2)}`;
 }
 
 /** The device as an engine names it, known without one. */
@@ -402,6 +409,9 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
   // one draw (a resampled sweep's LTTS points): each keeps to its own params.
   const redraw = nets.map((n) => n.params.resample);
   const resample = redraw.some(Boolean);
+  // Epoch e of a call of n epochs (network-major), as progress tells it: the batch's median.
+  const ofBatch = (values: ArrayLike<number>, n: number, e: number): number =>
+    (K === 1 ? values[e] : median(nets.map((_, k) => values[k * n + e])));
   // A run stopped before its first epoch: nothing to report but where and how long.
   const nothing = (device: string, seconds: number): RunOutput[] =>
     nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds, device, minMargin: NaN }));
@@ -450,7 +460,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
           if (readoutDone === 0) firstMse[k] = mseOut[k];
         }
         readoutDone++;
-      }, (e) => ({ phase: 'readout', epoch: readoutDone, epochs: nReadout, mse: median(nets.map((_, k) => mse[k * n + e])), seconds: elapsed(e) }));
+      }, (e) => ({ phase: 'readout', epoch: readoutDone, epochs: nReadout, mse: ofBatch(mse, n, e), seconds: elapsed(e) }));
     });
     // Stopped before the readout phase ended: the MSE so far is not mse_out, the trained readout's.
     if (readoutDone < nReadout) mseOut.fill(NaN);
@@ -459,7 +469,11 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     // rounding (or went to ∞ or NaN) is a step past the bound.
     const grown = (k: number) => mseOut[k] > firstMse[k] * (1 + GROWN);
     const diverged = aborted ? [] : [...mseOut.keys()].filter((k) => !Number.isFinite(mseOut[k]) || grown(k));
-    if (diverged.length) await callerCode(() => plan.warn(divergedReadout(eng, nets, diverged, mseOut, firstMse, plan)));
+    if (diverged.length) {
+      // Said by the engine's numbers (a failure to read them is the engine's), told by the caller's warn.
+      const message = divergedReadout(eng, nets, diverged, mseOut, firstMse, plan);
+      await callerCode(() => plan.warn(message));
+    }
     if (!aborted) await callerCode(() => options.onReadout?.(median(mseOut)));
     const mseRec: number[][] = nets.map(() => []), dz: number[][] = nets.map(() => []);
     // Stopped during the last readout call: no feedback is drawn (N² normals) for nothing.
@@ -500,7 +514,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
           }
         }, (e) => ({
           phase: 'recurrent', epoch: mseRec[0].length, epochs: nRecurrent,
-          mse: median(nets.map((_, k) => r.mseRec[k * n + e])), dz: median(nets.map((_, k) => r.dz[k * n + e])),
+          mse: ofBatch(r.mseRec, n, e), dz: ofBatch(r.dz, n, e),
           seconds: elapsed(e),
         }));
       });
