@@ -178,8 +178,8 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     [['-N', '30', '--ranks', '3,x', '--taus', '5', '--seeds', '1'], /^goal sweep: --ranks expects numbers or ltts \(got "x"\)\n$/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', 'abc'], /^goal sweep: --threads expects a number \(got "abc"\)\n$/],
     // A flag where a value belongs: not the word it left over.
-    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', '--out', 'o.jsonl'], /^goal sweep: --threads needs a value; it took the flag --out\n$/],
-    [['-N', '30', '--ranks', '--taus', '5', '--seeds', '1'], /^goal sweep: --ranks needs a value; it took the flag --taus\n$/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', '--out', 'o.jsonl'], /^goal sweep: --threads needs a value, not the flag "--out"\n$/],
+    [['-N', '30', '--ranks', '--taus', '5', '--seeds', '1'], /^goal sweep: --ranks needs a value, not the flag "--taus"\n$/],
     [['-N', '30', '--ranks', '3', '--taus', '0', '--seeds', '1'], /--taus must be a finite number > 0 \(got 0\)/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '0'], /--seeds: a count must be an integer in \[1, 100000\]/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--shard', '3/2'], /--shard must be k\/n/],

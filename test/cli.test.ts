@@ -222,9 +222,10 @@ t.test('a command\'s flag without the command or with another, and help as a wor
     [['-n_rec', '20'], "goal: unknown option '-n_rec': an option of goal train and goal sweep (goal train -n_rec …)\n(see goal --help)\n"],
     [['--seeds', '3'], "goal: unknown option '--seeds': an option of goal sweep (goal sweep --seeds …)\n(see goal --help)\n"],
     [['--bogus'], "goal: unknown option '--bogus'\n(see goal --help)\n"],
-    // Not commander's guess at a misspelling (--seeds: "did you mean --seed?"): the command it belongs to.
-    [['train', '-N', '20', '--seeds', '3'], "goal train: unknown option '--seeds': an option of goal sweep\n(see goal train --help)\n"],
-    [['train', '-N', '20', '--out', 'f'], "goal train: unknown option '--out': an option of goal sweep and goal sweep merge\n(see goal train --help)\n"],
+    // The command it belongs to, and commander's one guess at a misspelling, which may be what was meant.
+    [['train', '-N', '20', '--seeds', '3'], "goal train: unknown option '--seeds': an option of goal sweep (or did you mean --seed?)\n(see goal train --help)\n"],
+    [['train', '-N', '20', '--out', 'f'], "goal train: unknown option '--out': an option of goal sweep and goal sweep merge (or did you mean --n-out?)\n(see goal train --help)\n"],
+    [['train', '-N', '20', '--resume'], "goal train: unknown option '--resume': an option of goal sweep\n(see goal train --help)\n"],
     [['sweep', '-N', '20', '--replay', 'f'], "goal sweep: unknown option '--replay': an option of goal train\n(see goal sweep --help)\n"],
     [['info', '-N', '20'], "goal info: unknown option '-N': an option of goal train and goal sweep\n(see goal info --help)\n"],
     [['train', 'help'], 'goal train: unexpected argument "help": for help, goal train --help\n'],

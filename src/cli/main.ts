@@ -106,7 +106,9 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       if (owners.length) {
         const names = owners.map((c) => `goal ${c.parent !== root ? `${c.parent!.name()} ` : ''}${c.name()}`);
         const usage = here === root ? ` (${names[0]} ${/'([^']+)'/.exec(said)?.[1]} …)` : '';
-        said = `${said.split('\n')[0]}: an option of ${names.join(' and ')}${usage}`;
+        // Commander's one guess at a misspelling (--seeds: --seed?) may still be what was meant.
+        const guess = /\(Did you mean (-\S+)\?\)/.exec(said)?.[1];
+        said = `${said.split('\n')[0]}: an option of ${names.join(' and ')}${usage}${guess ? ` (or did you mean ${guess}?)` : ''}`;
       }
       io.err(`${where}: ${said}\n(see ${where} --help)\n`);
       return 2;

@@ -115,7 +115,7 @@ function fromOption(name: ParamName, v: unknown): unknown {
     case 'epochs': {
       const list = v as string[];
       // One word holding both ("5 5" quoted, 5,5): what to type instead.
-      const split = list.length === 1 ? list[0].trim().split(/[\s,]+/) : [];
+      const split = list.length === 1 ? list[0].split(/[\s,]+/).filter(Boolean) : [];
       const hint = split.length === 2 ? `; give them as two words: ${flagLabel('epochs').split('/')[0]} ${split.join(' ')}` : '';
       if (list.length !== 2) usage(`${flagLabel('epochs')} takes two integers, readout epochs and recurrent epochs (got ${list.length ? list.map((x) => (/^\S+$/.test(x) ? x : JSON.stringify(x))).join(' ') : 'none'})${hint}`, 'epochs');
       return list.map((x) => toNumber('epochs', x));
@@ -186,7 +186,7 @@ export function checkArgs(cmd: Command, opts: Record<string, unknown>, skip: rea
   for (const o of cmd.options) {
     const v = opts[o.attributeName()];
     const flag = typeof v === 'string' ? cmd.options.find((x) => x.long === v.split('=')[0] || x.short === v) : undefined;
-    if (flag) usage(`${o.long} needs a value; it took the flag ${v}`);
+    if (flag) usage(`${o.long} needs a value, not the flag "${v}"`);
   }
   const arg = cmd.args[0];
   // `goal train help`: help as a word, as some commands take it.

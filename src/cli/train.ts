@@ -10,7 +10,7 @@ import { checkWritable, errnoCode, isDevice, sameFile, shownPath, writeFileAtomi
 import { statsPickle, statsPickleBytes } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
-import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, requireExpect, type FieldCheck, type Fixture } from '../replay';
+import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, requireExpect, type FieldCheck, type Fixture, type ReplayResult } from '../replay';
 import { randomSeed } from '../rng';
 import { checkTarget, checkTaskLength, train } from '../train';
 import { checkMemory, deviceName, onceEach, type EpochInfo } from '../run';
@@ -202,10 +202,21 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   // are the outcome so far, said and saved as a stopped run's (--json: still one object).
   const quit = (signal: EndSignal) => {
     progress?.stop();
-    lastWords({
-      ...soFar, seed: fixture ? null : params.seed, backend, device: deviceName(backend), dtype: params.dtype,
-      seconds: (performance.now() - t0) / 1000, params, aborted: true, inReadout: !readoutOver,
-    }, opts, io, ENDED[signal]);
+    const mseOut = readoutOver ? soFar.mseOut : NaN;
+    // A replay's matrices are in the engine, busy: named, as a stopped replay names them, but empty.
+    const matrices = fixture && expectFields({
+      ...soFar, mseOut, zTarg: [], zLast: null, wHoTrained: [], wHhFinal: [], minMargin: NaN, ...(params.feedback === 'out' ? { B: [] } : { D: [] }),
+    } as unknown as ReplayResult);
+    const outcome = {
+      ...soFar, mseOut, seed: fixture ? null : params.seed, backend, device: deviceName(backend), dtype: params.dtype,
+      seconds: (performance.now() - t0) / 1000, params, aborted: true, inReadout: !readoutOver, matrices,
+    };
+    try {
+      lastWords(outcome, opts, io, ENDED[signal]);
+    } catch (err) {
+      // The process ends all the same: what failed is said, not thrown from a signal handler.
+      io.err(`goal: ${ENDED[signal]}; ${err instanceof Error ? err.message : String(err)}\n`);
+    }
   };
   const stopInterrupt = io.onInterrupt(() => controller.abort(), quit);
   const common = {
@@ -257,7 +268,8 @@ function lastWords(outcome: Outcome, opts: Record<string, unknown>, io: Io, stop
     try {
       saveStats(savepath, outcome);
     } catch (err) {
-      unsaved = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof GoalError)) throw err;
+      unsaved = err.message;
     }
   }
   if (opts.json) {
