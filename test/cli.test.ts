@@ -625,6 +625,29 @@ t.test('SIGTERM (a batch system\'s time limit) and SIGHUP save the epochs done a
   }
 });
 
+t.test('a replay stopped by SIGTERM prints the object a stopped replay prints, its matrices named', async (t) => {
+  const dir = tmpdir();
+  const f = structuredClone(loadFixture('rank3-n40.json')) as unknown as Record<string, any>;
+  const R = 1_000_000; // far more epochs than the test waits for
+  f.params.epochs = [f.params.epochs[0], R];
+  f.expect.mse_rec = new Array(R).fill(0.1);
+  f.expect.dz = new Array(R).fill(0);
+  fs.writeFileSync(path.join(dir, 'long.json'), JSON.stringify(f));
+  const keys = async (signals: [number, NodeJS.Signals][]) => {
+    const { ended, out } = await afterFirstEpoch(['train', '--replay', 'long.json', '--json'], dir, signals);
+    const json = JSON.parse(out) as Record<string, unknown>;
+    t.equal(json.aborted, true, `${signals.map(([, s]) => s).join(' ')}: stopped`);
+    t.equal((json.mse_rec as number[]).length, (json.dz as number[]).length);
+    return { ended, keys: Object.keys(json).sort() };
+  };
+  const soft = await keys([[300, 'SIGINT']]);
+  const hard = await keys([[300, 'SIGTERM']]);
+  t.strictSame(soft.ended, { code: 130, signal: null });
+  t.strictSame(hard.ended, { code: null, signal: 'SIGTERM' });
+  t.strictSame(hard.keys, soft.keys, 'the same fields');
+  t.ok(['z_targ', 'Z_last', 'W_ho_trained', 'W_hh_final', 'min_margin'].every((k) => hard.keys.includes(k)), hard.keys.join(' '));
+});
+
 t.test('an address-space limit (ulimit -v) is counted before anything is drawn', { skip: fs.existsSync('/proc/self/limits') ? false : 'no /proc here' }, async (t) => {
   // About 10 GiB for N = 20000: under the machine's memory (checked apart), over a 5.7 GiB limit.
   const r = spawnSync('bash', ['-c', `ulimit -v 6000000 && "${process.execPath}" "${BIN}" train -N 20000 -T 20 -E 0 1`], { encoding: 'utf8' });

@@ -205,7 +205,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     const mseOut = readoutOver ? soFar.mseOut : NaN;
     // A replay's matrices are in the engine, busy: named, as a stopped replay names them, but empty.
     const matrices = fixture && expectFields({
-      ...soFar, mseOut, zTarg: [], zLast: null, wHoTrained: [], wHhFinal: [], minMargin: NaN, ...(params.feedback === 'out' ? { B: [] } : { D: [] }),
+      ...soFar, mseOut, zTarg: [], zLast: null, wHoTrained: [], wHhFinal: [], minMargin: NaN,
     } as unknown as ReplayResult);
     const outcome = {
       ...soFar, mseOut, seed: fixture ? null : params.seed, backend, device: deviceName(backend), dtype: params.dtype,
