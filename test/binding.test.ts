@@ -1,5 +1,6 @@
 // The addon checks what protects memory, refuses overlapping and out-of-order calls, and
 // turns every failure into a coded JS error (never a crash).
+import * as os from 'node:os';
 import t from 'tap';
 import type { NetConfig } from '../binding';
 import { addon } from '../src/native';
@@ -43,6 +44,16 @@ t.test('typed-array kinds and lengths, sizes, config', async (t) => {
   // The engine's size limit is the library's MAX_SIZE: what resolveParams takes, the addon takes.
   t.ok(addon().bytesNeeded({ ...base(), T: MAX_SIZE }) > 0, `T = MAX_SIZE (${MAX_SIZE}) is taken`);
   t.throws(() => addon().bytesNeeded({ ...base(), T: MAX_SIZE + 1 }), { code: 'GOAL_INVALID', message: new RegExp(`\\[2, ${MAX_SIZE}\\]`) }, 'MAX_SIZE + 1 is not');
+});
+
+t.test('a batch whose networks fit one by one but not together is refused before any is allocated', async (t) => {
+  // Long T: each network is large, its inputs small (one set of arrays shared by them all).
+  const long = { ...base(), T: MAX_SIZE, targ: new Float64Array(MAX_SIZE * O), clock: new Float64Array((MAX_SIZE - 1) * I) };
+  const each = addon().bytesNeeded(long);
+  const K = Math.ceil(os.totalmem() / each) + 1;
+  t.ok(each < 0.5 * os.totalmem(), `one network: ${(each / 2 ** 20).toFixed(0)} MiB`);
+  t.throws(() => new (addon().Batch)({ backend: 'cpu', nets: new Array(K).fill(long) }),
+    { code: 'GOAL_ENOMEM', message: new RegExp(`^a batch of ${K} networks of N=${N} needs .*, more than this machine's .* of memory$`) });
 });
 
 t.test('a getter that detaches an array fetched before it: a coded error, not a read of freed memory', async (t) => {

@@ -345,6 +345,8 @@ void check_config(const Config& c) {
 
 double bytes_needed(const Config& c) { return layout_bytes(c); }
 
+double machine_memory() { return physical_memory(); }
+
 std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop) {
   check_config(c);
   if (c.dtype == DType::f32) return std::make_unique<CpuNet<float>>(c, in, stop);

@@ -120,6 +120,9 @@ void check_config(const Config& c);
 // Bytes one network needs in the given dtype (for the allocation check before training).
 double bytes_needed(const Config& c);
 
+// This machine's physical memory in bytes (∞ when it cannot be told).
+double machine_memory();
+
 // `stop`, when given, ends a long target run or feedback construction early (GOAL_ABORTED).
 std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop = nullptr);
 const char* cpu_isa();  // instruction-set variant the CPU engine runs: base, avx2, avx512
