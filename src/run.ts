@@ -380,7 +380,13 @@ function divergedReadout(eng: Batch, nets: NetInput[], diverged: number[], mseOu
   }
   const grew = Number.isFinite(mseOut[k0]) ? `, up from ${approx(firstMse[k0])} at the first epoch` : '';
   const which = `mse_out = ${approx(mseOut[k0])}${grew}`;
-  const bound = 2 / readoutLambda(eng.read(k0, 'Z_targ'), T, N, Math.exp(-1 / tauO));
+  let bound: number;
+  try {
+    bound = 2 / readoutLambda(eng.read(k0, 'Z_targ'), T, N, Math.exp(-1 / tauO));
+  } catch {
+    // A raster too large to read back (past a typed array's length): the run's results stand.
+    return `the readout training diverged (${which}): try a smaller ${label('outLr')} than ${outLr}`;
+  }
   // Below the bound the error cannot grow by the step: an ∞ came from the numbers themselves.
   if (!(bound < outLr)) return `the readout training diverged (${which}), though ${lr} is within this target's stable bound, 2/λ = ${approx(bound, 3)}: a value overflows ${dtype}`;
   // As many digits as it takes to show the bound below out_lr (0.00246 past 0.002458, not 0.00246).
