@@ -757,19 +757,19 @@ function checkPlanned(planned: unknown, fn: string, seeds: boolean): void {
 export function summarize(rows: readonly SweepRow[], planned?: { ranks: readonly SweepRank[]; taus: readonly number[] }): SummaryCell[] {
   checkRowsArg(rows, 'summarize(rows)');
   checkPlanned(planned, 'summarize', false);
-  const groups = new Map<string, SweepRow[]>();
-  for (const rank of planned?.ranks ?? []) for (const tau_o of planned!.taus) groups.set(`${rank}|${tau_o}`, []);
-  for (const r of rows) {
-    const key = `${r.rank}|${r.tau_o}`;
-    const group = groups.get(key);
-    if (group) group.push(r); // not a copy per row: a cell may have 10⁵ seeds
-    else groups.set(key, [r]);
-  }
-  return [...groups].map(([key, g]) => {
+  const groups = new Map<string, { rank: SweepRank; tau_o: number; rows: SweepRow[] }>();
+  const cell = (rank: SweepRank, tau_o: number) => {
+    const key = `${rank}|${tau_o}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { rank, tau_o, rows: [] }));
+    return g;
+  };
+  for (const rank of planned?.ranks ?? []) for (const tau_o of planned!.taus) cell(rank, tau_o);
+  for (const r of rows) cell(r.rank, r.tau_o).rows.push(r); // not a copy per row: a cell may have 10⁵ seeds
+  return [...groups.values()].map(({ rank, tau_o, rows: g }) => {
     const t = median(g.map((r) => r.t_conv ?? Infinity));
-    const [rank, tau] = key.split('|');
     return {
-      rank: g[0]?.rank ?? (rank === 'ltts' ? 'ltts' : Number(rank)), tau_o: g[0]?.tau_o ?? Number(tau), seeds: g.length,
+      rank, tau_o, seeds: g.length,
       mse_final: median(g.map((r) => r.mse_final)),
       dz_final: median(g.map((r) => r.dz_final)),
       t_conv: Number.isFinite(t) ? t : null,
