@@ -452,8 +452,11 @@ export function marginNote(fixture: Fixture, result: ReplayResult, checks: reado
     'can flip with any change of rounding, so its spikes cannot be expected to match (SPEC.md, "Fixtures")';
 }
 
+/** The parts of a replay's result that a fixture's `expect` names (a hard stop has only these). */
+type Outcomes = Pick<ReplayResult, 'zTarg' | 'zLast' | 'dz' | 'mseOut' | 'mseRec' | 'wHoTrained' | 'B' | 'D' | 'wHhFinal' | 'minMargin'>;
+
 /** What a replay computed, under the names of a fixture's `expect` (and in its order). */
-export function expectFields(r: ReplayResult) {
+export function expectFields(r: Outcomes) {
   return {
     z_targ: r.zTarg, Z_last: r.zLast, dz: r.dz, mse_out: r.mseOut, mse_rec: r.mseRec, W_ho_trained: r.wHoTrained,
     ...(r.B ? { B: r.B } : { D: r.D }), W_hh_final: r.wHhFinal, min_margin: r.minMargin,

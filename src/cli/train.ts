@@ -10,7 +10,7 @@ import { checkWritable, errnoCode, isDevice, sameFile, shownPath, writeFileAtomi
 import { statsPickle, statsPickleBytes } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
-import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, requireExpect, type FieldCheck, type Fixture, type ReplayResult } from '../replay';
+import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, requireExpect, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
 import { checkTarget, checkTaskLength, train } from '../train';
 import { checkMemory, deviceName, onceEach, type EpochInfo } from '../run';
@@ -204,9 +204,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     progress?.stop();
     const mseOut = readoutOver ? soFar.mseOut : NaN;
     // A replay's matrices are in the engine, busy: named, as a stopped replay names them, but empty.
-    const matrices = fixture && expectFields({
-      ...soFar, mseOut, zTarg: [], zLast: null, wHoTrained: [], wHhFinal: [], minMargin: NaN,
-    } as unknown as ReplayResult);
+    const matrices = fixture && expectFields({ ...soFar, mseOut, zTarg: [], zLast: null, wHoTrained: [], wHhFinal: [], minMargin: NaN });
     const outcome = {
       ...soFar, mseOut, seed: fixture ? null : params.seed, backend, device: deviceName(backend), dtype: params.dtype,
       seconds: (performance.now() - t0) / 1000, params, aborted: true, inReadout: !readoutOver, matrices,
