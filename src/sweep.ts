@@ -541,7 +541,10 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const skipped = points.length - todo.length;
     const backend = todo.length ? chooseBackend(o.backend ?? DEFAULT_BACKEND.sweep, later) : 'cpu';
     const lockstep = backend === 'cuda' || o.batch !== undefined;
-    const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : threads));
+    // No more networks at once than Node's worker pool runs: one queued behind the others would
+    // count its wait in its row's seconds.
+    const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+    const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : Math.min(threads, pool)));
     const largest = grid.cells.reduce((a, b) => (networkBytes(b) > networkBytes(a) ? b : a));
     const release = reserveMemory(largest, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
     try {
@@ -580,8 +583,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         }
       } else {
         // `threads` networks at once, each on its own libuv worker; a point is written as it ends.
-        const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-        if (Math.min(threads, todo.length) > pool) warn(`${name('threads')} ${threads}, but Node's worker pool has ${pool} threads: set UV_THREADPOOL_SIZE=${threads} before starting node`);
+        if (Math.min(threads, todo.length) > pool) {
+          warn(`${name('threads')} ${threads}, but Node's worker pool has ${plural(pool, 'thread')}: ${pool === 1 ? 'one network runs' : `${pool} networks run`} at once (UV_THREADPOOL_SIZE=${threads} set before node starts raises that)`);
+        }
         // The first failure stops the other workers (their runs end within an epoch) before the
         // sweep rejects, so nothing runs or is written after the rejection.
         const stop = new AbortController();
@@ -595,7 +599,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
             else await finish(p, r);
           }
         };
-        const settled = await Promise.allSettled(Array.from({ length: Math.min(threads, todo.length) }, () => worker().catch((err) => {
+        const settled = await Promise.allSettled(Array.from({ length: inFlight }, () => worker().catch((err) => {
           stop.abort();
           throw err;
         })));
@@ -635,6 +639,11 @@ export function gridGap(rows: readonly SweepRow[]): string | null {
     if (held > points) return `these rows hold ${held} points, more than their grid's ${points}: rows of another grid under its name?`;
     const missing = points - held;
     return missing === 0 ? null : `${missing} of the grid's ${points} points ${missing === 1 ? 'is' : 'are'} missing: a shard that did not finish, or a file left out?`;
+  }
+  // Rows of several grids: complete, they would hold every point of the largest at least.
+  const largest = Math.max(0, ...rows.map((r) => (Number.isSafeInteger(r.grid_points) ? r.grid_points! : 0)));
+  if (held < largest) {
+    return `these rows hold ${held} points, fewer than the largest of their ${ids.size} grids has (${largest}): a shard that did not finish, or a file left out?`;
   }
   const distinct = (key: 'rank' | 'tau_o' | 'seed') => new Set(rows.map((r) => r[key])).size;
   const [ranks, taus, seeds] = [distinct('rank'), distinct('tau_o'), distinct('seed')];
@@ -690,7 +699,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
     }
   }
   const rows = firstCopies(all, warn);
-  const gap = gridGap(rows);
+  const gap = gridGap(all.map((c) => c.row)); // a later copy's grid counts too
   if (gap !== null) warn(gap);
   return rows;
 }
@@ -718,14 +727,19 @@ function firstCopies(rows: readonly Copy[], warn: (message: string) => void): Sw
   const seen = new Map<string, Copy>();
   const twice = new Map<string, number>();
   const same = (a: SweepRow, b: SweepRow) => ['mse_out', 'mse_final', 'dz_final'].every((k) => Object.is((a as never)[k], (b as never)[k]));
+  // Disagreements are said in one line, however many (two backends' shards of a large grid).
+  let differ: string | undefined;
+  let others = 0;
   for (const copy of rows) {
     const { row: r, file: f } = copy;
     const had = seen.get(rowKey(r));
     if (!had) seen.set(rowKey(r), copy);
     else if (!same(had.row, r)) {
-      warn(`rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${shownPath(f)} holds other numbers than ${had.file === f ? 'its earlier row' : shownPath(had.file)}; keeping the first`);
+      if (differ === undefined) differ = `rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${shownPath(f)} holds other numbers than ${had.file === f ? 'its earlier row' : shownPath(had.file)}`;
+      else others++;
     } else if (had.file === f) twice.set(f, (twice.get(f) ?? 0) + 1);
   }
+  if (differ !== undefined) warn(`${differ}${others ? ` (and so for ${plural(others, 'more point')})` : ''}; keeping the first copy of each`);
   for (const [f, n] of twice) warn(`${shownPath(f)} holds ${plural(n, 'point')} twice; each counts once`);
   return [...seen.values()].map((x) => x.row);
 }

@@ -123,6 +123,17 @@ t.test('shards and merge', async (t) => {
   const mixed = goal(['sweep', 'merge', 'all.jsonl', 'other.jsonl', '--out', 'mixed.jsonl'], dir);
   t.equal(mixed.code, 0, mixed.err);
   t.match(mixed.err, /^merged \d+ points of 2 grids from 2 files into mixed.jsonl$/m);
+  t.notMatch(mixed.err, /missing/, 'the seeds-1–3 grid is whole');
+  // A shard of the seeds-1–3 grid beside the whole seeds-1–2 grid spans no gap of ranks × τ⋆ ×
+  // seeds, yet holds fewer points than its grid: said.
+  t.equal(goal(['sweep', ...other, '--shard', '2/3', '--out', 'other2.jsonl'], dir).code, 0);
+  const part = goal(['sweep', 'merge', 'all.jsonl', 'other2.jsonl', '--out', 'part.jsonl'], dir);
+  t.equal(part.code, 0, part.err);
+  t.match(part.err, /^goal: warning: these rows hold 8 points, fewer than the largest of their 2 grids has \(12\): a shard that did not finish/m);
+  // Resuming one shard's file as another shard: the first shard's points are kept, said as such.
+  const reshard = goal(['sweep', ...GRID, '--shard', '1/2', '--out', 's2.jsonl', '--resume'], dir);
+  t.equal(reshard.code, 0, reshard.err);
+  t.match(reshard.err, /^resumed: s2.jsonl holds 4 points outside this shard \(kept there; not in this summary\)$/m);
   const missing = goal(['sweep', 'merge', 'nope.jsonl', '--out', 'x.jsonl'], dir);
   t.equal(missing.code, 2);
   t.match(missing.err, /nope.jsonl: cannot read it \(ENOENT\)/);
@@ -236,6 +247,21 @@ t.test('--threads beyond the cores: goal sizes Node\'s worker pool to match, no 
   t.equal(r.status, 0, r.stderr);
   t.notMatch(r.stderr, /worker pool|UV_THREADPOOL_SIZE/);
   t.match(r.stderr, new RegExp(`sweep: ${threads} points in`));
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('--threads past the worker pool: no more networks at once than it runs, so a row\'s seconds are its own', async (t) => {
+  const dir = scratchDir('goal-cs-');
+  // One pool thread, three equal points: run together, the last would wait for the other two
+  // and count their time (≈ the sweep's); one at a time, each takes about a third of it.
+  const r = spawnSync(process.execPath, [BIN, 'sweep', '-N', '100', '-T', '100', '-E', '10', '600', '--ranks', '3', '--taus', '5', '--seeds', '3',
+    '--threads', '3', '--backend', 'cpu', '--out', 'rows.jsonl', '--json'], { cwd: dir, encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, /^goal: warning: --threads 3, but Node's worker pool has 1 thread: one network runs at once/);
+  const total = JSON.parse(r.stdout).seconds as number;
+  const rows = readRows(path.join(dir, 'rows.jsonl')).rows;
+  t.equal(rows.length, 3);
+  t.ok(Math.max(...rows.map((x) => x.seconds)) < 0.6 * total, `rows ${rows.map((x) => x.seconds.toFixed(3))} s of a ${total} s sweep`);
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -452,16 +452,19 @@ t.test('a warning every point gives is told once', async (t) => {
   }
 });
 
-t.test('the memory check counts the networks in flight', async (t) => {
-  // N such that one network takes about a sixth of this machine's memory: ten at once cannot fit.
+t.test('the memory check counts the networks in flight: as many as the threads, up to the worker pool', async (t) => {
+  // N such that the pool's worth of networks cannot fit, though one alone would.
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  if (pool < 2) return t.skip(`UV_THREADPOOL_SIZE=${pool}: one network at a time, nothing to count`, () => {});
   const limit = Math.min(os.totalmem(), process.constrainedMemory?.() || Infinity);
   const need = (n: number) => addon().bytesNeeded({ ...netSizes(resolveParams({ nRec: n, dtype: 'float64' }).params) }) + 16 * n * n;
   let n = 1000;
-  while (need(n) < limit / 6) n = Math.ceil(n * 1.1);
+  while (need(n) < limit / (pool - 1)) n = Math.ceil(n * 1.05);
+  t.ok(need(n) < limit, 'one network alone fits');
   await t.rejects(
     // The aborted signal: should the check ever not fire, nothing is allocated either.
     sweep({ ranks: ['ltts'], taus: [5], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], threads: 10, backend: 'cpu', signal: AbortSignal.abort(), base: { nRec: n, dtype: 'float64', epochs: [0, 1] } }),
-    { code: 'GOAL_ENOMEM', message: /10 networks at once need .* \(use fewer threads\)$/ },
+    { code: 'GOAL_ENOMEM', message: new RegExp(`${pool} networks at once need .* \\(use fewer threads\\)$`) },
   );
 });
 
@@ -539,6 +542,14 @@ t.test('merge says when two files disagree on a point, and when it drops a torn 
   const quiet: string[] = [];
   t.equal(mergeRows([a, c], (m) => quiet.push(m)).length, 1);
   t.strictSame(quiet, [], 'the same numbers twice: nothing to say');
+  // Many disagreements: one line, however many points.
+  const d = path.join(dir, 'd.jsonl'), e = path.join(dir, 'e.jsonl');
+  await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1, 2, 3], out: d });
+  fs.writeFileSync(e, readRows(d).rows.map((r) => `${JSON.stringify({ ...r, dz_final: r.dz_final + 1 })}\n`).join(''));
+  const loud: string[] = [];
+  t.strictSame(mergeRows([d, e], (m) => loud.push(m)).map((r) => r.dz_final), readRows(d).rows.map((r) => r.dz_final), 'the first file wins');
+  t.match(loud, [/^rank 3, τ⋆ 5, seed 1: .*e.jsonl holds other numbers than .*d.jsonl \(and so for 2 more points\); keeping the first copy of each$/]);
+  t.equal(loud.length, 1);
   fs.rmSync(dir, { recursive: true });
 });
 

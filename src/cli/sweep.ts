@@ -173,9 +173,10 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
     stop();
   }
   if (result.skipped || result.outside) {
-    // Rows of another grid (a narrower or mistyped one) are kept in the file, and said.
+    // Rows of another grid (a narrower or mistyped one), or of another shard, are kept in the file, and said.
     const file = shownPath(opts.out as string);
-    const other = result.outside ? `${plural(result.outside, 'point')} of another grid (kept there; not in this summary)` : '';
+    const where = opts.shard !== undefined ? 'outside this shard' : 'of another grid';
+    const other = result.outside ? `${plural(result.outside, 'point')} ${where} (kept there; not in this summary)` : '';
     io.err(result.skipped
       ? `resumed: ${plural(result.skipped, 'point')} ${result.skipped === 1 ? 'was' : 'were'} already in ${file}${other && `, and ${other}`}\n`
       : `resumed: ${file} holds ${other}\n`);
