@@ -186,8 +186,8 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
   const firstDegenerate = firstDegenerateSeed(1);
   const cases: [string[], RegExp][] = [
     [['-N', '30', '--ranks', '3,200', '--taus', '5', '--seeds', '1'], /--ranks must be an integer in \[3, 30\] \(got 200\)/],
-    [['-N', '30', '--ranks', '3,x', '--taus', '5', '--seeds', '1'], /^goal sweep: --ranks expects numbers or ltts \(got "x"\)\n$/],
-    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', 'abc'], /^goal sweep: --threads expects a number \(got "abc"\)\n$/],
+    [['-N', '30', '--ranks', '3,x', '--taus', '5', '--seeds', '1'], /^goal sweep: --ranks expects integers in \[O, N\], or ltts \(got "x"\)\n$/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', 'abc'], /^goal sweep: --threads expects an integer in \[1, \d+\] \(got "abc"\)\n$/],
     // A flag where a value belongs: not the word it left over.
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--threads', '--out', 'o.jsonl'], /^goal sweep: --threads needs a value, not the flag "--out"\n$/],
     [['-N', '30', '--ranks', '--taus', '5', '--seeds', '1'], /^goal sweep: --ranks needs a value, not the flag "--taus"\n$/],

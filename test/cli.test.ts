@@ -142,7 +142,7 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   const crossed = run('-N 3 -R 5 -N 8 -E 1 1');
   t.equal(crossed.code, 0, `-N 3 -R 5 -N 8: the rank is judged against the N that counts: ${crossed.err}`);
   for (const [args, message] of [
-    ['-N abc -N 20', /^goal train: -N\/--n-rec expects a number \(got "abc"\)\n$/],
+    ['-N abc -N 20', /^goal train: -N\/--n-rec expects an integer in \[1, \d+\] \(got "abc"\)\n$/],
     ['-N 20 -R foo -R 5', /-R\/--rank expects a number, or ltts \(or none\) for LTTS \(got "foo"\)/],
     ['-N 20 -R 30 -R 5', /-R\/--rank must be an integer in \[3, 20\] \(got 30\)/],
     ['-N 20 -F bogus -F spk', /-F\/--feedback must be one of spk, out \(got "bogus"\)/],
@@ -151,7 +151,7 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
     ['-N 20 -E 1 -E 2 2', /-E\/--epochs takes two integers, readout epochs and recurrent epochs \(got 1\)/],
     ['-N 20 -E -E 2 2', /-E\/--epochs takes two integers, readout epochs and recurrent epochs \(got none\)/],
     ['-N 20 -E 5,5', /^goal train: -E\/--epochs takes two integers, readout epochs and recurrent epochs \(got 5,5\); give them as two words: -E 5 5\n$/],
-    ['-N 20 --seed abc --seed 3', /--seed expects a number \(got "abc"\)/],
+    ['-N 20 --seed abc --seed 3', /--seed expects an integer in \[0, \d+\] \(got "abc"\)/],
     ['-N 20 -Tm 0 -Tm 3', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
   ] as [string, RegExp][]) {
     const r = run(args);
@@ -161,11 +161,11 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   }
   const sweep = goal(['sweep', '-N', '20', '-N', 'abc', '-N', '20', '--ranks', '3', '--taus', '5', '--seeds', '1', '--backend', 'cpu']);
   t.equal(sweep.code, 2, 'goal sweep too');
-  t.match(sweep.err, /-N\/--n-rec expects a number \(got "abc"\)/);
+  t.match(sweep.err, /-N\/--n-rec expects an integer in \[1, \d+\] \(got "abc"\)/);
   // An earlier -E that is another flag's missing value is reported as that, as typed.
-  t.match(run('-N -E 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects a number \(got "-E"\)\n$/);
-  t.match(run('-N -epochs 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects a number \(got "-epochs"\)\n$/, 'in its own spelling');
-  t.match(run('-N 10 -Tm -E 1 1 -E 2 2').err, /^goal train: -Tm\/--tau-m expects a number \(got "-E"\)\n$/);
+  t.match(run('-N -E 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects an integer in \[1, \d+\] \(got "-E"\)\n$/);
+  t.match(run('-N -epochs 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects an integer in \[1, \d+\] \(got "-epochs"\)\n$/, 'in its own spelling');
+  t.match(run('-N 10 -Tm -E 1 1 -E 2 2').err, /^goal train: -Tm\/--tau-m expects a finite number > 0 \(got "-E"\)\n$/);
   t.match(run('-N 10 -E 1 1 --epochs-before 5 5').err, /^goal train: unknown option '--epochs-before'\n\(see goal train --help\)\n$/, 'the hidden option is ours alone');
   // Our own options take one value: a second is refused. The paper's -savepath repeats, each checked.
   for (const [args, message] of [
@@ -335,14 +335,14 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
   fs.writeFileSync(partExpect, JSON.stringify(fx8));
   const degenerateSeed = firstDegenerateSeed();
   const cases: [string, RegExp][] = [
-    ['-N abc', /-N\/--n-rec expects a number \(got "abc"\)/],
+    ['-N abc', /-N\/--n-rec expects an integer in \[1, \d+\] \(got "abc"\)/],
     ['-N -3', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got -3\)/],
     ['-N 0', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 0\)/],
     ['-N 2.5', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got 2.5\)/],
-    ['-N 1e999', /^goal train: -N\/--n-rec expects a number \(got "1e999", past a double's range, ±1\.8e308\)\n$/],
-    ['-N 10 -Rlr -1e400', /^goal train: -Rlr\/--rec-lr expects a number \(got "-1e400", past a double's range, ±1\.8e308\)\n$/],
+    ['-N 1e999', /^goal train: -N\/--n-rec expects an integer in \[1, \d+\] \(got "1e999", past a double's range, ±1\.8e308\)\n$/],
+    ['-N 10 -Rlr -1e400', /^goal train: -Rlr\/--rec-lr expects a finite number ≥ 0 \(got "-1e400", past a double's range, ±1\.8e308\)\n$/],
     ['-N 10 -R 1e999', /^goal train: -R\/--rank expects a number, or ltts \(or none\) for LTTS \(got "1e999", past a double's range, ±1\.8e308\)\n$/],
-    ['-N 10 -Rlr 1e-400', /^goal train: -Rlr\/--rec-lr expects a number \(got "1e-400", below a double's smallest, 4\.9e-324: it would read as 0\)\n$/],
+    ['-N 10 -Rlr 1e-400', /^goal train: -Rlr\/--rec-lr expects a finite number ≥ 0 \(got "1e-400", below a double's smallest, 4\.9e-324: it would read as 0\)\n$/],
     ['-N 0.0e-400', /^goal train: -N\/--n-rec must be an integer in \[1, 1048576\] \(got 0\)\n$/], // a zero, typed as one
     ['-N 10 -T 1', /-T\/--t-seq must be an integer in \[2, 1048576\] \(got 1\)/],
     ['-N 10 -T 5', /^goal train: -T\/--t-seq=5: the target is degenerate: .*; use t_seq ≥ 9\n$/],
@@ -367,9 +367,11 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`-N 20 -T 9 --seed ${degenerateSeed} -F out --gpu --resample -I 200 -E 1 1`,
       new RegExp(`^goal train: -T/--t-seq=9 and seed ${degenerateSeed}: the target is degenerate: [^\n]*another seed\n$`)],
     ['-N 10 -E 5', /-E\/--epochs takes two integers/],
-    ['-N 10 -E 5 x', /-E\/--epochs expects a number/],
-    ['-N -E 1 1', /-N\/--n-rec expects a number \(got "-E"\)/], // as typed, not as rewritten
-    ['-N 10 --V=1', /unknown option '--V=1'/],
+    ['-N 10 -E 5 x', /-E\/--epochs expects two integers: readout epochs in \[0, \d+\], recurrent epochs in \[0, \d+\] \(got "x"\)/],
+    ['-N -E 1 1', /-N\/--n-rec expects an integer in \[1, \d+\] \(got "-E"\)/], // as typed, not as rewritten
+    ['-N 10 --V=1', /^goal train: option '--V' is a switch and takes no value \(got '--V=1'\)\n/],
+    ['-N 10 --json=yes', /^goal train: option '--json' is a switch and takes no value \(got '--json=yes'\)\n/],
+    ['-N 10 --resample=1', /^goal train: option '--resample' is a switch and takes no value/],
     ['-N -0', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got -0\)/],
     [`-N 10 -savepath ${dir}/new\nline/x.pkl`, /^goal train: -savepath ".*\\nline\/x.pkl": folder ".*\/new\\nline" does not exist\n$/],
     [`--replay ${dir}/new\nline.json`, /^goal train: --replay ".*\/new\\nline.json": cannot read it \(ENOENT\)\n$/],
@@ -379,8 +381,8 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`--replay ${paramsArray}`, /--replay .*array.json: fixture.params must be an object \(got \[1, 2\]\)/],
     ['-N 10 7', /unexpected argument "7": a value without its flag/],
     ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
-    ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a number \(got "nan", which is not finite\)/],
-    ['-N 10 -B -Infinity', /^goal train: -B\/--bias expects a number \(got "-Infinity", which is not finite\)\n$/],
+    ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a finite number ≥ 0 \(got "nan", which is not finite\)/],
+    ['-N 10 -B -Infinity', /^goal train: -B\/--bias expects a finite number \(got "-Infinity", which is not finite\)\n$/],
     ['-N 10 --dtype float16', /--dtype must be one of float32, float64/],
     ['-N 10 --backend tpu', /--backend must be one of auto, cpu, cuda/],
     // A choice flag that took the next flag as its value is named, not the values left over.
@@ -731,10 +733,10 @@ t.test('a flag after -savepath or --replay is a forgotten file name (as argparse
 });
 
 t.test('a negative word after a flag that takes a number is a bad value of that flag, not an unknown flag', async (t) => {
-  for (const [flag, value, label] of [['-rst', '-inf', '-rst/--reset'], ['--bias', '-nan', '-B/--bias'], ['-Tm', '-Infinity', '-Tm/--tau-m']]) {
+  for (const [flag, value, label, accepts] of [['-rst', '-inf', '-rst/--reset', 'a finite number'], ['--bias', '-nan', '-B/--bias', 'a finite number'], ['-Tm', '-Infinity', '-Tm/--tau-m', 'a finite number > 0']]) {
     const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', flag, value]);
     t.equal(r.code, 2, `${flag} ${value}`);
-    t.equal(r.err, `goal train: ${label} expects a number (got "${value}", which is not finite)\n`);
+    t.equal(r.err, `goal train: ${label} expects ${accepts} (got "${value}", which is not finite)\n`);
   }
 });
 

@@ -100,6 +100,14 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       // take for a misspelling of one of this command's.
       const flag = err.code === 'commander.unknownOption' ? /'([^']+)'/.exec(err.message)?.[1] : undefined;
       const here = subsub ?? sub ?? root;
+      // `--verbose=1`: commander reads it as an unknown flag; it is a known switch given a value.
+      const name = flag?.split('=')[0];
+      const switched = flag?.includes('=') && here.options.find((o) => o.long === name && !o.required && !o.optional);
+      if (switched) {
+        const given = typed.get(flag!) ?? flag!; // `--V=1` as typed, not the `--verbose=1` it became
+        io.err(`${where}: option '${given.split('=')[0]}' is a switch and takes no value (got '${given}')\n(see ${where} --help)\n`);
+        return 2;
+      }
       const owners = flag === undefined ? []
         : commandsOf(root).filter((c) => c !== here && c.options.some((o) => o.short === flag || o.long === flag.split('=')[0]));
       let said = asTyped(err.message.replace(/^error: /, ''));

@@ -105,8 +105,22 @@ export function parseNumber(flag: string, text: unknown, expects: string, param?
   return x;
 }
 
-function toNumber(name: ParamName, text: unknown, expects = 'a number'): number {
+function toNumber(name: ParamName, text: unknown, expects = accepts(name)): number {
   return parseNumber(flagLabel(name), text, expects, name);
+}
+
+/**
+ * What a parameter accepts, in the words of its own check (`an integer in [1, 1048576]`), so
+ * that a word where a number belongs is told the range at once: the check itself, given NaN.
+ */
+function accepts(name: ParamName): string {
+  try {
+    resolveParams({ nRec: 1000, [name]: name === 'epochs' ? [NaN, NaN] : NaN });
+  } catch (err) {
+    const said = err instanceof GoalError && err.param === name ? /^\S+ must be (.*) \(got \[?NaN/.exec(err.message) : null;
+    if (said) return said[1];
+  }
+  return 'a number';
 }
 
 /** One flag's value (strings, from commander) as the library param, unchecked. */

@@ -5,8 +5,8 @@ import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { checkWritable, shownPath } from '../io/files';
-import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, realPath, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
-import { paramDocs, type ParamName } from '../params';
+import { DEFAULT_CONV, DEFAULT_GPU_BATCH, MAX_THREADS, mergeRows, plural, realPath, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
+import { MAX_SEED, paramDocs, type ParamName } from '../params';
 import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, notDash, once, paramFlags, paramsFromOptions, parseNumber, usage } from './options';
 import { makeProgress } from './progress';
 import { ENDED, type Io } from './io';
@@ -25,17 +25,20 @@ const number = (flag: string, x: string, what = 'numbers'): number => parseNumbe
 
 /** `--ranks 3,19,150,ltts` */
 export function parseRanks(text: string): SweepRank[] {
-  return list('--ranks', text, (x) => (LTTS_WORD.test(x) ? 'ltts' : number('--ranks', x, 'numbers or ltts'))) as SweepRank[];
+  return list('--ranks', text, (x) => (LTTS_WORD.test(x) ? 'ltts' : number('--ranks', x, 'integers in [O, N], or ltts'))) as SweepRank[];
 }
+
+/** The largest seed count `--seeds n` takes (for more, a list, or shards). */
+const MAX_SEED_COUNT = 100000;
 
 /** `--seeds 1,2,3` (a list; `7,` is the single seed 7) or `--seeds 3` (a count: 1, 2, 3). */
 export function parseSeeds(text: string): number[] {
   if (!text.includes(',')) {
-    const n = number('--seeds', text.trim());
-    if (!Number.isInteger(n) || n < 1 || n > 100000) usage(`--seeds: a count must be an integer in [1, 100000] (got ${text})`);
+    const n = number('--seeds', text.trim(), `a count in [1, ${MAX_SEED_COUNT}] or a list of seeds, e.g. 1,2,3`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_SEED_COUNT) usage(`--seeds: a count must be an integer in [1, ${MAX_SEED_COUNT}] (got ${text})`);
     return Array.from({ length: n }, (_, k) => k + 1);
   }
-  return list('--seeds', text, (x) => number('--seeds', x)) as number[];
+  return list('--seeds', text, (x) => number('--seeds', x, `integers in [0, ${MAX_SEED}]`)) as number[];
 }
 
 function parseShard(text: string): { k: number; n: number } {
@@ -130,11 +133,12 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   if (opts.savepath !== undefined) usage('-savepath is goal train\'s stats file; a sweep writes one row per point to --out FILE');
   const backend = chosenBackend(opts, DEFAULT_BACKEND.sweep);
   // A one-number option (--threads K), when given.
-  const single = (key: 'threads' | 'batch' | 'conv') => (opts[key] === undefined ? undefined : number(`--${key}`, opts[key] as string, 'a number'));
+  const accepts = { threads: `an integer in [1, ${MAX_THREADS}]`, batch: 'an integer ≥ 1', conv: 'a finite number > 0' };
+  const single = (key: 'threads' | 'batch' | 'conv') => (opts[key] === undefined ? undefined : number(`--${key}`, opts[key] as string, accepts[key]));
   // Checked here, not by commander: `goal sweep merge` does not take them.
   for (const flag of ['ranks', 'taus', 'seeds']) if (opts[flag] === undefined) usage(`--${flag} is required`);
   const ranks = parseRanks(opts.ranks as string);
-  const taus = list('--taus', opts.taus as string, (x) => number('--taus', x)) as number[];
+  const taus = list('--taus', opts.taus as string, (x) => number('--taus', x, 'numbers > 0 (τ⋆ in units of dt)')) as number[];
   const seeds = parseSeeds(opts.seeds as string);
   notDash('--out', opts.out as string | undefined, TABLES_ON_STDOUT);
   const controller = new AbortController();
