@@ -494,6 +494,7 @@ t.test('stopped in the readout phase, by Ctrl-C or SIGTERM: mse_out is NaN (no r
     t.strictSame([stats[1], stats[2]], [[], []]);
     if (signal === 'SIGINT') {
       t.match(out, /\nTarget readout MSE: none \(stopped in the readout phase\)\nModel readout MSE: none \(stopped before the recurrent phase\)\n/);
+      t.match(err, /\ngoal: interrupted in the readout phase; the stats so far are in r\.pkl\n$/);
     }
     fs.rmSync(dir, { recursive: true });
   }

@@ -280,7 +280,7 @@ function lastWords(outcome: Outcome, opts: Record<string, unknown>, io: Io, stop
   if (outcome.aborted) {
     const [, recurrent] = outcome.params.epochs;
     const done = outcome.mseRec.length;
-    const during = done > 0 ? `after ${done} of ${recurrent} recurrent epochs` : recurrent > 0 ? 'before any recurrent epoch' : 'in the readout phase';
+    const during = outcome.inReadout ? 'in the readout phase' : done > 0 ? `after ${done} of ${recurrent} recurrent epochs` : 'before any recurrent epoch';
     io.err(`goal: ${stopped} ${during}${saved ? `; the stats so far are in ${shownPath(savepath)}` : ''}\n`);
     return 130;
   }
