@@ -376,6 +376,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`-N 10 -savepath ${dir}/new\nline/x.pkl`, /^goal train: -savepath ".*\\nline\/x.pkl": folder ".*\/new\\nline" does not exist\n$/],
     [`--replay ${dir}/new\nline.json`, /^goal train: --replay ".*\/new\\nline.json": cannot read it \(ENOENT\)\n$/],
     ['--replay /dev/zero', /^goal train: --replay \/dev\/zero: is a device, not a fixture file\n$/],
+    [`--replay ${dir}`, /^goal train: --replay .*: is a folder, not a fixture file\n$/],
     ['--replay=', /^goal train: --replay needs a file name \(or -, standard input\)\n$/],
     [`--replay ${huge}`, /--replay .*huge.json: fixture.init.W_hh must be a 1000000×1000000 matrix of finite numbers \(got 40 rows\)/],
     [`--replay ${paramsArray}`, /--replay .*array.json: fixture.params must be an object \(got \[1, 2\]\)/],

@@ -80,7 +80,8 @@ function aboutFixture<T>(file: string, check: () => T): T {
 }
 
 function readFixtureFile(file: string): string {
-  if (isDevice(fs.statSync(file))) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is a device, not a fixture file`);
+  const st = fs.statSync(file);
+  if (isDevice(st) || st.isDirectory()) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is ${st.isDirectory() ? 'a folder' : 'a device'}, not a fixture file`);
   return fs.readFileSync(file, 'utf8');
 }
 
