@@ -72,11 +72,11 @@ export const defaults = Object.freeze({
   tSeq: 150,
   /** 5000 readout epochs, then 10000 recurrent epochs. SPEC `epochs`. */
   epochs: Object.freeze([5000, 10000] as const),
-  /** none = LTTS (D = m·Identity). SPEC `rank`. */
+  /** none = LTTS (D = m·Identity); else a count of feedback columns. SPEC `rank`. */
   rank: null,
-  /** 5/√N when null. SPEC `rec_lr`. */
+  /** 5/√N when null (no unit), per time step (the update is online). SPEC `rec_lr`. */
   recLr: null,
-  /** 0.0025. SPEC `out_lr`. */
+  /** 0.0025 (no unit), per readout epoch. SPEC `out_lr`. */
   outLr: 0.0025,
   /** 'spk'. SPEC `feedback`. */
   feedback: 'spk' as FeedbackKind,
@@ -88,19 +88,19 @@ export const defaults = Object.freeze({
   tauS: 2,
   /** 5 dt. SPEC `tau_o` (τ⋆). */
   tauO: 5,
-  /** 22. SPEC `sigma_inp`. */
+  /** 22 (no unit): the standard deviation of W_ih's entries. SPEC `sigma_inp`. */
   sigmaInp: 22,
-  /** 8. SPEC `sigma_trg`. */
+  /** 8 (no unit): the standard deviation of W_trg's entries. SPEC `sigma_trg`. */
   sigmaTrg: 8,
-  /** 1 (the reference CLI's value). SPEC `sigma_rec`. */
+  /** 1 (no unit; the reference CLI's value): the standard deviation of W_hh's initial entries. SPEC `sigma_rec`. */
   sigmaRec: 1,
-  /** −4. SPEC `Vo`. */
+  /** −4 a.u. (arbitrary units, as every potential and current). SPEC `Vo`. */
   vInit: -4,
-  /** −4. SPEC `bias`. */
+  /** −4 a.u. SPEC `bias`. */
   bias: -4,
-  /** −20. SPEC `reset`. */
+  /** −20 a.u. SPEC `reset`. */
   reset: -20,
-  /** 0. SPEC `thr`. */
+  /** 0 a.u. SPEC `thr`. */
   thr: 0,
   /** 0.001 s. SPEC `dt`. */
   dt: 0.001,
@@ -121,6 +121,8 @@ export interface ParamDoc {
   legacy: readonly string[];
   /** The conventional long option. */
   long: string;
+  /** `dt`, `s`, a count's unit; `a.u.` for potentials and currents (arbitrary units: the model
+   *  gives them no physical scale); `—` for a number or a choice that has no unit. */
   unit: string;
   meaning: string;
 }
@@ -131,24 +133,24 @@ export const paramDocs: readonly ParamDoc[] = Object.freeze([
   { name: 'nOut', spec: 'n_out', legacy: ['-O', '-n_out'], long: '--n-out', unit: 'units', meaning: 'output units O' },
   { name: 'tSeq', spec: 't_seq', legacy: ['-T', '-t_seq'], long: '--t-seq', unit: 'steps', meaning: 'sequence length T' },
   { name: 'epochs', spec: 'epochs', legacy: ['-E', '-epochs'], long: '--epochs', unit: 'epochs', meaning: 'readout epochs, recurrent epochs' },
-  { name: 'rank', spec: 'rank', legacy: ['-R', '-rank'], long: '--rank', unit: '', meaning: 'rank R of the feedback, O ≤ R ≤ N' },
-  { name: 'recLr', spec: 'rec_lr', legacy: ['-Rlr', '-rec_lr'], long: '--rec-lr', unit: '', meaning: 'recurrent learning rate' },
-  { name: 'outLr', spec: 'out_lr', legacy: ['-Olr', '-out_lr'], long: '--out-lr', unit: '', meaning: 'readout learning rate' },
-  { name: 'feedback', spec: 'feedback', legacy: ['-F', '-feedback'], long: '--feedback', unit: '', meaning: 'spk (spike-level error) or out (output-level error)' },
-  { name: 'resample', spec: 'resample', legacy: [], long: '--resample', unit: '', meaning: 'draw a new feedback matrix at every recurrent epoch' },
+  { name: 'rank', spec: 'rank', legacy: ['-R', '-rank'], long: '--rank', unit: '—', meaning: 'rank R of the feedback, O ≤ R ≤ N' },
+  { name: 'recLr', spec: 'rec_lr', legacy: ['-Rlr', '-rec_lr'], long: '--rec-lr', unit: '—', meaning: 'recurrent learning rate' },
+  { name: 'outLr', spec: 'out_lr', legacy: ['-Olr', '-out_lr'], long: '--out-lr', unit: '—', meaning: 'readout learning rate' },
+  { name: 'feedback', spec: 'feedback', legacy: ['-F', '-feedback'], long: '--feedback', unit: '—', meaning: 'spk (spike-level error) or out (output-level error)' },
+  { name: 'resample', spec: 'resample', legacy: [], long: '--resample', unit: '—', meaning: 'draw a new feedback matrix at every recurrent epoch' },
   { name: 'tauM', spec: 'tau_m', legacy: ['-Tm', '-tau_m'], long: '--tau-m', unit: 'dt', meaning: 'membrane time constant' },
   { name: 'tauS', spec: 'tau_s', legacy: ['-Ts', '-tau_s'], long: '--tau-s', unit: 'dt', meaning: 'spike-filter time constant' },
   { name: 'tauO', spec: 'tau_o', legacy: ['-To', '-tau_o'], long: '--tau-o', unit: 'dt', meaning: 'readout and target time constant τ⋆' },
-  { name: 'sigmaInp', spec: 'sigma_inp', legacy: ['-Si', '-sigma_inp'], long: '--sigma-inp', unit: '', meaning: 'scale of the input matrix' },
-  { name: 'sigmaTrg', spec: 'sigma_trg', legacy: ['-St', '-sigma_trg'], long: '--sigma-trg', unit: '', meaning: 'scale of the target-projection matrix' },
-  { name: 'sigmaRec', spec: 'sigma_rec', legacy: ['-Sr', '-sigma_rec'], long: '--sigma-rec', unit: '', meaning: 'scale of the initial recurrent matrix' },
-  { name: 'vInit', spec: 'Vo', legacy: ['-Vo'], long: '--v-init', unit: '', meaning: 'initial membrane potential' },
-  { name: 'bias', spec: 'bias', legacy: ['-B', '-bias'], long: '--bias', unit: '', meaning: 'constant external current' },
-  { name: 'reset', spec: 'reset', legacy: ['-rst', '-reset'], long: '--reset', unit: '', meaning: 'reset current after a spike' },
-  { name: 'thr', spec: 'thr', legacy: [], long: '--thr', unit: '', meaning: 'spike threshold' },
+  { name: 'sigmaInp', spec: 'sigma_inp', legacy: ['-Si', '-sigma_inp'], long: '--sigma-inp', unit: '—', meaning: 'scale of the input matrix' },
+  { name: 'sigmaTrg', spec: 'sigma_trg', legacy: ['-St', '-sigma_trg'], long: '--sigma-trg', unit: '—', meaning: 'scale of the target-projection matrix' },
+  { name: 'sigmaRec', spec: 'sigma_rec', legacy: ['-Sr', '-sigma_rec'], long: '--sigma-rec', unit: '—', meaning: 'scale of the initial recurrent matrix' },
+  { name: 'vInit', spec: 'Vo', legacy: ['-Vo'], long: '--v-init', unit: 'a.u.', meaning: 'initial membrane potential' },
+  { name: 'bias', spec: 'bias', legacy: ['-B', '-bias'], long: '--bias', unit: 'a.u.', meaning: 'constant external current' },
+  { name: 'reset', spec: 'reset', legacy: ['-rst', '-reset'], long: '--reset', unit: 'a.u.', meaning: 'reset current after a spike' },
+  { name: 'thr', spec: 'thr', legacy: [], long: '--thr', unit: 'a.u.', meaning: 'spike threshold' },
   { name: 'dt', spec: 'dt', legacy: ['-dt'], long: '--dt', unit: 's', meaning: 'time step' },
-  { name: 'seed', spec: 'seed', legacy: [], long: '--seed', unit: '', meaning: 'seed of the random generator (reported when drawn)' },
-  { name: 'dtype', spec: 'dtype', legacy: [], long: '--dtype', unit: '', meaning: 'float32 or float64 arithmetic' },
+  { name: 'seed', spec: 'seed', legacy: [], long: '--seed', unit: '—', meaning: 'seed of the random generator (reported when drawn)' },
+  { name: 'dtype', spec: 'dtype', legacy: [], long: '--dtype', unit: '—', meaning: 'float32 or float64 arithmetic' },
 ] as ParamDoc[]).map((d) => Object.freeze(d)) as readonly ParamDoc[];
 
 /** A parameter's library name from its SPEC.md name (`n_rec` → `nRec`), as fixtures and rows hold them. */

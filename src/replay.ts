@@ -41,6 +41,8 @@ export interface ReplayResult {
   mseOut: number;
   mseRec: number[];
   dz: number[];
+  /** null: no seed, the fixture holds every draw (train() results name theirs here). */
+  seed: null;
   dtype: 'float32' | 'float64';
   backend: 'cpu' | 'cuda';
   device: string;
@@ -277,6 +279,7 @@ export async function replay(fixture: Fixture, options: ReplayOptions = {}): Pro
     mseOut: out.mseOut,
     mseRec: out.mseRec,
     dz: out.dz,
+    seed: null,
     dtype: p.dtype,
     backend,
     device: out.device,

@@ -22,6 +22,11 @@ t.test('the parameter table is generated from defaults and paramDocs', async (t)
   }
 });
 
+t.test('every parameter states its unit (— when it has none)', async (t) => {
+  t.strictSame(paramDocs.filter((d) => !d.unit).map((d) => d.name), []);
+  t.match(readme, /^Units: .*`a\.u\.`.*`—`/ms, 'the README says what the units mean');
+});
+
 t.test('quick start and CI agree', async (t) => {
   t.match(readme, /\$ npm install\n/);
   t.match(readme, /\$ npm test\n/);

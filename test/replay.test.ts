@@ -14,6 +14,7 @@ for (const name of fixtureNames()) {
     const r = await replay(fx);
     const tol = TOL[fx.dtype];
     t.equal(r.dtype, fx.dtype, 'runs in the fixture dtype');
+    t.equal(r.seed, null, 'no seed: the fixture holds the draws');
     t.equal(mismatches(r.zTarg.flat(), e.z_targ!.flat()), 0, 'Z* spike for spike');
     t.equal(mismatches(r.zLast!.flat(), e.Z_last!.flat()), 0, 'last raster spike for spike');
     t.same(r.dz, e.dz, 'dz per epoch exactly');

@@ -44,7 +44,7 @@ export function addParamOptions(cmd: Command, skip: readonly ParamName[] = []): 
     if (skip.includes(d.name)) continue;
     const flags = paramFlags(d.name);
     const also = d.legacy.filter((f) => f.length > 2);
-    const unit = d.unit && d.unit !== 'units' && d.unit !== 'epochs' && d.unit !== 'steps' ? ` [${d.unit}]` : '';
+    const unit = d.unit && !['units', 'epochs', 'steps', '—'].includes(d.unit) ? ` [${d.unit}]` : '';
     const words = d.name === 'rank' ? `${d.meaning}; ltts (or none) for LTTS` : d.meaning;
     const option = new Option(flags, `${words}${unit} (default: ${describeDefault(d.name)})${also.length ? `; also ${also.join(', ')}` : ''}`);
     if (!isSwitch(d.name) && d.name !== 'epochs') {
