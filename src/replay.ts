@@ -228,6 +228,10 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
   for (const [key, value] of Object.entries(given)) {
     const name = paramBySpec.get(key);
     if (!name && !NOT_MODEL.has(key)) unknown.push(key);
+    // A seed is the fixture's own record (its draws are given): not used, but not anything either.
+    if (name === 'seed' && value != null && !(Number.isSafeInteger(value) && (value as number) >= 0)) {
+      bad(`fixture.params.seed must be an integer ≥ 0 or null, the seed its draws came from (got ${show(value)})`);
+    }
     if (!name || name === 'seed' || name === 'dtype') continue;
     if (SCALES.includes(name)) {
       // Unused (the matrices are given, already scaled), so any finite scale the reference took

@@ -50,6 +50,7 @@ t.test('malformed fixtures are refused with the field at fault', async (t) => {
     [(f) => { f.init.W_hh = f.init.W_hh.map((r: number[]) => new Array(r.length)); }, /fixture.init.W_hh must be .* \(entry \[0\]\[0\] is undefined\)/],
     [(f) => { f.init.W_hh[3][4] = NaN; }, /entry \[3\]\[4\] is NaN/],
     [(f) => { f.params.resample = 'yes'; }, /fixture.params.resample must be true or false \(got "yes"\)/],
+    [(f) => { f.params.seed = 'abc'; }, /^fixture.params.seed must be an integer ≥ 0 or null, the seed its draws came from \(got "abc"\)$/],
     [(f) => { f.expect.z_targ = 5; }, /fixture.expect.z_targ must be a \d+×40 matrix/],
     [(f) => { f.expect.dz = f.expect.dz.slice(1); }, /fixture.expect.dz must be a list of \d+ numbers/],
     [(f) => { f.expect = [1]; }, /fixture.expect must be an object/],
