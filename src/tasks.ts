@@ -51,11 +51,11 @@ export function* targetInSlices(tSeq: number, nOut: number, rng: Rng): Generator
   for (const y of data) max = Math.max(max, y);
   if (!(max > 0)) {
     const why = T <= TARGET_SILENT_STEPS
-      ? `every step is zeroed when t_seq ≤ ${TARGET_SILENT_STEPS}`
+      ? `every step is zeroed when tSeq ≤ ${TARGET_SILENT_STEPS}`
       : `the first ${TARGET_SILENT_STEPS} of its ${T} steps are zeroed and this draw stays ≤ 0 on the rest`;
     throw new GoalError(
       'GOAL_DEGENERATE_TASK',
-      `the target is degenerate: its largest value is ${max}, not positive (${why}); ${T <= TARGET_SILENT_STEPS ? `use t_seq ≥ ${TARGET_SILENT_STEPS + 1}` : 'use a longer t_seq or another seed'}`,
+      `the target is degenerate: its largest value is ${max}, not positive (${why}); ${T <= TARGET_SILENT_STEPS ? `use tSeq ≥ ${TARGET_SILENT_STEPS + 1}` : 'use a longer tSeq or another seed'}`,
       'tSeq',
     );
   }

@@ -121,7 +121,8 @@ export function checkTaskLength(p: ResolvedParams, label: Labeller = (n) => n): 
 function seedError(err: unknown, p: SeededParams, label: Labeller): unknown {
   if (err instanceof GoalError && err.code === 'GOAL_DEGENERATE_TASK') {
     const seed = p.tSeq > TARGET_SILENT_STEPS ? ` and seed ${p.seed}` : ''; // short ones fail for every seed
-    return new GoalError(err.code, `${label('tSeq')}=${p.tSeq}${seed}: ${err.message}`, err.param);
+    // buildTarget names its argument, tSeq; the caller's name for it may be a flag.
+    return new GoalError(err.code, `${label('tSeq')}=${p.tSeq}${seed}: ${err.message.replace(/\btSeq\b/g, label('tSeq'))}`, err.param);
   }
   return asGoalError(err);
 }

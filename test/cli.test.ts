@@ -345,7 +345,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 -Rlr 1e-400', /^goal train: -Rlr\/--rec-lr expects a finite number ≥ 0 \(got "1e-400", below a double's smallest, 4\.9e-324: it would read as 0\)\n$/],
     ['-N 0.0e-400', /^goal train: -N\/--n-rec must be an integer in \[1, 1048576\] \(got 0\)\n$/], // a zero, typed as one
     ['-N 10 -T 1', /-T\/--t-seq must be an integer in \[2, 1048576\] \(got 1\)/],
-    ['-N 10 -T 5', /^goal train: -T\/--t-seq=5: the target is degenerate: .*; use t_seq ≥ 9\n$/],
+    ['-N 10 -T 5', /^goal train: -T\/--t-seq=5: the target is degenerate: .*zeroed when -T\/--t-seq ≤ 8\); use -T\/--t-seq ≥ 9\n$/],
     ['-N 150 -R 2', /-R\/--rank must be an integer in \[3, 150\] \(got 2\)/],
     ['-N 150 -R 151', /-R\/--rank must be an integer in \[3, 150\] \(got 151\)/],
     ['-N 10 -F err', /-F\/--feedback must be one of spk, out \(got "err"\)/],

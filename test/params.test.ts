@@ -112,7 +112,7 @@ t.test('train rejects before doing any work', async (t) => {
   await t.rejects(train({ nRec: 10, tSeq: 8, epochs: [1, 1] }), { code: 'GOAL_DEGENERATE_TASK' });
   const said: string[] = [];
   await t.rejects(train({ nRec: 10, tSeq: 5, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),
-    { code: 'GOAL_DEGENERATE_TASK', message: /^tSeq=5: the target is degenerate: .*every step is zeroed when t_seq ≤ 8\); use t_seq ≥ 9$/ });
+    { code: 'GOAL_DEGENERATE_TASK', message: /^tSeq=5: the target is degenerate: .*every step is zeroed when tSeq ≤ 8\); use tSeq ≥ 9$/ });
   t.strictSame(said, [], 'refused before any warning about the other params');
   // At T = 9 only the last step counts: a seed whose O values there are all ≤ 0 (found by the
   // task's definition) is degenerate, and is refused before the warnings of the other params.
