@@ -10,7 +10,7 @@ export { train } from './train';
 export type { TrainOptions, TrainResult, TrainParams, SeededParams } from './train';
 export type { EpochInfo } from './run';
 export { sweep, summarize, summaryTables, mergeRows, gridGap, readRows, convergenceEpoch, DEFAULT_CONV, MAX_THREADS, MAX_SWEEP_POINTS } from './sweep';
-export type { SweepOptions, SweepOptionName, SweepResult, SweepRow, SweepRank, SummaryCell } from './sweep';
+export type { SweepOptions, SweepOptionName, SweepPlan, SweepResult, SweepRow, SweepRank, SummaryCell } from './sweep';
 export { replay, compareReplay, REPLAY_TOLERANCE } from './replay';
 export type { Fixture, ReplayOptions, ReplayResult, FieldCheck } from './replay';
 export { BACKENDS } from './backend';

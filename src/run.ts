@@ -233,7 +233,7 @@ export function checkRunOptions(options: unknown, known: readonly string[]): voi
   // One rule for every option: left out (or undefined) is its default; null is not a value.
   const nulled = Object.keys(o).find((k) => o[k] === null);
   if (nulled !== undefined) fail(`options.${nulled} is null: leave it out for its default`);
-  for (const name of ['onEpoch', 'onReadout', 'onWarning', 'onRow', 'label', 'optionLabel']) {
+  for (const name of ['onEpoch', 'onReadout', 'onWarning', 'onStart', 'onRow', 'label', 'optionLabel']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`);
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`);

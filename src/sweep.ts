@@ -80,6 +80,11 @@ export interface SweepOptions {
    */
   batch?: number;
   signal?: AbortSignal;
+  /**
+   * Hears the plan once, before the first point runs: the points to compute, those `out` has
+   * already (resume) and those of it outside this grid or shard. A promise it returns is awaited.
+   */
+  onStart?: (plan: SweepPlan) => void | Promise<void>;
   /** Hears each finished point (written to `out` already), one call at a time; a promise it returns is awaited. */
   onRow?: (row: SweepRow, done: number, total: number) => void | Promise<void>;
   /** Progress of a GPU batch (median over its networks). */
@@ -94,25 +99,29 @@ export interface SweepOptions {
 /** Every option sweep() takes (a Record: the compiler holds it to SweepOptions). */
 const SWEEP_OPTIONS = Object.keys({
   ranks: 1, taus: 1, seeds: 1, base: 1, out: 1, resume: 1, shard: 1, threads: 1, backend: 1, conv: 1, curves: 1, batch: 1,
-  signal: 1, onRow: 1, onEpoch: 1, onWarning: 1, label: 1, optionLabel: 1,
+  signal: 1, onStart: 1, onRow: 1, onEpoch: 1, onWarning: 1, label: 1, optionLabel: 1,
 } satisfies Record<keyof SweepOptions, 1>);
 
 export type SweepOptionName = 'out' | 'resume' | 'shard' | 'threads' | 'conv' | 'batch' | 'curves';
 
-export interface SweepResult {
-  /** The grid's rows: those already in `out` (when resuming) first, then this run's in grid order. */
-  rows: SweepRow[];
+/** What a sweep is about to do (onStart), and did (its result). */
+export interface SweepPlan {
   /** Points this run was to compute (after shard and resume). */
   planned: number;
-  /** Points this run finished. */
-  completed: number;
   /** Points skipped because `out` already had them. */
   skipped: number;
-  /** Points of `out` outside this sweep's grid (an earlier sweep's): kept there, not in `rows`. */
+  /** Points of `out` outside this sweep's grid or shard (an earlier sweep's): kept there, not in `rows`. */
   outside: number;
+  backend: 'cpu' | 'cuda';
+}
+
+export interface SweepResult extends SweepPlan {
+  /** The grid's rows: those already in `out` (when resuming) first, then this run's in grid order. */
+  rows: SweepRow[];
+  /** Points this run finished. */
+  completed: number;
   aborted: boolean;
   seconds: number;
-  backend: 'cpu' | 'cuda';
 }
 
 export const DEFAULT_CONV = 2;
@@ -553,6 +562,10 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         if (read.torn) warn(tornLine(o.out!));
         writeRows(o.out!, previous);
       }
+      const order = new Map(points.map((p, i) => [rowKey(p), i]));
+      const inGrid = previous.filter((r) => order.has(rowKey(r)));
+      const outside = previous.length - inGrid.length;
+      await o.onStart?.({ planned: todo.length, skipped, outside, backend });
 
       const fresh = new Map<string, SweepRow>();
       let aborted = false;
@@ -611,11 +624,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       // A finished sweep leaves its file, empty when its shard held no point: the merge of a job
       // array lists every shard's file.
       if (o.out !== undefined && !aborted && !fs.existsSync(o.out)) writeFileAtomic(o.out, '');
-      const order = new Map(points.map((p, i) => [rowKey(p), i]));
-      const inGrid = previous.filter((r) => order.has(rowKey(r)));
       const rows = [...inGrid, ...[...fresh.values()].sort((a, b) => order.get(rowKey(a))! - order.get(rowKey(b))!)];
       await settle();
-      const outside = previous.length - inGrid.length;
       return { rows, planned: todo.length, completed: fresh.size, skipped, outside, aborted, seconds: (Date.now() - t0) / 1000, backend };
     } finally {
       release();

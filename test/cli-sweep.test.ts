@@ -28,13 +28,13 @@ t.test('tables laid out like Figure 2 D–F', async (t) => {
   t.match(again.err, /--out rows.jsonl exists: add --resume to finish it/);
   const resumed = goal(['sweep', ...GRID, '--out', 'rows.jsonl', '--resume'], dir);
   t.equal(resumed.code, 0);
-  t.match(resumed.err, /resumed: 8 points were already in rows.jsonl/);
+  t.match(resumed.err, /^resuming: 8 points are already in rows.jsonl; 0 to run\n/m);
   t.equal(readRows(path.join(dir, 'rows.jsonl')).rows.length, 8, 'nothing added');
   // A narrower grid (or a mistyped one) on the same file: the other rows are kept, and said.
   const narrow = GRID.map((a) => (a === '3,ltts' ? '3' : a === '2,5' ? '2,7' : a));
   const other = goal(['sweep', ...narrow, '--out', 'rows.jsonl', '--resume', '--json'], dir);
   t.equal(other.code, 0, other.err);
-  t.match(other.err, /^resumed: 2 points were already in rows.jsonl, and 6 points of another grid \(kept there; not in this summary\)\n/m);
+  t.match(other.err, /^resuming: 2 points are already in rows.jsonl, and 6 points of another grid \(kept there; not in this summary\); 2 to run\n/m);
   const json = JSON.parse(other.out) as { summary: { rank: unknown; tau_o: number; seeds: number }[] } & Record<string, unknown>;
   t.match(json, { planned: 2, completed: 2, skipped: 2, outside: 6, aborted: false });
   t.strictSame(json.summary.map((c) => [c.rank, c.tau_o, c.seeds]), [[3, 2, 2], [3, 7, 2]], 'this grid\'s cells only');
@@ -58,6 +58,8 @@ t.test('Ctrl-C, then --resume: each point once', async (t) => {
   t.ok(before >= 2 && before < 9, `${before} points kept`);
   const r = goal([...args, '--resume'], dir);
   t.equal(r.code, 0, r.err);
+  // Said first: the points that follow are numbered among those left.
+  t.match(r.err, new RegExp(`^resuming: ${before} points are already in rows.jsonl; ${9 - before} to run\npoint 1/${9 - before}: `));
   const rows = readRows(path.join(dir, 'rows.jsonl')).rows;
   t.equal(rows.length, 9);
   t.equal(new Set(rows.map((x) => `${x.rank}|${x.seed}`)).size, 9, 'no point twice');
@@ -133,7 +135,7 @@ t.test('shards and merge', async (t) => {
   // Resuming one shard's file as another shard: the first shard's points are kept, said as such.
   const reshard = goal(['sweep', ...GRID, '--shard', '1/2', '--out', 's2.jsonl', '--resume'], dir);
   t.equal(reshard.code, 0, reshard.err);
-  t.match(reshard.err, /^resumed: s2.jsonl holds 4 points outside this shard \(kept there; not in this summary\)$/m);
+  t.match(reshard.err, /^resuming: s2.jsonl holds 4 points outside this shard \(kept there; not in this summary\); 4 to run$/m);
   const missing = goal(['sweep', 'merge', 'nope.jsonl', '--out', 'x.jsonl'], dir);
   t.equal(missing.code, 2);
   t.match(missing.err, /nope.jsonl: cannot read it \(ENOENT\)/);

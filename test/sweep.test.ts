@@ -525,6 +525,27 @@ t.test('NaN (written as null) reads back as NaN: resumed and merged summaries eq
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('onStart hears the plan once, before the first point; an error it throws stops the sweep before any point', async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const small = { ...grid, ranks: [3], taus: [5], threads: 1, out };
+  await sweep({ ...small, seeds: [1, 2] });
+  const heard: string[] = [];
+  const r = await sweep({ ...small, seeds: [1, 2, 3, 4], resume: true, onStart: (p) => void heard.push(JSON.stringify(p)), onRow: (row) => void heard.push(`row ${row.seed}`) });
+  t.strictSame(heard, [JSON.stringify({ planned: 2, skipped: 2, outside: 0, backend: 'cpu' }), 'row 3', 'row 4']);
+  t.match(r, { planned: 2, skipped: 2, outside: 0, completed: 2 }, 'what the result says too');
+  const narrow: string[] = [];
+  await sweep({ ...small, seeds: [4], resume: true, onStart: (p) => void narrow.push(JSON.stringify(p)) });
+  t.strictSame(narrow, [JSON.stringify({ planned: 0, skipped: 1, outside: 3, backend: 'cpu' })], 'rows of the wider grid: outside this one');
+  const before = fs.readFileSync(out, 'utf8');
+  const boom = new Error('boom');
+  await t.rejects(sweep({ ...small, seeds: [5], resume: true, onStart: () => { throw boom; } }), boom, 'its own error, as it was');
+  t.equal(fs.readFileSync(out, 'utf8'), before, 'no point ran');
+  t.notOk(fs.existsSync(`${out}.lock`), 'the lock is released');
+  await t.rejects(sweep({ ...small, onStart: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: /options.onStart must be a function \(got 5\)/ });
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('merge says when two files disagree on a point, and when it drops a torn line', async (t) => {
   const dir = tmp();
   const a = path.join(dir, 'a.jsonl'), b = path.join(dir, 'b.jsonl');

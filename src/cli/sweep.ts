@@ -163,6 +163,17 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       conv: single('conv'),
       curves: opts.curves === true,
       signal: controller.signal,
+      onStart: (plan) => {
+        if (!plan.skipped && !plan.outside) return;
+        // Said before the points run: their numbering counts only those left. Rows of another
+        // grid (a narrower or mistyped one), or of another shard, are kept in the file.
+        const file = shownPath(opts.out as string);
+        const where = opts.shard !== undefined ? 'outside this shard' : 'of another grid';
+        const other = plan.outside ? `${plural(plan.outside, 'point')} ${where} (kept there; not in this summary)` : '';
+        io.err(`${plan.skipped
+          ? `resuming: ${plural(plan.skipped, 'point')} ${plan.skipped === 1 ? 'is' : 'are'} already in ${file}${other && `, and ${other}`}`
+          : `resuming: ${file} holds ${other}`}; ${plan.planned} to run\n`);
+      },
       onRow: (r, n, total) => {
         done = n;
         printRow(io, r, n, total);
@@ -175,15 +186,6 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   } finally {
     progress?.stop();
     stop();
-  }
-  if (result.skipped || result.outside) {
-    // Rows of another grid (a narrower or mistyped one), or of another shard, are kept in the file, and said.
-    const file = shownPath(opts.out as string);
-    const where = opts.shard !== undefined ? 'outside this shard' : 'of another grid';
-    const other = result.outside ? `${plural(result.outside, 'point')} ${where} (kept there; not in this summary)` : '';
-    io.err(result.skipped
-      ? `resumed: ${plural(result.skipped, 'point')} ${result.skipped === 1 ? 'was' : 'were'} already in ${file}${other && `, and ${other}`}\n`
-      : `resumed: ${file} holds ${other}\n`);
   }
   if (opts.json) {
     const { planned, completed, skipped, outside, aborted, seconds, backend } = result;
