@@ -127,6 +127,9 @@ export interface SweepResult extends SweepPlan {
 export const DEFAULT_CONV = 2;
 /** The most CPU threads a sweep takes: libuv's largest worker pool. */
 export const MAX_THREADS = 1024;
+
+/** What the sweep's one-number options accept, for their messages (the library's and the CLI's). */
+export const SWEEP_ACCEPTS = Object.freeze({ threads: `an integer in [1, ${MAX_THREADS}]`, batch: 'an integer ≥ 1', conv: 'a finite number > 0' });
 /** Networks per lockstep batch on a GPU (the paper's 11 ranks × 10 τ⋆ × 10 seeds). */
 export const DEFAULT_GPU_BATCH = 1100;
 
@@ -473,13 +476,13 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     throw new GoalError('GOAL_INVALID_OPTION', message);
   };
   const conv = o.conv ?? DEFAULT_CONV;
-  if (typeof conv !== 'number' || !(conv > 0) || !Number.isFinite(conv)) badOption(`${name('conv')} must be a finite number > 0 (got ${show(conv)})`);
+  if (typeof conv !== 'number' || !(conv > 0) || !Number.isFinite(conv)) badOption(`${name('conv')} must be ${SWEEP_ACCEPTS.conv} (got ${show(conv)})`);
   const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    badOption(`${name('threads')} must be an integer in [1, ${MAX_THREADS}] (got ${show(threads)})`);
+    badOption(`${name('threads')} must be ${SWEEP_ACCEPTS.threads} (got ${show(threads)})`);
   }
   if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
-    badOption(`${name('batch')} must be an integer ≥ 1 (got ${show(o.batch)})`);
+    badOption(`${name('batch')} must be ${SWEEP_ACCEPTS.batch} (got ${show(o.batch)})`);
   }
   const label = o.label ?? ((n: ParamName) => n);
   // Checked here: resolveParams would take an undefined (or a hole) for the default.

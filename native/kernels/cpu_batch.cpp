@@ -33,10 +33,7 @@ class CpuBatch final : public Batch {
     // touched later, on worker threads, where running out would kill the process).
     double need = 0;
     for (const Config& x : c) need += bytes_needed(x);
-    const double have = machine_memory();
-    if (c.size() > 1 && need > 0.9 * have)
-      throw Error("GOAL_ENOMEM", "a batch of " + std::to_string(c.size()) + " networks of N=" + std::to_string(c[0].N) +
-                                     " needs " + memory_text(need) + ", more than this machine's " + memory_text(have) + " of memory");
+    if (c.size() > 1) check_host_memory(need, "a batch of " + std::to_string(c.size()) + " networks of N=" + std::to_string(c[0].N));
     nets_.reserve(c.size());
     for (size_t k = 0; k < c.size(); ++k) nets_.push_back(make_cpu_engine(c[k], in[k], &stop_));
     device_ = nets_[0]->device();

@@ -121,10 +121,8 @@ class CpuNet final : public Engine {
   CpuNet(const Config& c, const Inputs& in, const std::atomic<bool>* stop)
       : cfg_(c), isa_(choose_isa()), k_(kernels_for<F>(isa_)), stop_(stop) {
     device_ = cpu_device(isa_);
-    const double need = layout_bytes(c), have = physical_memory();
-    if (need > 0.9 * have)
-      throw Error("GOAL_ENOMEM", "a network of N=" + std::to_string(c.N) + " needs " + memory_text(need) +
-                                     ", more than this machine's " + memory_text(have) + " of memory");
+    const double need = layout_bytes(c);
+    check_host_memory(need, "a network of N=" + std::to_string(c.N));
     const size_t bytes = size_t(need);
     // calloc, not aligned_alloc + memset: a large block comes zeroed from the kernel, each page
     // as it is first touched (by the target run, on a worker thread), so that this constructor,
@@ -345,7 +343,11 @@ void check_config(const Config& c) {
 
 double bytes_needed(const Config& c) { return layout_bytes(c); }
 
-double machine_memory() { return physical_memory(); }
+void check_host_memory(double need, const std::string& what) {
+  const double have = physical_memory();
+  if (need > 0.9 * have)
+    throw Error("GOAL_ENOMEM", what + " needs " + memory_text(need) + ", more than this machine's " + memory_text(have) + " of memory");
+}
 
 std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop) {
   check_config(c);

@@ -120,8 +120,8 @@ void check_config(const Config& c);
 // Bytes one network needs in the given dtype (for the allocation check before training).
 double bytes_needed(const Config& c);
 
-// This machine's physical memory in bytes (∞ when it cannot be told).
-double machine_memory();
+// GOAL_ENOMEM, naming `what`, when `need` bytes pass 90% of this machine's physical memory.
+void check_host_memory(double need, const std::string& what);
 
 // `stop`, when given, ends a long target run or feedback construction early (GOAL_ABORTED).
 std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop = nullptr);

@@ -109,7 +109,7 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
         return 2;
       }
       const owners = flag === undefined ? []
-        : commandsOf(root).filter((c) => c !== here && c.options.some((o) => o.short === flag || o.long === flag.split('=')[0]));
+        : commandsOf(root).filter((c) => c !== here && c.options.some((o) => o.short === flag || o.long === name));
       let said = asTyped(err.message.replace(/^error: /, ''));
       if (owners.length) {
         const names = owners.map((c) => `goal ${c.parent !== root ? `${c.parent!.name()} ` : ''}${c.name()}`);

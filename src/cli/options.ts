@@ -91,10 +91,10 @@ const NON_FINITE = /^[+-]?(inf(inity)?|nan)$/i;
 /**
  * `text` as a number, or a usage error: `${flag} expects ${expects} (got "…")`, quoted as typed
  * (past a double's range it would read as Infinity, below it as 0), with why when it looks like
- * a number.
+ * a number. `expects` may be a function: worked out only for the message.
  */
-export function parseNumber(flag: string, text: unknown, expects: string, param?: string): number {
-  const bad = (why = '') => usage(`${flag} expects ${expects} (got ${JSON.stringify(text)}${why})`, param);
+export function parseNumber(flag: string, text: unknown, expects: string | (() => string), param?: string): number {
+  const bad = (why = '') => usage(`${flag} expects ${typeof expects === 'string' ? expects : expects()} (got ${JSON.stringify(text)}${why})`, param);
   if (typeof text !== 'string') return bad();
   const trimmed = text.trim();
   if (!NUMBER.test(trimmed)) return bad(NON_FINITE.test(trimmed) ? ', which is not finite' : '');
@@ -105,7 +105,7 @@ export function parseNumber(flag: string, text: unknown, expects: string, param?
   return x;
 }
 
-function toNumber(name: ParamName, text: unknown, expects = accepts(name)): number {
+function toNumber(name: ParamName, text: unknown, expects: string | (() => string) = () => accepts(name)): number {
   return parseNumber(flagLabel(name), text, expects, name);
 }
 

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { checkWritable, shownPath } from '../io/files';
-import { DEFAULT_CONV, DEFAULT_GPU_BATCH, MAX_THREADS, mergeRows, plural, realPath, summarize, summaryTables, sweep, writeRows, type SweepRank, type SweepRow } from '../sweep';
+import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, realPath, summarize, summaryTables, sweep, SWEEP_ACCEPTS, writeRows, type SweepRank, type SweepRow } from '../sweep';
 import { MAX_SEED, paramDocs, type ParamName } from '../params';
 import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, notDash, once, paramFlags, paramsFromOptions, parseNumber, usage } from './options';
 import { makeProgress } from './progress';
@@ -133,8 +133,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   if (opts.savepath !== undefined) usage('-savepath is goal train\'s stats file; a sweep writes one row per point to --out FILE');
   const backend = chosenBackend(opts, DEFAULT_BACKEND.sweep);
   // A one-number option (--threads K), when given.
-  const accepts = { threads: `an integer in [1, ${MAX_THREADS}]`, batch: 'an integer ≥ 1', conv: 'a finite number > 0' };
-  const single = (key: 'threads' | 'batch' | 'conv') => (opts[key] === undefined ? undefined : number(`--${key}`, opts[key] as string, accepts[key]));
+  const single = (key: keyof typeof SWEEP_ACCEPTS) => (opts[key] === undefined ? undefined : number(`--${key}`, opts[key] as string, SWEEP_ACCEPTS[key]));
   // Checked here, not by commander: `goal sweep merge` does not take them.
   for (const flag of ['ranks', 'taus', 'seeds']) if (opts[flag] === undefined) usage(`--${flag} is required`);
   const ranks = parseRanks(opts.ranks as string);
