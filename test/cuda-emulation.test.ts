@@ -57,5 +57,10 @@ t.test(name, { skip, timeout: sanitize ? 1_800_000 : 600_000 }, async (t) => {
   const regs = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2', GOAL_EMU_REGS: '128', GOAL_EMU_GRID: '1' } });
   t.equal(regs.status, 0, `register-limited grid plans:\n${gist(regs, 4)}`);
   t.match(regs.stdout, /all checks passed/);
+  // 12 KB of shared memory a block: W_hh in global memory on both paths (on an H200 only past
+  // N ≈ 1800 in float32, beyond what the emulation can run) and r* off chip in larger readouts.
+  const small = spawnSync(exe, { encoding: 'utf8', env: { ...process.env, GOAL_EMU_SMS: '2', GOAL_EMU_SMEM_KB: '12' } });
+  t.equal(small.status, 0, `W_hh in global memory:\n${gist(small, 4)}`);
+  t.match(small.stdout, /all checks passed/);
   fs.rmSync(dir, { recursive: true });
 });

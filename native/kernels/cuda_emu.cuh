@@ -8,8 +8,8 @@
 // Not part of the addon: cuda_emu_check.cu builds it (GOAL_CUDA_EMU).
 //
 // The emulated device has GOAL_EMU_SMS multiprocessors (default 4) with H100/H200 shared
-// memory sizes (and, with GOAL_EMU_REGS, their register file); exp is goal_math.h's on both
-// sides, so the block path must equal the CPU engine bit for bit.
+// memory sizes (GOAL_EMU_SMEM_KB: others') and, with GOAL_EMU_REGS, their register file; exp
+// is goal_math.h's on both sides, so the block path must equal the CPU engine bit for bit.
 #pragma once
 
 #include <algorithm>
@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -102,6 +103,7 @@ struct State {
   size_t in_use = 0;
   std::atomic<int> coop_refused{0};  // cooperative launches refused as too large
   size_t coop_smem_max = 0;           // the most shared memory a cooperative launch ran with
+  std::set<const void*> ran;          // every kernel a launch ran
 };
 inline State& state() {
   static State s;
@@ -127,7 +129,15 @@ inline int regs() {
   const char* v = std::getenv("GOAL_EMU_REGS");
   return v && *v ? std::atoi(v) : 0;
 }
-constexpr size_t kOptin = 227 * 1024, kPerSM = 228 * 1024, kReserved = 1024, kMemory = size_t(8) << 30;
+// Shared memory a block may opt into, in KB (default 227, an H100/H200's; an A100 has 163,
+// sm_86/89/120 have 99); a multiprocessor has 1 KB more. Less than an H200 has sends the
+// engine down the paths that keep W_hh, the feedback or r* in global memory at sizes the
+// emulation can run (on an H200, W_hh leaves the chip only past N ≈ 1800).
+inline size_t optin() {
+  const char* v = std::getenv("GOAL_EMU_SMEM_KB");
+  return size_t(v && *v ? std::atoi(v) : 227) * 1024;
+}
+constexpr size_t kReserved = 1024, kMemory = size_t(8) << 30;
 constexpr int kThreadsPerSM = 2048, kRegsPerSM = 65536;
 
 inline Warp& warp() { return *ctx.blk->warps[ctx.thread.x / 32]; }
@@ -176,9 +186,21 @@ inline cudaError_t check_launch(const void* kernel, int grid, int block, size_t 
   return cudaSuccess;
 }
 
+inline void ran(const void* kernel) {
+  std::lock_guard<std::mutex> g(state().lock);
+  state().ran.insert(kernel);
+}
+
+// Whether some launch ran this kernel (one of a template's variants).
+template <typename Kernel>
+bool has_run(Kernel* kernel) {
+  std::lock_guard<std::mutex> g(state().lock);
+  return state().ran.count(reinterpret_cast<const void*>(kernel)) > 0;
+}
+
 inline int occupancy(int block, size_t smem) {
   const int by_threads = kThreadsPerSM / block;
-  const int by_smem = int(kPerSM / (smem + kReserved));
+  const int by_smem = int((optin() + 1024) / (smem + kReserved));
   const int by_regs = regs() > 0 ? kRegsPerSM / (regs() * block) : by_threads;
   return std::min(by_threads, std::min(by_smem, by_regs));
 }
@@ -280,8 +302,8 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
   p->maxThreadsPerMultiProcessor = goal_emu::kThreadsPerSM;
   p->cooperativeLaunch = 1;
   p->totalGlobalMem = goal_emu::kMemory;
-  p->sharedMemPerBlockOptin = goal_emu::kOptin;
-  p->sharedMemPerMultiprocessor = goal_emu::kPerSM;
+  p->sharedMemPerBlockOptin = goal_emu::optin();
+  p->sharedMemPerMultiprocessor = goal_emu::optin() + 1024;
   p->reservedSharedMemPerBlock = goal_emu::kReserved;
   return cudaSuccess;
 }
@@ -369,7 +391,7 @@ cudaError_t cudaFuncSetAttribute(Kernel* k, cudaFuncAttribute attr, int value) {
   if (attr == cudaFuncAttributePreferredSharedMemoryCarveout) {  // a hint; the emulation has one carveout
     return value < 0 || value > 100 ? goal_emu::fail(cudaErrorInvalidValue) : cudaSuccess;
   }
-  if (value < 0 || size_t(value) > goal_emu::kOptin) return goal_emu::fail(cudaErrorInvalidValue);
+  if (value < 0 || size_t(value) > goal_emu::optin()) return goal_emu::fail(cudaErrorInvalidValue);
   std::lock_guard<std::mutex> g(goal_emu::state().lock);
   goal_emu::state().max_smem[reinterpret_cast<const void*>(k)] = size_t(value);
   return cudaSuccess;
@@ -386,6 +408,7 @@ template <typename... KArgs, typename... Args>
 cudaError_t launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStream_t, Args... args) {
   const cudaError_t err = goal_emu::check_launch(reinterpret_cast<const void*>(kernel), grid, block, smem);
   if (err != cudaSuccess) return err;
+  goal_emu::ran(reinterpret_cast<const void*>(kernel));
   std::tuple<KArgs...> values(args...);
   auto body = [&] { std::apply(kernel, values); };
   for (int b = 0; b < grid; ++b) {
@@ -413,6 +436,7 @@ cudaError_t launch_cooperative(void (*kernel)(KArgs...), int grid, int block, si
     std::lock_guard<std::mutex> g(goal_emu::state().lock);
     goal_emu::state().coop_smem_max = std::max(goal_emu::state().coop_smem_max, smem);
   }
+  goal_emu::ran(reinterpret_cast<const void*>(kernel));
   std::tuple<KArgs...> values(args...);
   auto body = [&] { std::apply(kernel, values); };
   std::barrier<> grid_bar(grid);

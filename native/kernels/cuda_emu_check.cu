@@ -13,8 +13,10 @@
 //     native/kernels/cpu_batch.cpp /tmp/emu_*.o -o /tmp/goal_emu_check && /tmp/goal_emu_check
 // Add -fsanitize=address or -fsanitize=thread (to every command) to check bounds or barriers.
 // GOAL_EMU_SMS sets the emulated multiprocessors (default 4), GOAL_EMU_REGS the registers per
-// thread (occupancy); GOAL_EMU_QUICK=1 skips grid cases, GOAL_EMU_GRID=1 runs only them;
-// GOAL_EMU_REFUSED=1 runs only the grid cases that rehearse a refused cooperative launch.
+// thread (occupancy), GOAL_EMU_SMEM_KB a block's shared memory (12: W_hh in global memory on
+// both paths, which must then have run); GOAL_EMU_QUICK=1 skips grid cases, GOAL_EMU_GRID=1
+// runs only them; GOAL_EMU_REFUSED=1 runs only the grid cases that rehearse a refused
+// cooperative launch.
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -411,11 +413,21 @@ int main() {
                  make_net(33, 232, 10, 150, false, DType::f32, 4)},
                 5, 2, "grid batch");
   }
-  if (goal_emu::regs() > 0 && !quick) {
+  const size_t two = goal::gpu::grid_layout(232, 2, true, sizeof(float)).bytes;
+  if (goal_emu::regs() > 0 && !quick && two <= goal_emu::optin()) {
     // GOAL_EMU_REGS=128 with 2 multiprocessors: a network of 232 units (8 tiles) has only 4
     // resident blocks, so its tiles go on chip two to a block, the plan an H200 makes for a batch.
-    const size_t two = goal::gpu::grid_layout(232, 2, true, sizeof(float)).bytes;
     expect(goal_emu::state().coop_smem_max >= two, "a grid plan with several tiles per block on chip ran");
+  }
+  if (goal_emu::optin() <= 12 * 1024 && !quick && !grid_only) {
+    // Shared memory for 12 KB a block (GOAL_EMU_SMEM_KB=12): W_hh leaves the chip on both paths
+    // at the sizes above, as on an H200 past N ≈ 1800 (and r* leaves it in the larger readouts).
+    using namespace goal::gpu;
+    expect(goal_emu::has_run(block_recurrent<float, false, false>) && goal_emu::has_run(block_recurrent<double, false, false>),
+           "the block path ran with W_hh in global memory");
+    expect(goal_emu::has_run(grid_target<float, false>) && goal_emu::has_run(grid_target<double, false>) &&
+               goal_emu::has_run(grid_recurrent<float, false>) && goal_emu::has_run(grid_recurrent<double, false>),
+           "the grid path ran with W_hh in global memory");
   }
   std::printf(failures ? "%d FAILURES\n" : "all checks passed\n", failures);
   return failures ? 1 : 0;
