@@ -768,12 +768,12 @@ export interface SummaryCell {
 }
 
 /** A planned grid given to summarize or summaryTables: its lists (and the seed count) as arrays and a number. */
-function checkPlanned(planned: unknown, fn: string, seeds: boolean): void {
-  if (planned === undefined) return;
-  const p = planned as { ranks?: unknown; taus?: unknown; seeds?: unknown } | null;
+function checkGrid(grid: unknown, fn: string, seeds: boolean): void {
+  if (grid === undefined) return;
+  const p = grid as { ranks?: unknown; taus?: unknown; seeds?: unknown } | null;
   if (p === null || typeof p !== 'object' || !Array.isArray(p.ranks) || !Array.isArray(p.taus) || (seeds && !Number.isSafeInteger(p.seeds))) {
-    throw new GoalError('GOAL_INVALID_OPTION', `${fn}(rows, planned): planned must be { ranks, taus${seeds ? ', seeds' : ''} } ` +
-      `(arrays${seeds ? ' and a count' : ''}) (got ${show(planned)})`);
+    throw new GoalError('GOAL_INVALID_OPTION', `${fn}(rows, grid): grid must be { ranks, taus${seeds ? ', seeds' : ''} } ` +
+      `(arrays${seeds ? ' and a count' : ''}) (got ${show(grid)})`);
   }
 }
 
@@ -781,9 +781,9 @@ function checkPlanned(planned: unknown, fn: string, seeds: boolean): void {
  * Medians over seeds per (rank, τ⋆), in the grid's order: by rank (LTTS last), then τ⋆. With
  * the grid that was planned, its cells without a point too (`seeds: 0`, NaN medians).
  */
-export function summarize(rows: readonly SweepRow[], planned?: { ranks: readonly SweepRank[]; taus: readonly number[] }): SummaryCell[] {
+export function summarize(rows: readonly SweepRow[], grid?: { ranks: readonly SweepRank[]; taus: readonly number[] }): SummaryCell[] {
   checkRowsArg(rows, 'summarize(rows)');
-  checkPlanned(planned, 'summarize', false);
+  checkGrid(grid, 'summarize', false);
   const groups = new Map<string, { rank: SweepRank; tau_o: number; rows: SweepRow[] }>();
   const cell = (rank: SweepRank, tau_o: number) => {
     const key = `${rank}|${tau_o}`;
@@ -791,7 +791,7 @@ export function summarize(rows: readonly SweepRow[], planned?: { ranks: readonly
     if (!g) groups.set(key, (g = { rank, tau_o, rows: [] }));
     return g;
   };
-  for (const rank of planned?.ranks ?? []) for (const tau_o of planned!.taus) cell(rank, tau_o);
+  for (const rank of grid?.ranks ?? []) for (const tau_o of grid!.taus) cell(rank, tau_o);
   for (const r of rows) cell(r.rank, r.tau_o).rows.push(r); // not a copy per row: a cell may have 10⁵ seeds
   return [...groups.values()].map(({ rank, tau_o, rows: g }) => {
     const t = median(g.map((r) => r.t_conv ?? Infinity));
@@ -808,15 +808,15 @@ export function summarize(rows: readonly SweepRow[], planned?: { ranks: readonly
  * The summary laid out like the paper's Figure 2 D–F: one table per measure, ranks × τ⋆. With
  * the grid that was planned (a sweep stopped early), its missing cells and seeds show too.
  */
-export function summaryTables(rows: readonly SweepRow[], planned?: { ranks: readonly SweepRank[]; taus: readonly number[]; seeds: number }): string {
+export function summaryTables(rows: readonly SweepRow[], grid?: { ranks: readonly SweepRank[]; taus: readonly number[]; seeds: number }): string {
   checkRowsArg(rows, 'summaryTables(rows)');
-  checkPlanned(planned, 'summaryTables', true);
+  checkGrid(grid, 'summaryTables', true);
   const cells = summarize(rows);
-  const ranks = [...new Set([...cells.map((c) => c.rank), ...(planned?.ranks ?? [])])].sort(byRank);
-  const taus = [...new Set([...cells.map((c) => c.tau_o), ...(planned?.taus ?? [])])].sort(byNumber);
+  const ranks = [...new Set([...cells.map((c) => c.rank), ...(grid?.ranks ?? [])])].sort(byRank);
+  const taus = [...new Set([...cells.map((c) => c.tau_o), ...(grid?.taus ?? [])])].sort(byNumber);
   const at = new Map(cells.map((c) => [`${c.rank}|${c.tau_o}`, c]));
   // no spread: a grid may have 10⁵ cells
-  const seeds = cells.reduce((m, c) => Math.max(m, c.seeds), planned?.seeds ?? 0);
+  const seeds = cells.reduce((m, c) => Math.max(m, c.seeds), grid?.seeds ?? 0);
   // A cell of fewer seeds (a partial or interrupted grid) says how many its median is over.
   const few = cells.some((c) => c.seeds < seeds) || cells.length < ranks.length * taus.length;
   const table = (title: string, value: (c: SummaryCell) => string) => {

@@ -258,7 +258,7 @@ t.test('T_conv and the medians, by hand', async (t) => {
   const cells = summarize([row(1, 0.3, 10, 5)], { ranks: ['ltts', 3], taus: [5, 2.5] });
   t.strictSame(cells.map((c) => [c.rank, c.tau_o, c.seeds]), [[3, 2.5, 0], [3, 5, 1], ['ltts', 2.5, 0], ['ltts', 5, 0]]);
   t.match(cells[0], { mse_final: NaN, dz_final: NaN, t_conv: null });
-  t.throws(() => summarize([], { ranks: [3] } as never), { code: 'GOAL_INVALID_OPTION', message: /^summarize\(rows, planned\): planned must be \{ ranks, taus \}/ });
+  t.throws(() => summarize([], { ranks: [3] } as never), { code: 'GOAL_INVALID_OPTION', message: /^summarize\(rows, grid\): grid must be \{ ranks, taus \}/ });
 });
 
 t.test('the tables mark a cell of fewer seeds; merge names the points missing from the grid', async (t) => {
@@ -424,7 +424,7 @@ t.test('the exported helpers check what they are given', async (t) => {
     ['summaryTables("abc")', () => summaryTables('abc' as never), /rows must be an array of sweep rows \(got "abc"\)$/],
     ['summaryTables([{}])', () => summaryTables([{}] as never), /^summaryTables\(rows\): rows\[0\] lacks the fields of a sweep row/],
     ['summaryTables([row, 5])', () => summaryTables([row, 5] as never), /^summaryTables\(rows\): rows\[1\] is not an object$/],
-    ['summaryTables([], {ranks: 5})', () => summaryTables([], { ranks: 5 } as never), /^summaryTables\(rows, planned\): planned must be \{ ranks, taus, seeds \}/],
+    ['summaryTables([], {ranks: 5})', () => summaryTables([], { ranks: 5 } as never), /^summaryTables\(rows, grid\): grid must be \{ ranks, taus, seeds \}/],
     ['summarize(null)', () => summarize(null as never), /^summarize\(rows\): rows must be an array/],
     ['summarize([{...row, mse_out: -1}])', () => summarize([{ ...row, mse_out: -1 }]), /rows\[0\] has a bad mse_out \(-1\)$/],
     ['gridGap(null)', () => gridGap(null as never), /^gridGap\(rows\): rows must be an array/],
