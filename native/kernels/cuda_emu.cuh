@@ -59,8 +59,18 @@ enum cudaError_t {
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidDeviceFunction = 98,
   cudaErrorNoKernelImageForDevice = 209,
+  cudaErrorECCUncorrectable = 214,
+  cudaErrorIllegalAddress = 700,
+  cudaErrorLaunchTimeout = 702,
+  cudaErrorAssert = 710,
+  cudaErrorHardwareStackError = 714,
+  cudaErrorIllegalInstruction = 715,
+  cudaErrorMisalignedAddress = 716,
+  cudaErrorInvalidAddressSpace = 717,
+  cudaErrorInvalidPc = 718,
   cudaErrorLaunchFailure = 719,
   cudaErrorCooperativeLaunchTooLarge = 720,
+  cudaErrorUnknown = 999,
 };
 enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize, cudaFuncAttributePreferredSharedMemoryCarveout };
@@ -104,6 +114,7 @@ struct State {
   std::atomic<int> coop_refused{0};  // cooperative launches refused as too large
   size_t coop_smem_max = 0;           // the most shared memory a cooperative launch ran with
   std::set<const void*> ran;          // every kernel a launch ran
+  std::atomic<bool> fault{false};     // the next launch faults (an illegal address)
 };
 inline State& state() {
   static State s;
@@ -186,10 +197,19 @@ inline cudaError_t check_launch(const void* kernel, int grid, int block, size_t 
   return cudaSuccess;
 }
 
-inline void ran(const void* kernel) {
+// Records a launch about to run; false when it faults instead (inject_fault).
+inline bool launching(const void* kernel) {
+  if (state().fault.exchange(false)) {
+    fail(cudaErrorIllegalAddress);
+    return false;
+  }
   std::lock_guard<std::mutex> g(state().lock);
   state().ran.insert(kernel);
+  return true;
 }
+
+// The next launch fails as a kernel that touched an illegal address does (a sticky error).
+inline void inject_fault() { state().fault = true; }
 
 // Whether some launch ran this kernel (one of a template's variants).
 template <typename Kernel>
@@ -318,6 +338,7 @@ inline const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorCooperativeLaunchTooLarge: return "too many blocks in cooperative launch";
+    case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
     default: return "unspecified launch failure";
   }
 }
@@ -408,7 +429,7 @@ template <typename... KArgs, typename... Args>
 cudaError_t launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStream_t, Args... args) {
   const cudaError_t err = goal_emu::check_launch(reinterpret_cast<const void*>(kernel), grid, block, smem);
   if (err != cudaSuccess) return err;
-  goal_emu::ran(reinterpret_cast<const void*>(kernel));
+  if (!goal_emu::launching(reinterpret_cast<const void*>(kernel))) return cudaErrorIllegalAddress;
   std::tuple<KArgs...> values(args...);
   auto body = [&] { std::apply(kernel, values); };
   for (int b = 0; b < grid; ++b) {
@@ -436,7 +457,7 @@ cudaError_t launch_cooperative(void (*kernel)(KArgs...), int grid, int block, si
     std::lock_guard<std::mutex> g(goal_emu::state().lock);
     goal_emu::state().coop_smem_max = std::max(goal_emu::state().coop_smem_max, smem);
   }
-  goal_emu::ran(reinterpret_cast<const void*>(kernel));
+  if (!goal_emu::launching(reinterpret_cast<const void*>(kernel))) return cudaErrorIllegalAddress;
   std::tuple<KArgs...> values(args...);
   auto body = [&] { std::apply(kernel, values); };
   std::barrier<> grid_bar(grid);

@@ -325,6 +325,37 @@ void check_errors() {
   }
 }
 
+// A kernel fault is sticky on a GPU (the context is lost): the failing call says so, and
+// from then on the backend is unavailable with that cause, so 'auto' runs on the CPU. Last in
+// a run: the emulated context stays lost.
+void check_context_lost() {
+  std::printf("a kernel fault\n");
+  const Net n = make_net(98, 20, 10, 0, false, goal::DType::f32);
+  auto e = goal::make_cuda_engine(n.c, n.in());
+  e->target_run();
+  e->build_feedback(n.noise.data());
+  double x[2];
+  goal_emu::inject_fault();
+  try {
+    e->recurrent_epochs(1, x, x + 1);
+    expect(false, "a kernel fault: no error");
+  } catch (const goal::Error& err) {
+    const std::string m = err.what();
+    expect(std::string(err.code()) == "GOAL_CUDA" && m.find("illegal memory access") != std::string::npos &&
+               m.find("restart") != std::string::npos,
+           "a kernel fault: " + std::string(err.code()) + " " + m);
+  }
+  const goal::CudaInfo info = goal::cuda_info();
+  expect(!info.available && info.reason.find("illegal memory access") != std::string::npos,
+         "after a kernel fault, cuda_info: " + info.reason);
+  try {
+    goal::make_cuda_engine(n.c, n.in());
+    expect(false, "a network after a kernel fault: no error");
+  } catch (const goal::Error& err) {
+    expect(std::string(err.code()) == "GOAL_NO_CUDA", "a network after a kernel fault: " + std::string(err.code()));
+  }
+}
+
 // A grid-path call waiting for the gate goes before shared calls that come after it: else
 // overlapping block-path batches could hold it off for as long as they run.
 void check_gate() {
@@ -429,6 +460,7 @@ int main() {
                goal_emu::has_run(grid_recurrent<float, false>) && goal_emu::has_run(grid_recurrent<double, false>),
            "the grid path ran with W_hh in global memory");
   }
+  check_context_lost();
   std::printf(failures ? "%d FAILURES\n" : "all checks passed\n", failures);
   return failures ? 1 : 0;
 }

@@ -33,9 +33,48 @@
 
 namespace goal {
 
+namespace {
+
+// A kernel fault (an illegal address, a trap, a watchdog's timeout, an uncorrectable memory
+// error) is sticky: the process's CUDA context is lost and every later CUDA call fails. Once
+// one is seen, cuda_info() says so (auto then runs on the CPU) and a new batch is refused with
+// that cause, rather than failing in a phase of its own with a message that blames the phase.
+std::mutex lost_lock;
+std::string lost;  // the first fault's message; empty while the context is sound
+
+bool is_sticky(cudaError_t e) {
+  switch (e) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorAssert:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorLaunchFailure:
+    case cudaErrorECCUncorrectable:
+    case cudaErrorUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string context_lost() {
+  std::lock_guard<std::mutex> g(lost_lock);
+  return lost;
+}
+
+}  // namespace
+
 CudaInfo cuda_info() {
   CudaInfo info;
   info.compiled = true;
+  if (const std::string l = context_lost(); !l.empty()) {
+    info.reason = "an earlier GPU fault in this process (" + l + ") left the GPU unusable until the process restarts";
+    return info;
+  }
   cudaRuntimeGetVersion(&info.runtime);
   if (cudaDriverGetVersion(&info.driver) != cudaSuccess) info.driver = 0;
   int count = 0;
@@ -78,11 +117,13 @@ CudaInfo cuda_info() {
     cudaGetLastError();
     const std::string device = std::string(prop.name) + " (compute capability " + std::to_string(prop.major) + "." +
                                std::to_string(prop.minor) + ")";
-    if (image == cudaErrorNoKernelImageForDevice || image == cudaErrorInvalidDeviceFunction)
+    if (image == cudaErrorNoKernelImageForDevice || image == cudaErrorInvalidDeviceFunction) {
       info.reason = "this build has no code for " + device + ", only for " GOAL_CUDA_ARCHS +
                     "; rebuild with npx cmake-js rebuild --CDCMAKE_CUDA_ARCHITECTURES=" + std::to_string(prop.major) +
                     std::to_string(prop.minor);
-    else
+      // CUDA 13's nvcc builds for compute capability 7.5 and newer only.
+      if (prop.major * 10 + prop.minor < 75 && info.runtime >= 13000) info.reason += ", with a CUDA 12 nvcc";
+    } else
       info.reason = "CUDA device 0, " + device + ", cannot be used: " + cudaGetErrorString(image);
     return info;
   }
@@ -96,8 +137,15 @@ using gpu::DevNet;
 
 [[noreturn]] void fail(cudaError_t err, const std::string& what) {
   cudaGetLastError();  // clears the error unless it is sticky (then the context is lost anyway)
-  throw Error(err == cudaErrorMemoryAllocation ? "GOAL_ENOMEM" : "GOAL_CUDA",
-              what + " failed: " + cudaGetErrorString(err));
+  const std::string message = what + " failed: " + cudaGetErrorString(err);
+  if (is_sticky(err)) {
+    {
+      std::lock_guard<std::mutex> g(lost_lock);
+      if (lost.empty()) lost = cudaGetErrorString(err);
+    }
+    throw Error("GOAL_CUDA", message + "; the GPU is unusable in this process from now on: restart it, or run on the CPU");
+  }
+  throw Error(err == cudaErrorMemoryAllocation ? "GOAL_ENOMEM" : "GOAL_CUDA", message);
 }
 
 void check(cudaError_t err, const std::string& what) {
