@@ -23,7 +23,7 @@ export function addon(): typeof Binding {
   if (cached) return cached;
   const file = path.join(packageRoot(), 'build', 'Release', 'goal_snn.node');
   if (!fs.existsSync(file)) {
-    throw new GoalError('GOAL_NO_ADDON', `the native addon is not built (${file} is missing): run npm install in a clone of goal-snn, or npm rebuild goal-snn where it is a dependency`);
+    throw new GoalError('GOAL_NO_ADDON', `the native addon is not built (${file} is missing): run npm install in a clone of goal-snn, or npm rebuild goal-snn where it is a dependency (after npm install-scripts approve goal-snn, where npm skipped its install script)`);
   }
   cached = require(file) as typeof Binding;
   return cached;

@@ -1,6 +1,7 @@
 // The install script rebuilds the addon from scratch only when it must: npm runs it again on
 // every install in a built tree and on the first `npx goal` in a clone, and a rebuild there
 // would delete build/ under a running program.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -82,4 +83,22 @@ t.test('a build that did not finish, or was made elsewhere, is rebuilt', async (
   const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-install-'));
   t.teardown(() => fs.rmSync(fresh, { recursive: true }));
   t.equal(plan(fresh, base, CONFIGURE), 'rebuild');
+});
+
+t.test('without a built addon: one GOAL_NO_ADDON line that says how to build it', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-noaddon-'));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  const repo = path.join(__dirname, '..');
+  fs.copyFileSync(path.join(repo, 'package.json'), path.join(root, 'package.json'));
+  fs.cpSync(path.join(repo, 'dist', 'src'), path.join(root, 'dist', 'src'), { recursive: true });
+  fs.cpSync(path.join(repo, 'bin'), path.join(root, 'bin'), { recursive: true });
+  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(root, 'node_modules'));
+  const lib = spawnSync(process.execPath, ['-e', `
+    try { require(${JSON.stringify(path.join(root, 'dist', 'src', 'index.js'))}).info(); }
+    catch (e) { console.log(e.code + ' ' + e.message); }`], { encoding: 'utf8' });
+  t.match(lib.stdout, /^GOAL_NO_ADDON the native addon is not built .*npm rebuild goal-snn .*npm install-scripts approve goal-snn/);
+  const cli = spawnSync(process.execPath, [path.join(root, 'bin', 'goal.js'), 'info'], { encoding: 'utf8' });
+  t.not(cli.status, 0, 'goal info fails');
+  t.match(cli.stderr, /^goal info: the native addon is not built/);
+  t.equal(cli.stderr.trim().split('\n').length, 1, `one line: ${cli.stderr}`);
 });
