@@ -1,7 +1,8 @@
 // A host emulation of the part of CUDA that cuda_kernels.cuh and cuda_engine.cu use, so that the
 // kernels' logic (indices, barriers, shuffles, shared-memory layouts, the launch planning) can
 // run and be checked against the CPU engine on a machine without a GPU. Every CUDA thread is a
-// host thread; __syncthreads and grid-wide barriers are std::barrier; a warp shuffle or ballot
+// host thread (a launch's blocks run up to four at once, a cooperative grid's all at once);
+// __syncthreads and grid-wide barriers are std::barrier; a warp shuffle or ballot
 // is an exchange through per-warp slots between two warp barriers. Shared memory is a heap
 // block of exactly the launch's size (AddressSanitizer sees overruns), and all synchronisation
 // goes through std::barrier/atomics (ThreadSanitizer sees a missing barrier as a data race).
@@ -424,7 +425,8 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, Kernel*, int b
   return cudaSuccess;
 }
 
-// Blocks run one after another (they are independent on the block path).
+// Blocks run in waves of up to 4 at once, as resident blocks run together on a GPU: blocks
+// that touch the same global memory without atomics race (ThreadSanitizer reports it).
 template <typename... KArgs, typename... Args>
 cudaError_t launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, cudaStream_t, Args... args) {
   const cudaError_t err = goal_emu::check_launch(reinterpret_cast<const void*>(kernel), grid, block, smem);
@@ -432,11 +434,13 @@ cudaError_t launch(void (*kernel)(KArgs...), int grid, int block, size_t smem, c
   if (!goal_emu::launching(reinterpret_cast<const void*>(kernel))) return cudaErrorIllegalAddress;
   std::tuple<KArgs...> values(args...);
   auto body = [&] { std::apply(kernel, values); };
-  for (int b = 0; b < grid; ++b) {
+  const int wave = std::max(1, std::min({4, grid, goal_emu::occupancy(block, smem) * goal_emu::sms()}));
+  for (int first = 0; first < grid; first += wave) {
     std::vector<std::thread> threads;
     std::vector<std::unique_ptr<goal_emu::Block>> keep;
-    goal_emu::run_block(body, dim3(unsigned(b)), dim3(unsigned(block)), dim3(unsigned(grid)), smem, nullptr, threads,
-                        keep);
+    for (int b = first; b < std::min(grid, first + wave); ++b)
+      goal_emu::run_block(body, dim3(unsigned(b)), dim3(unsigned(block)), dim3(unsigned(grid)), smem, nullptr, threads,
+                          keep);
     for (auto& t : threads) t.join();
     goal_emu::free_blocks(keep);
   }
