@@ -8,8 +8,8 @@
 // goes through std::barrier/atomics (ThreadSanitizer sees a missing barrier as a data race).
 // Not part of the addon: cuda_emu_check.cu builds it (GOAL_CUDA_EMU).
 //
-// The emulated device has GOAL_EMU_SMS multiprocessors (default 4) with H100/H200 shared
-// memory sizes (GOAL_EMU_SMEM_KB: others') and, with GOAL_EMU_REGS, their register file; exp
+// The emulated device has GOAL_EMU_SMS multiprocessors (default 4) with an H100/H200's shared
+// memory (GOAL_EMU_SMEM_KB sets another size) and, with GOAL_EMU_REGS, its register file; exp
 // is goal_math.h's on both sides, so the block path must equal the CPU engine bit for bit.
 #pragma once
 
@@ -61,6 +61,7 @@ enum cudaError_t {
   cudaErrorInvalidDeviceFunction = 98,
   cudaErrorNoKernelImageForDevice = 209,
   cudaErrorECCUncorrectable = 214,
+  cudaErrorContained = 226,
   cudaErrorIllegalAddress = 700,
   cudaErrorLaunchTimeout = 702,
   cudaErrorAssert = 710,
@@ -71,7 +72,9 @@ enum cudaError_t {
   cudaErrorInvalidPc = 718,
   cudaErrorLaunchFailure = 719,
   cudaErrorCooperativeLaunchTooLarge = 720,
-  cudaErrorUnknown = 999,
+  cudaErrorTensorMemoryLeak = 721,
+  cudaErrorMpsClientTerminated = 810,
+  cudaErrorExternalDevice = 911,
 };
 enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize, cudaFuncAttributePreferredSharedMemoryCarveout };
@@ -142,9 +145,9 @@ inline int regs() {
   return v && *v ? std::atoi(v) : 0;
 }
 // Shared memory a block may opt into, in KB (default 227, an H100/H200's; an A100 has 163,
-// sm_86/89/120 have 99); a multiprocessor has 1 KB more. Less than an H200 has sends the
-// engine down the paths that keep W_hh, the feedback or r* in global memory at sizes the
-// emulation can run (on an H200, W_hh leaves the chip only past N ≈ 1800).
+// sm_86/89/120 have 99); a multiprocessor has 1 KB more. Less sends the engine down the paths
+// that keep W_hh, the feedback or r* in global memory at sizes the emulation can run (an
+// H200's block path never keeps W_hh there; a GPU with less shared memory does near N = 224).
 inline size_t optin() {
   const char* v = std::getenv("GOAL_EMU_SMEM_KB");
   return size_t(v && *v ? std::atoi(v) : 227) * 1024;
@@ -189,7 +192,7 @@ inline void free_blocks(std::vector<std::unique_ptr<Block>>& keep) {
 }
 
 inline cudaError_t check_launch(const void* kernel, int grid, int block, size_t smem) {
-  if (grid < 1 || block < 32 || block > 1024 || block % 32) return fail(cudaErrorInvalidValue);
+  if (grid < 1 || block < 32 || block > 1024 || block % 32 || smem > optin()) return fail(cudaErrorInvalidValue);
   if (smem > 48 * 1024) {
     std::lock_guard<std::mutex> g(state().lock);
     auto it = state().max_smem.find(kernel);

@@ -36,7 +36,7 @@ namespace goal {
 namespace {
 
 // A kernel fault (an illegal address, a trap, a watchdog's timeout, an uncorrectable memory
-// error) is sticky: the process's CUDA context is lost and every later CUDA call fails. Once
+// error: the errors driver_types.h says leave the process unable to use CUDA) is sticky: the process's CUDA context is lost and every later CUDA call fails. Once
 // one is seen, cuda_info() says so (auto then runs on the CPU) and a new batch is refused with
 // that cause, rather than failing in a phase of its own with a message that blames the phase.
 std::mutex lost_lock;
@@ -53,8 +53,11 @@ bool is_sticky(cudaError_t e) {
     case cudaErrorInvalidAddressSpace:
     case cudaErrorInvalidPc:
     case cudaErrorLaunchFailure:
+    case cudaErrorTensorMemoryLeak:
     case cudaErrorECCUncorrectable:
-    case cudaErrorUnknown:
+    case cudaErrorContained:
+    case cudaErrorMpsClientTerminated:
+    case cudaErrorExternalDevice:
       return true;
     default:
       return false;
@@ -71,12 +74,12 @@ std::string context_lost() {
 CudaInfo cuda_info() {
   CudaInfo info;
   info.compiled = true;
+  cudaRuntimeGetVersion(&info.runtime);
+  if (cudaDriverGetVersion(&info.driver) != cudaSuccess) info.driver = 0;
   if (const std::string l = context_lost(); !l.empty()) {
     info.reason = "an earlier GPU fault in this process (" + l + ") left the GPU unusable until the process restarts";
     return info;
   }
-  cudaRuntimeGetVersion(&info.runtime);
-  if (cudaDriverGetVersion(&info.driver) != cudaSuccess) info.driver = 0;
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess || count == 0) {
@@ -143,7 +146,7 @@ using gpu::DevNet;
       std::lock_guard<std::mutex> g(lost_lock);
       if (lost.empty()) lost = cudaGetErrorString(err);
     }
-    throw Error("GOAL_CUDA", message + "; the GPU is unusable in this process from now on: restart it, or run on the CPU");
+    throw Error("GOAL_CUDA", message + "; the GPU is unusable in this process from now on: restart the process, or run on the CPU");
   }
   throw Error(err == cudaErrorMemoryAllocation ? "GOAL_ENOMEM" : "GOAL_CUDA", message);
 }
