@@ -36,11 +36,12 @@ namespace goal {
 namespace {
 
 // A kernel fault (an illegal address, a trap, a watchdog's timeout, an uncorrectable memory
-// error: the errors driver_types.h says leave the process unable to use CUDA) is sticky: the process's CUDA context is lost and every later CUDA call fails. Once
-// one is seen, cuda_info() says so (auto then runs on the CPU) and a new batch is refused with
-// that cause, rather than failing in a phase of its own with a message that blames the phase.
+// error: the errors driver_types.h says leave the process unable to use CUDA) is sticky: the
+// process's CUDA context is lost and every later CUDA call fails. Once one is seen,
+// cuda_info() says so (auto then runs on the CPU) and a new batch is refused with that cause,
+// rather than failing in a phase of its own with a message that blames the phase.
 std::mutex lost_lock;
-std::string lost;  // the first fault's message; empty while the context is sound
+std::string lost;  // the first fault's error; empty while the context is sound
 
 bool is_sticky(cudaError_t e) {
   switch (e) {
