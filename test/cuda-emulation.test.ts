@@ -3,8 +3,8 @@
 // per GPU thread, real barriers, shared memory of exactly the launch's size) and compares every
 // phase with the CPU engine: the block path bit for bit, the grid path within its stated
 // tolerance, batches against their networks alone. This runs it on every machine with g++ ≥ 11.
-// GOAL_EMU_SANITIZE=thread (a missing barrier is a data race; ~15 min on 2 cores) or
-// =address,undefined (an overrun of a launch's shared memory; ~2 min) builds it with that
+// GOAL_EMU_SANITIZE=thread (a missing barrier is a data race; ~25 min on 2 busy cores) or
+// =address,undefined (an overrun of a launch's shared memory; ~3 min) builds it with that
 // sanitizer, which fails the run on any report.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
