@@ -115,6 +115,7 @@ struct State {
   std::map<const void*, size_t> max_smem;  // cudaFuncAttributeMaxDynamicSharedMemorySize
   cudaError_t last = cudaSuccess;
   size_t in_use = 0;
+  size_t memory = size_t(8) << 30;    // the device's memory (a test may lower it)
   std::atomic<int> coop_refused{0};  // cooperative launches refused as too large
   size_t coop_smem_max = 0;           // the most shared memory a cooperative launch ran with
   std::set<const void*> ran;          // every kernel a launch ran
@@ -152,7 +153,7 @@ inline size_t optin() {
   const char* v = std::getenv("GOAL_EMU_SMEM_KB");
   return size_t(v && *v ? std::atoi(v) : 227) * 1024;
 }
-constexpr size_t kReserved = 1024, kMemory = size_t(8) << 30;
+constexpr size_t kReserved = 1024;
 constexpr int kThreadsPerSM = 2048, kRegsPerSM = 65536;
 
 inline Warp& warp() { return *ctx.blk->warps[ctx.thread.x / 32]; }
@@ -325,7 +326,7 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
   p->multiProcessorCount = goal_emu::sms();
   p->maxThreadsPerMultiProcessor = goal_emu::kThreadsPerSM;
   p->cooperativeLaunch = 1;
-  p->totalGlobalMem = goal_emu::kMemory;
+  p->totalGlobalMem = goal_emu::state().memory;
   p->sharedMemPerBlockOptin = goal_emu::optin();
   p->sharedMemPerMultiprocessor = goal_emu::optin() + 1024;
   p->reservedSharedMemPerBlock = goal_emu::kReserved;
@@ -348,11 +349,15 @@ inline const char* cudaGetErrorString(cudaError_t e) {
 }
 inline cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
   std::lock_guard<std::mutex> g(goal_emu::state().lock);
-  *total_b = goal_emu::kMemory;
-  *free_b = goal_emu::kMemory - goal_emu::state().in_use;
+  *total_b = goal_emu::state().memory;
+  *free_b = goal_emu::state().memory - goal_emu::state().in_use;
   return cudaSuccess;
 }
 inline cudaError_t cudaMalloc(void** p, size_t bytes) {
+  {
+    std::lock_guard<std::mutex> g(goal_emu::state().lock);
+    if (bytes > goal_emu::state().memory - goal_emu::state().in_use) return goal_emu::fail(cudaErrorMemoryAllocation);
+  }
   *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
   if (!*p) return goal_emu::fail(cudaErrorMemoryAllocation);
   std::memset(*p, 0x5A, (bytes + 255) / 256 * 256);  // garbage until written

@@ -325,6 +325,50 @@ void check_errors() {
   }
 }
 
+// The feedback noise (float64, N×N a network for spk) is counted when the networks are placed:
+// a batch with room for its networks but not for their noise is refused at once, naming both,
+// rather than after its target run and readout.
+void check_memory() {
+  std::printf("GPU memory for the feedback noise\n");
+  const std::vector<Net> nets{make_net(51, 40, 10, 0, false, goal::DType::f32), make_net(52, 40, 10, 5, false, goal::DType::f32)};
+  std::vector<Config> cs;
+  std::vector<Inputs> ins;
+  std::vector<const double*> noise;
+  for (const Net& n : nets) {
+    cs.push_back(n.c);
+    ins.push_back(n.in());
+    noise.push_back(n.noise.data());
+  }
+  size_t& memory = goal_emu::state().memory;
+  const size_t saved = memory, before = goal_emu::state().in_use, noise_bytes = 2 * 40 * 40 * sizeof(double);
+  size_t placed = 0;
+  {
+    auto b = goal::make_cuda_batch(cs, ins);
+    placed = goal_emu::state().in_use - before;
+  }
+  memory = before + size_t(double(placed + noise_bytes / 2) / 0.95);
+  try {
+    goal::make_cuda_batch(cs, ins);
+    expect(false, "room for the networks, not for their noise: no error");
+  } catch (const goal::Error& err) {
+    const std::string m = err.what();
+    expect(std::string(err.code()) == "GOAL_ENOMEM" && m.find("feedback") != std::string::npos,
+           "room for the networks, not for their noise: " + std::string(err.code()) + " " + m);
+  }
+  memory = before + size_t(double(placed + noise_bytes) / 0.95) + 65536;  // and the epochs' statistics
+  try {
+    auto b = goal::make_cuda_batch(cs, ins);
+    b->target_run();
+    double x[8];
+    b->readout_epochs(2, x);
+    b->build_feedback(noise.data());
+    b->recurrent_epochs(1, x, x + 2);
+  } catch (const goal::Error& err) {
+    expect(false, std::string("room for the networks and their noise: ") + err.code() + " " + err.what());
+  }
+  memory = saved;
+}
+
 // A kernel fault is sticky on a GPU (the context is lost): the failing call says so, and
 // from then on the backend is unavailable with that cause, so 'auto' runs on the CPU. Last in
 // a run: the emulated context stays lost.
@@ -405,6 +449,7 @@ int main() {
   if (!grid_only) {
     check_errors();
     check_gate();
+    check_memory();
     // Block path: bit for bit.
     check_single(make_net(1, 40, 30, 0, false, DType::f32), 20, 4, "ltts f32", true);
     check_single(make_net(2, 40, 30, 5, false, DType::f32), 20, 4, "rank5 f32", true);

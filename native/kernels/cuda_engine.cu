@@ -165,14 +165,16 @@ class DeviceMemory {
   DeviceMemory& operator=(const DeviceMemory&) = delete;
   ~DeviceMemory() { release(); }
 
-  // Refuses, before asking, what clearly does not fit in the free device memory.
-  void allocate(size_t bytes, const std::string& what) {
+  // Refuses, before asking, what clearly does not fit in the free device memory, counting
+  // `later` bytes that a later phase will need beside these (`later_what`).
+  void allocate(size_t bytes, const std::string& what, size_t later = 0, const char* later_what = "") {
     release();
     size_t free_b = 0, total_b = 0;
     check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
-    if (double(bytes) > 0.95 * double(free_b))
-      throw Error("GOAL_ENOMEM", what + " needs " + memory_text(double(bytes)) + " of GPU memory; " + memory_text(double(free_b)) +
-                                     " of the GPU's " + memory_text(double(total_b)) + " are free");
+    if (double(bytes) + double(later) > 0.95 * double(free_b))
+      throw Error("GOAL_ENOMEM", what + ": " + memory_text(double(bytes)) + " of GPU memory" +
+                                     (later ? std::string(", and ") + memory_text(double(later)) + " more " + later_what : "") +
+                                     "; " + memory_text(double(free_b)) + " of the GPU's " + memory_text(double(total_b)) + " are free");
     check(cudaMalloc(&p_, bytes), "cudaMalloc of " + memory_text(double(bytes)) + " for " + what);
     bytes_ = bytes;
   }
@@ -480,7 +482,7 @@ class CudaBatch final : public Batch {
       off[size_t(k)] = total;
       total += size_t(noise_size(cfg_[size_t(k)]));
     }
-    if (noise_.bytes() < total * sizeof(double)) noise_.allocate(total * sizeof(double), "the feedback noise");
+    if (noise_.bytes() < noise_bytes()) noise_.allocate(noise_bytes(), "the feedback noise");
     std::vector<const double*> ptrs(static_cast<size_t>(K_));
     for (int k = 0; k < K_; ++k) {
       double* dst = noise_.as<double>() + off[size_t(k)];
@@ -766,6 +768,13 @@ class CudaBatch final : public Batch {
     return place;
   }
 
+  // Bytes of every network's feedback noise, as build_feedback uploads it (float64).
+  size_t noise_bytes() const {
+    size_t total = 0;
+    for (const Config& c : cfg_) total += size_t(noise_size(c));
+    return total * sizeof(double);
+  }
+
   // Blocks per network of the feedback kernels: enough for the largest network's work items (LTTS
   // rows, Bt entries, P entries), at most 8 blocks per multiprocessor over the whole batch (a
   // batch of many small networks keeps one block each).
@@ -832,7 +841,10 @@ class CudaBatch final : public Batch {
       base[k] = o;
       o += layouts.back().bytes;
     }
-    mem_.allocate(o, std::to_string(K) + (K == 1 ? " network" : " networks") + " of N=" + std::to_string(N_));
+    // The feedback noise (float64, N×N for spk) is uploaded only when the feedback is built,
+    // but counted now: a batch that cannot hold it is refused before its target run and readout.
+    mem_.allocate(o, std::to_string(K) + (K == 1 ? " network" : " networks") + " of N=" + std::to_string(N_),
+                  noise_bytes(), "while their feedback is built (its noise)");
     unsigned char* mem = mem_.as<unsigned char>();
     streams_.zero(mem, o, "clearing the networks' memory");
 
