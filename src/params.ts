@@ -127,7 +127,7 @@ export interface ParamDoc {
   meaning: string;
 }
 
-export const paramDocs: readonly ParamDoc[] = Object.freeze([
+export const paramDocs: readonly ParamDoc[] = Object.freeze(([
   { name: 'nRec', spec: 'n_rec', legacy: ['-N', '-n_rec'], long: '--n-rec', unit: 'units', meaning: 'recurrent units N' },
   { name: 'nInp', spec: 'n_inp', legacy: ['-I', '-n_inp'], long: '--n-inp', unit: 'units', meaning: 'input (clock) units I' },
   { name: 'nOut', spec: 'n_out', legacy: ['-O', '-n_out'], long: '--n-out', unit: 'units', meaning: 'output units O' },
@@ -151,7 +151,7 @@ export const paramDocs: readonly ParamDoc[] = Object.freeze([
   { name: 'dt', spec: 'dt', legacy: ['-dt'], long: '--dt', unit: 's', meaning: 'time step' },
   { name: 'seed', spec: 'seed', legacy: [], long: '--seed', unit: '—', meaning: 'seed of the random generator (reported when drawn)' },
   { name: 'dtype', spec: 'dtype', legacy: [], long: '--dtype', unit: '—', meaning: 'float32 or float64 arithmetic' },
-] as ParamDoc[]).map((d) => Object.freeze(d)) as readonly ParamDoc[];
+] as ParamDoc[]).map((d) => Object.freeze({ ...d, legacy: Object.freeze([...d.legacy]) })));
 
 /** A parameter's library name from its SPEC.md name (`n_rec` → `nRec`), as fixtures and rows hold them. */
 export const paramBySpec: ReadonlyMap<string, ParamName> = new Map(paramDocs.map((d) => [d.spec, d.name]));

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import t from 'tap';
 import { MAX_ARRAY, networkBytes } from '../src/run';
 import { MAX_NORMAL } from '../src/rng';
-import { buildClock, buildTarget, defaults, GoalError, info, paramDocs, replay, resolveParams, Rng, sweep, train } from '../src/index';
+import { buildClock, buildTarget, defaults, GoalError, info, paramDocs, replay, resolveParams, Rng, sweep, train, type ParamDoc } from '../src/index';
 import { firstDegenerateSeed, loadFixture } from './helpers';
 
 t.test('defaults follow SPEC.md and are frozen', async (t) => {
@@ -15,6 +15,9 @@ t.test('defaults follow SPEC.md and are frozen', async (t) => {
   });
   t.strictSame([...defaults.epochs], [5000, 10000]);
   t.ok(Object.isFrozen(defaults) && Object.isFrozen(defaults.epochs), 'frozen');
+  // The library reads paramDocs too (flags, hints, a sweep's fingerprint): a caller's sort must fail.
+  t.ok(Object.isFrozen(paramDocs) && paramDocs.every((d) => Object.isFrozen(d) && Object.isFrozen(d.legacy)), 'paramDocs frozen');
+  t.throws(() => (paramDocs as ParamDoc[]).sort((a, b) => a.name.localeCompare(b.name)), TypeError);
   t.strictSame(paramDocs.map((d) => d.name).sort(), Object.keys(defaults).sort(), 'every default is documented');
 });
 
