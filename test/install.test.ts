@@ -85,7 +85,7 @@ t.test('a build that did not finish, or was made elsewhere, is rebuilt', async (
   t.equal(plan(fresh, base, CONFIGURE), 'rebuild');
 });
 
-t.test('without a built addon: one GOAL_NO_ADDON line that says how to build it', async (t) => {
+t.test('without a built addon, or one that does not load: one GOAL_NO_ADDON line that says how to build it', async (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-noaddon-'));
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
   const repo = path.join(__dirname, '..');
@@ -101,4 +101,15 @@ t.test('without a built addon: one GOAL_NO_ADDON line that says how to build it'
   t.not(cli.status, 0, 'goal info fails');
   t.match(cli.stderr, /^goal info: the native addon is not built/);
   t.equal(cli.stderr.trim().split('\n').length, 1, `one line: ${cli.stderr}`);
+  // One the loader refuses (corrupt, or built for another machine): the same, no stack trace.
+  fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'build', 'Release', 'goal_snn.node'), 'not a shared library\n');
+  const broken = spawnSync(process.execPath, ['-e', `
+    try { require(${JSON.stringify(path.join(root, 'dist', 'src', 'index.js'))}).info(); }
+    catch (e) { console.log(e.constructor.name + ' ' + e.code + ' ' + e.message); }`], { encoding: 'utf8' });
+  t.match(broken.stdout, /^GoalError GOAL_NO_ADDON the native addon .*goal_snn\.node cannot be loaded \(.+\): rebuild it, .*npm rebuild goal-snn/);
+  const brokenCli = spawnSync(process.execPath, [path.join(root, 'bin', 'goal.js'), 'train', '-N', '20'], { encoding: 'utf8' });
+  t.not(brokenCli.status, 0, 'goal train fails');
+  t.match(brokenCli.stderr, /^goal train: the native addon .* cannot be loaded/);
+  t.equal(brokenCli.stderr.trim().split('\n').length, 1, `one line: ${brokenCli.stderr}`);
 });
