@@ -92,6 +92,8 @@ export interface RunOutput {
   seconds: number;
   device: string;
   minMargin: number;
+  /** The readout training diverged (mse_out grew, or is not finite): mse_out is no baseline. */
+  readoutDiverged: boolean;
   kept?: Kept;
 }
 
@@ -420,7 +422,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     (K === 1 ? values[e] : median(nets.map((_, k) => values[k * n + e])));
   // A run stopped before its first epoch: nothing to report but where and how long.
   const nothing = (device: string, seconds: number): RunOutput[] =>
-    nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds, device, minMargin: NaN }));
+    nets.map(() => ({ mseOut: NaN, mseRec: [], dz: [], aborted: true, seconds, device, minMargin: NaN, readoutDiverged: false }));
   if (options.signal?.aborted) {
     // Aborted before it started: nothing is allocated, nothing runs.
     return nothing(deviceName(plan.backend), 0);
@@ -529,6 +531,7 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     return nets.map((net, k) => {
       const out: RunOutput = {
         mseOut: mseOut[k], mseRec: mseRec[k], dz: dz[k], aborted, seconds, device: eng.device, minMargin: eng.minMargin(k),
+        readoutDiverged: diverged.includes(k),
       };
       if (plan.keep && !aborted) {
         out.kept = {

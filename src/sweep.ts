@@ -26,7 +26,7 @@ export interface SweepRow {
   mse_final: number;
   /** Spike error ΔZ (ΔS in the paper) after the last recurrent epoch. */
   dz_final: number;
-  /** First recurrent epoch (1-based) with mse_rec ≤ conv·mse_out; null when none. */
+  /** First recurrent epoch (1-based) with mse_rec ≤ conv·mse_out; null when none, or when the readout diverged. */
   t_conv: number | null;
   /** Wall time of the point; in a lockstep batch, the batch's time shared evenly. */
   seconds: number;
@@ -439,7 +439,8 @@ function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, { config, 
   const row: SweepRow = {
     rank: p.rank, tau_o: p.tau_o, seed: p.seed,
     mse_out: r.mseOut, mse_final: last(r.mseRec), dz_final: last(r.dz),
-    t_conv: convergenceEpoch(r.mseRec, r.mseOut, conv),
+    // A diverged readout's mse_out is no baseline (any error is within twice a huge one).
+    t_conv: r.readoutDiverged ? null : convergenceEpoch(r.mseRec, r.mseOut, conv),
     seconds: r.seconds, device: r.device, config, fixed, grid: grid.id, grid_points: grid.points,
   };
   if (curves) {

@@ -452,6 +452,15 @@ t.test('a warning every point gives is told once', async (t) => {
   }
 });
 
+t.test('no T_conv against the mse_out of a diverged readout', async (t) => {
+  // outLr 10 at N = 20: each readout grows to a finite 1e50 or more, and the recurrent phase's
+  // errors (≈ 0.1) are all within twice that. README: T_conv is then null, not 1.
+  const r = await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1, 2], curves: true, base: { nRec: 20, tSeq: 40, epochs: [20, 5], outLr: 10 } });
+  t.ok(r.rows.every((row) => row.mse_out > 1e30 && row.mse_final < 1), 'every readout diverged to a finite value, the recurrent errors did not');
+  t.strictSame(r.rows.map((row) => row.t_conv), [null, null]);
+  t.strictSame(r.rows.map((row) => convergenceEpoch(row.mse_rec ?? [], row.mse_out, DEFAULT_CONV)), [1, 1], 'by the formula alone');
+});
+
 t.test('the memory check counts the networks in flight: as many as the threads, up to the worker pool', async (t) => {
   // N such that the pool's worth of networks cannot fit, though one alone would.
   const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
