@@ -794,12 +794,14 @@ export function summarize(rows: readonly SweepRow[], grid?: { ranks: readonly Sw
   };
   for (const rank of grid?.ranks ?? []) for (const tau_o of grid!.taus) cell(rank, tau_o);
   for (const r of rows) cell(r.rank, r.tau_o).rows.push(r); // not a copy per row: a cell may have 10⁵ seeds
+  // A diverged value is NaN as readRows gives it, null as the file holds it (rows parsed by hand).
+  const value = (x: number | null) => (x === null ? NaN : x);
   return [...groups.values()].map(({ rank, tau_o, rows: g }) => {
     const t = median(g.map((r) => r.t_conv ?? Infinity));
     return {
       rank, tau_o, seeds: g.length,
-      mse_final: median(g.map((r) => r.mse_final)),
-      dz_final: median(g.map((r) => r.dz_final)),
+      mse_final: median(g.map((r) => value(r.mse_final))),
+      dz_final: median(g.map((r) => value(r.dz_final))),
       t_conv: Number.isFinite(t) ? t : null,
     };
   }).sort((a, b) => byRank(a.rank, b.rank) || a.tau_o - b.tau_o);

@@ -254,6 +254,11 @@ t.test('T_conv and the medians, by hand', async (t) => {
     t.match(summarize(order.map((i) => rows[i]))[0], { mse_final: 0.2, dz_final: 30, t_conv: 6 }, `order ${order}`);
   }
   t.ok(Number.isNaN(summarize([rows[0], rows[1]])[0].mse_final), 'two seeds, one diverged: the mean of the middle two is NaN');
+  // The file holds such a value as null (JSON has no NaN): rows parsed by hand summarise the same.
+  const parsed = JSON.parse(JSON.stringify(rows)) as SweepRow[];
+  t.equal(parsed[0].mse_final, null);
+  t.match(summarize(parsed)[0], { mse_final: 0.2, dz_final: 30, t_conv: 6 }, 'null is the worst value too');
+  t.match(summaryTables([parsed[0]]), /final readout MSE .*\n.*\n3 +NaN\n/, 'and a cell of only diverged seeds is a table cell, NaN');
   // With the planned grid, the cells without a point too, in the grid's order (LTTS last).
   const cells = summarize([row(1, 0.3, 10, 5)], { ranks: ['ltts', 3], taus: [5, 2.5] });
   t.strictSame(cells.map((c) => [c.rank, c.tau_o, c.seeds]), [[3, 2.5, 0], [3, 5, 1], ['ltts', 2.5, 0], ['ltts', 5, 0]]);
