@@ -687,6 +687,24 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('a killed writer not yet reaped (a zombie) holds no lock', { skip: fs.existsSync('/proc/self/stat') ? false : 'no /proc: zombies cannot be told from the living' }, async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'rows.jsonl');
+  // `sleep 0` ends at once, and its parent (sh, then `sleep 5` after exec) never reaps it.
+  const { spawn } = await import('node:child_process');
+  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => parent.kill());
+  const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(String(d).trim()))));
+  const stat = () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  for (let i = 0; i < 200 && stat()[0] !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(stat()[0], 'Z', `process ${pid} is a zombie`);
+  fs.writeFileSync(`${out}.lock`, `${os.hostname()} ${pid} ${stat()[19]}\n`);
+  const r = await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], out, base: { ...base, epochs: [2, 1] } });
+  t.equal(r.completed, 1, 'its lock was taken over');
+  t.notOk(fs.existsSync(`${out}.lock`));
+});
+
 t.test('the lock is released when a sweep fails', async (t) => {
   const dir = tmp();
   const out = path.join(dir, 'rows.jsonl');

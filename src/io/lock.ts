@@ -9,21 +9,29 @@ import { errnoCode, landing, writeAll } from './files';
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process, alive
+  }
+  // A killed writer whose parent has not reaped it yet (a container's PID 1 may never) still
+  // answers signal 0: a zombie (state Z) or dead one (X) writes nothing more.
+  const state = statFields(pid)?.[0];
+  return state !== 'Z' && state !== 'X';
+}
+
+/** The fields of /proc/PID/stat after the command name (state first), or null where /proc cannot say. */
+function statFields(pid: number | 'self'): string[] | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: the fields start after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
   }
 }
 
 /** When process `pid` started (clock ticks since boot, Linux), or null where /proc cannot say. */
 function startOf(pid: number | 'self'): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces and parentheses); starttime is the 22nd.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
+  return statFields(pid)?.[19] ?? null; // starttime, the 22nd field
 }
 
 /** This process, as a lock names it: host, pid and start (a pid alone is reused, e.g. PID 1 of a restarted container). */
