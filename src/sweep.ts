@@ -82,9 +82,10 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /**
    * Hears the plan once, before the first point runs: the points to compute, those `out` has
-   * already (resume) and those of it outside this grid or shard. A promise it returns is awaited.
+   * already (resume) and those of it outside this grid or shard; `resumed`, the rows of `out`
+   * in this grid (the result's first rows). A promise it returns is awaited.
    */
-  onStart?: (plan: SweepPlan) => void | Promise<void>;
+  onStart?: (plan: SweepPlan, resumed: readonly SweepRow[]) => void | Promise<void>;
   /** Hears each finished point (written to `out` already), one call at a time; a promise it returns is awaited. */
   onRow?: (row: SweepRow, done: number, total: number) => void | Promise<void>;
   /** Progress of a GPU batch (median over its networks). */
@@ -569,7 +570,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const order = new Map(points.map((p, i) => [rowKey(p), i]));
       const inGrid = previous.filter((r) => order.has(rowKey(r)));
       const outside = previous.length - inGrid.length;
-      await o.onStart?.({ planned: todo.length, skipped, outside, backend });
+      await o.onStart?.({ planned: todo.length, skipped, outside, backend }, inGrid);
 
       const fresh = new Map<string, SweepRow>();
       let aborted = false;

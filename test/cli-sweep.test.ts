@@ -91,12 +91,20 @@ t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind
     // Epochs of about a second: the signals land while one runs, so only they can end it. A
     // batch of one (--batch 1, the lockstep path; the lock is the sweep's either way) reports its
     // epochs with --verbose: the signals wait for the first, however loaded the machine.
+    // SIGTERM with --json: a batch system's time limit, the summary piped to a file.
+    const json = signals[0] === 'SIGTERM';
     const args = ['sweep', '-N', '1200', '-T', '1500', '-E', '1', '100', '--ranks', 'ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl',
-      '--batch', '1', '--threads', '1', '--backend', 'cpu', '--verbose'];
-    const { ended, err } = await signalled(args, dir, /^batch recurrent 1\//m, signals.map((s) => [300, s] as [number, NodeJS.Signals]),
+      '--batch', '1', '--threads', '1', '--backend', 'cpu', '--verbose', ...(json ? ['--json'] : [])];
+    const { ended, err, out } = await signalled(args, dir, /^batch recurrent 1\//m, signals.map((s) => [300, s] as [number, NodeJS.Signals]),
       () => t.ok(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'the lock is there while the sweep runs'));
     t.strictSame(ended, { code: null, signal: signals.at(-1) }, `${signals.join(', ')}: ended by the signal`);
     t.match(err, new RegExp(`\ngoal: ${signals.length > 1 ? 'quit' : 'terminated'} with 0 points done by this run; run the same command with --resume to finish\n$`), 'last words');
+    // Its summary first, as a stopped sweep's: the grid's one cell, no point in it.
+    if (json) {
+      t.match(JSON.parse(out), { planned: 3, completed: 0, skipped: 0, aborted: true, backend: 'cpu', summary: [{ rank: 'ltts', tau_o: 5, seeds: 0, t_conv: null }] }, 'one JSON object');
+    } else {
+      t.match(out, /^final readout MSE \(median over 3 seeds; \(k\): a cell with only k\)\nrank \\ τ⋆ +5\nLTTS +\(0\)\n/, 'the tables');
+    }
     t.notOk(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'and the lock is gone');
     fs.rmSync(dir, { recursive: true });
   }

@@ -545,9 +545,19 @@ t.test('onStart hears the plan once, before the first point; an error it throws 
   const small = { ...grid, ranks: [3], taus: [5], threads: 1, out };
   await sweep({ ...small, seeds: [1, 2] });
   const heard: string[] = [];
-  const r = await sweep({ ...small, seeds: [1, 2, 3, 4], resume: true, onStart: (p) => void heard.push(JSON.stringify(p)), onRow: (row) => void heard.push(`row ${row.seed}`) });
+  let resumed: readonly SweepRow[] = [];
+  const r = await sweep({
+    ...small, seeds: [1, 2, 3, 4], resume: true,
+    onStart: (p, rows) => {
+      heard.push(JSON.stringify(p));
+      resumed = rows;
+    },
+    onRow: (row) => void heard.push(`row ${row.seed}`),
+  });
   t.strictSame(heard, [JSON.stringify({ planned: 2, skipped: 2, outside: 0, backend: 'cpu' }), 'row 3', 'row 4']);
   t.match(r, { planned: 2, skipped: 2, outside: 0, completed: 2 }, 'what the result says too');
+  t.strictSame(resumed.map((row) => row.seed), [1, 2], 'and the rows it resumes from');
+  t.strictSame(r.rows.slice(0, 2), resumed, 'the first of the result\'s');
   const narrow: string[] = [];
   await sweep({ ...small, seeds: [4], resume: true, onStart: (p) => void narrow.push(JSON.stringify(p)) });
   t.strictSame(narrow, [JSON.stringify({ planned: 0, skipped: 1, outside: 3, backend: 'cpu' })], 'rows of the wider grid: outside this one');

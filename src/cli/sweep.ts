@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { checkWritable, shownPath } from '../io/files';
-import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, realPath, summarize, summaryTables, sweep, SWEEP_ACCEPTS, writeRows, type SweepRank, type SweepRow } from '../sweep';
+import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, realPath, summarize, summaryTables, sweep, SWEEP_ACCEPTS, writeRows, type SweepPlan, type SweepRank, type SweepResult, type SweepRow } from '../sweep';
 import { MAX_SEED, paramDocs, type ParamName } from '../params';
 import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, notDash, once, paramFlags, paramsFromOptions, parseNumber, usage } from './options';
 import { makeProgress } from './progress';
@@ -126,6 +126,19 @@ export function sweepCommand(io: Io): Command {
   });
 }
 
+/** The summary of a sweep's rows, finished or stopped: the tables, or --json's one object. */
+function printSummary(io: Io, opts: Record<string, unknown>, r: SweepResult, grid: { ranks: SweepRank[]; taus: number[]; seeds: number }): void {
+  if (opts.json) {
+    const { planned, completed, skipped, outside, aborted, seconds, backend } = r;
+    const cells = summarize(r.rows, opts.shard === undefined ? { ranks: grid.ranks, taus: grid.taus } : undefined);
+    io.out(`${JSON.stringify({ planned, completed, skipped, outside, aborted, seconds, backend, summary: cells })}\n`);
+  } else if (r.rows.length || opts.shard === undefined) {
+    // The whole grid (a shard holds only a part of it): a stopped sweep's missing cells show,
+    // all of them when it stopped before its first point.
+    io.out(`${summaryTables(r.rows, opts.shard === undefined ? grid : undefined)}\n`);
+  }
+}
+
 async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> {
   for (const [name, grid] of GRID_PARAMS) {
     if (opts[name] !== undefined) usage(`${flagLabel(name)} is set by the sweep's grid: give its values with ${grid}`);
@@ -140,14 +153,27 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   const taus = list('--taus', opts.taus as string, (x) => number('--taus', x, 'numbers > 0 (τ⋆ in units of dt)')) as number[];
   const seeds = parseSeeds(opts.seeds as string);
   notDash('--out', opts.out as string | undefined, TABLES_ON_STDOUT);
+  const lists = { ranks, taus, seeds: seeds.length };
   const controller = new AbortController();
-  // For last words when a signal ends the process before the sweep returns.
+  const progress = opts.verbose ? makeProgress(io.stderr, 'batch ') : null;
+  // For last words when a second Ctrl-C, SIGTERM or SIGHUP ends the process before the sweep
+  // returns: the summary of the rows so far (those resumed, then this run's), as a stopped
+  // sweep's (--json: still one object), and how to finish.
+  const t0 = Date.now();
+  let plan: SweepPlan | undefined;
+  let rows: SweepRow[] = [];
   let done = 0;
   const stop = io.onInterrupt(() => controller.abort(), (signal) => {
+    progress?.stop();
+    try {
+      if (plan) printSummary(io, opts, { ...plan, rows, completed: done, aborted: true, seconds: (Date.now() - t0) / 1000 }, lists);
+    } catch (err) {
+      // The process ends all the same: what failed is said, not thrown from a signal handler.
+      io.err(`goal: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
     io.err(`goal: ${ENDED[signal]} with ${plural(done, 'point')} done by this run` +
       `${opts.out !== undefined ? `; run the same command with --resume to finish` : ''}\n`);
   });
-  const progress = opts.verbose ? makeProgress(io.stderr, 'batch ') : null;
   let result;
   try {
     result = await sweep({
@@ -162,7 +188,9 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       conv: single('conv'),
       curves: opts.curves === true,
       signal: controller.signal,
-      onStart: (plan) => {
+      onStart: (p, resumed) => {
+        plan = p;
+        rows = resumed.slice();
         if (!plan.skipped && !plan.outside) return;
         // Said before the points run: their numbering counts only those left. Rows of another
         // grid (a narrower or mistyped one), or of another shard, are kept in the file.
@@ -174,6 +202,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
           : `resuming: ${file} holds ${other}`}; ${plan.planned} to run\n`);
       },
       onRow: (r, n, total) => {
+        rows.push(r);
         done = n;
         printRow(io, r, n, total);
       },
@@ -186,15 +215,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
     progress?.stop();
     stop();
   }
-  if (opts.json) {
-    const { planned, completed, skipped, outside, aborted, seconds, backend } = result;
-    const cells = summarize(result.rows, opts.shard === undefined ? { ranks, taus } : undefined);
-    io.out(`${JSON.stringify({ planned, completed, skipped, outside, aborted, seconds, backend, summary: cells })}\n`);
-  } else if (result.rows.length || opts.shard === undefined) {
-    // The whole grid (a shard holds only a part of it): a stopped sweep's missing cells show,
-    // all of them when it stopped before its first point.
-    io.out(`${summaryTables(result.rows, opts.shard === undefined ? { ranks, taus, seeds: seeds.length } : undefined)}\n`);
-  }
+  printSummary(io, opts, result, lists);
   if (result.aborted) {
     io.err(`goal: interrupted with ${result.completed} of ${result.planned} points done` +
       `${opts.out !== undefined ? `; run the same command with --resume to finish` : ''}\n`);
