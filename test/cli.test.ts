@@ -629,6 +629,20 @@ t.test('SIGTERM (a batch system\'s time limit) and SIGHUP save the epochs done a
   }
 });
 
+t.test('last words larger than a pipe holds (64 KiB) reach its reader whole before the signal ends the process', async (t) => {
+  // --json's object holds every epoch's numbers: 20000 epochs are ≈ 400 KB. The signal is sent
+  // once the progress line of epoch 20000 is heard (the run has 200000).
+  const dir = tmpdir();
+  const { ended, out } = await signalled(['train', '-N', '30', '-T', '50', '-E', '0', '200000', '--seed', '1', '--json', '--verbose'], dir,
+    /^recurrent 20000\/200000/m, [[0, 'SIGTERM']]);
+  t.strictSame(ended, { code: null, signal: 'SIGTERM' });
+  t.ok(out.length > 4 * 65536, `${out.length} bytes on stdout`);
+  const json = JSON.parse(out) as { aborted: boolean; mse_rec: number[]; dz: number[] };
+  t.equal(json.aborted, true);
+  t.ok(json.mse_rec.length >= 20000 && json.mse_rec.length === json.dz.length, `${json.mse_rec.length} epochs, whole`);
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('a replay stopped by SIGTERM prints the object a stopped replay prints, its matrices named', async (t) => {
   const dir = tmpdir();
   const f = structuredClone(loadFixture('rank3-n40.json')) as unknown as Record<string, any>;

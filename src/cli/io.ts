@@ -1,4 +1,5 @@
 // Where the CLI writes and how it hears Ctrl-C: the process by default, something else in tests.
+import * as fs from 'node:fs';
 import { releaseLocks } from '../io/lock';
 
 /** The signals that end a run at once, its last words said. */
@@ -31,7 +32,7 @@ export interface Io {
  * EPIPE. Any other failure to write stdout (a full disk behind `> file`) is one line on stderr
  * and exit status 1, not a stack trace.
  */
-function writer(stream: NodeJS.WriteStream, name: string): (text: string) => void {
+function writer(stream: NodeJS.WriteStream, name: string, fd: number): (text: string) => void {
   let closed = false;
   stream.on('error', (err: NodeJS.ErrnoException) => {
     closed = true;
@@ -41,8 +42,35 @@ function writer(stream: NodeJS.WriteStream, name: string): (text: string) => voi
     process.stderr.write(`goal: cannot write to ${name}: ${err.message}\n`);
   });
   return (text) => {
-    if (!closed) stream.write(text);
+    if (closed) return;
+    if (lastWordsUntil === 0) stream.write(text);
+    else closed = !writeNow(fd, text);
   };
+}
+
+/** How long last words wait for a pipe's reader to take them. */
+const LAST_WORDS_MS = 10_000;
+/** While end() says the last words: until when they may wait (0: not ending). */
+let lastWordsUntil = 0;
+
+/**
+ * Writes `text` to `fd` before returning, for the last words: the process ends right after
+ * them, and libuv writes to a pipe asynchronously, so all but the pipe's buffer (64 KiB: a long
+ * run's --json object) would be lost. A reader that takes nothing for LAST_WORDS_MS loses the
+ * rest. False when the reader is gone (EPIPE) or the write fails.
+ */
+function writeNow(fd: number, text: string): boolean {
+  const bytes = Buffer.from(text);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let at = 0; at < bytes.length;) {
+    try {
+      at += fs.writeSync(fd, bytes, at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > lastWordsUntil) return false;
+      Atomics.wait(pause, 0, 0, 1); // the pipe is full: 1 ms for its reader
+    }
+  }
+  return true;
 }
 
 /** Signals closer than this are one interrupt (no person presses Ctrl-C twice that fast). */
@@ -50,6 +78,7 @@ const SAME_INTERRUPT_MS = 200;
 
 /** Ends the process as `signal` would, after `quit`'s last words, its file locks released. */
 function end(signal: EndSignal, quit?: (signal: EndSignal) => void): never {
+  lastWordsUntil = Date.now() + LAST_WORDS_MS;
   quit?.(signal);
   releaseLocks();
   // process.exit() would wait for the native call in progress (libuv joins its worker threads
@@ -82,8 +111,8 @@ function guard(): void {
 export function processIo(): Io {
   guard();
   return {
-    out: writer(process.stdout, 'stdout'),
-    err: writer(process.stderr, 'stderr'),
+    out: writer(process.stdout, 'stdout', 1),
+    err: writer(process.stderr, 'stderr', 2),
     stderr: process.stderr,
     onInterrupt(handler, quit) {
       let first = 0;
