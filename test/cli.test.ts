@@ -10,6 +10,7 @@ import { addon } from '../src/native';
 import { firstWord, rewriteLegacy, TAKES_VALUE } from '../src/cli/legacy';
 import { trainCommand } from '../src/cli/train';
 import { sweepCommand } from '../src/cli/sweep';
+import { main } from '../src/cli/main';
 import type { Io } from '../src/cli/io';
 import { MAX_ARRAY, type EpochInfo } from '../src/run';
 import { LINE_EVERY_S, makeProgress } from '../src/cli/progress';
@@ -478,6 +479,15 @@ t.test('Ctrl-C stops within an epoch, keeps the stats so far, exits 130', async 
   }
 });
 
+t.test('stopped before any readout epoch (the target run): said so, not as in the readout phase', async (t) => {
+  let out = '', err = '';
+  // A Ctrl-C heard as the run subscribes: it stops before its first native call ends.
+  const io: Io = { out: (s) => void (out += s), err: (s) => void (err += s), stderr: process.stderr, exitCode: 0, onInterrupt: (stop) => (stop(), () => {}) };
+  t.equal(await main(['train', '-N', '30', '-E', '5', '5', '--seed', '1'], io), 130);
+  t.match(out, /\nTarget readout MSE: none \(stopped before the readout phase\)\nModel readout MSE: none \(stopped before the recurrent phase\)\n/);
+  t.equal(err, 'goal: interrupted before the readout phase\n');
+});
+
 t.test('stopped in the readout phase, by Ctrl-C or SIGTERM: mse_out is NaN (no readout trained), said in words', async (t) => {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', null]] as [NodeJS.Signals, number | null][]) {
     const dir = tmpdir();
@@ -816,6 +826,12 @@ t.test('-savepath naming the --replay file is refused: the fixture stays', async
     t.equal(r.code, 2, `${save}: exit 2`);
     t.match(r.err, /is the --replay file: the stats would overwrite the fixture/);
   }
+  // Read from standard input (--replay -), redirected from that very file.
+  const fd = fs.openSync(path.join(dir, 'fx.json'), 'r');
+  const piped = spawnSync(process.execPath, [BIN, 'train', '--replay', '-', '-savepath', 'fx.json'], { cwd: dir, encoding: 'utf8', stdio: [fd, 'pipe', 'pipe'] });
+  fs.closeSync(fd);
+  t.equal(piped.status, 2, '--replay - < fx.json -savepath fx.json: exit 2');
+  t.equal(piped.stderr, 'goal train: -savepath fx.json is the --replay file (standard input): the stats would overwrite the fixture; choose another name\n');
   t.equal(fs.readFileSync(path.join(dir, 'fx.json'), 'utf8'), before, 'the fixture is untouched');
   fs.rmSync(dir, { recursive: true });
 });

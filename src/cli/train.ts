@@ -35,8 +35,8 @@ interface Outcome {
   matrices?: Record<string, unknown>;
   /** Why a replay's spikes may differ, when they do. */
   note?: string;
-  /** Stopped before the readout phase ended (mse_out is then NaN, no readout trained). */
-  inReadout?: boolean;
+  /** Stopped before the readout phase ended, in it or before it (the target run): mse_out is then NaN, no readout trained. */
+  stoppedEarly?: 'in the readout phase' | 'before the readout phase';
 }
 
 export function trainCommand(io: Io): Command {
@@ -153,8 +153,10 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     if (clash.length) {
       throw new GoalError('GOAL_USAGE', `--replay takes every parameter from its file; drop ${clash.join(', ')}`);
     }
-    if (savepath !== undefined && sameFile(savepath, opts.replay as string)) {
-      throw new GoalError('GOAL_USAGE', `-savepath ${shownPath(savepath)} is the --replay file: the stats would overwrite the fixture; choose another name`);
+    // `--replay - < fx.json` reads the file too: stdin, as /dev/stdin names it, is that file.
+    const stdin = opts.replay === '-';
+    if (savepath !== undefined && sameFile(savepath, stdin ? '/dev/stdin' : opts.replay as string)) {
+      throw new GoalError('GOAL_USAGE', `-savepath ${shownPath(savepath)} is the --replay file${stdin ? ' (standard input)' : ''}: the stats would overwrite the fixture; choose another name`);
     }
     fixture = await loadFixture(opts.replay as string);
     params = aboutFixture(opts.replay as string, () => fixtureParams(fixture!).params);
@@ -193,7 +195,10 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
   // mse_out is the trained readout's: set when the readout phase is over (onReadout), so that
   // any stop before then saves NaN, as the run's result has it.
   let readoutOver = false;
+  let readoutBegun = false;
+  const stoppedEarly = (): Outcome['stoppedEarly'] => (readoutOver ? undefined : readoutBegun ? 'in the readout phase' : 'before the readout phase');
   const record = (e: EpochInfo) => {
+    if (e.phase === 'readout') readoutBegun = true;
     if (e.phase === 'recurrent') {
       soFar.mseRec.push(e.mse);
       soFar.dz.push(e.dz ?? NaN);
@@ -208,7 +213,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     const matrices = fixture && expectFields({ ...soFar, mseOut, zTarg: [], zLast: null, wHoTrained: [], wHhFinal: [], minMargin: NaN });
     const outcome = {
       ...soFar, mseOut, seed: fixture ? null : params.seed, backend, device: deviceName(backend), dtype: params.dtype,
-      seconds: (performance.now() - t0) / 1000, params, aborted: true, inReadout: !readoutOver, matrices,
+      seconds: (performance.now() - t0) / 1000, params, aborted: true, stoppedEarly: stoppedEarly(), matrices,
     };
     try {
       lastWords(outcome, opts, io, ENDED[signal]);
@@ -243,7 +248,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
       } else {
         outcome = await train(params, { ...common, label: flagLabel });
       }
-      outcome.inReadout = outcome.aborted && !readoutOver;
+      if (outcome.aborted) outcome.stoppedEarly = stoppedEarly();
     } finally {
       progress?.stop();
     }
@@ -281,7 +286,7 @@ function lastWords(outcome: Outcome, opts: Record<string, unknown>, io: Io, stop
   if (outcome.aborted) {
     const [, recurrent] = outcome.params.epochs;
     const done = outcome.mseRec.length;
-    const during = outcome.inReadout ? 'in the readout phase' : done > 0 ? `after ${done} of ${recurrent} recurrent epochs` : 'before any recurrent epoch';
+    const during = outcome.stoppedEarly ?? (done > 0 ? `after ${done} of ${recurrent} recurrent epochs` : 'before any recurrent epoch');
     io.err(`goal: ${stopped} ${during}${saved ? `; the stats so far are in ${shownPath(savepath)}` : ''}\n`);
     return 130;
   }
@@ -325,7 +330,7 @@ function summary(o: Outcome, io: Io): void {
   const last = (xs: number[]) => (xs.length ? xs[xs.length - 1] : none);
   const where = `${o.device}, ${o.dtype}${o.seed !== null ? `, seed ${o.seed}` : ''}`;
   io.out(`Training time: ${o.seconds.toFixed(2)} s (${where})\n`);
-  io.out(`Target readout MSE: ${o.inReadout ? 'none (stopped in the readout phase)' : o.mseOut}\n`);
+  io.out(`Target readout MSE: ${o.stoppedEarly ? `none (stopped ${o.stoppedEarly})` : o.mseOut}\n`);
   io.out(`Model readout MSE: ${last(o.mseRec)}\n`);
   io.out(`Model spike error: ${last(o.dz)}\n`);
   if (o.check) {
