@@ -228,6 +228,9 @@ export function nearest(name: string, names: readonly string[]): string {
     }
     return row[b.length];
   };
+  // A name cut short (-resam) means the one it begins, whatever the distances say (-reset).
+  const begun = names.filter((n) => n.toLowerCase().startsWith(name.toLowerCase()));
+  if (begun.length === 1) return ` (did you mean ${begun[0]}?)`;
   const scored = names.map((n) => [n, distance(n.toLowerCase(), name.toLowerCase())] as const);
   const [hit, d] = scored.reduce((a, b) => (b[1] < a[1] ? b : a));
   return d <= 2 && scored.filter(([, e]) => e === d).length === 1 ? ` (did you mean ${hit}?)` : '';

@@ -215,6 +215,10 @@ t.test('an unknown single-dash flag: the nearest one when there is one, and wher
   t.equal(r.code, 2);
   t.equal(r.err, "goal train: unknown option '-n_recc' (did you mean -n_rec?)\n(see goal train --help)\n");
   t.equal(goal(['train', '-N', '20', '-bogus']).err, "goal train: unknown option '-bogus'\n(see goal train --help)\n", 'no guess when none is near');
+  // A flag cut short means the one it begins (--resample), not the nearest by letters (--reset,
+  // which takes a value: following that guess would swallow the next argument).
+  t.equal(goal(['train', '-N', '20', '--resam']).err, "goal train: unknown option '--resam'\n(Did you mean --resample?)\n(see goal train --help)\n");
+  t.equal(goal(['train', '-N', '20', '-resam']).err, "goal train: unknown option '-resam' (did you mean --resample?)\n(see goal train --help)\n");
 });
 
 t.test('a command\'s flag without the command or with another, and help as a word: where to put it', async (t) => {

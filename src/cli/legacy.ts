@@ -118,7 +118,12 @@ export function rewriteLegacy(argv: readonly string[], typed?: Map<string, strin
       // `-Fout=spk` is no glued word: argparse reads it as -F "out=spk", a bad value.
       const words = WORD_VALUES.get(name.slice(0, 2));
       if (words && (eq > 0 || words.test(name.slice(2)))) out.push(rewrite(name.slice(0, 2), token), token.slice(2));
-      else throw new GoalError('GOAL_USAGE', `unknown option '${name}'${nearest(name, SINGLE_DASH)}`);
+      else {
+        // A long option cut short and given one dash (-resam) means that option (--resample).
+        const cut = paramDocs.filter((d) => d.long.startsWith(`-${name}`));
+        const hint = cut.length === 1 ? ` (did you mean ${cut[0].long}?)` : nearest(name, SINGLE_DASH);
+        throw new GoalError('GOAL_USAGE', `unknown option '${name}'${hint}`);
+      }
     }
     else out.push(token.startsWith('-') ? rewrite(token, token) : token);
   }

@@ -111,6 +111,10 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       const owners = flag === undefined ? []
         : commandsOf(root).filter((c) => c !== here && c.options.some((o) => o.short === flag || o.long === name));
       let said = asTyped(err.message.replace(/^error: /, ''));
+      // A flag cut short (--resam) means the one it begins, not commander's nearest (--reset);
+      // another command's whole flag (--out) is said to be that.
+      const begun = name === undefined || owners.length ? [] : here.options.filter((o) => o.long?.startsWith(name) && !o.hidden);
+      if (begun.length === 1) said = `${said.split('\n')[0]}\n(Did you mean ${begun[0].long}?)`;
       if (owners.length) {
         const names = owners.map((c) => `goal ${c.parent !== root ? `${c.parent!.name()} ` : ''}${c.name()}`);
         const usage = here === root ? ` (${names[0]} ${/'([^']+)'/.exec(said)?.[1]} …)` : '';
