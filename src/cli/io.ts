@@ -18,9 +18,10 @@ export interface Io {
   /**
    * Calls `handler` on the first Ctrl-C (the run then stops cleanly within one epoch). On a
    * second Ctrl-C (not the echo of the first, see SAME_INTERRUPT_MS), on SIGTERM (a batch
-   * system's time limit) or SIGHUP (the terminal closed), calls `quit` (synchronous last words),
-   * releases the process's file locks and ends the process at once, as the signal does (status
-   * 130, 143 or 129 in a shell). Returns the unsubscribe function.
+   * system's time limit) or SIGHUP (the terminal closed), releases the process's file locks,
+   * calls `quit` (synchronous last words, see writeNow) and ends the process as soon as they are
+   * written, as the signal does (status 130, 143 or 129 in a shell). Returns the unsubscribe
+   * function.
    */
   onInterrupt(handler: () => void, quit?: (signal: EndSignal) => void): () => void;
   exitCode: number;
@@ -43,30 +44,34 @@ function writer(stream: NodeJS.WriteStream, name: string, fd: number): (text: st
   });
   return (text) => {
     if (closed) return;
-    if (lastWordsUntil === 0) stream.write(text);
+    if (!ending) stream.write(text);
     else closed = !writeNow(fd, text);
   };
 }
 
-/** How long last words wait for a pipe's reader to take them. */
-const LAST_WORDS_MS = 10_000;
-/** While end() says the last words: until when they may wait (0: not ending). */
-let lastWordsUntil = 0;
+/** How long last words wait for a pipe's reader that takes nothing. */
+const STALLED_MS = 5_000;
+/** Set by end(): what the writers write from then on, they write at once (writeNow). */
+let ending = false;
 
 /**
  * Writes `text` to `fd` before returning, for the last words: the process ends right after
  * them, and libuv writes to a pipe asynchronously, so all but the pipe's buffer (64 KiB: a long
- * run's --json object) would be lost. A reader that takes nothing for LAST_WORDS_MS loses the
- * rest. False when the reader is gone (EPIPE) or the write fails.
+ * run's --json object) would be lost. A reader that takes nothing for STALLED_MS loses the
+ * rest (and meanwhile further signals wait). Output still queued for a slow reader before the
+ * last words (progress lines on a pipe) may be lost: it is not ours to flush synchronously.
+ * False when the reader is gone (EPIPE) or the write fails.
  */
 function writeNow(fd: number, text: string): boolean {
   const bytes = Buffer.from(text);
   const pause = new Int32Array(new SharedArrayBuffer(4));
+  let taken = Date.now();
   for (let at = 0; at < bytes.length;) {
     try {
       at += fs.writeSync(fd, bytes, at);
+      taken = Date.now();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > lastWordsUntil) return false;
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() - taken > STALLED_MS) return false;
       Atomics.wait(pause, 0, 0, 1); // the pipe is full: 1 ms for its reader
     }
   }
@@ -76,11 +81,13 @@ function writeNow(fd: number, text: string): boolean {
 /** Signals closer than this are one interrupt (no person presses Ctrl-C twice that fast). */
 const SAME_INTERRUPT_MS = 200;
 
-/** Ends the process as `signal` would, after `quit`'s last words, its file locks released. */
+/** Ends the process as `signal` would, its file locks released, after `quit`'s last words. */
 function end(signal: EndSignal, quit?: (signal: EndSignal) => void): never {
-  lastWordsUntil = Date.now() + LAST_WORDS_MS;
-  quit?.(signal);
+  // The locks first: last words may wait for a slow reader, and a supervisor's SIGKILL may come
+  // meanwhile (nothing is appended now: this handler holds the only JavaScript thread).
   releaseLocks();
+  ending = true;
+  quit?.(signal);
   // process.exit() would wait for the native call in progress (libuv joins its worker threads
   // on the way out): the signal's default action ends the process now. As PID 1 of a
   // container, the kernel ignores it; then exit the slow way.
