@@ -701,13 +701,14 @@ t.test('a killed writer not yet reaped (a zombie) holds no lock', { skip: fs.exi
   const dir = tmp();
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const out = path.join(dir, 'rows.jsonl');
-  // `sleep 0` ends at once, and its parent (sh, then `sleep 5` after exec) never reaps it.
+  // A child that ends once its parent, sh, has become `sleep 10` (exec), which never reaps it
+  // (ended sooner, sh could reap it first).
   const { spawn } = await import('node:child_process');
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const parent = spawn('sh', ['-c', '(until [ "$(cat /proc/$$/comm)" = sleep ]; do sleep 0.01; done) & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
   t.teardown(() => parent.kill());
   const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(String(d).trim()))));
   const stat = () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-  for (let i = 0; i < 200 && stat()[0] !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && stat()[0] !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(stat()[0], 'Z', `process ${pid} is a zombie`);
   fs.writeFileSync(`${out}.lock`, `${os.hostname()} ${pid} ${stat()[19]}\n`);
   const r = await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], out, base: { ...base, epochs: [2, 1] } });
