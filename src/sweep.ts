@@ -141,7 +141,7 @@ export function rowKey(r: { rank: SweepRank; tau_o: number; seed: number }): str
   return `${r.rank}|${r.tau_o}|${r.seed}`;
 }
 
-/** T_conv: the first recurrent epoch (1-based) whose mse_rec ≤ conv·mse_out, or null. */
+/** T_conv: the first recurrent epoch (1-based) whose mse_rec ≤ conv·mse_out, or null (a sweep's row: null too when the readout diverged). */
 export function convergenceEpoch(mseRec: readonly number[], mseOut: number, conv: number): number | null {
   if (!Array.isArray(mseRec) || typeof mseOut !== 'number' || typeof conv !== 'number') {
     throw new GoalError('GOAL_INVALID_OPTION', `convergenceEpoch(mseRec, mseOut, conv): expects an array and two numbers (got ${show(mseRec)}, ${show(mseOut)}, ${show(conv)})`);
@@ -570,7 +570,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const order = new Map(points.map((p, i) => [rowKey(p), i]));
       const inGrid = previous.filter((r) => order.has(rowKey(r)));
       const outside = previous.length - inGrid.length;
-      await o.onStart?.({ planned: todo.length, skipped, outside, backend }, inGrid);
+      await o.onStart?.({ planned: todo.length, skipped, outside, backend }, inGrid.slice());
 
       const fresh = new Map<string, SweepRow>();
       let aborted = false;

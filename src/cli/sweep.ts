@@ -126,8 +126,11 @@ export function sweepCommand(io: Io): Command {
   });
 }
 
+/** A sweep's outcome as the summary tells it; the plan's numbers null when a signal came before it. */
+type Outcome = Omit<SweepResult, keyof SweepPlan> & { [K in keyof SweepPlan]: SweepPlan[K] | null };
+
 /** The summary of a sweep's rows, finished or stopped: the tables, or --json's one object. */
-function printSummary(io: Io, opts: Record<string, unknown>, r: SweepResult, grid: { ranks: SweepRank[]; taus: number[]; seeds: number }): void {
+function printSummary(io: Io, opts: Record<string, unknown>, r: Outcome, grid: { ranks: SweepRank[]; taus: number[]; seeds: number }): void {
   if (opts.json) {
     const { planned, completed, skipped, outside, aborted, seconds, backend } = r;
     const cells = summarize(r.rows, opts.shard === undefined ? { ranks: grid.ranks, taus: grid.taus } : undefined);
@@ -166,7 +169,8 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   const stop = io.onInterrupt(() => controller.abort(), (signal) => {
     progress?.stop();
     try {
-      if (plan) printSummary(io, opts, { ...plan, rows, completed: done, aborted: true, seconds: (Date.now() - t0) / 1000 }, lists);
+      const planned = plan ?? { planned: null, skipped: null, outside: null, backend: null }; // not yet: the file or the GPU was being read
+      printSummary(io, opts, { ...planned, rows, completed: done, aborted: true, seconds: (Date.now() - t0) / 1000 }, lists);
     } catch (err) {
       // The process ends all the same: what failed is said, not thrown from a signal handler.
       io.err(`goal: ${err instanceof Error ? err.message : String(err)}\n`);
