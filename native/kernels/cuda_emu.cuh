@@ -350,20 +350,25 @@ inline const char* cudaGetErrorString(cudaError_t e) {
 inline cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
   std::lock_guard<std::mutex> g(goal_emu::state().lock);
   *total_b = goal_emu::state().memory;
-  *free_b = goal_emu::state().memory - goal_emu::state().in_use;
+  *free_b = goal_emu::state().memory - std::min(goal_emu::state().in_use, goal_emu::state().memory);
   return cudaSuccess;
 }
 inline cudaError_t cudaMalloc(void** p, size_t bytes) {
+  goal_emu::State& s = goal_emu::state();
   {
-    std::lock_guard<std::mutex> g(goal_emu::state().lock);
-    if (bytes > goal_emu::state().memory - goal_emu::state().in_use) return goal_emu::fail(cudaErrorMemoryAllocation);
+    // Reserved under the lock: two allocations at once cannot both take the last room.
+    std::lock_guard<std::mutex> g(s.lock);
+    if (s.in_use > s.memory || bytes > s.memory - s.in_use) return goal_emu::fail(cudaErrorMemoryAllocation);
+    s.in_use += bytes;
   }
   *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-  if (!*p) return goal_emu::fail(cudaErrorMemoryAllocation);
+  std::lock_guard<std::mutex> g(s.lock);
+  if (!*p) {
+    s.in_use -= bytes;
+    return goal_emu::fail(cudaErrorMemoryAllocation);
+  }
   std::memset(*p, 0x5A, (bytes + 255) / 256 * 256);  // garbage until written
-  std::lock_guard<std::mutex> g(goal_emu::state().lock);
-  goal_emu::state().allocations[*p] = bytes;
-  goal_emu::state().in_use += bytes;
+  s.allocations[*p] = bytes;
   return cudaSuccess;
 }
 inline cudaError_t cudaFree(void* p) {

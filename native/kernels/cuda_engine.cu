@@ -842,7 +842,9 @@ class CudaBatch final : public Batch {
       o += layouts.back().bytes;
     }
     // The feedback noise (float64, N×N for spk) is uploaded only when the feedback is built,
-    // but counted now: a batch that cannot hold it is refused before its target run and readout.
+    // but counted now: a batch that clearly cannot hold it is refused before its target run and
+    // readout (not counted: the per-epoch statistics, small beside it; and a run without
+    // recurrent epochs, which may never build the feedback, is held to it all the same).
     mem_.allocate(o, std::to_string(K) + (K == 1 ? " network" : " networks") + " of N=" + std::to_string(N_),
                   noise_bytes(), "while their feedback is built (its noise)");
     unsigned char* mem = mem_.as<unsigned char>();
