@@ -52,8 +52,10 @@ export async function timeRecurrent(net: Batch, epochs: number, rounds = 5): Pro
   const ms: number[] = [];
   for (let k = 0; k < rounds; k++) {
     const t0 = process.hrtime.bigint();
-    await net.recurrent(epochs);
+    const r = await net.recurrent(epochs);
     ms.push(Number(process.hrtime.bigint() - t0) / 1e6 / epochs);
+    // A diverged network (NaN) may take other paths: its time would not be the work's.
+    if (!r.mseRec.every(Number.isFinite)) throw new Error('the timed network diverged (mse_rec not finite): no timing');
   }
   ms.sort((a, b) => a - b);
   return ms[Math.floor(rounds / 2)];

@@ -24,12 +24,21 @@ OUT="${OUT:-/tmp/goal-device-check}"
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/device-check.log") 2>&1
 export PATH="$PATH:/usr/local/cuda/bin"  # nvcc, for a rebuild, where the image leaves it off PATH
-step() { printf '\n== %s\n' "$*"; }
-# Ends the script after tee has written the last lines to the log.
+step() {
+  current_step="$*"
+  printf '\n== %s\n' "$*"
+}
+# Ends the script after tee has written the last lines to the log. A run that ended before
+# gpu-check wrote its report still leaves one: the step it was in and the log's end.
+current_step=""
 finish() {
   echo "device-check: exit $1"
   exec >&- 2>&-
   wait
+  if [ ! -s "$OUT/gpu-report.md" ]; then
+    { echo "device-check ended with exit $1 in step \"$current_step\", before any report; the log's end:"
+      echo; echo '```'; tail -40 "$OUT/device-check.log"; echo '```'; } > "$OUT/gpu-report.md"
+  fi
   exit "$1"
 }
 die() {
@@ -42,6 +51,10 @@ date -u
 uname -srm
 nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total,clocks.max.sm,power.limit --format=csv ||
   echo "nvidia-smi failed"
+GOAL_DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2> /dev/null | head -1)
+GOAL_SOURCE=$(cat .devkit/source 2> /dev/null || echo 'unknown (no .devkit/source)')
+export GOAL_DRIVER GOAL_SOURCE
+echo "source: $GOAL_SOURCE"
 command -v nvcc > /dev/null && nvcc --version | tail -2
 nproc
 
@@ -84,28 +97,30 @@ if [ "${GOAL_REBUILD:-0}" = 1 ] || ! load; then
     "-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=$PWD/build/Release" &&
     cmake --build /tmp/goal-build || die "the rebuild failed"
   load || die "the rebuilt addon still sees no usable GPU (its reason is above)" 2
+  export GOAL_ADDON_ORIGIN="rebuilt here ($(nvcc --version 2> /dev/null | grep -o 'release [0-9.]*' || echo 'nvcc ?'))"
 fi
 
 step "first run"
 # One tiny network on the GPU. Waits for the GPU sleep on an interrupt (blocking sync); should
 # that not return on this platform, the rest runs with the runtime's default wait
-# (GOAL_CUDA_SPIN=1) rather than hanging until the deadline.
+# (GOAL_CUDA_SPIN=1) rather than hanging until the deadline. A run that fails otherwise (an
+# error, not a hang) leaves the cases to gpu-check, whose rows say which paths fail.
 probe() {
   timeout -k 5 "$1" "$NODE" -e "
     const backend = process.env.GOAL_REHEARSE === '1' ? 'cpu' : 'cuda';
     require('./dist/src/index').train({ nRec: 150, epochs: [10, 10], seed: 1 }, { backend })
       .then((r) => console.log('first run: ' + r.device + ', ' + r.seconds.toFixed(2) + ' s, GOAL_CUDA_SPIN=' + (process.env.GOAL_CUDA_SPIN || 0)));"
 }
-probe 60
+probe 30
 rc=$?
-if [ "$rc" != 0 ]; then
-  case "$rc" in
-    124 | 137) echo "the first run did not finish in 60 s with blocking sync: trying GOAL_CUDA_SPIN=1" ;;
-    *) echo "the first run failed (exit $rc, its error above): trying once more with GOAL_CUDA_SPIN=1" ;;
-  esac
-  export GOAL_CUDA_SPIN=1
-  probe 60 || die "the first run on the GPU failed or hung either way (its error, if any, is above)"
-fi
+case "$rc" in
+  0) ;;
+  124 | 137)
+    echo "the first run did not finish in 30 s with blocking sync: trying GOAL_CUDA_SPIN=1"
+    export GOAL_CUDA_SPIN=1
+    probe 30 || die "the first run on the GPU hung with blocking sync and failed or hung with GOAL_CUDA_SPIN=1 (its error, if any, is above)" ;;
+  *) echo "THE FIRST RUN FAILED (exit $rc, its error above); the cases below say where" ;;
+esac
 
 step "parity and benchmarks"
 deadline=${GOAL_DEADLINE:-250}
@@ -116,6 +131,8 @@ timeout -k 10 "$left" "$NODE" dist/bench/gpu-check.js "$OUT"
 status=$?
 case "$status" in 124 | 137)
   echo "gpu-check ran out of time after ${left} s; $OUT/gpu-report.md and gpu-report.json hold what was done"
+  printf '\n**CUT SHORT: out of time after %s s, in "%s"; the cases after it did not run**\n' "$left" \
+    "$(grep '^running: ' "$OUT/device-check.log" | tail -1 | sed 's/^running: //')" >> "$OUT/gpu-report.md"
   status=3 ;;
 esac
 finish "$status"

@@ -116,6 +116,10 @@ export const SEED_CASES: [string, TrainParams, boolean][] = [
   ['grid path: N=300 out rank 12 float64', { nRec: 300, epochs: [200, 3], dtype: 'float64', rank: 12, feedback: 'out', outLr: scaledOutLr(300), seed: 9 }, true],
   ['grid path: N=500 LTTS float32', { nRec: 500, epochs: [200, 3], dtype: 'float32', outLr: scaledOutLr(500), seed: 10 }, false],
   ['grid path: N=500 rank 400 (u@D) float32', { nRec: 500, epochs: [200, 3], dtype: 'float32', rank: 400, outLr: scaledOutLr(500), seed: 11 }, false],
+  // W_hh past the chip (an H200 keeps ≈ 30 MB of tiles on chip): the kernels the N=4000 and
+  // N=8192 timings run.
+  ['grid path, W_hh off chip: N=4000 LTTS float64', { nRec: 4000, tSeq: 50, epochs: [10, 2], dtype: 'float64', outLr: scaledOutLr(4000), seed: 12 }, true],
+  ['grid path, W_hh off chip: N=4000 rank 20 float32', { nRec: 4000, tSeq: 50, epochs: [10, 2], dtype: 'float32', rank: 20, outLr: scaledOutLr(4000), seed: 13 }, false],
 ];
 
 /** A CUDA batch against its networks run alone on CUDA: must be equal bit for bit. */
