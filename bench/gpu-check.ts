@@ -2,7 +2,8 @@
 // tap there): the device, driver and compute capability; every reference fixture and the random
 // seeds of bench:gpu replayed on the GPU and on the CPU with the max abs/rel differences and
 // whether spikes agree; a batch against its networks run alone; then the GPU and CPU timings of
-// the same run. Writes gpu-report.md and gpu-report.json into the folder given as argument.
+// the same run. Writes gpu-report.md and gpu-report.json into the folder given as argument; with
+// a second argument, parity or timing, that half only, into gpu-report-<half>.md and .json.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { info } from '../src/index';
@@ -12,12 +13,15 @@ import { GPU } from './gpu-cases';
 
 async function main() {
   const out = process.argv[2] ?? process.env.OUT ?? '.';
+  const only = process.argv[3] as 'parity' | 'timing' | undefined;
+  if (only !== undefined && only !== 'parity' && only !== 'timing') throw new Error(`the second argument must be parity or timing (got ${only})`);
+  const name = `gpu-report${only ? `-${only}` : ''}`;
   fs.mkdirSync(out, { recursive: true });
   const lines: string[] = [];
   const log = (l: string) => {
     lines.push(l);
     console.log(l);
-    fs.writeFileSync(path.join(out, 'gpu-report.md'), `${lines.join('\n')}\n`);  // kept if a later step dies
+    fs.writeFileSync(path.join(out, `${name}.md`), `${lines.join('\n')}\n`);  // kept if a later step dies
   };
   const i = info();
   if (!i.cuda.available && GPU === 'cuda') {
@@ -26,11 +30,11 @@ async function main() {
   }
   const fixtures = fs.readdirSync(path.join(packageRoot(), 'test', 'fixtures', 'reference'))
     .filter((f) => f.endsWith('.json')).sort();
-  const save = (report: GpuReport) => fs.writeFileSync(path.join(out, 'gpu-report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  const report = await gpuBench({ fixtures, log, save, timeAnyway: true, trace: (l) => console.log(l) });
+  const save = (report: GpuReport) => fs.writeFileSync(path.join(out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  const report = await gpuBench({ fixtures, log, save, timeAnyway: true, only, trace: (l) => console.log(l) });
   const bad = report.parity.filter((r) => !r.ok);
   log('');
-  log(bad.length ? `PARITY FAILED in ${bad.length} case(s): ${bad.map((r) => r.name).join('; ')}` : 'parity: all cases within tolerance');
+  if (only !== 'timing') log(bad.length ? `PARITY FAILED in ${bad.length} case(s): ${bad.map((r) => r.name).join('; ')}` : 'parity: all cases within tolerance');
   if (report.timingFailures.length) log(`TIMING FAILED in ${report.timingFailures.length} case(s): ${report.timingFailures.join('; ')}`);
   if (bad.length || report.timingFailures.length) process.exit(1);
 }

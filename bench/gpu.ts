@@ -63,6 +63,11 @@ export interface BenchOptions {
    * the same either way; the report says the parity failed). bench:gpu does not.
    */
   timeAnyway?: boolean;
+  /**
+   * One half only (the device check runs each in its own process: a kernel fault in a parity
+   * case, which ends the process's CUDA context, then leaves the timings to run).
+   */
+  only?: 'parity' | 'timing';
 }
 
 /**
@@ -100,9 +105,6 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   if (process.env.GOAL_SOURCE) log(`source: ${process.env.GOAL_SOURCE}`);
   if (process.env.GOAL_DRIVER) log(`driver: ${process.env.GOAL_DRIVER}; addon: ${process.env.GOAL_ADDON_ORIGIN ?? 'as carried'}`);
   if (process.env.GOAL_CUDA_SPIN === '1') log('GOAL_CUDA_SPIN=1: waits for the GPU spin (the runtime\'s default), not blocking sync');
-  log('');
-  log('## Parity: GPU against the CPU on the same inputs');
-  PARITY_HEADER.forEach((l) => log(l));
   // One case: named in the trace as it starts; a throw is written by `failed`, and the run goes on.
   const runCase = async (name: string, run: () => Promise<void>, failed: (err: unknown) => void) => {
     trace(`running: ${name}`);
@@ -122,9 +124,21 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     log(parityLine(r));
   };
   const parity = (name: string, run: () => Promise<ParityRow>) => runCase(name, async () => addRow(await run()), (err) => addRow(failedRow(name, err)));
-  for (const name of opts.fixtures) await parity(`fixture ${name}`, async () => (await fixtureParity([name]))[0]);
-  for (const [name, p, exact] of SEED_CASES) await parity(name, () => seedParity(name, p, exact));
-  for (const [name, members, epochs] of BATCH_CASES) await parity(name, () => batchParity(name, members, epochs));
+  if (opts.only !== 'timing') {
+    log('');
+    log('## Parity: GPU against the CPU on the same inputs');
+    PARITY_HEADER.forEach((l) => log(l));
+    for (const name of opts.fixtures) await parity(`fixture ${name}`, async () => (await fixtureParity([name]))[0]);
+    for (const [name, p, exact] of SEED_CASES) await parity(name, () => seedParity(name, p, exact));
+    for (const [name, members, epochs] of BATCH_CASES) await parity(name, () => batchParity(name, members, epochs));
+  }
+  if (opts.only === 'parity') return report;
+  // The timing half of the device check: its parity half's outcome, from device-check.sh.
+  const parityStatus = process.env.GOAL_PARITY_STATUS;
+  if (opts.only === 'timing' && parityStatus && parityStatus !== '0') {
+    log('');
+    log(`THE PARITY HALF FAILED (exit ${parityStatus}: see its rows); timing anyway (the same kernels)`);
+  }
   if (report.parity.some((r) => !r.ok)) {
     log('');
     if (!opts.timeAnyway) {
