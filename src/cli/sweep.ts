@@ -164,18 +164,19 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
   // sweep's (--json: still one object), and how to finish.
   const t0 = Date.now();
   let plan: SweepPlan | undefined;
-  let rows: SweepRow[] = [];
-  let done = 0;
+  let resumed: readonly SweepRow[] = [];
+  const fresh: SweepRow[] = []; // this run's, as onRow hears them
   const stop = io.onInterrupt(() => controller.abort(), (signal) => {
     progress?.stop();
     try {
       const planned = plan ?? { planned: null, skipped: null, outside: null, backend: null }; // not yet: the file or the GPU was being read
-      printSummary(io, opts, { ...planned, rows, completed: done, aborted: true, seconds: (Date.now() - t0) / 1000 }, lists);
+      const rows = [...resumed, ...fresh];
+      printSummary(io, opts, { ...planned, rows, completed: fresh.length, aborted: true, seconds: (Date.now() - t0) / 1000 }, lists);
     } catch (err) {
       // The process ends all the same: what failed is said, not thrown from a signal handler.
       io.err(`goal: ${err instanceof Error ? err.message : String(err)}\n`);
     }
-    io.err(`goal: ${ENDED[signal]} with ${plural(done, 'point')} done by this run` +
+    io.err(`goal: ${ENDED[signal]} with ${plural(fresh.length, 'point')} done by this run` +
       `${opts.out !== undefined ? `; run the same command with --resume to finish` : ''}\n`);
   });
   let result;
@@ -192,9 +193,9 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
       conv: single('conv'),
       curves: opts.curves === true,
       signal: controller.signal,
-      onStart: (p, resumed) => {
+      onStart: (p, rows) => {
         plan = p;
-        rows = resumed.slice();
+        resumed = rows;
         if (!plan.skipped && !plan.outside) return;
         // Said before the points run: their numbering counts only those left. Rows of another
         // grid (a narrower or mistyped one), or of another shard, are kept in the file.
@@ -206,8 +207,7 @@ async function runSweep(opts: Record<string, unknown>, io: Io): Promise<number> 
           : `resuming: ${file} holds ${other}`}; ${plan.planned} to run\n`);
       },
       onRow: (r, n, total) => {
-        rows.push(r);
-        done = n;
+        fresh.push(r);
         printRow(io, r, n, total);
       },
       onEpoch: progress ? (e) => progress.update(e) : undefined,
