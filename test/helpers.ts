@@ -22,9 +22,12 @@ export const BIN = path.join(__dirname, '..', 'bin', 'goal.js');
 /**
  * Runs goal with `args` in `dir`; once its stderr matches `ready` (on a loaded machine the
  * set-up alone can take seconds, so no fixed wait would do), calls `onReady`, then sends each
- * signal after its wait (ms). Resolves to how it ended and its stderr.
+ * signal after its wait (ms), counted from when its stderr matches the pattern given with it,
+ * if any (what the process says once it heard the signal before, so that the next lands on the
+ * state that follows, however fast or loaded the machine). Resolves to how it ended and its
+ * stderr.
  */
-export async function signalled(args: string[], dir: string, ready: RegExp, signals: [number, NodeJS.Signals][], onReady = () => {}) {
+export async function signalled(args: string[], dir: string, ready: RegExp, signals: [number, NodeJS.Signals, RegExp?][], onReady = () => {}) {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
   let err = '', out = '';
   child.stderr.on('data', (d) => (err += d));
@@ -33,9 +36,11 @@ export async function signalled(args: string[], dir: string, ready: RegExp, sign
   let closed = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => { closed = true; resolve({ code, signal }); }));
-  while (!ready.test(err) && !closed) await new Promise((resolve) => setTimeout(resolve, 20));
+  const until = async (heard: RegExp) => { while (!heard.test(err) && !closed) await new Promise((resolve) => setTimeout(resolve, 5)); };
+  await until(ready);
   onReady();
-  for (const [wait, signal] of signals) {
+  for (const [wait, signal, heard] of signals) {
+    if (heard) await until(heard);
     await new Promise((resolve) => setTimeout(resolve, wait));
     child.kill(signal);
   }
