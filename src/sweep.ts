@@ -451,11 +451,13 @@ function toRow(p: Point, r: RunOutput, conv: number, curves: boolean, { config, 
   return row;
 }
 
-export async function sweep(o: SweepOptions): Promise<SweepResult> {
+export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const t0 = Date.now();
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
-    throw new GoalError('GOAL_INVALID_OPTION', `sweep(options): options must be an object with ranks, taus and seeds (got ${show(o)})`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new GoalError('GOAL_INVALID_OPTION', `sweep(options): options must be an object with ranks, taus and seeds (got ${show(options)})`);
   }
+  // Its own properties, as train() takes its params: what is checked is what is planned.
+  const o: SweepOptions = { ...options };
   checkRunOptions(o, SWEEP_OPTIONS);
   if (o.out !== undefined && typeof o.out !== 'string') throw new GoalError('GOAL_INVALID_OPTION', `sweep options.out must be a file name (got ${show(o.out)})`);
   if (o.shard !== undefined && (typeof o.shard !== 'object' || o.shard === null || typeof o.shard.k !== 'number' || typeof o.shard.n !== 'number')) {
@@ -677,6 +679,7 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
   if (!Array.isArray(files) || !files.every((f) => typeof f === 'string' && f !== '')) {
     throw new GoalError('GOAL_INVALID_OPTION', `mergeRows(files): files must be an array of file names (got ${show(files)})`);
   }
+  if (typeof warn !== 'function') throw new GoalError('GOAL_INVALID_OPTION', `mergeRows(files, warn): warn must be a function (got ${show(warn)})`);
   const all: Copy[] = [];
   let first: { row: SweepRow; file: string } | undefined;
   const named = new Map<string, string>(); // a file's real path → the name it was first given as
