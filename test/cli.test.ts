@@ -627,7 +627,7 @@ t.test('SIGTERM (a batch system\'s time limit) and SIGHUP save the epochs done a
   for (const [signal, words] of [['SIGTERM', 'terminated'], ['SIGHUP', 'hung up']] as [NodeJS.Signals, string][]) {
     const dir = tmpdir();
     // No readout epochs: mse_out is the initial readout's error, known before the first
-    // recurrent epoch (of about a second here) ends.
+    // recurrent epoch (a fifth of a second on a free machine) ends.
     const { ended, err, out } = await afterFirstEpoch(['train', '-N', '1200', '-T', '1500', '-E', '0', '100000', '--seed', '1', '-savepath', 's.pkl', '--json'], dir,
       [[300, signal]]);
     t.strictSame(ended, { code: null, signal });
