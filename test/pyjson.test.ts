@@ -34,8 +34,10 @@ t.test('goal train --replay reads a fixture Python wrote with non-finite values'
   // each non-finite value a word that Python turns into the float and writes as NaN or Infinity.
   fx.task.targ[20][1] = 1e308;
   delete fx.expect;
-  const r = await replay(fx as never);
+  const warnings: string[] = [];
+  const r = await replay(fx as never, { onWarning: (m) => warnings.push(m) });
   t.equal(r.mseOut, Infinity, 'the readout MSE overflows');
+  t.match(warnings, [/^the readout training diverged/], 'and says so (to the test, not as a stray process warning)');
   fx.expect = expectFields(r);
   const worded = JSON.stringify(fx, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
   const src = path.join(dir, 'worded.json'), out = path.join(dir, 'fx.json');
