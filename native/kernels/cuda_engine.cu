@@ -482,7 +482,7 @@ class CudaBatch final : public Batch {
       off[size_t(k)] = total;
       total += size_t(noise_size(cfg_[size_t(k)]));
     }
-    if (noise_.bytes() < noise_bytes()) noise_.allocate(noise_bytes(), "the feedback noise");
+    if (noise_.bytes() < total * sizeof(double)) noise_.allocate(total * sizeof(double), "the feedback noise");
     std::vector<const double*> ptrs(static_cast<size_t>(K_));
     for (int k = 0; k < K_; ++k) {
       double* dst = noise_.as<double>() + off[size_t(k)];
