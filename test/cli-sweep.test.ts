@@ -89,9 +89,9 @@ t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind
   for (const signals of [['SIGINT', 'SIGINT'], ['SIGTERM']] as NodeJS.Signals[][]) {
     const dir = scratchDir('goal-cs-');
     // Epochs of about a second on a free machine: the signals land while one runs (a second
-    // Ctrl-C 300 ms after the first is acknowledged), so only they can end it. A batch of one (--batch
-    // 1, the lockstep path; the lock is the sweep's either way) reports its epochs with
-    // --verbose: the signals wait for the first, however loaded the machine.
+    // Ctrl-C 300 ms after the first is acknowledged), so only they can end it. A batch of one
+    // (--batch 1, the lockstep path; the lock is the sweep's either way) reports its epochs
+    // with --verbose: the signals wait for the first, however loaded the machine.
     // SIGTERM with --json: a batch system's time limit, the summary piped to a file.
     const json = signals[0] === 'SIGTERM';
     const args = ['sweep', '-N', '1200', '-T', '6000', '-E', '1', '100', '--ranks', 'ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl',
