@@ -385,6 +385,8 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['--replay=', /^goal train: --replay needs a file name \(or -, standard input\)\n$/],
     [`--replay ${huge}`, /--replay .*huge.json: fixture.init.W_hh must be a 1000000×1000000 matrix of finite numbers \(got 40 rows\)/],
     [`--replay ${paramsArray}`, /--replay .*array.json: fixture.params must be an object \(got \[1, 2\]\)/],
+    // Read, a named pipe without a writer would block Node's main thread past every signal.
+    [`--replay ${path.join(dir, 'fifo')}`, /^goal train: --replay .*fifo: is a named pipe or a socket, not a fixture file \(redirect it: --replay - < PIPE\)\n$/],
     ['-N 10 7', /unexpected argument "7": a value without its flag/],
     ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
     ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a finite number ≥ 0 \(got "nan", which is not finite\)/],

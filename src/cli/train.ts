@@ -6,7 +6,7 @@ import { isatty } from 'node:tty';
 import { Command, Option } from 'commander';
 import { chooseBackend, DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
-import { checkWritable, errnoCode, isDevice, sameFile, shownPath, writeFileAtomic } from '../io/files';
+import { checkWritable, errnoCode, isDevice, isOpenStream, sameFile, shownPath, writeFileAtomic } from '../io/files';
 import { statsPickle, statsPickleBytes } from '../io/pickle';
 import { parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
@@ -81,7 +81,13 @@ function aboutFixture<T>(file: string, check: () => T): T {
 
 function readFixtureFile(file: string): string {
   const st = fs.statSync(file);
-  if (isDevice(st) || st.isDirectory()) throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is ${st.isDirectory() ? 'a folder' : 'a device'}, not a fixture file`);
+  // A device may never end, and a named pipe without a writer blocks this read, and with it the
+  // signal handlers; a pipe the shell opened (`<(…)`, /dev/fd/N) has its writer.
+  const pipe = (st.isFIFO() && !isOpenStream(file)) || st.isSocket();
+  if (isDevice(st) || st.isDirectory() || pipe) {
+    const what = st.isDirectory() ? 'a folder' : pipe ? 'a named pipe or a socket' : 'a device';
+    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: is ${what}, not a fixture file${pipe ? ' (redirect it: --replay - < PIPE)' : ''}`);
+  }
   return fs.readFileSync(file, 'utf8');
 }
 
