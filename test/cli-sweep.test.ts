@@ -216,6 +216,7 @@ t.test('bad sweeps: exit 2, one short message', async (t) => {
     // "-" is standard output to many tools and a file named "-" to the file system: refused.
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--out', '-'], /^goal sweep: --out -: not standard output \(the summary tables go there\); give a file name \(\.\/- for a file named "-"\)\n$/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1,2,1'], /--seeds lists 1 twice/],
+    [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '9007199254740993,'], /^goal sweep: --seeds expects integers in \[0, 9007199254740991\] \(got "9007199254740993", past 9007199254740991: it would read as 9007199254740992\)\n$/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1,,2'], /--seeds needs a comma-separated list without empty items \(got "1,,2"\)/],
     [['-N', '30', '--ranks', '3,,ltts', '--taus', '5', '--seeds', '1'], /--ranks needs a comma-separated list without empty items/],
     [['-N', '30', '--ranks', '3', '--taus', '5', '--seeds', '1', '--conv', '0'], /--conv must be a finite number > 0 \(got 0\)/],

@@ -378,15 +378,18 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 --json=yes', /^goal train: option '--json' is a switch and takes no value \(got '--json=yes'\)\n/],
     ['-N 10 --resample=1', /^goal train: option '--resample' is a switch and takes no value/],
     ['-N -0', /-N\/--n-rec must be an integer in \[1, 1048576\] \(got -0\)/],
+    // Past 2^53 the digits typed are not the number read: quoted as typed.
+    ['-N 10 --seed 9007199254740993', /^goal train: --seed expects an integer in \[0, 9007199254740991\] \(got "9007199254740993", past 9007199254740991: it would read as 9007199254740992\)\n$/],
+    ['-N 10 --seed 9007199254740992', /^goal train: --seed expects an integer in \[0, 9007199254740991\] \(got "9007199254740992", past 9007199254740991\)\n$/],
     [`-N 10 -savepath ${dir}/new\nline/x.pkl`, /^goal train: -savepath ".*\\nline\/x.pkl": folder ".*\/new\\nline" does not exist\n$/],
     [`--replay ${dir}/new\nline.json`, /^goal train: --replay ".*\/new\\nline.json": cannot read it \(ENOENT\)\n$/],
     ['--replay /dev/zero', /^goal train: --replay \/dev\/zero: is a device, not a fixture file\n$/],
     [`--replay ${dir}`, /^goal train: --replay .*: is a folder, not a fixture file\n$/],
+    // Read, a named pipe without a writer would block Node's main thread past every signal.
+    [`--replay ${path.join(dir, 'fifo')}`, /^goal train: --replay .*fifo: is a named pipe or a socket, not a fixture file \(redirect it: --replay - < PIPE\)\n$/],
     ['--replay=', /^goal train: --replay needs a file name \(or -, standard input\)\n$/],
     [`--replay ${huge}`, /--replay .*huge.json: fixture.init.W_hh must be a 1000000×1000000 matrix of finite numbers \(got 40 rows\)/],
     [`--replay ${paramsArray}`, /--replay .*array.json: fixture.params must be an object \(got \[1, 2\]\)/],
-    // Read, a named pipe without a writer would block Node's main thread past every signal.
-    [`--replay ${path.join(dir, 'fifo')}`, /^goal train: --replay .*fifo: is a named pipe or a socket, not a fixture file \(redirect it: --replay - < PIPE\)\n$/],
     ['-N 10 7', /unexpected argument "7": a value without its flag/],
     ['-N 10 -Tm 0', /-Tm\/--tau-m must be a finite number > 0 \(got 0\)/],
     ['-N 10 -Rlr nan', /-Rlr\/--rec-lr expects a finite number ≥ 0 \(got "nan", which is not finite\)/],

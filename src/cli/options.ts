@@ -94,7 +94,8 @@ const NON_FINITE = /^[+-]?(inf(inity)?|nan)$/i;
  * a number. `expects` may be a function: worked out only for the message.
  */
 export function parseNumber(flag: string, text: unknown, expects: string | (() => string), param?: string): number {
-  const bad = (why = '') => usage(`${flag} expects ${typeof expects === 'string' ? expects : expects()} (got ${JSON.stringify(text)}${why})`, param);
+  const what = () => (typeof expects === 'string' ? expects : expects());
+  const bad = (why = '') => usage(`${flag} expects ${what()} (got ${JSON.stringify(text)}${why})`, param);
   if (typeof text !== 'string') return bad();
   const trimmed = text.trim();
   if (!NUMBER.test(trimmed)) return bad(NON_FINITE.test(trimmed) ? ', which is not finite' : '');
@@ -102,6 +103,10 @@ export function parseNumber(flag: string, text: unknown, expects: string | (() =
   if (!Number.isFinite(x)) bad(", past a double's range, ±1.8e308");
   // Nonzero digits that read as 0: 1e-400 is no learning rate of 0 the user meant.
   if (x === 0 && /[1-9]/.test(text.replace(/[eE].*$/, ''))) bad(", below a double's smallest, 4.9e-324: it would read as 0");
+  // Past 2^53 an integer as written is no longer the number read: quoted as typed, not rounded.
+  if (!Number.isSafeInteger(x) && /^[+-]?\d+$/.test(trimmed) && /integer/.test(what())) {
+    bad(`, past ${Number.MAX_SAFE_INTEGER}${BigInt(trimmed) === BigInt(x) ? '' : `: it would read as ${x}`}`);
+  }
   return x;
 }
 
