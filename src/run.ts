@@ -209,8 +209,12 @@ export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, netwo
     throw new GoalError('GOAL_ENOMEM', `${what} ${(need / GiB).toFixed(1)} GiB of memory, and the runs in progress in this ` +
       `process hold ${(heldBytes / GiB).toFixed(1)} GiB of the ${(have / GiB).toFixed(1)} GiB it may use: wait for them to end`);
   }
+  // Name the sizes behind the largest share: N alone (N×N), N with I (N×I), or T with N or I.
   const byN = networkBytes({ ...p, tSeq: 2, nInp: 1 });
-  const culprits: ParamName[] = byN >= one / 2 ? ['nRec'] : ['tSeq', p.nInp > p.nRec ? 'nInp' : 'nRec'];
+  const byNI = networkBytes({ ...p, tSeq: 2 }) - byN;
+  const byT = one - byN - byNI;
+  const culprits: ParamName[] =
+    byN >= byNI && byN >= byT ? ['nRec'] : byNI >= byT ? ['nRec', 'nInp'] : ['tSeq', p.nInp > p.nRec ? 'nInp' : 'nRec'];
   throw new GoalError(
     'GOAL_ENOMEM',
     `${culprits.map((n) => `${label(n)}=${p[n]}`).join(', ')}: ${what} ${(need / GiB).toFixed(1)} GiB of memory; ` +

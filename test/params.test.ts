@@ -103,6 +103,13 @@ t.test('a network past this machine\'s memory is refused before anything is draw
     await t.rejects(train(largest), { code: 'GOAL_ENOMEM', message: /^tSeq=1048576, nRec=65536: the network needs .* GiB/ });
   });
 
+// The N×I input matrix, not T, makes this one large: the error names the input size.
+const wide = { nRec: 4000, nInp: 1 << 20, epochs: [1, 1] as [number, number], dtype: 'float64' as const };
+t.test('a network too large by its input matrix names N and I, not T',
+  { skip: networkBytes(resolveParams(wide).params) > os.totalmem() ? false : 'this machine has the memory for a 4000×2²⁰ input matrix' }, async (t) => {
+    await t.rejects(train(wide), { code: 'GOAL_ENOMEM', param: 'nRec', message: /^nRec=4000, nInp=1048576: the network needs .* GiB/ });
+  });
+
 t.test('one typed array holds at most 2³² entries (Node ≤ 21): one more row is refused whatever the memory',
   { skip: MAX_ARRAY === 2 ** 32 ? false : `this Node.js (${process.version}) holds ${MAX_ARRAY} entries per typed array` }, async (t) => {
     await t.rejects(train({ nRec: 65537 }), { code: 'GOAL_ENOMEM', param: 'nRec', message: `nRec=65537: the recurrent matrix (N×N) would have 4.30e+9 entries; a JavaScript typed array holds at most 4294967296 in this Node.js (${process.version})` });
