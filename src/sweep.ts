@@ -277,7 +277,8 @@ export function readRows(file: string): { rows: SweepRow[]; torn: boolean; unter
     }
   } catch (err) {
     if (err instanceof GoalError) throw err;
-    throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: cannot read it (${errnoCode(err)})`);
+    const why = errnoCode(err) === 'ERR_STRING_TOO_LONG' ? `line ${number + 1} is longer than any row (over 512 MiB): not a results file` : `cannot read it (${errnoCode(err)})`;
+    throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: ${why}`);
   }
   // A machine that crashed mid-append may leave the file's new length filled with zero bytes.
   const tail = line!.replace(/\0+$/, '');

@@ -503,6 +503,23 @@ t.test('the end of a results file: a last row without its newline is kept, a tor
     t.match(readRows(out), { torn: true, unterminated: false }, what);
     t.equal(readRows(out).rows.length, what === 'zeros alone' ? 2 : 1, `${what}: the whole rows read`);
   }
+  // Zeros over several of the reader's 1 MiB chunks, and past the 2 GiB where a Buffer's text
+  // comes back empty (a sparse file: no disk taken), are the same torn tail.
+  for (const zeros of [3 << 20, 3 * 2 ** 30]) {
+    fs.writeFileSync(out, two);
+    fs.truncateSync(out, two.length + zeros);
+    if (fs.statSync(out).blocks * 512 > 2 ** 30) {
+      t.comment('this file system writes the zeros of a sparse file out: the 3 GiB case is not run');
+      break;
+    }
+    t.match(readRows(out), { torn: true, unterminated: false, rows: { length: 2 } }, `${zeros} zero bytes after two rows`);
+  }
+  // A line past the longest string is no row (and no 2 GiB of text read as '').
+  fs.writeFileSync(out, `${two}{"rank":`);
+  fs.truncateSync(out, 2 ** 31 + 2 ** 20);
+  if (fs.statSync(out).blocks * 512 < 2 ** 30) {
+    t.throws(() => readRows(out), { code: 'GOAL_BAD_RESULTS', message: /rows.jsonl: line 3 is longer than any row \(over 512 MiB\): not a results file$/ });
+  } else t.comment('this file system writes the zeros of a sparse file out: the long-line case is not run');
   fs.writeFileSync(out, `${two.slice(0, -1)}\0\0`); // a whole row, then zeros: kept, the file rewritten
   t.match(readRows(out), { torn: false, unterminated: true });
   const resumed = await sweep({ ...small, out, resume: true });

@@ -1,5 +1,6 @@
 // Files that are either complete or absent: written to a temporary name beside the target,
 // flushed, then renamed over it.
+import * as buffer from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GoalError } from '../errors';
@@ -264,24 +265,50 @@ export const isDevice = (st: fs.Stats): boolean => st.isCharacterDevice() || st.
 /**
  * The lines of `file`, split at '\n' as String.split does (the piece after the last newline
  * comes last: '' when the file ends with one), read a chunk at a time: a results file may be
- * larger than V8's longest string (about 512 MiB), a line of it never is.
+ * larger than V8's longest string (about 512 MiB). A line of zero bytes alone (a crash's
+ * preallocated tail, of any length) comes as one zero byte; a longer line than a string holds
+ * is an error (ERR_STRING_TOO_LONG), where Buffer.toString would return '' past 2 GiB.
  */
 export function* fileLines(file: string): Generator<string> {
   const fd = fs.openSync(file, 'r');
   try {
     const chunk = Buffer.alloc(1 << 20);
+    const zeros = Buffer.alloc(chunk.length);
     let pending: Buffer[] = []; // the current line's bytes so far (a UTF-8 character may straddle chunks)
+    let bytes = 0; // their length
+    let zero = true; // and whether they are all zero bytes
+    const add = (piece: Buffer, copy: boolean) => {
+      if (zero && piece.equals(zeros.subarray(0, piece.length))) {
+        if (bytes === 0 && piece.length > 0) {
+          pending.push(Buffer.of(0));
+          bytes = 1;
+        }
+        return;
+      }
+      zero = false;
+      if (bytes + piece.length > buffer.constants.MAX_STRING_LENGTH) {
+        throw Object.assign(new Error('a line longer than the longest string'), { code: 'ERR_STRING_TOO_LONG' });
+      }
+      pending.push(copy ? Buffer.from(piece) : piece); // a copy when it outlives this chunk, which is reused
+      bytes += piece.length;
+    };
+    const line = (): string => {
+      const text = Buffer.concat(pending).toString('utf8');
+      pending = [];
+      bytes = 0;
+      zero = true;
+      return text;
+    };
     for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0;) {
       let start = 0;
       for (let nl = chunk.indexOf(10, start); nl >= 0 && nl < n; nl = chunk.indexOf(10, start)) {
-        pending.push(chunk.subarray(start, nl));
-        yield Buffer.concat(pending).toString('utf8');
-        pending = [];
+        add(chunk.subarray(start, nl), false);
+        yield line();
         start = nl + 1;
       }
-      if (start < n) pending.push(Buffer.from(chunk.subarray(start, n))); // a copy: chunk is reused
+      if (start < n) add(chunk.subarray(start, n), true);
     }
-    yield Buffer.concat(pending).toString('utf8');
+    yield line();
   } finally {
     fs.closeSync(fd);
   }
