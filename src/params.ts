@@ -255,11 +255,13 @@ export function resolveParams(
     throw new GoalError('GOAL_INVALID_PARAM', `params must be an object (got ${show(input)})`);
   }
   if (typeof label !== 'function') throw new GoalError('GOAL_INVALID_OPTION', `resolveParams(params, label): label must be a function (got ${show(label)})`);
-  for (const key of Object.keys(input)) {
+  // Its own enumerable properties, each read once: what is checked is what is used, and an
+  // inherited or hidden key is not given (nor is a misspelt one hidden from the check below).
+  const own: Record<string, unknown> = { ...input };
+  for (const key of Object.keys(own)) {
     if (!Object.hasOwn(defaults, key)) throw new GoalError('GOAL_INVALID_PARAM', `unknown parameter ${showName(key)}${suggest(key)}`, key);
   }
-  // Own properties only, as the unknown-name check sees them (an inherited key is not given).
-  const given = (name: ParamName) => (Object.hasOwn(input, name) ? (input as Record<string, unknown>)[name] : undefined);
+  const given = (name: ParamName) => (Object.hasOwn(own, name) ? own[name] : undefined);
   const pick = (name: ParamName) => (given(name) === undefined ? (defaults as Record<string, unknown>)[name] : given(name));
   // A default that another value rules out (-N 1 with O's default 3) is said to be the default:
   // the user did not give it.
@@ -289,7 +291,8 @@ export function resolveParams(
   if (nOut > nRec) fail('nOut', `an integer in [1, ${nRec}] (at most ${label('nRec')})`, nOut);
   const tSeq = integer('tSeq', 2);
   const epIn = pick('epochs');
-  const ep = Array.isArray(epIn) ? [...epIn] : epIn; // read once: what is checked is what is used
+  // Read once, by index: what is checked is what is used (and no iterator of the caller's runs).
+  const ep = Array.isArray(epIn) && epIn.length === 2 ? [epIn[0], epIn[1]] : epIn;
   const count = (x: unknown, hi: number) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= hi;
   if (!Array.isArray(ep) || ep.length !== 2 || !count(ep[0], Number.MAX_SAFE_INTEGER) || !count(ep[1], MAX_RECURRENT_EPOCHS)) {
     fail('epochs', `two integers: readout epochs in [0, ${Number.MAX_SAFE_INTEGER}], recurrent epochs in [0, ${MAX_RECURRENT_EPOCHS}]`, ep);

@@ -258,8 +258,8 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
  * Replays a fixture: its params, initial matrices, feedback noise, task and dtype. Resolves
  * to the run's statistics plus its final matrices and rasters.
  */
-export async function replay(fixture: Fixture, options: ReplayOptions = {}): Promise<ReplayResult> {
-  checkRunOptions(options, REPLAY_OPTIONS);
+export async function replay(fixture: Fixture, given: ReplayOptions = {}): Promise<ReplayResult> {
+  const options = checkRunOptions(given, REPLAY_OPTIONS);
   const { warn, settle } = warnVia(options.onWarning);
   const { params: p, warnings } = fixtureParams(fixture);
   checkFixtureShapes(fixture, p);

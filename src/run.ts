@@ -225,14 +225,17 @@ export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, netwo
   );
 }
 
-/** Checks the callbacks and signal of run options (a wrong type would fail mid-run). */
-export function checkRunOptions(options: unknown, known: readonly string[]): void {
+/**
+ * Checks the callbacks and signal of run options (a wrong type would fail mid-run), and returns
+ * the copy the run uses: their own properties, each read once, so that what is checked is used.
+ */
+export function checkRunOptions<T extends object>(options: T | undefined, known: readonly string[]): T {
   const fail = (message: string): never => {
     throw new GoalError('GOAL_INVALID_OPTION', message);
   };
-  if (options === undefined) return;
+  if (options === undefined) return {} as T;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(`options must be an object (got ${show(options)})`);
-  const o = options as Record<string, unknown>;
+  const o = { ...options } as Record<string, unknown>;
   // A misspelt option would be ignored: a misspelt signal, a run that cannot be stopped.
   const unknown = Object.keys(o).find((k) => o[k] !== undefined && !known.includes(k));
   if (unknown !== undefined) fail(`unknown option ${showName(unknown)}${nearest(unknown, known)}; the options are ${known.join(', ')}`);
@@ -242,10 +245,21 @@ export function checkRunOptions(options: unknown, known: readonly string[]): voi
   for (const name of ['onEpoch', 'onReadout', 'onWarning', 'onStart', 'onRow', 'label', 'optionLabel']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`);
   }
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`);
+  if (o.signal !== undefined && !isAbortSignal(o.signal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`);
   // Its value here, with the other options, before any param or task check; whether the
   // machine offers it is chooseBackend's, later.
   if (o.backend !== undefined && !BACKENDS.includes(o.backend as Backend)) fail(notOneOf('options.backend', BACKENDS, o.backend));
+  return o as T;
+}
+
+/** A real AbortSignal: Object.create(AbortSignal.prototype) passes instanceof, not its getters. */
+function isAbortSignal(x: unknown): x is AbortSignal {
+  if (!(x instanceof AbortSignal)) return false;
+  try {
+    return typeof x.aborted === 'boolean';
+  } catch {
+    return false;
+  }
 }
 
 /** An error the caller's own code threw (a callback): it comes back as it was, never recoded. */

@@ -458,17 +458,33 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     throw new GoalError('GOAL_INVALID_OPTION', `sweep(options): options must be an object with ranks, taus and seeds (got ${show(options)})`);
   }
   // Its own properties, as train() takes its params: what is checked is what is planned.
-  const o: SweepOptions = { ...options };
-  checkRunOptions(o, SWEEP_OPTIONS);
+  const o = checkRunOptions(options, SWEEP_OPTIONS);
   if (o.out !== undefined && typeof o.out !== 'string') throw new GoalError('GOAL_INVALID_OPTION', `sweep options.out must be a file name (got ${show(o.out)})`);
-  if (o.shard !== undefined && (typeof o.shard !== 'object' || o.shard === null || typeof o.shard.k !== 'number' || typeof o.shard.n !== 'number')) {
-    throw new GoalError('GOAL_INVALID_OPTION', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(o.shard)}${typeof o.shard === 'object' && o.shard ? ` with k ${show(o.shard.k)}, n ${show(o.shard.n)}` : ''})`);
+  // The shard, the lists and the base are copied too, each value read once (the lists by index:
+  // no iterator of the caller's runs), so that every cell plans with what was checked.
+  if (o.shard !== undefined) {
+    const shard: unknown = o.shard;
+    const { k, n } = typeof shard === 'object' && shard !== null ? (shard as { k?: unknown; n?: unknown }) : { k: undefined, n: undefined };
+    if (typeof shard !== 'object' || shard === null || typeof k !== 'number' || typeof n !== 'number') {
+      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(shard)}${typeof shard === 'object' && shard ? ` with k ${show(k)}, n ${show(n)}` : ''})`);
+    }
+    o.shard = { k, n };
   }
   for (const key of ['ranks', 'taus', 'seeds'] as const) {
-    if (!Array.isArray(o[key])) throw new GoalError('GOAL_INVALID_OPTION', `sweep options.${key} must be an array (got ${show(o[key])})`);
+    const list: unknown = o[key];
+    if (!Array.isArray(list)) throw new GoalError('GOAL_INVALID_OPTION', `sweep options.${key} must be an array (got ${show(list)})`);
+    const length = list.length;
+    if (length > MAX_SWEEP_POINTS) throw new GoalError('GOAL_USAGE', `sweep options.${key} holds ${length} values, more than the points one sweep plans (${MAX_SWEEP_POINTS})`);
+    (o as unknown as Record<string, unknown>)[key] = Array.from({ length }, (_, i) => list[i]);
   }
-  if (o.base !== undefined && (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base))) {
-    throw new GoalError('GOAL_INVALID_OPTION', `sweep options.base must be an object of params (got ${show(o.base)})`);
+  if (o.base !== undefined) {
+    if (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base)) {
+      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.base must be an object of params (got ${show(o.base)})`);
+    }
+    const base: Record<string, unknown> = { ...o.base };
+    const epochs = base.epochs;
+    if (Array.isArray(epochs) && epochs.length === 2) base.epochs = [epochs[0], epochs[1]];
+    o.base = base;
   }
   const { warn: warnEach, settle } = warnVia(o.onWarning);
   // A grid's points say the same things (a readout that diverges at every seed): each once.

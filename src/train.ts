@@ -134,8 +134,8 @@ export type TrainParams = Partial<Params> & Pick<Params, 'nRec'>;
  * Trains one network as the paper does: readout epochs on the target spikes, then recurrent
  * epochs with the GOAL feedback. Rejects with a GoalError on bad params before any work.
  */
-export async function train(params: TrainParams, options: TrainOptions = {}): Promise<TrainResult> {
-  checkRunOptions(options, TRAIN_OPTIONS);
+export async function train(params: TrainParams, given: TrainOptions = {}): Promise<TrainResult> {
+  const options = checkRunOptions(given, TRAIN_OPTIONS);
   const { warn, settle } = warnVia(options.onWarning);
   const { params: p, warnings } = resolveParams(params, options.label);
   checkTaskLength(p, options.label);
