@@ -258,9 +258,9 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
  * Replays a fixture: its params, initial matrices, feedback noise, task and dtype. Resolves
  * to the run's statistics plus its final matrices and rasters.
  */
-export async function replay(fixture: Fixture, given: ReplayOptions = {}): Promise<ReplayResult> {
-  const options = checkRunOptions(given, REPLAY_OPTIONS);
-  const { warn, settle } = warnVia(options.onWarning);
+export async function replay(fixture: Fixture, options: ReplayOptions = {}): Promise<ReplayResult> {
+  const o = checkRunOptions(options, REPLAY_OPTIONS);
+  const { warn, settle } = warnVia(o.onWarning);
   const { params: p, warnings } = fixtureParams(fixture);
   checkFixtureShapes(fixture, p);
   const release = reserveMemory(p, fixtureLabel);
@@ -268,12 +268,12 @@ export async function replay(fixture: Fixture, given: ReplayOptions = {}): Promi
   try {
     const [W_hh, W_ih, W_ho, W_trg, noise, targ, clock] = inputs(fixture, p).map(([value, rows, cols, where]) => matrix(value, rows, cols, where, 'finite', p.dtype));
     expected(fixture, p); // a malformed expect fails now, not after the run
-    backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.replay, (m) => warnings.push(m));
+    backend = chooseBackend(o.backend ?? DEFAULT_BACKEND.replay, (m) => warnings.push(m));
     warnings.forEach(warn); // once every check has passed
     [out] = await runPhases(
       [{ params: p, W_ih, W_hh, W_ho, W_trg, targ, clock, noise: () => noise }],
       { backend, keep: true, warn, label: fixtureLabel },
-      options,
+      o,
     );
   } finally {
     release();

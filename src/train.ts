@@ -134,21 +134,21 @@ export type TrainParams = Partial<Params> & Pick<Params, 'nRec'>;
  * Trains one network as the paper does: readout epochs on the target spikes, then recurrent
  * epochs with the GOAL feedback. Rejects with a GoalError on bad params before any work.
  */
-export async function train(params: TrainParams, given: TrainOptions = {}): Promise<TrainResult> {
-  const options = checkRunOptions(given, TRAIN_OPTIONS);
-  const { warn, settle } = warnVia(options.onWarning);
-  const { params: p, warnings } = resolveParams(params, options.label);
-  checkTaskLength(p, options.label);
+export async function train(params: TrainParams, options: TrainOptions = {}): Promise<TrainResult> {
+  const o = checkRunOptions(options, TRAIN_OPTIONS);
+  const { warn, settle } = warnVia(o.onWarning);
+  const { params: p, warnings } = resolveParams(params, o.label);
+  checkTaskLength(p, o.label);
   // Warnings are told once every check has passed: a run refused says why, and nothing else.
-  const backend = chooseBackend(options.backend ?? DEFAULT_BACKEND.train, (m) => warnings.push(m));
+  const backend = chooseBackend(o.backend ?? DEFAULT_BACKEND.train, (m) => warnings.push(m));
   const seed = p.seed ?? randomSeed();
   const resolved = { ...p, seed };
-  const release = reserveMemory(p, options.label);
+  const release = reserveMemory(p, o.label);
   let out: RunOutput;
   try {
-    const net = await drawInput(resolved, options.label, options.signal); // a degenerate target fails here
+    const net = await drawInput(resolved, o.label, o.signal); // a degenerate target fails here
     warnings.forEach(warn);
-    [out] = await runPhases([net], { backend, warn, label: options.label }, options);
+    [out] = await runPhases([net], { backend, warn, label: o.label }, o);
   } finally {
     release();
   }
