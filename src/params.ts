@@ -201,6 +201,12 @@ export function show(value: unknown, depth = 0): string {
 /** A name as a message shows it: as it is when it looks like one, else quoted (a newline, a novel). */
 export const showName = (name: string): string => (/^[\w$-]{1,64}$/.test(name) ? name : show(name));
 
+/**
+ * An epochs value read once, a pair by index (no iterator of the caller's runs): what is
+ * checked is what is used. Anything else as it is, for the check to refuse.
+ */
+export const epochsOnce = (x: unknown): unknown => (Array.isArray(x) && x.length === 2 ? [x[0], x[1]] : x);
+
 /** `value` as an integer in [lo, hi] (-0 as 0), or GOAL_INVALID_PARAM naming `name`: one message for every integer. */
 export function checkInteger(name: ParamName, value: unknown, lo: number, hi: number, label: Labeller = (n) => n, orElse = ''): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) {
@@ -291,8 +297,7 @@ export function resolveParams(
   if (nOut > nRec) fail('nOut', `an integer in [1, ${nRec}] (at most ${label('nRec')})`, nOut);
   const tSeq = integer('tSeq', 2);
   const epIn = pick('epochs');
-  // Read once, by index: what is checked is what is used (and no iterator of the caller's runs).
-  const ep = Array.isArray(epIn) && epIn.length === 2 ? [epIn[0], epIn[1]] : epIn;
+  const ep = epochsOnce(epIn);
   const count = (x: unknown, hi: number) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= hi;
   if (!Array.isArray(ep) || ep.length !== 2 || !count(ep[0], Number.MAX_SAFE_INTEGER) || !count(ep[1], MAX_RECURRENT_EPOCHS)) {
     fail('epochs', `two integers: readout epochs in [0, ${Number.MAX_SAFE_INTEGER}], recurrent epochs in [0, ${MAX_RECURRENT_EPOCHS}]`, ep);

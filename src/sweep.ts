@@ -10,7 +10,7 @@ import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, errnoCode, fileLines, isOpenStream, shownPath, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
-import { checkInteger, defaultRecLr, defaults, MAX_SEED, paramBySpec, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { checkInteger, defaultRecLr, defaults, epochsOnce, MAX_SEED, paramBySpec, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, onceEach, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
@@ -482,8 +482,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
       throw new GoalError('GOAL_INVALID_OPTION', `sweep options.base must be an object of params (got ${show(o.base)})`);
     }
     const base: Record<string, unknown> = { ...o.base };
-    const epochs = base.epochs;
-    if (Array.isArray(epochs) && epochs.length === 2) base.epochs = [epochs[0], epochs[1]];
+    if (base.epochs !== undefined) base.epochs = epochsOnce(base.epochs);
     o.base = base;
   }
   const { warn: warnEach, settle } = warnVia(o.onWarning);
