@@ -25,7 +25,7 @@ int64_t feedback_cols(const Config& c) { return c.feedback == Feedback::out ? c.
 // Element counts of every array of one network, in allocation order.
 struct Layout {
   int64_t W_ih, W_hh, W_ho, W_trg, targ, clock, r_targ, Bt, P, D;
-  int64_t vecN, a, y, grad, err, rT;  // scratch
+  int64_t vecN, a, grad, err, rT;  // scratch
   int64_t Z;                      // bytes, twice (Z_targ and Z)
 
   explicit Layout(const Config& c) {
@@ -42,7 +42,6 @@ struct Layout {
     D = dense_feedback(c.N, c.R, c.feedback == Feedback::out) ? N * N : 0;
     vecN = N;
     a = R;
-    y = O;
     grad = N * O;
     err = T * O;
     rT = N * readout_tile(T);
@@ -57,7 +56,7 @@ double layout_bytes(const Config& c) {
   const double f = c.dtype == DType::f32 ? 4.0 : 8.0;
   double total = 0;
   for (int64_t n : {L.W_ih, L.W_hh, L.W_ho, L.W_trg, L.targ, L.clock, L.r_targ, L.Bt, L.P, L.D, L.a,
-                    L.y, L.grad, L.err, L.rT})
+                    L.grad, L.err, L.rT})
     total += double(padded(double(n) * f));
   total += 9 * double(padded(double(L.vecN) * f));
   total += 2 * double(padded(double(L.Z)));
@@ -279,7 +278,6 @@ class CpuNet final : public Engine {
     n_.P = arr(L_.P);
     n_.D = L_.D ? arr(L_.D) : nullptr;
     n_.a = arr(L_.a);
-    n_.y = arr(L_.y);
     n_.grad = arr(L_.grad);
     n_.err = arr(L_.err);
     n_.rT = arr(L_.rT);

@@ -30,6 +30,30 @@ void axpy(F* __restrict y, F s, const F* __restrict x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += s * x[i];
 }
 
+// y += Σ_j coef_j · M[j,:] over the rows j in order (a vector–matrix product), leaving out zero
+// coefficients when `skip_zero`. Four rows per pass over y: y is loaded and stored once for
+// the four, and each y_i still gets its terms in the order of j, so the bits are those of one
+// axpy per row.
+template <typename F>
+void add_rows(F* __restrict y, const F* __restrict coef, const F* __restrict M, int64_t rows, int64_t n,
+              bool skip_zero) {
+  int64_t j[4];
+  int k = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (skip_zero && coef[r] == F(0)) continue;
+    j[k++] = r;
+    if (k < 4) continue;
+    k = 0;
+    const F a0 = coef[j[0]], a1 = coef[j[1]], a2 = coef[j[2]], a3 = coef[j[3]];
+    const F* __restrict x0 = M + j[0] * n;
+    const F* __restrict x1 = M + j[1] * n;
+    const F* __restrict x2 = M + j[2] * n;
+    const F* __restrict x3 = M + j[3] * n;
+    for (int64_t i = 0; i < n; ++i) y[i] = (((y[i] + a0 * x0[i]) + a1 * x1[i]) + a2 * x2[i]) + a3 * x3[i];
+  }
+  for (int q = 0; q < k; ++q) axpy(y, coef[j[q]], M + j[q] * n, n);
+}
+
 template <typename F>
 void fill(F* __restrict y, F value, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = value;
@@ -62,8 +86,58 @@ constexpr double overflow_bound() {
 template <typename F>
 void project(F* __restrict c, const F* __restrict h, const F* __restrict W, int64_t N, bool dense) {
   fill(c, F(0), N);
-  for (int64_t j = 0; j < N; ++j)
-    if (dense || h[j] != F(0)) axpy(c, h[j], W + j * N, N);
+  add_rows(c, h, W, N, N, !dense);
+}
+
+// W[j,:] += s_j·g and c += h_j·W[j,:] (the updated row) for four rows j that each have both
+// (s_j, h_j ≠ 0), in the order given: c is loaded and stored once for the four instead of once
+// per row, which relieves the store port that bounds the loop; each c_i gets its terms in the
+// same order as row by row, so the bits are the same. As row by row, the diagonal entry
+// becomes −(s·g_j) + s·g_j = +0 in the loop.
+template <typename F>
+void update_rows4(F* __restrict W, const int64_t* j, const F* s, const F* hj, const F* __restrict g,
+                  F* __restrict c, int64_t N) {
+  F* __restrict w0 = W + j[0] * N;
+  F* __restrict w1 = W + j[1] * N;
+  F* __restrict w2 = W + j[2] * N;
+  F* __restrict w3 = W + j[3] * N;
+  w0[j[0]] = -(s[0] * g[j[0]]);
+  w1[j[1]] = -(s[1] * g[j[1]]);
+  w2[j[2]] = -(s[2] * g[j[2]]);
+  w3[j[3]] = -(s[3] * g[j[3]]);
+  const F s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+  const F h0 = hj[0], h1 = hj[1], h2 = hj[2], h3 = hj[3];
+  for (int64_t i = 0; i < N; ++i) {
+    const F gi = g[i];
+    const F x0 = w0[i] + s0 * gi, x1 = w1[i] + s1 * gi, x2 = w2[i] + s2 * gi, x3 = w3[i] + s3 * gi;
+    w0[i] = x0;
+    w1[i] = x1;
+    w2[i] = x2;
+    w3[i] = x3;
+    c[i] = (((c[i] + h0 * x0) + h1 * x1) + h2 * x2) + h3 * x3;
+  }
+}
+
+// One row of update_and_project's sparse path: the update where s ≠ 0, the row's term of c
+// where h_j ≠ 0.
+template <typename F>
+void update_row(F* __restrict w, int64_t j, F s, F hj, const F* __restrict g, F* __restrict c, int64_t N) {
+  if (s != F(0)) {
+    // -(s·g_j) + s·g_j is exactly +0 (no overflow here: see WhhState): the diagonal entry
+    // is zeroed by the same loop.
+    w[j] = -(s * g[j]);
+    if (hj != F(0)) {
+      for (int64_t i = 0; i < N; ++i) {
+        const F x = w[i] + s * g[i];
+        w[i] = x;
+        c[i] += hj * x;
+      }
+    } else {
+      axpy(w, s, g, N);
+    }
+  } else if (hj != F(0)) {
+    axpy(c, hj, w, N);
+  }
 }
 
 // W += rec_lr · e ⊗ g with the diagonal held at zero (SPEC step 4) and, when h is given,
@@ -84,27 +158,74 @@ void update_and_project(F* __restrict W, const F* __restrict e, const F* __restr
     }
     return;
   }
+  // Rows with both an update and a term of c wait in fours for update_rows4. A row without a
+  // term of c (h_j = 0) may run at once; one with a term but no update first lets the waiting
+  // rows add theirs, so that c gets its terms in the order of j.
+  int64_t wj[4];
+  F ws[4], wh[4];
+  int waiting = 0;
+  const auto flush = [&] {
+    for (int k = 0; k < waiting; ++k) update_row(W + wj[k] * N, wj[k], ws[k], wh[k], g, c, N);
+    waiting = 0;
+  };
   for (int64_t j = 0; j < N; ++j) {
-    F* __restrict w = W + j * N;
     const F s = rec_lr * e[j];
     const F hj = h ? h[j] : F(0);
-    if (s != F(0)) {
-      // -(s·g_j) + s·g_j is exactly +0 (no overflow here: see WhhState): the diagonal entry
-      // is zeroed by the same loop.
-      w[j] = -(s * g[j]);
-      if (hj != F(0)) {
-        for (int64_t i = 0; i < N; ++i) {
-          const F x = w[i] + s * g[i];
-          w[i] = x;
-          c[i] += hj * x;
-        }
-      } else {
-        axpy(w, s, g, N);
+    if (s != F(0) && hj != F(0)) {
+      wj[waiting] = j;
+      ws[waiting] = s;
+      wh[waiting] = hj;
+      if (++waiting == 4) {
+        update_rows4(W, wj, ws, wh, g, c, N);
+        waiting = 0;
       }
-    } else if (hj != F(0)) {
-      axpy(c, hj, w, N);
+      continue;
     }
+    if (hj != F(0)) flush();
+    update_row(W + j * N, j, s, hj, g, c, N);
   }
+  flush();
+}
+
+// Floating minima and maxima are chains the compiler keeps in order (IEEE rules); over values
+// ≥ +0, whose bit patterns order as the values do, they become integer ones, which vectorise.
+// A NaN's pattern lies above +∞'s: the callers leave NaNs out, as `x < best ? x : best` does.
+template <typename F>
+using BitsOf = decltype(bits_of(F(0)));
+
+// min_i |v_i − thr|, as the GPU merges it (margin_to returns no −0; a NaN never wins).
+template <typename F>
+F min_margin(const F* __restrict v, F thr, int64_t N) {
+  BitsOf<F> best = bits_of(F(INFINITY));
+  for (int64_t i = 0; i < N; ++i) {
+    const BitsOf<F> b = bits_of(margin_to(v[i], thr));
+    best = b < best ? b : best;
+  }
+  return from_bits(best);
+}
+
+// Whether every g_i is finite, and the largest |g_i| and |e_i| leaving NaNs out, as a running
+// `a > max ? a : max` leaves them (see BitsOf).
+template <typename F>
+void step_extremes(const F* __restrict g, const F* __restrict e, int64_t N, bool& g_finite, F& g_max, F& e_max) {
+  using U = BitsOf<F>;
+  const U magnitude = ~(U(1) << (8 * sizeof(U) - 1)), inf = bits_of(F(INFINITY));
+  const auto largest = [&](const F* __restrict x, bool skip_nan) {
+    U top = 0;
+    for (int64_t i = 0; i < N; ++i) {
+      const U a = bits_of(x[i]) & magnitude;
+      top = std::max(top, skip_nan && a > inf ? U(0) : a);
+    }
+    return top;
+  };
+  // NaNs are rare (a run gone non-finite): look for them, and leave them out, only if the
+  // largest pattern is one.
+  U g_bits = largest(g, false), e_bits = largest(e, false);
+  g_finite = g_bits < inf;
+  if (g_bits > inf) g_bits = largest(g, true);
+  if (e_bits > inf) e_bits = largest(e, true);
+  g_max = from_bits(g_bits);
+  e_max = from_bits(e_bits);
 }
 
 // v' and z' of every unit at step t (SPEC "One step"), in place in v and z, from the
@@ -126,12 +247,7 @@ F integrate(const NetView<F>& n, int64_t t, const F* __restrict c, const F* __re
     v[i] = membrane(n.a_m, n.b_m, v[i], input, n.reset, z[i]);
     z[i] = spike(v[i], n.thr);
   }
-  F margin = F(INFINITY);
-  for (int64_t i = 0; i < N; ++i) {
-    const F m = margin_to(v[i], n.thr);
-    margin = m < margin ? m : margin;
-  }
-  return margin;
+  return min_margin(v, n.thr, N);
 }
 
 template <typename F>
@@ -146,22 +262,6 @@ void reset_state(const NetView<F>& n) {
 template <typename F>
 void store_spikes(uint8_t* __restrict row, const F* __restrict z, int64_t N) {
   for (int64_t i = 0; i < N; ++i) row[i] = z[i] != F(0);
-}
-
-// y = r@W_ho for one row r; returns Σ_o (y*_o − y_o)². Zero r_i skipped unless W_ho holds a
-// non-finite entry (dense).
-template <typename F>
-double row_error(const NetView<F>& n, const F* __restrict r, const F* __restrict targ_row, bool dense) {
-  F* __restrict y = n.y;
-  fill(y, F(0), n.O);
-  for (int64_t i = 0; i < n.N; ++i)
-    if (dense || r[i] != F(0)) axpy(y, r[i], n.W_ho + i * n.O, n.O);
-  double se = 0;
-  for (int64_t o = 0; o < n.O; ++o) {
-    const double err = double(targ_row[o] - y[o]);
-    se += err * err;
-  }
-  return se;
 }
 
 // SPEC "Training" 1: Z* = run(x, d) with d_t = y*_t @ W_trg, r* = filter(Z*).
@@ -189,12 +289,58 @@ double target_run(const NetView<F>& n) {
   return double(margin);
 }
 
+// y_t += r_t@W_ho for the steps [t0, t0 + len) whose rows rT holds transposed (N×len), into y
+// (O×T, O-major): each sum over i in SPEC's order, vectorised across the steps.
+template <typename F>
+void readout_tile_forward(const NetView<F>& n, int64_t t0, int64_t len, F* __restrict y_all) {
+  const int64_t O = n.O, T = n.T;
+  for (int64_t i = 0; i < n.N; ++i) {
+    const F* __restrict r = n.rT + i * len;
+    for (int64_t o = 0; o < O; ++o) {
+      const F w = n.W_ho[i * O + o];
+      F* __restrict y = y_all + o * T + t0;
+      for (int64_t t = 0; t < len; ++t) y[t] += r[t] * w;
+    }
+  }
+}
+
+// rT = the rows [t0, t0 + len) of r (T×N), transposed (N×len).
+template <typename F>
+void transpose_rows(const NetView<F>& n, const F* __restrict r, int64_t t0, int64_t len) {
+  for (int64_t t = 0; t < len; ++t)
+    for (int64_t i = 0; i < n.N; ++i) n.rT[i * len + t] = r[(t0 + t) * n.N + i];
+}
+
+// Σ_t Σ_o (y*_t,o − y_t,o)², grouped Σ_t (Σ_o), with y_t = r_t@W_ho for the T rows r_t that
+// rows(t0, len) puts in rT a tile of steps at a time: the readout runs across the steps
+// (vectorised) where one step's y_t would sum O-long rows. Its sums add the zero terms a sparse
+// one skips, which leave a finite sum's bits as they were (a sum that starts at +0 never
+// becomes −0) and which SPEC's dense arithmetic adds too: the same numbers either way.
+template <typename F, typename Rows>
+double readout_se(const NetView<F>& n, Rows rows) {
+  const int64_t O = n.O, T = n.T, tile = readout_tile(T);
+  F* __restrict y = n.err;  // O×T
+  fill(y, F(0), O * T);
+  for (int64_t t0 = 0; t0 < T; t0 += tile) {
+    const int64_t len = std::min(tile, T - t0);
+    rows(t0, len);
+    readout_tile_forward(n, t0, len, y);
+  }
+  double se = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    double row = 0;
+    for (int64_t o = 0; o < O; ++o) {
+      const double err = double(n.targ[t * O + o] - y[o * T + t]);
+      row += err * err;
+    }
+    se += row;
+  }
+  return se;
+}
+
 template <typename F>
 double readout_mse(const NetView<F>& n) {
-  const bool dense = !all_finite(n.W_ho, n.N * n.O);
-  double se = 0;
-  for (int64_t t = 0; t < n.T; ++t) se += row_error(n, n.r_targ + t * n.N, n.targ + t * n.O, dense);
-  return se / double(n.T * n.O);
+  return readout_se(n, [&](int64_t t0, int64_t len) { transpose_rows(n, n.r_targ, t0, len); }) / double(n.T * n.O);
 }
 
 // SPEC "Training" 2: y = r*@W_ho; mse before the update; W_ho += out_lr · r*ᵀ@(y* − y).
@@ -209,25 +355,13 @@ void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
   const int64_t N = n.N, O = n.O, T = n.T, tile = readout_tile(T);
   F* __restrict err = n.err;    // O×T: y, then y* − y
   F* __restrict grad = n.grad;  // O×N
-  F* __restrict rT = n.rT;      // N×tile: r*ᵀ for steps [t0, t0 + tile)
-  const auto transpose = [&](int64_t t0, int64_t len) {
-    for (int64_t t = 0; t < len; ++t)
-      for (int64_t i = 0; i < N; ++i) rT[i * len + t] = n.r_targ[(t0 + t) * N + i];
-  };
-  if (tile == T) transpose(0, T);  // one tile: once for all epochs
+  if (tile == T) transpose_rows(n, n.r_targ, 0, T);  // one tile: once for all epochs
   for (int64_t k = 0; k < epochs; ++k) {
     fill(err, F(0), O * T);
     for (int64_t t0 = 0; t0 < T; t0 += tile) {
       const int64_t len = std::min(tile, T - t0);
-      if (tile < T) transpose(t0, len);
-      for (int64_t i = 0; i < N; ++i) {
-        const F* __restrict r = rT + i * len;
-        for (int64_t o = 0; o < O; ++o) {
-          const F w = n.W_ho[i * O + o];
-          F* __restrict y = err + o * T + t0;
-          for (int64_t t = 0; t < len; ++t) y[t] += r[t] * w;
-        }
-      }
+      if (tile < T) transpose_rows(n, n.r_targ, t0, len);
+      readout_tile_forward(n, t0, len, err);
     }
     double se = 0;
     for (int64_t t = 0; t < T; ++t)
@@ -358,8 +492,7 @@ void learning_signal(const NetView<F>& n, int64_t t1) {
     F* __restrict u = n.u;
     for (int64_t i = 0; i < N; ++i) u[i] = rt[i] - q[i];
     fill(g, F(0), N);
-    for (int64_t j = 0; j < N; ++j)
-      if (u[j] != F(0) || !n.fb_finite) axpy(g, u[j], n.D + j * N, N);
+    add_rows(g, u, n.D, N, N, n.fb_finite);
     for (int64_t i = 0; i < N; ++i) g[i] *= sigmoid_prime(v[i]);
     return;
   }
@@ -372,8 +505,25 @@ void learning_signal(const NetView<F>& n, int64_t t1) {
     for (int64_t r = 0; r < R; ++r) a[r] = dot(u, n.Bt + r * N, N);
   }
   fill(g, F(0), N);
-  for (int64_t r = 0; r < R; ++r) axpy(g, a[r], n.Bt + r * N, N);
+  add_rows(g, a, n.Bt, R, N, false);
   for (int64_t i = 0; i < N; ++i) g[i] *= sigmoid_prime(v[i]);
+}
+
+// mse_rec's numerator for the epoch just run: y_t = q_t@W_ho with q_t = filter(Z)_t recomputed
+// from the raster by the same trace as during the epoch (q_0 = r_0 = (1 − a_o) Z_0 = 0).
+template <typename F>
+double epoch_error(const NetView<F>& n) {
+  const int64_t N = n.N;
+  F* __restrict q = n.q;
+  fill(q, F(0), N);
+  return readout_se(n, [&](int64_t t0, int64_t len) {
+    for (int64_t t = 0; t < len; ++t) {
+      const uint8_t* __restrict Zrow = n.Z + (t0 + t) * N;
+      if (t0 + t > 0)
+        for (int64_t i = 0; i < N; ++i) q[i] = trace(n.a_o, n.b_o, q[i], F(Zrow[i]));
+      for (int64_t i = 0; i < N; ++i) n.rT[i * len + t] = q[i];
+    }
+  });
 }
 
 // SPEC "Training" 4: one recurrent epoch without the drive, with the online update after
@@ -392,8 +542,6 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
   store_spikes(n.Z, n.z, N);
   int64_t diff = 0;
   for (int64_t i = 0; i < N; ++i) diff += n.Z[i] != n.Z_targ[i];
-  const bool wo_dense = !all_finite(n.W_ho, N * n.O);
-  double se = row_error(n, n.q, n.targ, wo_dense);  // r_0 = (1 − a_o) Z_0 = q at the start
   trace_all(n.h, n.a_s, n.b_s, n.z, N);
   trace_all(n.e, n.a_m, n.b_m, n.h, N);
   project(n.c, n.h, W, N, st.nonfinite);
@@ -406,17 +554,11 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
     store_spikes(Zrow, n.z, N);
     for (int64_t i = 0; i < N; ++i) diff += Zrow[i] != Ztrow[i];
     trace_all(n.q, n.a_o, n.b_o, n.z, N);
-    se += row_error(n, n.q, n.targ + (t + 1) * n.O, wo_dense);
     learning_signal(n, t + 1);
     // The largest entry this step can add to W: |rec_lr|·max e·max |g| (e ≥ 0).
-    bool g_finite = true;
-    F g_max = F(0), e_max = F(0);
-    for (int64_t i = 0; i < N; ++i) {
-      const F a = n.g[i] < F(0) ? -n.g[i] : n.g[i];
-      g_finite &= (n.g[i] - n.g[i]) == F(0);
-      g_max = a > g_max ? a : g_max;
-      e_max = n.e[i] > e_max ? n.e[i] : e_max;
-    }
+    bool g_finite;
+    F g_max, e_max;
+    step_extremes(n.g, n.e, N, g_finite, g_max, e_max);
     st.bound += double(n.rec_lr < F(0) ? -n.rec_lr : n.rec_lr) * double(e_max) * double(g_max);
     const bool dense = st.nonfinite || !g_finite || !(st.bound <= overflow_bound<F>());
     const bool last = t + 2 == T;
@@ -425,7 +567,7 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
     if (dense && !st.nonfinite) st.nonfinite = !all_finite(W, N * N);
     if (!last) trace_all(n.e, n.a_m, n.b_m, n.h, N);  // e' of step t+1
   }
-  *mse_rec = se / double(T * n.O);
+  *mse_rec = epoch_error(n) / double(T * n.O);
   *dz = double(diff);
   return double(margin);
 }

@@ -51,9 +51,9 @@ struct NetView {
   F *W_ih, *W_hh, *W_ho, *W_trg, *targ, *clock;
   F *r_targ, *Bt, *P, *D;  // D null unless the dense feedback is cheaper
   uint8_t *Z_targ, *Z;
-  // Scratch. N each: v z h e q c g u xin; R: a; O: y; readout (transposed, so that its
-  // loops run unit-stride): O×N grad, O×T err, N×readout_tile(T) rT = r*ᵀ by tiles of steps.
-  F *v, *z, *h, *e, *q, *c, *g, *u, *xin, *a, *y, *grad, *err, *rT;
+  // Scratch. N each: v z h e q c g u xin; R: a; readout (transposed, so that its
+  // loops run unit-stride): O×N grad, O×T err, N×readout_tile(T) rT = rᵀ by tiles of steps.
+  F *v, *z, *h, *e, *q, *c, *g, *u, *xin, *a, *grad, *err, *rT;
 };
 
 template <typename F>
