@@ -49,6 +49,21 @@ t.test('statsPickleBytes: the length statsPickle will have, for the savepath che
   }
 });
 
+t.test('a NaN of any sign and payload is written as Python writes float("nan")', async (t) => {
+  const nan = (bits: bigint): number => {
+    const f = new Float64Array(1);
+    new DataView(f.buffer).setBigUint64(0, bits, true); // the platform's order: x86-64 and arm64 are little-endian
+    return f[0];
+  };
+  // PROTO 2, then BINFLOAT and 8 big-endian bytes.
+  for (const bits of [0x7ff8000000000000n, 0xfff8000000000000n, 0x7ff0000000000001n, 0xfff8000000000001n]) {
+    t.equal(encodePickle(nan(bits)).subarray(3, 11).toString('hex'), '7ff8000000000000', bits.toString(16));
+  }
+  if (!python) return t.skip('python3 not found: skipping the comparison with Python\'s pickle', () => {});
+  const r = spawnSync('python3', ['-c', 'import pickle, sys; sys.stdout.buffer.write(pickle.dumps(float("nan"), 2))']);
+  t.equal(encodePickle(nan(0xfff8000000000001n)).toString('hex'), r.stdout.toString('hex'), 'the bytes of pickle.dumps(float("nan"), 2)');
+});
+
 t.test('special floats, empty lists, tuples of every length', { skip: python ? false : 'python3 not found' }, async (t) => {
   t.strictSame(pythonLoads(encodePickle(new PyTuple([NaN, [Infinity, -Infinity, -0], []]))), { tuple: ['nan', ['inf', '-inf', -0], []] });
   for (let n = 0; n <= 5; n++) {

@@ -28,6 +28,9 @@ function encodedLength(v: PickleValue): number {
   throw new TypeError(`cannot pickle ${typeof v}`);
 }
 
+/** float('nan') as CPython packs it (struct.pack('>d', float('nan'))). */
+const CANONICAL_NAN = '7ff8000000000000';
+
 export function encodePickle(value: PickleValue): Buffer {
   const out = Buffer.alloc(2 + encodedLength(value) + 1);
   let at = 0;
@@ -37,7 +40,11 @@ export function encodePickle(value: PickleValue): Buffer {
   const emit = (v: PickleValue): void => {
     if (typeof v === 'number') {
       byte(BINFLOAT);
-      at = out.writeDoubleBE(v, at); // every Python float, NaN and ±inf included
+      // Every Python float, ±inf included; a NaN as Python writes float('nan'), whatever its
+      // sign and payload (which arithmetic leaves to the order of operands), so that a stats
+      // file's bytes depend on the numbers alone.
+      if (Number.isNaN(v)) at += out.write(CANONICAL_NAN, at, 'hex');
+      else at = out.writeDoubleBE(v, at);
     } else if (Array.isArray(v)) {
       byte(EMPTY_LIST);
       for (let k = 0; k < v.length; k += BATCH) {
