@@ -4,7 +4,9 @@
 // each variant exports its table from its own namespace and the engine picks one at
 // run time, so a binary built on one x86-64 machine runs on any other. All variants
 // compile with -ffp-contract=off and sum in a fixed order, so they give bit-identical
-// results: the vector width changes the speed, never the numbers.
+// results: the vector width changes the speed, never the numbers. (Not a NaN's sign and
+// payload: of two NaN operands x86 keeps the first, and a compiler may order a sum's operands
+// either way. Nothing reports them: the stats pickle writes one NaN.)
 #pragma once
 
 #include <atomic>
