@@ -464,9 +464,10 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   // no iterator of the caller's runs), so that every cell plans with what was checked.
   if (o.shard !== undefined) {
     const shard: unknown = o.shard;
-    const { k, n } = typeof shard === 'object' && shard !== null ? (shard as { k?: unknown; n?: unknown }) : { k: undefined, n: undefined };
-    if (typeof shard !== 'object' || shard === null || typeof k !== 'number' || typeof n !== 'number') {
-      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(shard)}${typeof shard === 'object' && shard ? ` with k ${show(k)}, n ${show(n)}` : ''})`);
+    const object = typeof shard === 'object' && shard !== null;
+    const { k, n } = object ? (shard as { k?: unknown; n?: unknown }) : { k: undefined, n: undefined };
+    if (!object || typeof k !== 'number' || typeof n !== 'number') {
+      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(shard)}${object ? ` with k ${show(k)}, n ${show(n)}` : ''})`);
     }
     o.shard = { k, n };
   }
