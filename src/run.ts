@@ -385,9 +385,10 @@ const approx = (x: number, digits = 6): string =>
  * The warning for readouts that diverged. One network says the stable bound on out_lr of its
  * target (bound.ts, from its raster) and a step that converges: half the bound, which clears
  * the fastest-growing component in one epoch. A batch (a sweep's points, told once for all)
- * names none: one point run alone says its own.
+ * names none: one point run alone says its own. `after` is each readout's error after its
+ * training (mse_out, or with `oneEpoch` the error the one step left).
  */
-function divergedReadout(eng: Batch, nets: NetInput[], diverged: number[], mseOut: number[], firstMse: number[], plan: RunPlan): string {
+function divergedReadout(eng: Batch, nets: NetInput[], diverged: number[], after: number[], firstMse: number[], plan: RunPlan, oneEpoch: boolean): string {
   const [k0] = diverged;
   const { nRec: N, tSeq: T, tauO, outLr, dtype } = nets[k0].params;
   const label = plan.label ?? ((n: ParamName) => n);
@@ -398,8 +399,10 @@ function divergedReadout(eng: Batch, nets: NetInput[], diverged: number[], mseOu
     return `the readout training diverged (${which}): ${lr} may be past the stable bound of their targets, 2/λ (${LAMBDA}); ` +
       `try a smaller ${label('outLr')} (a point run alone, with train or goal train, tells its bound)`;
   }
-  const grew = Number.isFinite(mseOut[k0]) ? `, up from ${approx(firstMse[k0])} at the first epoch` : '';
-  const which = `mse_out = ${approx(mseOut[k0])}${grew}`;
+  const grew = Number.isFinite(after[k0]) ? `, up from ${approx(firstMse[k0])} at the first epoch` : '';
+  const which = oneEpoch
+    ? `the one readout epoch raised the mse from ${approx(firstMse[k0])} (mse_out, measured before its step) to ${approx(after[k0])}`
+    : `mse_out = ${approx(after[k0])}${grew}`;
   let bound: number;
   try {
     bound = 2 / readoutLambda(eng.read(k0, 'Z_targ'), T, N, Math.exp(-1 / tauO));
@@ -493,11 +496,13 @@ export async function runPhases(nets: NetInput[], plan: RunPlan, options: RunOpt
     // Gradient descent on the readout's quadratic error only ever lowers it while out_lr is small
     // enough, and past that bound the error grows geometrically: one that grew by more than
     // rounding (or went to ∞ or NaN) is a step past the bound.
-    const grown = (k: number) => mseOut[k] > firstMse[k] * (1 + GROWN);
-    const diverged = aborted ? [] : [...mseOut.keys()].filter((k) => !Number.isFinite(mseOut[k]) || grown(k));
+    // One epoch's mse is measured before its step: the error of the readout it left is the one to compare.
+    const last = nReadout === 1 && !aborted ? nets.map((_, k) => eng.readoutMse(k)) : mseOut;
+    const grown = (k: number) => last[k] > firstMse[k] * (1 + GROWN);
+    const diverged = aborted ? [] : [...mseOut.keys()].filter((k) => !Number.isFinite(last[k]) || grown(k));
     if (diverged.length) {
       // Said by the engine's numbers (a failure to read them is the engine's), told by the caller's warn.
-      const message = divergedReadout(eng, nets, diverged, mseOut, firstMse, plan);
+      const message = divergedReadout(eng, nets, diverged, last, firstMse, plan, nReadout === 1);
       await callerCode(() => plan.warn(message));
     }
     if (!aborted) await callerCode(() => options.onReadout?.(median(mseOut)));

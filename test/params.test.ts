@@ -187,12 +187,24 @@ t.test('a diverging readout is reported, not hidden', async (t) => {
   t.ok(Number.isFinite(g.mseOut) && g.mseOut > 1, `mse_out ${g.mseOut}: finite and far above the target's scale`);
   t.match(grew, [/^the readout training diverged \(mse_out = \S+, up from \S+ at the first epoch\): outLr=0.05 is past this target's stable bound/]);
   t.equal(grew.length, 1);
+  // One readout epoch: its mse (mse_out) is measured before its step, so the step's harm shows
+  // only in the error it leaves, which a second epoch would measure.
+  const once: string[] = [];
+  const one = await train({ nRec: 50, tSeq: 50, epochs: [1, 0], outLr: 1, seed: 1 }, { onWarning: (m) => once.push(m) });
+  const two = await train({ nRec: 50, tSeq: 50, epochs: [2, 0], outLr: 1, seed: 1 }, { onWarning: () => {} });
+  t.ok(two.mseOut > one.mseOut, `two epochs: ${two.mseOut}, above the one epoch's ${one.mseOut}`);
+  t.strictSame(once, [`the readout training diverged (the one readout epoch raised the mse from ${+one.mseOut.toPrecision(6)} (mse_out, measured before its step) ` +
+    `to ${+two.mseOut.toPrecision(6)}): outLr=1 is past this target's stable bound, 2/λ = ${once[0]?.match(/2\/λ = (\S+)/)?.[1]} (λ: the largest eigenvalue of r*ᵀr*); ` +
+    `try outLr ≈ ${once[0]?.match(/try outLr ≈ (\S+)$/)?.[1]}`]);
   const fine: string[] = [];
+  await train({ nRec: 150, epochs: [1, 0], seed: 1 }, { onWarning: (m) => fine.push(m) });
   await train({ nRec: 150, epochs: [200, 0], seed: 1 }, { onWarning: (m) => fine.push(m) });
-  t.strictSame(fine, [], 'the default out_lr at N = 150: no warning');
+  t.strictSame(fine, [], 'the default out_lr at N = 150, one epoch or 200: no warning');
   // A readout that barely learns (a tiny out_lr) may move its error by rounding alone, either way.
   const still: string[] = [];
-  for (let seed = 1; seed <= 40; seed++) await train({ nRec: 3, nOut: 1, tSeq: 20, epochs: [5, 0], outLr: 1e-7, seed }, { onWarning: (m) => still.push(m) });
+  for (let seed = 1; seed <= 40; seed++) {
+    for (const n of [1, 5]) await train({ nRec: 3, nOut: 1, tSeq: 20, epochs: [n, 0], outLr: 1e-7, seed }, { onWarning: (m) => still.push(m) });
+  }
   t.strictSame(still, [], 'rounding is no divergence');
 });
 
