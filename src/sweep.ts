@@ -300,9 +300,9 @@ function tornLine(file: string): string {
   return `${shownPath(file)}: dropping a torn last line (a run stopped while writing it)`;
 }
 
-/** Writes a whole results file at once (atomically), one row per line. */
-export function writeRows(file: string, rows: readonly SweepRow[]): void {
-  writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`));
+/** Writes a whole results file at once (atomically), one row per line; with `fresh`, a new file only. */
+export function writeRows(file: string, rows: readonly SweepRow[], fresh = false): void {
+  writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`), { fresh });
 }
 
 /** The fingerprint of a grid (a row's `grid`), whatever the order of its lists. */

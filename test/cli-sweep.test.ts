@@ -192,6 +192,30 @@ t.test('shards and merge', async (t) => {
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('merge takes --out as a sweep does: never while another writes it, and two merges to one file: one lands', async (t) => {
+  const dir = scratchDir('goal-cs-');
+  t.equal(goal(['sweep', ...GRID, '--out', 's.jsonl'], dir).code, 0);
+  // A lock naming a live process of this host (this test): a sweep (or merge) writing that file.
+  fs.writeFileSync(path.join(dir, 'busy.jsonl.lock'), `${os.hostname()} ${process.pid}\n`);
+  const busy = goal(['sweep', 'merge', 's.jsonl', '--out', 'busy.jsonl'], dir);
+  t.equal(busy.code, 2, "exit 2, as a sweep refused its lock");
+  t.match(busy.err, new RegExp(`^goal sweep merge: --out "busy.jsonl" is being written by process ${process.pid} on `));
+  t.notOk(fs.existsSync(path.join(dir, 'busy.jsonl')), 'nothing written');
+  t.ok(fs.existsSync(path.join(dir, 'busy.jsonl.lock')), 'and the lock, not merge\'s, is left alone');
+  // Two merges at once: whichever comes second finds the lock or the file, and writes nothing.
+  const run = () => new Promise<number | null>((resolve) => {
+    spawn(process.execPath, [BIN, 'sweep', 'merge', 's.jsonl', '--out', 'both.jsonl'], { cwd: dir, stdio: 'ignore' }).on('exit', resolve);
+  });
+  for (let i = 0; i < 3; i++) {
+    fs.rmSync(path.join(dir, 'both.jsonl'), { force: true });
+    const codes = await Promise.all([run(), run()]);
+    t.strictSame(codes.filter((c) => c === 0).length, 1, `one of the two lands (exit codes ${codes.join(', ')})`);
+    t.equal(readRows(path.join(dir, 'both.jsonl')).rows.length, 8);
+    t.notOk(fs.existsSync(path.join(dir, 'both.jsonl.lock')), 'no lock left behind');
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('bad sweeps: exit 2, one short message', async (t) => {
   const dir = scratchDir('goal-cs-');
   const firstDegenerate = firstDegenerateSeed(1);

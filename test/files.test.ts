@@ -46,6 +46,19 @@ t.test('writeFileAtomic writes parts one after another', async (t) => {
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('writeFileAtomic with fresh never replaces a file, even one made while it wrote', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-files-'));
+  const file = path.join(dir, 'merged.jsonl');
+  writeFileAtomic(file, 'first\n', { fresh: true });
+  t.equal(fs.readFileSync(file, 'utf8'), 'first\n', 'where there was none: written');
+  const ino = fs.statSync(file).ino;
+  t.throws(() => writeFileAtomic(file, 'second\n', { fresh: true }), { code: 'GOAL_BAD_PATH', message: /merged\.jsonl: was created by another process meanwhile: nothing was written over it/ });
+  t.equal(fs.readFileSync(file, 'utf8'), 'first\n', 'the file there is kept as it was');
+  t.equal(fs.statSync(file).ino, ino, 'the same file, not a copy');
+  t.strictSame(fs.readdirSync(dir), ['merged.jsonl'], 'no temporary left behind');
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('a replaced file keeps its permission bits (no setuid) and, where it may, its owner; a name of 255 bytes gets a temporary name that fits', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-files-'));
   const file = path.join(dir, 'private.pkl');

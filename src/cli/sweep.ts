@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_BACKEND } from '../backend';
 import { checkWritable, shownPath } from '../io/files';
+import { lockFile } from '../io/lock';
 import { DEFAULT_CONV, DEFAULT_GPU_BATCH, mergeRows, plural, realPath, summarize, summaryTables, sweep, SWEEP_ACCEPTS, writeRows, type SweepPlan, type SweepRank, type SweepResult, type SweepRow } from '../sweep';
 import { MAX_SEED, paramDocs, type ParamName } from '../params';
 import { addParamOptions, checkArgs, chosenBackend, flagLabel, LTTS_WORD, notDash, once, paramFlags, paramsFromOptions, parseNumber, usage } from './options';
@@ -80,11 +81,18 @@ function mergeCommand(io: Io): Command {
       if (opts.out === undefined) usage('--out <file> is required: the merged file to write');
       notDash('--out', opts.out, TABLES_ON_STDOUT);
       checkWritable(opts.out, '--out');
-      if (fs.existsSync(opts.out)) usage(`--out ${shownPath(opts.out)} exists: merge writes a new file; choose another name`);
       if (files.includes('')) usage('a shard file name is empty');
       if (files.includes('-')) usage('merge reads shard files by name, not standard input (-)');
-      const rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
-      writeRows(opts.out, rows);
+      // A sweep writing --out holds its lock; so does merge, against a sweep or merge to come.
+      const unlock = lockFile(opts.out, '--out');
+      let rows: SweepRow[];
+      try {
+        if (fs.existsSync(opts.out)) usage(`--out ${shownPath(opts.out)} exists: merge writes a new file; choose another name`);
+        rows = mergeRows(files, (m) => io.err(`goal: warning: ${m}\n`));
+        writeRows(opts.out, rows, true);
+      } finally {
+        unlock();
+      }
       // Points of several grids (sweeps of one configuration over other ranks, τ⋆ or seeds) are
       // joined as the points they are; said, lest a file of another sweep slip in unseen.
       const grids = new Set(rows.map((r) => r.grid)).size;

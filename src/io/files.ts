@@ -171,11 +171,12 @@ function sizeText(bytes: number): string {
 }
 
 /**
- * Writes `data` to `file` atomically: a crash never leaves a truncated file at `file`. Parts
+ * Writes `data` to `file` atomically: a crash never leaves a truncated file at `file`; with
+ * `fresh`, only where no file is (an existing one is never replaced). Parts
  * (an array of strings) are written one after another: a file larger than V8's longest string
  * (about 512 MiB) is never one string.
  */
-export function writeFileAtomic(file: string, data: Buffer | string | readonly string[]): void {
+export function writeFileAtomic(file: string, data: Buffer | string | readonly string[], options: { fresh?: boolean } = {}): void {
   const target = landing(file, (why) => {
     throw new GoalError('GOAL_BAD_PATH', `${file}: ${why}`);
   });
@@ -200,11 +201,35 @@ export function writeFileAtomic(file: string, data: Buffer | string | readonly s
     } finally {
       fs.closeSync(fd);
     }
-    fs.renameSync(tmp, target);
+    if (options.fresh) placeFresh(tmp, target);
+    else fs.renameSync(tmp, target);
   } catch (err) {
     removeTemp(tmp);
     throw writeError(file, err);
   }
+}
+
+/** Link errors of a file system without hard links (FAT, some network and FUSE ones). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV']);
+
+/**
+ * Puts the written `tmp` at `target` only if nothing is there by then: a rename would replace a
+ * file that another program created meanwhile, a hard link fails instead.
+ */
+function placeFresh(tmp: string, target: string): void {
+  const taken = () => new GoalError('GOAL_BAD_PATH', 'was created by another process meanwhile: nothing was written over it; choose another name');
+  try {
+    fs.linkSync(tmp, target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') throw taken();
+    if (!NO_HARD_LINKS.has(code)) throw err;
+    // Checked, then renamed: only the window between the two is open.
+    if (fs.existsSync(target)) throw taken();
+    fs.renameSync(tmp, target);
+    return;
+  }
+  removeTemp(tmp);
 }
 
 /** A failed write (a full disk, a folder removed meanwhile) as a one-line GOAL_IO error. */
