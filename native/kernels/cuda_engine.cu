@@ -44,6 +44,9 @@ std::mutex lost_lock;
 std::string lost;  // the first fault's error; empty while the context is sound
 
 bool is_sticky(cudaError_t e) {
+  // Toolkits before 12.8 have no names for these two (a CUDA 12.0–12.7 build must still compile).
+  constexpr int kContained = 226, kTensorMemoryLeak = 721;
+  if (static_cast<int>(e) == kContained || static_cast<int>(e) == kTensorMemoryLeak) return true;
   switch (e) {
     case cudaErrorIllegalAddress:
     case cudaErrorLaunchTimeout:
@@ -54,9 +57,7 @@ bool is_sticky(cudaError_t e) {
     case cudaErrorInvalidAddressSpace:
     case cudaErrorInvalidPc:
     case cudaErrorLaunchFailure:
-    case cudaErrorTensorMemoryLeak:
     case cudaErrorECCUncorrectable:
-    case cudaErrorContained:
     case cudaErrorMpsClientTerminated:
     case cudaErrorExternalDevice:
       return true;

@@ -699,8 +699,8 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
     }
     // mse_rec = mean((y* − filter(Z)@W_ho)²) from the stored q rows; dz = Σ|Z* − Z|.
     __syncthreads();
-    for (int task = i; task < T * O; task += NT) {
-      const int t = task / O, o = task - t * O;
+    for (int64_t task = i; task < int64_t(T) * O; task += NT) {
+      const int t = int(task / O), o = int(task - int64_t(t) * O);
       n.err[task] = readout_err(n.Q + int64_t(t) * N, n.W_ho, n.targ[task], N, O, o);
     }
     int64_t total;
