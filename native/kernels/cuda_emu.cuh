@@ -90,9 +90,42 @@ struct cudaDeviceProp {
 
 namespace goal_emu {
 
+#if defined(__SANITIZE_THREAD__) && (defined(__x86_64__) || defined(__i386__))
+// Under ThreadSanitizer a std::barrier in a shuffle or ballot would order the lanes' other
+// memory, as CUDA's __shfl_sync and __ballot_sync do not: a kernel reading a neighbour's
+// shared-memory write after a shuffle, without __syncwarp, would pass unreported. So here the
+// lanes meet on relaxed atomics only (the values still arrive: x86 keeps stores in order and
+// the signal fences keep the compiler from reordering them), and such a read is a reported race.
+struct WarpBarrier {
+  explicit WarpBarrier(int /* 32 lanes */) {}
+  std::atomic<int> count{0};
+  std::atomic<unsigned> gen{0};
+  void arrive_and_wait() {
+    const unsigned g = gen.load(std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (count.fetch_add(1, std::memory_order_relaxed) == 31) {
+      count.store(0, std::memory_order_relaxed);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      gen.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      while (gen.load(std::memory_order_relaxed) == g) std::this_thread::yield();
+    }
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+};
+using WarpSlot = std::atomic<uint64_t>;
+inline void put(WarpSlot& s, uint64_t v) { s.store(v, std::memory_order_relaxed); }
+inline uint64_t get(const WarpSlot& s) { return s.load(std::memory_order_relaxed); }
+#else
+using WarpBarrier = std::barrier<>;
+using WarpSlot = uint64_t;
+inline void put(WarpSlot& s, uint64_t v) { s = v; }
+inline uint64_t get(const WarpSlot& s) { return s; }
+#endif
+
 struct Warp {
-  std::barrier<> bar{32};
-  uint64_t slot[32];
+  WarpBarrier bar{32};
+  WarpSlot slot[32];
 };
 
 struct Block {
@@ -242,11 +275,11 @@ inline void __syncthreads() { goal_emu::ctx.blk->bar->arrive_and_wait(); }
 inline unsigned __ballot_sync(unsigned mask, int pred) {
   if (mask != 0xffffffffu) std::abort();
   goal_emu::Warp& w = goal_emu::warp();
-  w.slot[goal_emu::lane()] = pred != 0;
+  goal_emu::put(w.slot[goal_emu::lane()], pred != 0);
   w.bar.arrive_and_wait();
   unsigned r = 0;
   for (int l = 0; l < 32; ++l)
-    if (w.slot[l]) r |= 1u << l;
+    if (goal_emu::get(w.slot[l])) r |= 1u << l;
   w.bar.arrive_and_wait();
   return r;
 }
@@ -259,11 +292,14 @@ T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
   const int lane = goal_emu::lane();
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
-  w.slot[lane] = bits;
+  goal_emu::put(w.slot[lane], bits);
   w.bar.arrive_and_wait();
   const int seg = lane / width * width, src = lane + int(delta);
   T r = v;
-  if (src < seg + width) std::memcpy(&r, &w.slot[src], sizeof(T));
+  if (src < seg + width) {
+    const uint64_t got = goal_emu::get(w.slot[src]);
+    std::memcpy(&r, &got, sizeof(T));
+  }
   w.bar.arrive_and_wait();
   return r;
 }
