@@ -92,7 +92,7 @@ export interface RunOutput {
   seconds: number;
   device: string;
   minMargin: number;
-  /** The readout training diverged (mse_out grew, or is not finite): mse_out is no baseline. */
+  /** The readout training diverged (mse_out grew, or is not finite; with one epoch, its step raised the error): mse_out is no baseline. */
   readoutDiverged: boolean;
   kept?: Kept;
 }
@@ -395,7 +395,9 @@ function divergedReadout(eng: Batch, nets: NetInput[], diverged: number[], after
   const lr = `${label('outLr')}=${outLr}`;
   const LAMBDA = 'λ: the largest eigenvalue of r*ᵀr*';
   if (plan.anonymous || nets.length > 1) {
-    const which = plan.anonymous ? 'see the mse_out of the points' : `in ${diverged.length} of ${nets.length} networks`;
+    // One epoch's mse_out is measured before its step: it does not show the step's harm.
+    const which = !plan.anonymous ? `in ${diverged.length} of ${nets.length} networks`
+      : oneEpoch ? 'the one readout epoch raised the error, which the mse_out of the points, measured before its step, does not show' : 'see the mse_out of the points';
     return `the readout training diverged (${which}): ${lr} may be past the stable bound of their targets, 2/λ (${LAMBDA}); ` +
       `try a smaller ${label('outLr')} (a point run alone, with train or goal train, tells its bound)`;
   }

@@ -49,13 +49,56 @@ t.test('writeFileAtomic writes parts one after another', async (t) => {
 t.test('writeFileAtomic with fresh never replaces a file, even one made while it wrote', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-files-'));
   const file = path.join(dir, 'merged.jsonl');
+  const left = () => fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
   writeFileAtomic(file, 'first\n', { fresh: true });
   t.equal(fs.readFileSync(file, 'utf8'), 'first\n', 'where there was none: written');
   const ino = fs.statSync(file).ino;
-  t.throws(() => writeFileAtomic(file, 'second\n', { fresh: true }), { code: 'GOAL_BAD_PATH', message: /merged\.jsonl: was created by another process meanwhile: nothing was written over it/ });
+  t.throws(() => writeFileAtomic(file, 'second\n', { fresh: true }), { code: 'GOAL_BAD_PATH', message: /merged\.jsonl: exists: nothing was written over it/ });
   t.equal(fs.readFileSync(file, 'utf8'), 'first\n', 'the file there is kept as it was');
   t.equal(fs.statSync(file).ino, ino, 'the same file, not a copy');
-  t.strictSame(fs.readdirSync(dir), ['merged.jsonl'], 'no temporary left behind');
+  const dangling = path.join(dir, 'dangling.jsonl');
+  fs.symlinkSync(path.join(dir, 'nowhere'), dangling);
+  writeFileAtomic(dangling, 'through\n', { fresh: true });
+  t.equal(fs.readFileSync(path.join(dir, 'nowhere'), 'utf8'), 'through\n', 'a symbolic link to no file yet: written through, as every write is');
+  t.ok(fs.lstatSync(dangling).isSymbolicLink(), 'and the link stays a link');
+  // The link that puts the file in place, as other processes and file systems answer it (the
+  // module's fs is node's, whose functions the library reads at each call).
+  const nodeFs = require('node:fs') as { linkSync: typeof fs.linkSync };
+  const realLink = nodeFs.linkSync;
+  const fail = (code: string) => Object.assign(new Error(code), { code });
+  const cases: [string, (from: string, to: string) => void, string | null][] = [
+    ['another process makes the file meanwhile', (from, to) => {
+      fs.writeFileSync(to, 'theirs\n');
+      realLink(from, to);
+    }, 'theirs\n'],
+    ['NFS retries a link whose reply was lost: the retry finds it made', (from, to) => {
+      realLink(from, to);
+      throw fail('EEXIST');
+    }, null],
+    ['a file system without hard links: renamed', () => {
+      throw fail('EPERM');
+    }, null],
+    ['without hard links, and the file made meanwhile', (_from, to) => {
+      fs.writeFileSync(to, 'theirs\n');
+      throw fail('EPERM');
+    }, 'theirs\n'],
+  ];
+  for (const [what, link, kept] of cases) {
+    const target = path.join(dir, 'placed.jsonl');
+    fs.rmSync(target, { force: true });
+    nodeFs.linkSync = link as typeof fs.linkSync;
+    try {
+      if (kept === null) {
+        writeFileAtomic(target, 'ours\n', { fresh: true });
+      } else {
+        t.throws(() => writeFileAtomic(target, 'ours\n', { fresh: true }), { code: 'GOAL_BAD_PATH', message: /placed\.jsonl: was created meanwhile, by another process: nothing was written over it/ }, what);
+      }
+    } finally {
+      nodeFs.linkSync = realLink;
+    }
+    t.equal(fs.readFileSync(target, 'utf8'), kept ?? 'ours\n', `${what}: ${kept === null ? 'written' : 'theirs kept'}`);
+    t.strictSame(left(), [], `${what}: no temporary left behind`);
+  }
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -455,6 +455,11 @@ t.test('a warning every point gives is told once', async (t) => {
     t.strictSame(told, [`the readout training diverged (see the mse_out of the points): outLr=${outLr} may be past the stable bound of their targets, 2/λ ` +
       '(λ: the largest eigenvalue of r*ᵀr*); try a smaller outLr (a point run alone, with train or goal train, tells its bound)']);
   }
+  // One readout epoch: the rows' mse_out, measured before its step, look fine; the warning says so.
+  const told: string[] = [];
+  const r = await sweep({ ...grid, ranks: [3], taus: [2], seeds: [1, 2], base: { ...base, outLr: 20, epochs: [1, 1] }, onWarning: (m) => told.push(m) });
+  t.ok(r.rows.every((row) => Number.isFinite(row.mse_out) && row.t_conv === null), 'finite mse_out, and no T_conv against it');
+  t.match(told, [/^the readout training diverged \(the one readout epoch raised the error, which the mse_out of the points, measured before its step, does not show\): outLr=20 /]);
 });
 
 t.test('no T_conv against the mse_out of a diverged readout', async (t) => {

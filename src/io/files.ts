@@ -180,6 +180,7 @@ export function writeFileAtomic(file: string, data: Buffer | string | readonly s
   const target = landing(file, (why) => {
     throw new GoalError('GOAL_BAD_PATH', `${file}: ${why}`);
   });
+  if (options.fresh && there(target)) throw new GoalError('GOAL_BAD_PATH', `${shownPath(file)}: exists: nothing was written over it; choose another name`);
   const tmp = tempName(target);
   try {
     const fd = fs.openSync(tmp, 'wx');
@@ -212,20 +213,27 @@ export function writeFileAtomic(file: string, data: Buffer | string | readonly s
 /** Link errors of a file system without hard links (FAT, some network and FUSE ones). */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV']);
 
+/** Whether anything is at `file`, a dangling symbolic link too. */
+function there(file: string): boolean {
+  return fs.lstatSync(file, { throwIfNoEntry: false }) !== undefined;
+}
+
 /**
  * Puts the written `tmp` at `target` only if nothing is there by then: a rename would replace a
  * file that another program created meanwhile, a hard link fails instead.
  */
 function placeFresh(tmp: string, target: string): void {
-  const taken = () => new GoalError('GOAL_BAD_PATH', 'was created by another process meanwhile: nothing was written over it; choose another name');
+  const taken = () => new GoalError('GOAL_BAD_PATH', 'was created meanwhile, by another process: nothing was written over it; choose another name');
   try {
     fs.linkSync(tmp, target);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
+    // Over NFS a link whose reply was lost is sent again, and the retry finds the link made.
+    if (code === 'EEXIST' && sameFile(tmp, target)) return removeTemp(tmp);
     if (code === 'EEXIST') throw taken();
     if (!NO_HARD_LINKS.has(code)) throw err;
     // Checked, then renamed: only the window between the two is open.
-    if (fs.existsSync(target)) throw taken();
+    if (there(target)) throw taken();
     fs.renameSync(tmp, target);
     return;
   }
