@@ -90,12 +90,20 @@ struct cudaDeviceProp {
 
 namespace goal_emu {
 
-#if defined(__SANITIZE_THREAD__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__SANITIZE_THREAD__)  // g++
+#define GOAL_EMU_TSAN 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(thread_sanitizer)
+#define GOAL_EMU_TSAN 1
+#endif
+#endif
+#if defined(GOAL_EMU_TSAN) && (defined(__x86_64__) || defined(__i386__))
 // Under ThreadSanitizer a std::barrier in a shuffle or ballot would order the lanes' other
 // memory, as CUDA's __shfl_sync and __ballot_sync do not: a kernel reading a neighbour's
 // shared-memory write after a shuffle, without __syncwarp, would pass unreported. So here the
 // lanes meet on relaxed atomics only (the values still arrive: x86 keeps stores in order and
 // the signal fences keep the compiler from reordering them), and such a read is a reported race.
+// Elsewhere (not x86) the lanes meet on std::barrier, and such a read goes unreported.
 struct WarpBarrier {
   explicit WarpBarrier(int /* 32 lanes */) {}
   std::atomic<int> count{0};
