@@ -401,10 +401,9 @@ function divergedReadout(eng: Batch, nets: NetInput[], diverged: number[], after
     return `the readout training diverged (${which}): ${lr} may be past the stable bound of their targets, 2/λ (${LAMBDA}); ` +
       `try a smaller ${label('outLr')} (a point run alone, with train or goal train, tells its bound)`;
   }
-  const grew = Number.isFinite(after[k0]) ? `, up from ${approx(firstMse[k0])} at the first epoch` : '';
-  const which = oneEpoch
-    ? `the one readout epoch raised the mse from ${approx(firstMse[k0])} (mse_out, measured before its step) to ${approx(after[k0])}`
-    : `mse_out = ${approx(after[k0])}${grew}`;
+  const from = approx(firstMse[k0]), to = approx(after[k0]);
+  const which = oneEpoch ? `the one readout epoch raised the mse from ${from} (mse_out, measured before its step) to ${to}`
+    : `mse_out = ${to}${Number.isFinite(after[k0]) ? `, up from ${from} at the first epoch` : ''}`;
   let bound: number;
   try {
     bound = 2 / readoutLambda(eng.read(k0, 'Z_targ'), T, N, Math.exp(-1 / tauO));

@@ -289,21 +289,6 @@ double target_run(const NetView<F>& n) {
   return double(margin);
 }
 
-// y_t += r_t@W_ho for the steps [t0, t0 + len) whose rows rT holds transposed (N×len), into y
-// (O×T, O-major): each sum over i in SPEC's order, vectorised across the steps.
-template <typename F>
-void readout_tile_forward(const NetView<F>& n, int64_t t0, int64_t len, F* __restrict y_all) {
-  const int64_t O = n.O, T = n.T;
-  for (int64_t i = 0; i < n.N; ++i) {
-    const F* __restrict r = n.rT + i * len;
-    for (int64_t o = 0; o < O; ++o) {
-      const F w = n.W_ho[i * O + o];
-      F* __restrict y = y_all + o * T + t0;
-      for (int64_t t = 0; t < len; ++t) y[t] += r[t] * w;
-    }
-  }
-}
-
 // rT = the rows [t0, t0 + len) of r (T×N), transposed (N×len).
 template <typename F>
 void transpose_rows(const NetView<F>& n, const F* __restrict r, int64_t t0, int64_t len) {
@@ -311,21 +296,36 @@ void transpose_rows(const NetView<F>& n, const F* __restrict r, int64_t t0, int6
     for (int64_t i = 0; i < n.N; ++i) n.rT[i * len + t] = r[(t0 + t) * n.N + i];
 }
 
-// Σ_t Σ_o (y*_t,o − y_t,o)², grouped Σ_t (Σ_o), with y_t = r_t@W_ho for the T rows r_t that
-// rows(t0, len) puts in rT a tile of steps at a time: the readout runs across the steps
-// (vectorised) where one step's y_t would sum O-long rows. Its sums add the zero terms a sparse
-// one skips, which leave a finite sum's bits as they were (a sum that starts at +0 never
-// becomes −0) and which SPEC's dense arithmetic adds too: the same numbers either way.
+// y = r@W_ho into n.err (O×T, O-major) for the T rows r_t that rows(t0, len) puts in rT
+// (transposed, N×len) a tile of steps at a time: each y_t,o sums over i in SPEC's order, and
+// the loop runs across the steps (vectorised) where one step's y_t would sum O-long rows.
 template <typename F, typename Rows>
-double readout_se(const NetView<F>& n, Rows rows) {
+void readout_forward(const NetView<F>& n, Rows rows) {
   const int64_t O = n.O, T = n.T, tile = readout_tile(T);
-  F* __restrict y = n.err;  // O×T
-  fill(y, F(0), O * T);
+  fill(n.err, F(0), O * T);
   for (int64_t t0 = 0; t0 < T; t0 += tile) {
     const int64_t len = std::min(tile, T - t0);
     rows(t0, len);
-    readout_tile_forward(n, t0, len, y);
+    for (int64_t i = 0; i < n.N; ++i) {
+      const F* __restrict r = n.rT + i * len;
+      for (int64_t o = 0; o < O; ++o) {
+        const F w = n.W_ho[i * O + o];
+        F* __restrict y = n.err + o * T + t0;
+        for (int64_t t = 0; t < len; ++t) y[t] += r[t] * w;
+      }
+    }
   }
+}
+
+// Σ_t Σ_o (y*_t,o − y_t,o)², grouped Σ_t (Σ_o), with y from readout_forward(n, rows). Its sums
+// add the zero terms a sparse one skips, which leave a finite sum's bits as they were (a sum
+// that starts at +0 never becomes −0) and which SPEC's dense arithmetic adds too: the same
+// numbers either way.
+template <typename F, typename Rows>
+double readout_se(const NetView<F>& n, Rows rows) {
+  const int64_t O = n.O, T = n.T;
+  readout_forward(n, rows);
+  const F* __restrict y = n.err;
   double se = 0;
   for (int64_t t = 0; t < T; ++t) {
     double row = 0;
@@ -357,12 +357,9 @@ void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
   F* __restrict grad = n.grad;  // O×N
   if (tile == T) transpose_rows(n, n.r_targ, 0, T);  // one tile: once for all epochs
   for (int64_t k = 0; k < epochs; ++k) {
-    fill(err, F(0), O * T);
-    for (int64_t t0 = 0; t0 < T; t0 += tile) {
-      const int64_t len = std::min(tile, T - t0);
+    readout_forward(n, [&](int64_t t0, int64_t len) {
       if (tile < T) transpose_rows(n, n.r_targ, t0, len);
-      readout_tile_forward(n, t0, len, err);
-    }
+    });
     double se = 0;
     for (int64_t t = 0; t < T; ++t)
       for (int64_t o = 0; o < O; ++o) {
