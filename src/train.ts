@@ -59,7 +59,10 @@ function* drawing(p: ResolvedParams, rng: Rng): Generator<void, Drawn> {
   const N = p.nRec;
   const W_ih = yield* rng.normalsInSlices(p.nInp * N, p.sigmaInp);
   const W_hh = yield* rng.normalsInSlices(N * N, p.sigmaRec);
-  const W_ho = yield* rng.normalsInSlices(N * p.nOut, 1 / Math.sqrt(N));
+  const W_ho = yield* rng.normalsInSlices(N * p.nOut);
+  // SPEC's g/√N, divided as written: g·(1/√N) differs in the last bit for about a third of entries.
+  const root = Math.sqrt(N);
+  for (let k = 0; k < W_ho.length; k++) W_ho[k] /= root;
   const W_trg = yield* rng.normalsInSlices(p.nOut * N, p.sigmaTrg);
   return { targ, clock, W_ih, W_hh, W_ho, W_trg };
 }
