@@ -230,25 +230,25 @@ export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, netwo
  * the copy the run uses: their own properties, each read once, so that what is checked is used.
  */
 export function checkRunOptions<T extends object>(options: T | undefined, known: readonly string[]): T {
-  const fail = (message: string): never => {
-    throw new GoalError('GOAL_INVALID_OPTION', message);
+  const fail = (message: string, option?: string): never => {
+    throw new GoalError('GOAL_INVALID_OPTION', message, option);
   };
   if (options === undefined) return {} as T;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(`options must be an object (got ${show(options)})`);
   const o = { ...options } as Record<string, unknown>;
   // A misspelt option would be ignored: a misspelt signal, a run that cannot be stopped.
   const unknown = Object.keys(o).find((k) => o[k] !== undefined && !known.includes(k));
-  if (unknown !== undefined) fail(`unknown option ${showName(unknown)}${nearest(unknown, known)}; the options are ${known.join(', ')}`);
+  if (unknown !== undefined) fail(`unknown option ${showName(unknown)}${nearest(unknown, known)}; the options are ${known.join(', ')}`, unknown);
   // One rule for every option: left out (or undefined) is its default; null is not a value.
   const nulled = Object.keys(o).find((k) => o[k] === null);
-  if (nulled !== undefined) fail(`options.${nulled} is null: leave it out for its default`);
+  if (nulled !== undefined) fail(`options.${nulled} is null: leave it out for its default`, nulled);
   for (const name of ['onEpoch', 'onReadout', 'onWarning', 'onStart', 'onRow', 'label', 'optionLabel']) {
-    if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`);
+    if (o[name] !== undefined && typeof o[name] !== 'function') fail(`options.${name} must be a function (got ${show(o[name])})`, name);
   }
-  if (o.signal !== undefined && !isAbortSignal(o.signal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`);
+  if (o.signal !== undefined && !isAbortSignal(o.signal)) fail(`options.signal must be an AbortSignal (got ${show(o.signal)})`, 'signal');
   // Its value here, with the other options, before any param or task check; whether the
   // machine offers it is chooseBackend's, later.
-  if (o.backend !== undefined && !BACKENDS.includes(o.backend as Backend)) fail(notOneOf('options.backend', BACKENDS, o.backend));
+  if (o.backend !== undefined && !BACKENDS.includes(o.backend as Backend)) fail(notOneOf('options.backend', BACKENDS, o.backend), 'backend');
   return o as T;
 }
 
@@ -342,7 +342,8 @@ async function inChunks(total: number, most: number, signal: AbortSignal | undef
  * Records the n epochs of one native call, each (`record`) then told (onEpoch with `info` of
  * it; a promise it returns is awaited). When onEpoch aborts the run, the run ends at that
  * epoch: the later ones of the call are left out, as if they had not run, and it returns true.
- * (An abort during the native call keeps all n: the caller sees it before the next call.)
+ * (An abort during the native call, or at its last epoch, keeps all n: the caller sees it
+ * before the next call, and a run with none to come has not been stopped.)
  */
 async function deliver(n: number, options: RunOptions, record: (e: number) => void, info: (e: number) => EpochInfo): Promise<boolean> {
   if (!options.onEpoch) {
@@ -361,7 +362,8 @@ async function deliver(n: number, options: RunOptions, record: (e: number) => vo
     // Awaited only when it returns a promise: an await per epoch costs more than a small
     // network's epoch.
     if (typeof (back as PromiseLike<unknown> | null)?.then === 'function') await callerCode(() => back);
-    if (!before && options.signal?.aborted) return true;
+    // At the call's last epoch, inChunks decides: the run stops only if epochs remain.
+    if (!before && e < n - 1 && options.signal?.aborted) return true;
   }
   return false;
 }

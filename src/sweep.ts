@@ -53,8 +53,11 @@ export interface SweepRow {
 }
 
 export interface SweepOptions {
-  /** Feedback ranks; 'ltts' (or null, as train() has it) for the diagonal (LTTS) feedback. */
-  ranks: readonly (SweepRank | null)[];
+  /**
+   * Feedback ranks; 'ltts' (or 'LTTS', as the tables write it; any case is taken; or null, as
+   * train() has it) for the diagonal (LTTS) feedback.
+   */
+  ranks: readonly (SweepRank | 'LTTS' | null)[];
   /** τ⋆ values (tau_o, in units of dt). */
   taus: readonly number[];
   seeds: readonly number[];
@@ -390,7 +393,7 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
   shard = { k: 1, n: 1 }, shardName = 'shard'): Plan {
   for (const key of ['rank', 'tauO', 'seed'] as const) {
     if ((o.base as Record<string, unknown> | undefined)?.[key] !== undefined) {
-      throw new GoalError('GOAL_USAGE', `${label(key)} is set by the sweep's grid; give it with the grid instead`);
+      throw new GoalError('GOAL_USAGE', `${label(key)} is set by the sweep's grid; give it with the grid instead`, key);
     }
   }
   if (!o.ranks.length || !o.taus.length || !o.seeds.length) throw new GoalError('GOAL_USAGE', 'a sweep needs at least one rank, one τ⋆ and one seed');
@@ -459,7 +462,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   }
   // Its own properties, as train() takes its params: what is checked is what is planned.
   const o = checkRunOptions(options, SWEEP_OPTIONS);
-  if (o.out !== undefined && typeof o.out !== 'string') throw new GoalError('GOAL_INVALID_OPTION', `sweep options.out must be a file name (got ${show(o.out)})`);
+  if (o.out !== undefined && typeof o.out !== 'string') throw new GoalError('GOAL_INVALID_OPTION', `sweep options.out must be a file name (got ${show(o.out)})`, 'out');
   // The shard, the lists and the base are copied too, each value read once (the lists by index:
   // no iterator of the caller's runs), so that every cell plans with what was checked.
   if (o.shard !== undefined) {
@@ -467,20 +470,20 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     const object = typeof shard === 'object' && shard !== null;
     const { k, n } = object ? (shard as { k?: unknown; n?: unknown }) : { k: undefined, n: undefined };
     if (!object || typeof k !== 'number' || typeof n !== 'number') {
-      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(shard)}${object ? ` with k ${show(k)}, n ${show(n)}` : ''})`);
+      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(shard)}${object ? ` with k ${show(k)}, n ${show(n)}` : ''})`, 'shard');
     }
     o.shard = { k, n };
   }
   for (const key of ['ranks', 'taus', 'seeds'] as const) {
     const list: unknown = o[key];
-    if (!Array.isArray(list)) throw new GoalError('GOAL_INVALID_OPTION', `sweep options.${key} must be an array (got ${show(list)})`);
+    if (!Array.isArray(list)) throw new GoalError('GOAL_INVALID_OPTION', `sweep options.${key} must be an array (got ${show(list)})`, key);
     const length = list.length;
-    if (length > MAX_SWEEP_POINTS) throw new GoalError('GOAL_USAGE', `sweep options.${key} holds ${length} values, more than the points one sweep plans (${MAX_SWEEP_POINTS})`);
+    if (length > MAX_SWEEP_POINTS) throw new GoalError('GOAL_USAGE', `sweep options.${key} holds ${length} values, more than the points one sweep plans (${MAX_SWEEP_POINTS})`, key);
     (o as unknown as Record<string, unknown>)[key] = Array.from({ length }, (_, i) => list[i]);
   }
   if (o.base !== undefined) {
     if (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base)) {
-      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.base must be an object of params (got ${show(o.base)})`);
+      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.base must be an object of params (got ${show(o.base)})`, 'base');
     }
     const base: Record<string, unknown> = { ...o.base };
     if (base.epochs !== undefined) base.epochs = epochsOnce(base.epochs);
@@ -490,38 +493,39 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   // A grid's points say the same things (a readout that diverges at every seed): each once.
   const warn = onceEach(warnEach);
   const name = o.optionLabel ?? ((x: SweepOptionName) => x);
-  const usage = (message: string): never => {
-    throw new GoalError('GOAL_USAGE', message);
+  // Each names the option at fault (its library name) in the error's param.
+  const usage = (option: SweepOptionName, message: string): never => {
+    throw new GoalError('GOAL_USAGE', message, option);
   };
-  const badOption = (message: string): never => {
-    throw new GoalError('GOAL_INVALID_OPTION', message);
+  const badOption = (option: SweepOptionName, message: string): never => {
+    throw new GoalError('GOAL_INVALID_OPTION', message, option);
   };
   const conv = o.conv ?? DEFAULT_CONV;
-  if (typeof conv !== 'number' || !(conv > 0) || !Number.isFinite(conv)) badOption(`${name('conv')} must be ${SWEEP_ACCEPTS.conv} (got ${show(conv)})`);
+  if (typeof conv !== 'number' || !(conv > 0) || !Number.isFinite(conv)) badOption('conv', `${name('conv')} must be ${SWEEP_ACCEPTS.conv} (got ${show(conv)})`);
   const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    badOption(`${name('threads')} must be ${SWEEP_ACCEPTS.threads} (got ${show(threads)})`);
+    badOption('threads', `${name('threads')} must be ${SWEEP_ACCEPTS.threads} (got ${show(threads)})`);
   }
   if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
-    badOption(`${name('batch')} must be ${SWEEP_ACCEPTS.batch} (got ${show(o.batch)})`);
+    badOption('batch', `${name('batch')} must be ${SWEEP_ACCEPTS.batch} (got ${show(o.batch)})`);
   }
   const label = o.label ?? ((n: ParamName) => n);
   // Checked here: resolveParams would take an undefined (or a hole) for the default.
   // 'LTTS' too, as the CLI and the tables write it.
-  const isLtts = (r: unknown): r is 'ltts' | null => r === null || (typeof r === 'string' && r.toLowerCase() === 'ltts');
+  const isLtts = (r: unknown): r is 'ltts' | 'LTTS' | null => r === null || (typeof r === 'string' && r.toLowerCase() === 'ltts');
   for (const r of o.ranks) {
     if (!isLtts(r) && typeof r !== 'number') throw new GoalError('GOAL_INVALID_PARAM', `${label('rank')} values must be numbers or 'ltts' (got ${show(r)})`, 'rank');
   }
   for (const x of o.taus) if (typeof x !== 'number') throw new GoalError('GOAL_INVALID_PARAM', `${label('tauO')} values must be numbers (got ${show(x)})`, 'tauO');
   for (const key of ['resume', 'curves'] as const) {
-    if (o[key] !== undefined && typeof o[key] !== 'boolean') badOption(`${name(key)} must be true or false (got ${show(o[key])})`);
+    if (o[key] !== undefined && typeof o[key] !== 'boolean') badOption(key, `${name(key)} must be true or false (got ${show(o[key])})`);
   }
   // One name for LTTS in rows, keys and tables: null is train()'s, 'ltts' the sweep's.
   const ranks = o.ranks.map((r): SweepRank => (isLtts(r) ? 'ltts' : r));
   if (o.shard) {
     const { k, n } = o.shard;
     if (!Number.isSafeInteger(n) || n < 1 || !Number.isSafeInteger(k) || k < 1 || k > n) {
-      badOption(`${name('shard')} must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
+      badOption('shard', `${name('shard')} must be k/n with 1 ≤ k ≤ n (got ${k}/${n})`);
     }
   }
   // Warnings wait for every check (the memory's last): a sweep refused says why, and nothing else.
@@ -546,25 +550,25 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
 
   // Room for a row at least (its curves, two numbers of up to ~24 characters per epoch).
   if (o.out !== undefined) checkWritable(o.out, name('out'), 512 + JSON.stringify(fixed).length + (o.curves ? 48 * grid.cells[0].epochs[1] : 0));
-  else if (o.resume) badOption(`${name('resume')} needs an output file (${name('out')})`);
+  else if (o.resume) badOption('resume', `${name('resume')} needs an output file (${name('out')})`);
   // One writer per results file, from before it is read (--resume) to its last row.
   const unlock = o.out !== undefined ? lockFile(o.out, name('out')) : () => {};
   try {
     let previous: SweepRow[] = [];
     let read: ReturnType<typeof readRows> | undefined;
     if (o.out !== undefined && fs.existsSync(o.out)) {
-      if (!o.resume) usage(`${name('out')} ${shownPath(o.out)} exists: add ${name('resume')} to finish it, or choose another file`);
+      if (!o.resume) usage('out', `${name('out')} ${shownPath(o.out)} exists: add ${name('resume')} to finish it, or choose another file`);
       read = readRows(o.out);
       const rows = read.rows;
       const other = rows.findIndex((r) => r.config !== config);
       if (other >= 0) {
         const why = configDifference(rows[other], { config, fixed }, [`in its row ${other + 1}`, 'in this sweep'], label, name('conv'));
-        usage(`${name('out')} ${shownPath(o.out!)} holds points of another configuration (${why}): resume with the flags that wrote it, or choose another file`);
+        usage('out', `${name('out')} ${shownPath(o.out!)} holds points of another configuration (${why}): resume with the settings that wrote it, or choose another file`);
       }
       const curved = rows.findIndex((r) => hasCurves(r) !== (o.curves === true));
       if (curved >= 0) {
         const has = hasCurves(rows[curved]);
-        usage(`${name('out')} ${shownPath(o.out!)} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
+        usage('out', `${name('out')} ${shownPath(o.out!)} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
           `${name('curves')}, or choose another file`);
       }
       previous = firstCopies(rows.map((row) => ({ row, file: o.out! })), later);

@@ -66,6 +66,30 @@ t.test('an abort after the last epoch leaves a replay whole: the feedback it rea
   t.equal(r.D?.length, 40, 'and D was built');
 });
 
+t.test('an abort from onEpoch at the last epoch of the run stops nothing: the run is whole', async (t) => {
+  const full = await train({ nRec: 30, tSeq: 40, epochs: [4, 5], seed: 3 });
+  let ac = new AbortController();
+  const r = await train({ nRec: 30, tSeq: 40, epochs: [4, 5], seed: 3 }, {
+    signal: ac.signal, onEpoch: (e) => { if (e.phase === 'recurrent' && e.epoch === e.epochs) ac.abort(); },
+  });
+  t.equal(r.aborted, false, 'the last recurrent epoch: none left to stop');
+  t.strictSame([r.mseOut, r.mseRec, r.dz], [full.mseOut, full.mseRec, full.dz], 'and the result is the full run\'s');
+  ac = new AbortController();
+  const told: number[] = [];
+  const o = await train({ nRec: 30, tSeq: 40, epochs: [5, 0], seed: 3 }, {
+    signal: ac.signal, onReadout: (m) => told.push(m), onEpoch: (e) => { if (e.epoch === e.epochs) ac.abort(); },
+  });
+  t.equal(o.aborted, false, 'the last readout epoch of a run without recurrent ones');
+  t.strictSame(told, [o.mseOut], 'onReadout told, as the readout phase is over');
+  t.ok(Number.isFinite(o.mseOut));
+  ac = new AbortController();
+  const cut = await train({ nRec: 30, tSeq: 40, epochs: [5, 2], seed: 3 }, {
+    signal: ac.signal, onEpoch: (e) => { if (e.phase === 'readout' && e.epoch === e.epochs) ac.abort(); },
+  });
+  t.equal(cut.aborted, true, 'the last readout epoch with recurrent ones to come stops the run');
+  t.strictSame(cut.mseRec, []);
+});
+
 t.test('an already aborted signal runs no epoch', async (t) => {
   const warnings: string[] = [];
   const r = await train({ nRec: 20, tSeq: 30, epochs: [10, 10], seed: 1 }, { signal: AbortSignal.abort(), onWarning: (m) => warnings.push(m) });

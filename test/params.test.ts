@@ -131,7 +131,7 @@ t.test('train rejects before doing any work', async (t) => {
   await t.rejects(train({ nRec: 10, tSeq: 9, seed, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),
     { code: 'GOAL_DEGENERATE_TASK', message: new RegExp(`^tSeq=9 and seed ${seed}: the target is degenerate`) });
   t.strictSame(said, [], 'a seed-dependent refusal comes before any warning too');
-  await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION', message: /^options.backend must be one of auto, cpu, cuda \(got "gpu"\)$/ });
+  await t.rejects(train({ nRec: 10 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION', message: /^options.backend must be one of auto, cpu, cuda \(got "gpu"\)$/, param: 'backend' });
   // An option's value is checked with the others, before the params and the task (T=5 is degenerate).
   await t.rejects(train({ nRec: 10, tSeq: 5 }, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION' });
   await t.rejects(replay({} as never, { backend: 'gpu' as never }), { code: 'GOAL_INVALID_OPTION' });
@@ -141,8 +141,8 @@ t.test('train rejects before doing any work', async (t) => {
 t.test('options of the wrong type are refused before any work', async (t) => {
   const p = { nRec: 10, tSeq: 20, epochs: [1, 1] as [number, number], seed: 1 };
   await t.rejects(train(p, null as never), { code: 'GOAL_INVALID_OPTION', message: 'options must be an object (got null)' });
-  await t.rejects(train(p, { onEpoch: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: 'options.onEpoch must be a function (got 5)' });
-  await t.rejects(train(p, { signal: 'x' as never }), { code: 'GOAL_INVALID_OPTION', message: /options.signal must be an AbortSignal \(got "x"\)/ });
+  await t.rejects(train(p, { onEpoch: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: 'options.onEpoch must be a function (got 5)', param: 'onEpoch' });
+  await t.rejects(train(p, { signal: 'x' as never }), { code: 'GOAL_INVALID_OPTION', message: /options.signal must be an AbortSignal \(got "x"\)/, param: 'signal' });
   await t.rejects(train(p, { signal: { aborted: 1 } as never }), { code: 'GOAL_INVALID_OPTION' }, 'a look-alike is not a signal');
   t.ok(Object.is(resolveParams({ nRec: 10, seed: -0 }).params.seed, 0), 'seed -0 is seed 0');
 });
@@ -284,7 +284,7 @@ t.test('the task builders and Rng check their arguments as the params are checke
 
 t.test('an unknown option is refused, with the nearest name: a misspelt signal would make a run that cannot be stopped', async (t) => {
   const signal = new AbortController().signal;
-  await t.rejects(train({ nRec: 10 }, { sigal: signal } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option sigal \(did you mean signal\?\); the options are onEpoch, onReadout, signal, backend, onWarning, label$/ });
+  await t.rejects(train({ nRec: 10 }, { sigal: signal } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option sigal \(did you mean signal\?\); the options are onEpoch, onReadout, signal, backend, onWarning, label$/, param: 'sigal' });
   await t.rejects(train({ nRec: 10 }, { onepoch: () => {} } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option onepoch \(did you mean onEpoch\?\)/ });
   await t.rejects(replay(loadFixture('rank3-n40.json'), { label: (n: string) => n } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option label; the options are/ }, 'replay names its params after the fixture');
   await t.rejects(sweep({ ranks: [3], taus: [5], seeds: [1], base: { nRec: 10 }, thread: 2 } as never), { code: 'GOAL_INVALID_OPTION', message: /^unknown option thread \(did you mean threads\?\)/ });

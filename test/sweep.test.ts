@@ -90,7 +90,7 @@ t.test('shards split the grid; merge joins them', async (t) => {
   t.strictSame(summarize(merged).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(),
     summarize(full.rows).map(({ rank, tau_o, mse_final }) => [rank, tau_o, mse_final]).sort(), 'same summary');
   await t.rejects(sweep({ ...grid, shard: { k: 4, n: 3 } }), { code: 'GOAL_INVALID_OPTION' });
-  await t.rejects(sweep({ ...grid, shard: { k: 2 ** 53, n: 2 ** 53 } }), { code: 'GOAL_INVALID_OPTION', message: /shard must be k\/n with 1 ≤ k ≤ n \(got 9007199254740992\/9007199254740992\)/ }, 'numbers past 2^53 are not integers one can trust');
+  await t.rejects(sweep({ ...grid, shard: { k: 2 ** 53, n: 2 ** 53 } }), { code: 'GOAL_INVALID_OPTION', message: /shard must be k\/n with 1 ≤ k ≤ n \(got 9007199254740992\/9007199254740992\)/, param: 'shard' }, 'numbers past 2^53 are not integers one can trust');
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -100,13 +100,13 @@ t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, seeds: [] }), { code: 'GOAL_USAGE' });
   await t.rejects(sweep({ ...grid, base: { ...base, epochs: [3, 0] } }), { code: 'GOAL_INVALID_PARAM', param: 'epochs', message: /^epochs must give a sweep at least one recurrent epoch \(got 3 0\)$/ });
   await t.rejects(sweep({ ...grid, base: { ...base, rank: 3 } }), { code: 'GOAL_USAGE', message: /set by the sweep's grid/ });
-  await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_INVALID_OPTION', message: /resume needs an output file/ });
+  await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_INVALID_OPTION', message: /resume needs an output file/, param: 'resume' });
   await t.rejects(sweep({ ...grid, seeds: [1, 2, 1] }), { code: 'GOAL_USAGE', message: /^seed lists 1 twice$/ });
   await t.rejects(sweep({ ...grid, seeds: [0, -0] }), { code: 'GOAL_USAGE', message: /^seed lists 0 twice$/ }, '-0 is seed 0, named as first listed');
   await t.rejects(sweep({ ...grid, taus: [5, 5.0] }), { code: 'GOAL_USAGE', message: /^tauO lists 5 twice$/ });
   await t.rejects(sweep({ ...grid, ranks: ['ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
-  await t.rejects(sweep({ ...grid, ranks: ['LTTS' as 'ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ }, 'LTTS is ltts');
-  await t.rejects(sweep({ ...grid, threads: 1025 }), { code: 'GOAL_INVALID_OPTION', message: /threads must be an integer in \[1, 1024\]/ });
+  await t.rejects(sweep({ ...grid, ranks: ['LTTS', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ }, 'LTTS is ltts');
+  await t.rejects(sweep({ ...grid, threads: 1025 }), { code: 'GOAL_INVALID_OPTION', message: /threads must be an integer in \[1, 1024\]/, param: 'threads' });
   const seeds = Array.from({ length: MAX_SWEEP_POINTS / 10 + 1 }, (_, i) => i);
   const ranks = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   await t.rejects(sweep({ ...grid, ranks, taus: [5], seeds }),
@@ -147,7 +147,7 @@ t.test('resume and merge take only results of this sweep\'s configuration', asyn
   for (const k of ['rank', 'tau_o', 'seed']) t.notOk(k in first.rows[0].fixed!, `fixed holds no ${k}: the grid's`);
   // The message says what differs: N, and the learning rate that follows it (5/√N).
   await t.rejects(sweep({ ...other, out, resume: true }), { code: 'GOAL_USAGE',
-    message: `out ${out} holds points of another configuration (nRec 40 in its row 1, 30 in this sweep; recLr ${5 / Math.sqrt(40)} in its row 1, ${5 / Math.sqrt(30)} in this sweep (5/√N in both)): resume with the flags that wrote it, or choose another file` }, 'another N');
+    message: `out ${out} holds points of another configuration (nRec 40 in its row 1, 30 in this sweep; recLr ${5 / Math.sqrt(40)} in its row 1, ${5 / Math.sqrt(30)} in this sweep (5/√N in both)): resume with the settings that wrote it, or choose another file`, param: 'out' }, 'another N');
   await t.rejects(sweep({ ...small, conv: 3, out, resume: true }), { code: 'GOAL_USAGE', message: new RegExp(`another configuration \\(conv ${DEFAULT_CONV} in its row 1, 3 in this sweep\\)`) }, 'another T_conv threshold');
   t.equal(fs.readFileSync(out, 'utf8'), before, 'the file is untouched');
   // Rows without it (files of an earlier version): their fingerprints.
@@ -326,7 +326,7 @@ t.test('a diverging readout in a batch is one warning, not one per network', asy
 });
 
 t.test('sweep options of the wrong type are refused', async (t) => {
-  await t.rejects(sweep({} as never), { code: 'GOAL_INVALID_OPTION', message: /options.ranks must be an array/ });
+  await t.rejects(sweep({} as never), { code: 'GOAL_INVALID_OPTION', message: /options.ranks must be an array/, param: 'ranks' });
   await t.rejects(sweep({ ...grid, base: 5 } as never), { code: 'GOAL_INVALID_OPTION', message: /options.base must be an object/ });
   await t.rejects(sweep({ ...grid, onRow: 'x' } as never), { code: 'GOAL_INVALID_OPTION', message: /options.onRow must be a function/ });
   await t.rejects(sweep({ ...grid, conv: '2' } as never), { code: 'GOAL_INVALID_OPTION', message: 'conv must be a finite number > 0 (got "2")' });
