@@ -17,6 +17,20 @@ t.test('same seed twice: identical', async (t) => {
   }
 });
 
+t.test("mse_out is one number whichever call measures it: the initial readout's error is the first readout epoch's", async (t) => {
+  // Without readout epochs mse_out is the initial readout's error; a readout epoch measures
+  // its mse before its step: the same readout, so the same sum, bit for bit (O = 3 outputs).
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const seed of [1, 2, 3]) {
+      const p = { nRec: 50, tSeq: 70, nOut: 3, seed, dtype };
+      const none = await train({ ...p, epochs: [0, 0] });
+      const first: number[] = [];
+      await train({ ...p, epochs: [2, 0] }, { onEpoch: (e) => void first.push(e.mse) });
+      t.equal(none.mseOut, first[0], `${dtype}, seed ${seed}`);
+    }
+  }
+});
+
 t.test('different seeds, different networks', async (t) => {
   const a = await train({ ...small, seed: 1 });
   const b = await train({ ...small, seed: 2 });

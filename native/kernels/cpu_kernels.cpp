@@ -360,13 +360,17 @@ void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
     readout_forward(n, [&](int64_t t0, int64_t len) {
       if (tile < T) transpose_rows(n, n.r_targ, t0, len);
     });
+    // The mse grouped Σ_t (Σ_o) as readout_se's: mse_out is one number whichever measures it.
     double se = 0;
-    for (int64_t t = 0; t < T; ++t)
+    for (int64_t t = 0; t < T; ++t) {
+      double row = 0;
       for (int64_t o = 0; o < O; ++o) {
         const F diff = n.targ[t * O + o] - err[o * T + t];
         err[o * T + t] = diff;
-        se += double(diff) * double(diff);
+        row += double(diff) * double(diff);
       }
+      se += row;
+    }
     mse[k] = se / double(T * O);
     fill(grad, F(0), N * O);
     for (int64_t t = 0; t < T; ++t) {

@@ -431,7 +431,7 @@ __device__ __forceinline__ void step_unit(const DevNet<F>& n, F input, F& v, F& 
   margin = mg < margin ? mg : margin;
 }
 
-// mse numerator as cpu row_error() and readout_mse() group it: Σ_t (Σ_o err²).
+// mse numerator as the CPU's readout_se() and readout_epochs() group it: Σ_t (Σ_o err²).
 template <typename F>
 __device__ double rows_se(const F* err, int T, int O) {
   double se = 0;
@@ -446,7 +446,8 @@ __device__ double rows_se(const F* err, int T, int O) {
   return se;
 }
 
-// y_t = r_t@W_ho without silent units, err = y*_t − y_t for (t, o) = task (cpu row_error).
+// y_t = r_t@W_ho without silent units, err = y*_t − y_t for (t, o) = task (the CPU's
+// readout_forward, then y* − y).
 template <typename F>
 __device__ __forceinline__ F readout_err(const F* r_row, const F* W_ho, F targ, int N, int O, int o) {
   F y = F(0);
@@ -1123,11 +1124,8 @@ __global__ void __launch_bounds__(kAuxThreads)
       if (tid == 0) mse_out[k] = rows_se(err, T, O) / double(TO);
       return;
     }
-    if (tid == 0) {  // mse before the update, one running sum over (t, o) as the CPU keeps it
-      double se = 0;
-      for (int64_t x = 0; x < TO; ++x) se += double(err[x]) * double(err[x]);
-      mse_out[int64_t(k) * epochs + ep] = se / double(TO);
-    }
+    // mse before the update, grouped as every mse is (the CPU's readout_epochs too)
+    if (tid == 0) mse_out[int64_t(k) * epochs + ep] = rows_se(err, T, O) / double(TO);
     // W_ho += out_lr · r*ᵀ@(y* − y), each gradient entry summed over t in order.
     for (int64_t task = tid; task < NO; task += blockDim.x) {
       const int64_t i = task / O;
