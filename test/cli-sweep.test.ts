@@ -8,6 +8,8 @@ import t from 'tap';
 import { readRows } from '../src/index';
 import { parseSeeds } from '../src/cli/sweep';
 import { BIN, firstDegenerateSeed, scratchDir, signalled } from './helpers';
+import { main } from '../src/cli/main';
+import type { Io } from '../src/cli/io';
 
 const goal = (args: string[], cwd: string) => {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8' });
@@ -39,6 +41,23 @@ t.test('tables laid out like Figure 2 D–F', async (t) => {
   t.match(json, { planned: 2, completed: 2, skipped: 2, outside: 6, aborted: false });
   t.strictSame(json.summary.map((c) => [c.rank, c.tau_o, c.seeds]), [[3, 2, 2], [3, 7, 2]], 'this grid\'s cells only');
   t.equal(readRows(path.join(dir, 'rows.jsonl')).rows.length, 10);
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a Ctrl-C as the last point ends: every point is done, and the status still 130', async (t) => {
+  const dir = scratchDir('goal-cs-');
+  let err = '', stop = () => {};
+  const io: Io = {
+    out: () => {},
+    // The last point's line is said after its row is written: the Ctrl-C comes too late to stop any.
+    err: (s) => { err += s; if (/^point 3\/3:/m.test(s)) stop(); },
+    stderr: process.stderr, exitCode: 0, onInterrupt: (s) => ((stop = s), () => {}),
+  };
+  const out = path.join(dir, 'rows.jsonl');
+  const code = await main(['sweep', '-N', '30', '-T', '40', '-E', '5', '3', '--ranks', '3', '--taus', '5', '--seeds', '3', '--out', out, '--threads', '1', '--backend', 'cpu'], io);
+  t.equal(code, 130);
+  t.match(err, /\ngoal: interrupted as the last points ran to their end: every point is done\n$/);
+  t.equal(readRows(out).rows.length, 3, 'all three rows written');
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -497,6 +497,30 @@ t.test('stopped before any readout epoch (the target run): said so, not as in th
   t.equal(err, 'goal: interrupted before the readout phase\n');
 });
 
+t.test('a Ctrl-C during the last epoch: the run is whole, and the status still 130 (a shell loop stops)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-last-'));
+  let out = '', err = '', stop = () => {};
+  // --verbose's plain lines name each epoch; the last one's line is the moment of the Ctrl-C.
+  const stderr = Object.assign(new (require('node:stream').Writable)({
+    write(chunk: Buffer, _enc: string, done: () => void) {
+      if (/^recurrent +4\/4 /m.test(String(chunk))) stop();
+      done();
+    },
+  }), { isTTY: false }) as NodeJS.WriteStream;
+  const io: Io = { out: (s) => void (out += s), err: (s) => void (err += s), stderr, exitCode: 0, onInterrupt: (s) => ((stop = s), () => {}) };
+  const args = ['train', '-N', '30', '-T', '40', '-E', '3', '4', '--seed', '2', '--json', '-savepath', path.join(dir, 'r.pkl')];
+  t.equal(await main([...args, '--verbose'], io), 130);
+  t.match(err, /^goal: interrupted during the last epoch, which ran to its end: the results are complete\n$/m);
+  const got = JSON.parse(out);
+  t.equal(got.aborted, false);
+  t.equal(got.mse_rec.length, 4, 'every epoch');
+  const whole = spawnSync(process.execPath, [BIN, ...args.slice(0, -2), '-savepath', path.join(dir, 'full.pkl')], { encoding: 'utf8' });
+  t.equal(whole.status, 0, whole.stderr);
+  t.strictSame(got.mse_rec, JSON.parse(whole.stdout).mse_rec, 'the same numbers as a run left alone');
+  t.ok(fs.readFileSync(path.join(dir, 'r.pkl')).equals(fs.readFileSync(path.join(dir, 'full.pkl'))), 'and the same stats file');
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('stopped in the readout phase, by Ctrl-C or SIGTERM: mse_out is NaN (no readout trained), said in words', async (t) => {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', null]] as [NodeJS.Signals, number | null][]) {
     const dir = tmpdir();

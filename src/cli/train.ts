@@ -260,7 +260,14 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     }
     // Saved and reported while the signal handlers stand: the save is synchronous, so a Ctrl-C
     // now waits for it (with the default action it would end the process mid-write, the run lost).
-    return lastWords(outcome, opts, io, 'interrupted');
+    const code = lastWords(outcome, opts, io, 'interrupted');
+    // A Ctrl-C during the last epoch stopped nothing, but it still ends with its status, so
+    // that a shell loop around goal stops too.
+    if (controller.signal.aborted && !outcome.aborted) {
+      io.err('goal: interrupted during the last epoch, which ran to its end: the results are complete\n');
+      return 130;
+    }
+    return code;
   } finally {
     stopInterrupt();
   }
