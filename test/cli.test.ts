@@ -286,6 +286,7 @@ t.test('help, version, info', async (t) => {
   for (const d of paramDocs) t.match(root.out, listed(d), `goal --help lists ${d.long}`);
   const defaultsIn = (text: string) => text.match(/\(default:\s[^)]*\)/g) ?? [];
   t.strictSame(defaultsIn(root.out), defaultsIn(h.out), 'goal --help: every default goal train --help gives');
+  t.strictSame(goal(['help', 'help']), root, 'goal help help: the help of help, goal --help');
   const unknown = goal(['bogus']);
   t.equal(unknown.code, 2);
   t.match(unknown.err, /^goal: unknown command 'bogus'\n\(see goal --help\)\n$/);
