@@ -67,10 +67,14 @@ function row(name: string, fields: string, pairs: [ArrayLike<number>, ArrayLike<
  * float64): the CPU's operations in the CPU's order (exp included: goal_math.h's own), so the
  * fixtures' own contract holds: spikes exact, float64 1e-9, float32 1e-4. Grid path: sums over
  * rows in 8 ranges; float64 keeps that contract; float32 may flip a spike with |v' − thr| ~ 1e-6,
- * so there dz may differ by 0.2% of T·N and statistics by 1e-3 ("close").
+ * so there dz may differ by 0.2% of T·N and statistics by 1e-2 ("close"). Measured on the CPU,
+ * other roundings standing in for the GPU's other order (W_hh nudged by one float32 ulp at
+ * random): of 25 nudges of the N=4000 rank-20 case below, 5 flipped one spike of the target
+ * raster, which moved mse_out by 1.5e-3 and mse_rec by 3.2e-3 (dz by 0.01% of T·N); the N=300
+ * and N=500 cases flipped none.
  */
 export const GPU_TOLERANCE = REPLAY_TOLERANCE;
-export const CLOSE = { rel: 1e-3, dzFraction: 0.002 };
+export const CLOSE = { rel: 1e-2, dzFraction: 0.002 };
 
 /** Every reference fixture replayed on both backends: rasters, statistics and matrices. */
 export async function fixtureParity(names: string[]): Promise<ParityRow[]> {
