@@ -15,6 +15,12 @@ import { drawMember, readyBatch, readyNet, scaledOutLr, timeRecurrent } from './
  */
 export const GPU: NativeBackend = process.env.GOAL_REHEARSE === '1' ? 'cpu' : 'cuda';
 
+/**
+ * Whether a network runs on the CUDA block path, one block per network (cuda_kernels.cuh's
+ * block_max_n): the device check leaves these cases out when its first run hung there.
+ */
+export const onBlockPath = (p: TrainParams): boolean => (p.nRec ?? 0) <= (p.dtype === 'float64' ? 160 : 224);
+
 /** One GPU-vs-CPU comparison: the largest difference over the compared fields. */
 export interface ParityRow {
   name: string;

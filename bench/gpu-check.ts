@@ -4,6 +4,10 @@
 // whether spikes agree; a batch against its networks run alone; then the GPU and CPU timings of
 // the same run. Writes gpu-report.md and gpu-report.json into the folder given as argument; with
 // a second argument, parity or timing, that half only, into gpu-report-<half>.md and .json.
+// A case with no result in GOAL_CASE_LIMIT seconds (default 60; 600 in a rehearsal) is hung: its
+// row says so, <report>.hung names it, and the process ends itself (SIGKILL: a kernel that never
+// returns holds the process); GOAL_RESUME=1 then goes on after it, adding to the same report.
+// GOAL_SKIP_BLOCK=1 leaves out the block-path cases (the device check's first run hung there).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { info } from '../src/index';
@@ -17,11 +21,14 @@ async function main() {
   if (only !== undefined && only !== 'parity' && only !== 'timing') throw new Error(`the second argument must be parity or timing (got ${only})`);
   const name = `gpu-report${only ? `-${only}` : ''}`;
   fs.mkdirSync(out, { recursive: true });
-  const lines: string[] = [];
+  const file = (ext: string) => path.join(out, `${name}.${ext}`);
+  const resume = process.env.GOAL_RESUME === '1' && fs.existsSync(file('json'));
+  const previous = resume ? (JSON.parse(fs.readFileSync(file('json'), 'utf8')) as GpuReport) : undefined;
+  const lines: string[] = resume ? fs.readFileSync(file('md'), 'utf8').replace(/\n$/, '').split('\n') : [];
   const log = (l: string) => {
     lines.push(l);
     console.log(l);
-    fs.writeFileSync(path.join(out, `${name}.md`), `${lines.join('\n')}\n`);  // kept if a later step dies
+    fs.writeFileSync(file('md'), `${lines.join('\n')}\n`);  // kept if a later step dies
   };
   const i = info();
   if (!i.cuda.available && GPU === 'cuda') {
@@ -30,8 +37,17 @@ async function main() {
   }
   const fixtures = fs.readdirSync(path.join(packageRoot(), 'test', 'fixtures', 'reference'))
     .filter((f) => f.endsWith('.json')).sort();
-  const save = (report: GpuReport) => fs.writeFileSync(path.join(out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  const report = await gpuBench({ fixtures, log, save, timeAnyway: true, only, trace: (l) => console.log(l) });
+  const save = (report: GpuReport) => fs.writeFileSync(file('json'), `${JSON.stringify(report, null, 2)}\n`);
+  const caseLimitS = Number(process.env.GOAL_CASE_LIMIT) || (GPU === 'cuda' ? 60 : 600);
+  const onHung = (hung: string) => {
+    fs.writeFileSync(file('hung'), hung);
+    console.log(`gpu-check: "${hung}" hung (no result in ${caseLimitS} s); ending this process so that another goes on after it`);
+    process.kill(process.pid, 'SIGKILL');
+  };
+  const report = await gpuBench({
+    fixtures, log, save, timeAnyway: true, only, trace: (l) => console.log(l),
+    previous, caseLimitS, onHung, skipBlock: process.env.GOAL_SKIP_BLOCK === '1',
+  });
   const bad = report.parity.filter((r) => !r.ok);
   log('');
   if (only !== 'timing') log(bad.length ? `PARITY FAILED in ${bad.length} case(s): ${bad.map((r) => r.name).join('; ')}` : 'parity: all cases within tolerance');

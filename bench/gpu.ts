@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { info, train, type Info } from '../src/index';
 import { checkReplay } from './common';
 import {
-  BATCH_CASES, batchParity, GPU, batchThroughput, fixtureParity, fmt, msPerEpoch, paperGrid, SEED_CASES, seedParity,
+  BATCH_CASES, batchParity, GPU, batchThroughput, fixtureParity, fmt, msPerEpoch, onBlockPath, paperGrid, SEED_CASES, seedParity,
   SINGLE_SIZES, type ParityRow,
 } from './gpu-cases';
 
@@ -25,6 +25,8 @@ export interface GpuReport {
   batch: { K: number; N: number; gpu: number; cpu: number; cpuThreads: number } | null;
   /** Timings that threw, named. */
   timingFailures: string[];
+  /** The cases run so far (passed, failed or hung), by name: a process that goes on after a hung one skips them. */
+  done: string[];
 }
 
 const PARITY_HEADER = ['| case | compared | max abs diff | max rel diff (÷ the field\'s largest CPU value; worst field) | tolerance | spikes (or dz) equal | ok |', '|---|---|---:|---:|---:|---|---|'];
@@ -68,6 +70,38 @@ export interface BenchOptions {
    * case, which ends the process's CUDA context, then leaves the timings to run).
    */
   only?: 'parity' | 'timing';
+  /**
+   * The report of an earlier process of this half, ended because a case hung: its rows are
+   * kept, its done cases skipped, and the rest run.
+   */
+  previous?: GpuReport;
+  /**
+   * Seconds a case may run before it counts as hung (a kernel that never returns cannot be
+   * stopped from the host): its row says so, and `onHung` is called. Without it, no limit.
+   */
+  caseLimitS?: number;
+  /** Called once a hung case's row is saved; ends the process (so that another goes on after it). */
+  onHung?: (name: string) => void;
+  /** Leave out the block-path cases (the first run, on that path, hung): their rows say so. */
+  skipBlock?: boolean;
+}
+
+/** A case that ran past BenchOptions.caseLimitS. */
+class Hung extends Error {}
+
+/** `work`, or a Hung rejection after `seconds` (the work itself, a native call, runs on). */
+async function limited<T>(work: Promise<T>, seconds: number | undefined, name: string): Promise<T> {
+  if (seconds === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Hung(`HUNG: no result in ${seconds} s; the process was ended to go on ` +
+      `with the cases after "${name}" (a kernel that never returns cannot be stopped otherwise)`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -75,9 +109,9 @@ export interface BenchOptions {
  * failure) destroys the process's CUDA context: every later GPU call then fails the same way,
  * and only the first failure says anything.
  */
-async function gpuAlive(): Promise<boolean> {
+async function gpuAlive(limitS?: number): Promise<boolean> {
   try {
-    await train({ nRec: 16, tSeq: 10, epochs: [1, 1], seed: 1 }, { backend: GPU, onWarning: () => {} });
+    await limited(train({ nRec: 16, tSeq: 10, epochs: [1, 1], seed: 1 }, { backend: GPU, onWarning: () => {} }), limitS, 'the probe');
     return true;
   } catch {
     return false;
@@ -87,55 +121,78 @@ async function gpuAlive(): Promise<boolean> {
 /** Parity, then timings; every case on its own, so that one that throws does not end the run. */
 export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   const { log } = opts;
-  const report: GpuReport = { info: info(), parity: [], single: [], batch: null, timingFailures: [] };
+  const previous = opts.previous;
+  const report: GpuReport = {
+    info: info(), parity: previous?.parity ?? [], single: previous?.single ?? [], batch: previous?.batch ?? null,
+    timingFailures: previous?.timingFailures ?? [], done: previous?.done ?? [],
+  };
+  const done = new Set(report.done);
+  const toRun = (names: string[]) => names.some((n) => !done.has(n));
   const trace = opts.trace ?? (() => {});
   const save = () => opts.save?.(report);
   // The case after which the GPU no longer runs anything: the later cases are not run.
   let lostIn: string | null = null;
   const notRun = () => new Error(`not run: the GPU stopped working in "${lostIn}" (its row says why)`);
   const afterFailure = async (name: string, err: unknown) => {
-    if ((err as { code?: string })?.code === 'GOAL_CUDA' && !lostIn && !(await gpuAlive())) {
+    if ((err as { code?: string })?.code === 'GOAL_CUDA' && !lostIn && !(await gpuAlive(opts.caseLimitS))) {
       lostIn = name;
       log(`THE GPU NO LONGER RUNS ANYTHING after "${name}" (a kernel fault ends the process's CUDA context); the later cases are not run`);
     }
   };
-  if (GPU !== 'cuda') log('REHEARSAL (GOAL_REHEARSE=1): the CPU stands in for the GPU; no figure below is a GPU figure');
-  log(`goal-snn ${report.info.version} on ${deviceLine(report.info)}`);
-  // Set by bench/device-check.sh: which commit was built, and the driver (nvidia-smi's word).
-  if (process.env.GOAL_SOURCE) log(`source: ${process.env.GOAL_SOURCE}`);
-  if (process.env.GOAL_DRIVER) log(`driver: ${process.env.GOAL_DRIVER}; addon: ${process.env.GOAL_ADDON_ORIGIN ?? 'as carried'}`);
-  if (process.env.GOAL_CUDA_SPIN === '1') log('GOAL_CUDA_SPIN=1: waits for the GPU spin (the runtime\'s default), not blocking sync');
-  // One case: named in the trace as it starts; a throw is written by `failed`, and the run goes on.
-  const runCase = async (name: string, run: () => Promise<void>, failed: (err: unknown) => void) => {
+  if (previous) {
+    log('');
+    log(`(a new process, going on after the hung case "${previous.done.at(-1)}")`);
+  } else {
+    if (GPU !== 'cuda') log('REHEARSAL (GOAL_REHEARSE=1): the CPU stands in for the GPU; no figure below is a GPU figure');
+    log(`goal-snn ${report.info.version} on ${deviceLine(report.info)}`);
+    // Set by bench/device-check.sh: which commit was built, and the driver (nvidia-smi's word).
+    if (process.env.GOAL_SOURCE) log(`source: ${process.env.GOAL_SOURCE}`);
+    if (process.env.GOAL_DRIVER) log(`driver: ${process.env.GOAL_DRIVER}; addon: ${process.env.GOAL_ADDON_ORIGIN ?? 'as carried'}`);
+    if (process.env.GOAL_CUDA_SPIN === '1') log('GOAL_CUDA_SPIN=1: waits for the GPU spin (the runtime\'s default), not blocking sync');
+  }
+  if (opts.skipBlock) log('THE FIRST RUN HUNG on the block path (N=150): the block-path cases are left out');
+  // Rehearses hung cases (the CPU standing in): those named, separated by ';', wait forever.
+  const hangs = new Set(GPU === 'cuda' ? [] : (process.env.GOAL_REHEARSE_HANG ?? '').split(';'));
+  // One case: named in the trace as it starts; a throw is written by `failed`, and the run goes
+  // on; a case that hangs is written as such, then onHung ends the process.
+  const runCase = async (name: string, block: boolean, run: () => Promise<void>, failed: (err: unknown) => void) => {
+    if (done.has(name)) return;
     trace(`running: ${name}`);
     let failure: unknown = null;
     try {
       if (lostIn) throw notRun();
-      await run();
+      if (block && opts.skipBlock) throw new Error('not run: the first run, on the block path, hung');
+      await limited(hangs.has(name) ? new Promise<void>(() => {}) : run(), opts.caseLimitS, name);
     } catch (err) {
       failure = err;
       failed(err);
     }
+    report.done.push(name);
+    done.add(name);
     save();
-    if (failure) await afterFailure(name, failure); // after the row is written: the probe may hang
+    if (failure instanceof Hung) opts.onHung?.(name);
+    else if (failure) await afterFailure(name, failure); // after the row is written: the probe may hang
   };
   const addRow = (r: ParityRow) => {
     report.parity.push(r);
     log(parityLine(r));
   };
-  const parity = (name: string, run: () => Promise<ParityRow>) => runCase(name, async () => addRow(await run()), (err) => addRow(failedRow(name, err)));
-  if (opts.only !== 'timing') {
+  const parity = (name: string, block: boolean, run: () => Promise<ParityRow>) =>
+    runCase(name, block, async () => addRow(await run()), (err) => addRow(failedRow(name, err)));
+  // Every fixture is small (N ≤ 40): the block path.
+  const fixtureCases = opts.fixtures.map((f) => `fixture ${f}`);
+  if (opts.only !== 'timing' && toRun([...fixtureCases, ...SEED_CASES.map(([n]) => n), ...BATCH_CASES.map(([n]) => n)])) {
     log('');
     log('## Parity: GPU against the CPU on the same inputs');
     PARITY_HEADER.forEach((l) => log(l));
-    for (const name of opts.fixtures) await parity(`fixture ${name}`, async () => (await fixtureParity([name]))[0]);
-    for (const [name, p, exact] of SEED_CASES) await parity(name, () => seedParity(name, p, exact));
-    for (const [name, members, epochs] of BATCH_CASES) await parity(name, () => batchParity(name, members, epochs));
+    for (const name of opts.fixtures) await parity(`fixture ${name}`, true, async () => (await fixtureParity([name]))[0]);
+    for (const [name, p, exact] of SEED_CASES) await parity(name, onBlockPath(p), () => seedParity(name, p, exact));
+    for (const [name, members, epochs] of BATCH_CASES) await parity(name, members.some(onBlockPath), () => batchParity(name, members, epochs));
   }
   if (opts.only === 'parity') return report;
   // The timing half of the device check: its parity half's outcome, from device-check.sh.
   const parityStatus = process.env.GOAL_PARITY_STATUS;
-  if (opts.only === 'timing' && parityStatus && parityStatus !== '0') {
+  if (opts.only === 'timing' && parityStatus && parityStatus !== '0' && !previous) {
     log('');
     log(`THE PARITY HALF FAILED (exit ${parityStatus}: see its rows); timing anyway (the same kernels)`);
   }
@@ -148,7 +205,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     log('THE GPU DOES NOT MATCH THE CPU in the cases above marked NO; timing anyway (the same kernels)');
   }
 
-  const timed = (name: string, run: () => Promise<void>, failed: (why: string) => string) => runCase(name, run, (err) => {
+  const timed = (name: string, block: boolean, run: () => Promise<void>, failed: (why: string) => string) => runCase(name, block, run, (err) => {
     report.timingFailures.push(name);
     log(failed(failedRow('', err).fields));
   });
@@ -156,10 +213,12 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   // run short of time may not reach.
   const grid = paperGrid();
   const threads = os.availableParallelism();
-  log('');
-  log(`## Batch: the paper's grid, ${grid.length} networks of N=150, T=150, float32: 11 ranks × 10 τ⋆ × 10 seeds ` +
-    '(GPU: best of 3 calls of 20 epochs; CPU: one call of 2 epochs)');
-  await timed('the batch', async () => {
+  if (toRun(['the batch'])) {
+    log('');
+    log(`## Batch: the paper's grid, ${grid.length} networks of N=150, T=150, float32: 11 ranks × 10 τ⋆ × 10 seeds ` +
+      '(GPU: best of 3 calls of 20 epochs; CPU: one call of 2 epochs)');
+  }
+  await timed('the batch', grid.some(onBlockPath), async () => {
     const gpu = await batchThroughput(grid, GPU, 20);
     log(`${GPU}, one batch: ${fmt(gpu)} network-epochs/s`);
     const cpu = await batchThroughput(grid, 'cpu', 2, 1);
@@ -169,12 +228,15 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     log(`| ${GPU}, one batch | ${fmt(gpu)} | ${fmt(gpu / cpu)}× |`);
     log(`| cpu, ${threads} threads | ${fmt(cpu)} | 1× |`);
   }, (why) => `batch: ${why}`);
-  log('');
-  log('## One network: recurrent epochs, T=150, float32, LTTS, out_lr = 0.0025·150/N (median of 5 calls)');
-  log('| N | GPU ms/epoch | GPU epochs/s | CPU ms/epoch (1 thread) | CPU epochs/s | GPU speed-up (CPU ms ÷ GPU ms) |');
-  log('|---:|---:|---:|---:|---:|---:|');
+  const singleName = (N: number) => `one network, N=${N}`;
+  if (toRun(SINGLE_SIZES.map((s) => singleName(s.N)))) {
+    log('');
+    log('## One network: recurrent epochs, T=150, float32, LTTS, out_lr = 0.0025·150/N (median of 5 calls)');
+    log('| N | GPU ms/epoch | GPU epochs/s | CPU ms/epoch (1 thread) | CPU epochs/s | GPU speed-up (CPU ms ÷ GPU ms) |');
+    log('|---:|---:|---:|---:|---:|---:|');
+  }
   for (const s of SINGLE_SIZES) {
-    await timed(`one network, N=${s.N}`, async () => {
+    await timed(singleName(s.N), onBlockPath({ nRec: s.N, dtype: 'float32' }), async () => {
       const gpuMs = await msPerEpoch(s.N, GPU, s.gpuEpochs);
       const cpuMs = s.cpuEpochs === null ? null : await msPerEpoch(s.N, 'cpu', s.cpuEpochs);
       report.single.push({ N: s.N, gpuMs, cpuMs });
