@@ -96,12 +96,15 @@ GPU_SEEN=0
 nvidia-smi > /dev/null 2>&1 && GPU_SEEN=1
 [ "${GOAL_REHEARSE:-0}" = 1 ] && GPU_SEEN=0
 export GPU_SEEN
-if [ "${GOAL_REBUILD:-0}" = 1 ] || ! load; then
-  # A toolkit of a later major version than the driver's builds an addon that cannot use it.
-  here=$(nvcc --version 2> /dev/null | grep -o 'release [0-9]*' | grep -o '[0-9]*$')
-  if [ -n "$here" ] && [ -n "$DRIVER_CUDA" ] && [ "$here" -gt "${DRIVER_CUDA%%.*}" ]; then
-    die "this machine's nvcc (CUDA $here) is newer than its driver supports (CUDA $DRIVER_CUDA): a rebuild here cannot help; carry an addon built with CUDA ${DRIVER_CUDA%%.*}" 2
-  fi
+# A toolkit of a later major version than the driver's builds an addon that cannot use it.
+here=$(nvcc --version 2> /dev/null | grep -o 'release [0-9]*' | grep -o '[0-9]*$')
+too_new=0
+[ -n "$here" ] && [ -n "$DRIVER_CUDA" ] && [ "$here" -gt "${DRIVER_CUDA%%.*}" ] && too_new=1
+if [ "${GOAL_REBUILD:-0}" = 1 ] && [ "$too_new" = 1 ]; then
+  echo "GOAL_REBUILD=1, but this machine's nvcc (CUDA $here) is newer than its driver supports (CUDA $DRIVER_CUDA): the addon as carried"
+  load || die "the carried addon sees no usable GPU (its reason is above)" 2
+elif [ "${GOAL_REBUILD:-0}" = 1 ] || ! load; then
+  [ "$too_new" = 1 ] && die "this machine's nvcc (CUDA $here) is newer than its driver supports (CUDA $DRIVER_CUDA): a rebuild here cannot help; carry an addon built with CUDA ${DRIVER_CUDA%%.*}" 2
   echo "rebuilding the addon here with cmake and this machine's nvcc (GOAL_REBUILD=${GOAL_REBUILD:-0})"
   inc="$PWD/.devkit/include"
   cmake -S . -B /tmp/goal-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-DBUILDING_NODE_EXTENSION \
@@ -150,16 +153,24 @@ deadline=${GOAL_DEADLINE:-250}
 # timings get the rest.
 # A case that hangs ends its process (gpu-check writes gpu-report-<half>.hung first): another
 # process goes on after it (GOAL_RESUME=1), adding to the same report, while the half has time.
+# A case may take GOAL_CASE_LIMIT seconds, and never so long that the half's own limit ends it
+# first (which would leave no row saying which case hung).
+limit=${GOAL_CASE_LIMIT:-60}
+[ "${GOAL_REHEARSE:-0}" = 1 ] && limit=${GOAL_CASE_LIMIT:-600}
 half() {  # half <name> <seconds>
-  local end=$((SECONDS + $2)) resume=0 rc hung="$OUT/gpu-report-$1.hung"
+  local end=$((SECONDS + $2)) resume=0 rc left hung="$OUT/gpu-report-$1.hung"
   rm -f "$hung"
   while :; do
-    if [ $((end - SECONDS)) -lt 20 ]; then
+    left=$((end - SECONDS))
+    if [ "$left" -lt 20 ]; then
       echo "no time left for the $1 (deadline ${deadline} s, ${SECONDS} s gone)"
-      [ "$resume" = 1 ] && printf '\n**CUT SHORT: no time left after the hung case; the cases after it did not run**\n' >> "$OUT/gpu-report-$1.md"
-      return 3
+      [ "$resume" = 0 ] && return 3
+      # A case hung, and took the time of those after it: a failure, not only a lack of time.
+      printf '\n**CUT SHORT: no time left after the hung case; any cases after it did not run**\n' >> "$OUT/gpu-report-$1.md"
+      return 1
     fi
-    GOAL_RESUME=$resume timeout -k 10 $((end - SECONDS)) "$NODE" dist/bench/gpu-check.js "$OUT" "$1"
+    GOAL_RESUME=$resume GOAL_CASE_LIMIT=$((left - 15 < limit ? left - 15 : limit)) \
+      timeout -k 10 "$left" "$NODE" dist/bench/gpu-check.js "$OUT" "$1"
     rc=$?
     [ -s "$hung" ] || break
     echo "the $1: \"$(cat "$hung")\" hung; a new process goes on after it"

@@ -73,14 +73,16 @@ function row(name: string, fields: string, pairs: [ArrayLike<number>, ArrayLike<
  * float64): the CPU's operations in the CPU's order (exp included: goal_math.h's own), so the
  * fixtures' own contract holds: spikes exact, float64 1e-9, float32 1e-4. Grid path: sums over
  * rows in 8 ranges; float64 keeps that contract; float32 may flip a spike with |v' − thr| ~ 1e-6,
- * so there dz may differ by 0.2% of T·N and statistics by 1e-2 ("close"). Measured on the CPU,
- * other roundings standing in for the GPU's other order (W_hh nudged by one float32 ulp at
- * random): of 25 nudges of the N=4000 rank-20 case below, 5 flipped one spike of the target
- * raster, which moved mse_out by 1.5e-3 and mse_rec by 3.2e-3 (dz by 0.01% of T·N); the N=300
- * and N=500 cases flipped none.
+ * so there dz may differ by 0.2% of T·N, and statistics by 1e-3 while dz is equal, 1e-2 once it
+ * is not ("close"). Measured on the CPU, other roundings standing in for the GPU's other order
+ * (W_hh nudged by one float32 ulp at random): of 25 nudges of the N=4000 rank-20 case below, 5
+ * flipped one spike of the target raster, which moved mse_out by 1.5e-3 and mse_rec by 3.2e-3
+ * (dz by 0.01% of T·N); the N=300 and N=500 cases flipped none.
  */
 export const GPU_TOLERANCE = REPLAY_TOLERANCE;
-export const CLOSE = { rel: 1e-2, dzFraction: 0.002 };
+export const CLOSE = { rel: 1e-3, flipped: 1e-2, dzFraction: 0.002 };
+/** The "close" bound on the statistics: looser once a flipped spike shows in dz. */
+export const closeRel = (dzEqual: boolean): number => (dzEqual ? CLOSE.rel : CLOSE.flipped);
 
 /** Every reference fixture replayed on both backends: rasters, statistics and matrices. */
 export async function fixtureParity(names: string[]): Promise<ParityRow[]> {
@@ -107,9 +109,10 @@ export async function seedParity(name: string, params: TrainParams, exact = true
   const g = await train(params, { ...quiet, backend: GPU }), c = await train(params, { ...quiet, backend: 'cpu' });
   const pairs: [ArrayLike<number>, ArrayLike<number>][] = [[[g.mseOut], [c.mseOut]], [g.mseRec, c.mseRec]];
   if (exact) return row(name, 'mse_out, mse_rec', pairs, GPU_TOLERANCE[g.dtype], same(g.dz, c.dz));
-  const r = row(name, 'mse_out, mse_rec (close)', pairs, CLOSE.rel, same(g.dz, c.dz));
+  const dzEqual = same(g.dz, c.dz);
+  const r = row(name, 'mse_out, mse_rec (close)', pairs, closeRel(dzEqual), dzEqual);
   const TN = g.params.tSeq * g.params.nRec;
-  r.ok = r.maxRel <= CLOSE.rel && g.dz.every((d, k) => Math.abs(d - c.dz[k]) <= CLOSE.dzFraction * TN);
+  r.ok = r.maxRel <= r.tolerance && g.dz.every((d, k) => Math.abs(d - c.dz[k]) <= CLOSE.dzFraction * TN);
   return r;
 }
 

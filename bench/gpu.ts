@@ -94,7 +94,7 @@ async function limited<T>(work: Promise<T>, seconds: number | undefined, name: s
   if (seconds === undefined) return work;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Hung(`HUNG: no result in ${seconds} s; the process was ended to go on ` +
+    timer = setTimeout(() => reject(new Hung(`HUNG (or too slow): no result in ${seconds} s; the process was ended to go on ` +
       `with the cases after "${name}" (a kernel that never returns cannot be stopped otherwise)`)), seconds * 1000);
   });
   try {
@@ -105,16 +105,17 @@ async function limited<T>(work: Promise<T>, seconds: number | undefined, name: s
 }
 
 /**
- * Whether the GPU still runs a tiny network. A kernel fault (an illegal address, a launch
- * failure) destroys the process's CUDA context: every later GPU call then fails the same way,
- * and only the first failure says anything.
+ * Whether the GPU still runs a small network (on the grid path when the block path is left
+ * out): a kernel fault (an illegal address, a launch failure) destroys the process's CUDA
+ * context, every later GPU call then fails the same way, and only the first failure says
+ * anything. 'hung' when the probe itself does not return.
  */
-async function gpuAlive(limitS?: number): Promise<boolean> {
+async function gpuAlive(limitS: number | undefined, grid: boolean): Promise<'alive' | 'dead' | 'hung'> {
   try {
-    await limited(train({ nRec: 16, tSeq: 10, epochs: [1, 1], seed: 1 }, { backend: GPU, onWarning: () => {} }), limitS, 'the probe');
-    return true;
-  } catch {
-    return false;
+    await limited(train({ nRec: grid ? 256 : 16, tSeq: 10, epochs: [1, 1], seed: 1 }, { backend: GPU, onWarning: () => {} }), limitS, 'the probe');
+    return 'alive';
+  } catch (err) {
+    return err instanceof Hung ? 'hung' : 'dead';
   }
 }
 
@@ -134,7 +135,13 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   let lostIn: string | null = null;
   const notRun = () => new Error(`not run: the GPU stopped working in "${lostIn}" (its row says why)`);
   const afterFailure = async (name: string, err: unknown) => {
-    if ((err as { code?: string })?.code === 'GOAL_CUDA' && !lostIn && !(await gpuAlive(opts.caseLimitS))) {
+    if ((err as { code?: string })?.code !== 'GOAL_CUDA' || lostIn) return;
+    const state = await gpuAlive(opts.caseLimitS, opts.skipBlock === true);
+    if (state === 'hung') {
+      // A new process (a new CUDA context) goes on after this case, as after a hung case.
+      log(`the probe after "${name}" hung: this process ends, and a new one goes on after it`);
+      opts.onHung?.(name);
+    } else if (state === 'dead') {
       lostIn = name;
       log(`THE GPU NO LONGER RUNS ANYTHING after "${name}" (a kernel fault ends the process's CUDA context); the later cases are not run`);
     }
@@ -150,7 +157,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     if (process.env.GOAL_DRIVER) log(`driver: ${process.env.GOAL_DRIVER}; addon: ${process.env.GOAL_ADDON_ORIGIN ?? 'as carried'}`);
     if (process.env.GOAL_CUDA_SPIN === '1') log('GOAL_CUDA_SPIN=1: waits for the GPU spin (the runtime\'s default), not blocking sync');
   }
-  if (opts.skipBlock) log('THE FIRST RUN HUNG on the block path (N=150): the block-path cases are left out');
+  if (opts.skipBlock && !previous) log('THE FIRST RUN HUNG on the block path (N=150): the block-path cases are left out');
   // Rehearses hung cases (the CPU standing in): those named, separated by ';', wait forever.
   const hangs = new Set(GPU === 'cuda' ? [] : (process.env.GOAL_REHEARSE_HANG ?? '').split(';'));
   // One case: named in the trace as it starts; a throw is written by `failed`, and the run goes
@@ -179,7 +186,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   };
   const parity = (name: string, block: boolean, run: () => Promise<ParityRow>) =>
     runCase(name, block, async () => addRow(await run()), (err) => addRow(failedRow(name, err)));
-  // Every fixture is small (N ≤ 40): the block path.
+  // Every fixture is small (N ≤ 60): the block path.
   const fixtureCases = opts.fixtures.map((f) => `fixture ${f}`);
   if (opts.only !== 'timing' && toRun([...fixtureCases, ...SEED_CASES.map(([n]) => n), ...BATCH_CASES.map(([n]) => n)])) {
     log('');

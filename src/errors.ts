@@ -7,7 +7,7 @@ export type GoalErrorCode =
 /** Every error goal-snn raises on purpose: a one-line message and a stable `code`. */
 export class GoalError extends Error {
   readonly code: GoalErrorCode;
-  /** The parameter (or option) at fault, by its library name, when there is one. */
+  /** The parameter (or option) at fault, by its library name (an unknown option: as given), when there is one. */
   readonly param?: string;
 
   constructor(code: GoalErrorCode, message: string, param?: string) {

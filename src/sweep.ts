@@ -347,12 +347,12 @@ function configDifference(a: Configured, b: Configured, what: [string, string], 
   return keys.length ? keys.map((k) => `${shown(k)} ${value(fa[k])} ${inA}, ${value(fb[k])} ${inB}${derived(k)}`).join('; ') : fingerprints;
 }
 
-function noDuplicates<T>(values: readonly T[], what: string): void {
+function noDuplicates<T>(values: readonly T[], what: string, param: string): void {
   const seen = new Set<T>();
   for (const v of values) {
     if (seen.has(v)) {
       const first = values[values.indexOf(v)]; // as first listed: 0 and -0 are one seed
-      throw new GoalError('GOAL_USAGE', `${what} lists ${typeof first === 'string' ? showName(first) : show(first)} twice`);
+      throw new GoalError('GOAL_USAGE', `${what} lists ${typeof first === 'string' ? showName(first) : show(first)} twice`, param);
     }
     seen.add(v);
   }
@@ -396,7 +396,8 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
       throw new GoalError('GOAL_USAGE', `${label(key)} is set by the sweep's grid; give it with the grid instead`, key);
     }
   }
-  if (!o.ranks.length || !o.taus.length || !o.seeds.length) throw new GoalError('GOAL_USAGE', 'a sweep needs at least one rank, one τ⋆ and one seed');
+  const empty = (['ranks', 'taus', 'seeds'] as const).find((key) => !o[key].length);
+  if (empty) throw new GoalError('GOAL_USAGE', 'a sweep needs at least one rank, one τ⋆ and one seed', empty);
   const size = o.ranks.length * o.taus.length * o.seeds.length;
   const { k, n } = shard;
   const share = size >= k ? Math.floor((size - k) / n) + 1 : 0;
@@ -425,9 +426,9 @@ function plan(o: SweepOptions & { ranks: readonly SweepRank[] }, label: Labeller
       for (const seed of seeds) if (index++ % n === k - 1) points.push(new Point(rank, tau_o, seed, r.params));
     }
   // After every value is checked: a bad value listed twice is named as bad, not as repeated.
-  noDuplicates(o.ranks, label('rank'));
-  noDuplicates(o.taus, label('tauO'));
-  noDuplicates(o.seeds, label('seed'));
+  noDuplicates(o.ranks, label('rank'), 'ranks');
+  noDuplicates(o.taus, label('tauO'), 'taus');
+  noDuplicates(o.seeds, label('seed'), 'seeds');
   const [readout, recurrent] = cells[0].epochs;
   if (recurrent === 0) {
     // A row is the end of the recurrent phase (mse_final, dz_final, t_conv): none without it.

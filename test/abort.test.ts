@@ -83,11 +83,13 @@ t.test('an abort from onEpoch at the last epoch of the run stops nothing: the ru
   t.strictSame(told, [o.mseOut], 'onReadout told, as the readout phase is over');
   t.ok(Number.isFinite(o.mseOut));
   ac = new AbortController();
+  const heard: number[] = [];
   const cut = await train({ nRec: 30, tSeq: 40, epochs: [5, 2], seed: 3 }, {
-    signal: ac.signal, onEpoch: (e) => { if (e.phase === 'readout' && e.epoch === e.epochs) ac.abort(); },
+    signal: ac.signal, onReadout: (m) => heard.push(m), onEpoch: (e) => { if (e.phase === 'readout' && e.epoch === e.epochs) ac.abort(); },
   });
   t.equal(cut.aborted, true, 'the last readout epoch with recurrent ones to come stops the run');
   t.strictSame(cut.mseRec, []);
+  t.strictSame(heard, [cut.mseOut], 'after the readout phase, which was over: onReadout told, mse_out kept');
 });
 
 t.test('an already aborted signal runs no epoch', async (t) => {

@@ -498,7 +498,7 @@ t.test('stopped before any readout epoch (the target run): said so, not as in th
   t.equal(err, 'goal: interrupted before the readout phase\n');
 });
 
-t.test('a Ctrl-C during the last epoch: the run is whole, and the status still 130 (a shell loop stops)', async (t) => {
+t.test('a Ctrl-C during the last epoch: the run is whole, and the status still 130 (a shell loop stops), unless it failed', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-last-'));
   let out = '', err = '', stop = () => {};
   // --verbose's plain lines name each epoch; the last one's line is the moment of the Ctrl-C.
@@ -511,7 +511,7 @@ t.test('a Ctrl-C during the last epoch: the run is whole, and the status still 1
   const io: Io = { out: (s) => void (out += s), err: (s) => void (err += s), stderr, exitCode: 0, onInterrupt: (s) => ((stop = s), () => {}) };
   const args = ['train', '-N', '30', '-T', '40', '-E', '3', '4', '--seed', '2', '--json', '-savepath', path.join(dir, 'r.pkl')];
   t.equal(await main([...args, '--verbose'], io), 130);
-  t.match(err, /^goal: interrupted during the last epoch, which ran to its end: the results are complete\n$/m);
+  t.match(err, /^goal: interrupted as the last epochs ran, which ran to their end: the results are complete\n$/m);
   const got = JSON.parse(out);
   t.equal(got.aborted, false);
   t.equal(got.mse_rec.length, 4, 'every epoch');
@@ -519,6 +519,22 @@ t.test('a Ctrl-C during the last epoch: the run is whole, and the status still 1
   t.equal(whole.status, 0, whole.stderr);
   t.strictSame(got.mse_rec, JSON.parse(whole.stdout).mse_rec, 'the same numbers as a run left alone');
   t.ok(fs.readFileSync(path.join(dir, 'r.pkl')).equals(fs.readFileSync(path.join(dir, 'full.pkl'))), 'and the same stats file');
+  // The save's folder removed at the Ctrl-C: the failure is the status, and nothing says complete.
+  const gone = path.join(dir, 'gone');
+  fs.mkdirSync(gone);
+  out = err = '';
+  const failing = Object.assign(new (require('node:stream').Writable)({
+    write(chunk: Buffer, _enc: string, done: () => void) {
+      if (/^recurrent +4\/4 /m.test(String(chunk))) {
+        stop();
+        fs.rmSync(gone, { recursive: true });
+      }
+      done();
+    },
+  }), { isTTY: false }) as NodeJS.WriteStream;
+  t.equal(await main([...args.slice(0, -1), path.join(gone, 'r.pkl'), '--verbose'], { ...io, stderr: failing }), 1);
+  t.match(err, /the results above are not saved\n$/);
+  t.notMatch(err, /complete/);
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -11,8 +11,9 @@
 // place from the start. In float64 that moves v' by ~1e-14: spikes stay equal and the same bounds
 // hold. In float32 it moves v' by ~1e-6, enough to flip the rare spike whose |v' − thr| is that
 // small (about one run in a hundred at these sizes), after which the trajectories part: there dz
-// may differ by a few spikes (at most 0.2% of T·N per epoch) and the MSEs by 1e-2 relative
-// (CLOSE in bench/gpu-cases.ts, with what one flipped spike was measured to move).
+// may differ by a few spikes (at most 0.2% of T·N per epoch) and the MSEs by 1e-3 relative,
+// 1e-2 once dz differs (CLOSE in bench/gpu-cases.ts, with what one flipped spike was measured
+// to move).
 // A batch row and the same network alone on CUDA run the same kernels: equal bit for bit.
 import t from 'tap';
 import type { NetConfig } from '../binding';
@@ -20,7 +21,7 @@ import { compareReplay, REPLAY_TOLERANCE, replay, resolveParams, train, type Tra
 import { addon } from '../src/native';
 import { netConfig } from '../src/run';
 import { scaledOutLr } from '../src/params';
-import { CLOSE } from '../bench/gpu-cases';
+import { CLOSE, closeRel } from '../bench/gpu-cases';
 import { drawInput } from '../src/train';
 import { fixtureNames, loadFixture, mismatches, relDiff } from './helpers';
 
@@ -75,7 +76,7 @@ for (const [name, params, exact] of seeds) {
       const g = await train({ ...params, seed }, { ...quiet, backend: 'cuda' });
       const c = await train({ ...params, seed }, { ...quiet, backend: 'cpu' });
       t.equal(g.backend, 'cuda');
-      const tol = exact ? REPLAY_TOLERANCE[g.dtype] : CLOSE.rel;
+      const tol = exact ? REPLAY_TOLERANCE[g.dtype] : closeRel(g.dz.every((d, k) => d === c.dz[k]));
       t.ok(relDiff([g.mseOut], [c.mseOut]) <= tol, `seed ${seed}: mse_out (${g.mseOut} vs ${c.mseOut})`);
       t.ok(relDiff(g.mseRec, c.mseRec) <= tol, `seed ${seed}: mse_rec within ${tol} (${relDiff(g.mseRec, c.mseRec)})`);
       if (exact) {

@@ -97,14 +97,14 @@ t.test('shards split the grid; merge joins them', async (t) => {
 t.test('bad grids are refused before any work', async (t) => {
   await t.rejects(sweep({ ...grid, ranks: [200] }), { param: 'rank', message: /rank must be an integer in \[3, 40\], or null for LTTS \(got 200\)/ });
   await t.rejects(sweep({ ...grid, taus: [0] }), { param: 'tauO', message: /^tauO must be/ });
-  await t.rejects(sweep({ ...grid, seeds: [] }), { code: 'GOAL_USAGE' });
+  await t.rejects(sweep({ ...grid, seeds: [] }), { code: 'GOAL_USAGE', param: 'seeds' });
   await t.rejects(sweep({ ...grid, base: { ...base, epochs: [3, 0] } }), { code: 'GOAL_INVALID_PARAM', param: 'epochs', message: /^epochs must give a sweep at least one recurrent epoch \(got 3 0\)$/ });
   await t.rejects(sweep({ ...grid, base: { ...base, rank: 3 } }), { code: 'GOAL_USAGE', message: /set by the sweep's grid/ });
   await t.rejects(sweep({ ...grid, resume: true }), { code: 'GOAL_INVALID_OPTION', message: /resume needs an output file/, param: 'resume' });
   await t.rejects(sweep({ ...grid, seeds: [1, 2, 1] }), { code: 'GOAL_USAGE', message: /^seed lists 1 twice$/ });
   await t.rejects(sweep({ ...grid, seeds: [0, -0] }), { code: 'GOAL_USAGE', message: /^seed lists 0 twice$/ }, '-0 is seed 0, named as first listed');
   await t.rejects(sweep({ ...grid, taus: [5, 5.0] }), { code: 'GOAL_USAGE', message: /^tauO lists 5 twice$/ });
-  await t.rejects(sweep({ ...grid, ranks: ['ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ });
+  await t.rejects(sweep({ ...grid, ranks: ['ltts', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/, param: 'ranks' });
   await t.rejects(sweep({ ...grid, ranks: ['LTTS', 3, 'ltts'] }), { code: 'GOAL_USAGE', message: /^rank lists ltts twice$/ }, 'LTTS is ltts');
   await t.rejects(sweep({ ...grid, threads: 1025 }), { code: 'GOAL_INVALID_OPTION', message: /threads must be an integer in \[1, 1024\]/, param: 'threads' });
   const seeds = Array.from({ length: MAX_SWEEP_POINTS / 10 + 1 }, (_, i) => i);

@@ -61,7 +61,7 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
   // Messages name the (sub)command they are about; an unknown command is the root's error.
   const sub = root.commands.find((c) => c.name() === argv[0]);
   // `goal help help`, as git and npm take it: the help of help, which is goal's own.
-  if (argv[0] === 'help' && argv[1] === 'help' && argv.length === 2) return command(['--help'], io);
+  if (argv[0] === 'help' && argv[1] === 'help') return command(['--help'], io);
   if (argv[0] === 'help' && argv.length > 1 && !root.commands.some((c) => c.name() === argv[1])) {
     io.err(`goal: unknown command '${argv[1]}'\n(see goal --help)\n`);
     return 2;

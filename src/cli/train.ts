@@ -261,10 +261,10 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     // Saved and reported while the signal handlers stand: the save is synchronous, so a Ctrl-C
     // now waits for it (with the default action it would end the process mid-write, the run lost).
     const code = lastWords(outcome, opts, io, 'interrupted');
-    // A Ctrl-C during the last epoch stopped nothing, but it still ends with its status, so
-    // that a shell loop around goal stops too.
-    if (controller.signal.aborted && !outcome.aborted) {
-      io.err('goal: interrupted during the last epoch, which ran to its end: the results are complete\n');
+    // A Ctrl-C as the last epochs ran stopped nothing, but it still ends with its status, so
+    // that a shell loop around goal stops too; a failure (a save, a replay that differs) first.
+    if (controller.signal.aborted && !outcome.aborted && code === 0) {
+      io.err('goal: interrupted as the last epochs ran, which ran to their end: the results are complete\n');
       return 130;
     }
     return code;
