@@ -115,7 +115,7 @@ t.test('a sweep ended by a signal (second Ctrl-C, SIGTERM) leaves no lock behind
     const json = signals[0] === 'SIGTERM';
     const args = ['sweep', '-N', '1200', '-T', '6000', '-E', '1', '100', '--ranks', 'ltts', '--taus', '5', '--seeds', '3', '--out', 'rows.jsonl',
       '--batch', '1', '--threads', '1', '--backend', 'cpu', '--verbose', ...(json ? ['--json'] : [])];
-    const { ended, err, out } = await signalled(args, dir, /^batch recurrent 1\//m, signals.map((s, i) => (i === 0 ? [0, s] : [300, s, /stopping after the current epoch/]) as [number, NodeJS.Signals, RegExp?]),
+    const { ended, err, out } = await signalled(args, dir, /^batch recurrent 1\//m, signals.map((s, i) => (i === 0 ? [0, s] : [300, s, /stopping after the epochs in progress/]) as [number, NodeJS.Signals, RegExp?]),
       () => t.ok(fs.existsSync(path.join(dir, 'rows.jsonl.lock')), 'the lock is there while the sweep runs'));
     t.strictSame(ended, { code: null, signal: signals.at(-1) }, `${signals.join(', ')}: ended by the signal`);
     t.match(err, new RegExp(`\ngoal: ${signals.length > 1 ? 'quit' : 'terminated'} with 0 points done by this run; run the same command with --resume to finish\n$`), 'last words');

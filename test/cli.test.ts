@@ -480,7 +480,7 @@ t.test('Ctrl-C stops within an epoch, keeps the stats so far, exits 130', async 
     const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
     t.equal(code, 130, 'exit 130');
     t.match(err, new RegExp(`\ngoal: interrupted after \\d+ of 100000 recurrent epochs; the stats so far are in ${shown.replace(/[\\.]/g, '\\$&')}\n$`));
-    t.match(err, /[^\n]\ngoal: stopping after the current epoch/, 'not a terminal: no blank line before the notice');
+    t.match(err, /[^\n]\ngoal: stopping after the epochs in progress/, 'not a terminal: no blank line before the notice');
     const stats = new Parser().parse(fs.readFileSync(path.join(dir, name))) as [number, number[], number[]];
     t.ok(stats[1].length > 0 && stats[1].length < 100000, `${stats[1].length} epochs saved`);
     t.equal(stats[2].length, stats[1].length);
@@ -647,7 +647,7 @@ t.test('a second Ctrl-C does not wait for the epoch in progress, and saves the e
   // progress). The first Ctrl-C as the second epoch starts; the second 300 ms after the first
   // is acknowledged (two within 200 ms are one interrupt), well inside that epoch.
   const { ended, err, out } = await afterFirstEpoch(['train', '-N', '1200', '-T', '6000', '-E', '1', '1000', '--seed', '1', '-savepath', 's.pkl'], dir,
-    [[0, 'SIGINT'], [300, 'SIGINT', /stopping after the current epoch/]]);
+    [[0, 'SIGINT'], [300, 'SIGINT', /stopping after the epochs in progress/]]);
   t.strictSame(ended, { code: null, signal: 'SIGINT' }, 'ended by the signal, not by a finished epoch');
   const said = /\ngoal: quit after (\d+) of 1000 recurrent epochs; the stats so far are in s\.pkl\n$/.exec(err);
   t.ok(said, err);

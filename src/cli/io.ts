@@ -134,7 +134,7 @@ export function processIo(): Io {
         }
         first = Date.now();
         // On a terminal, past the ^C echoed where a progress bar may stand.
-        process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}goal: stopping after the current epoch (Ctrl-C again to quit at once)\n`);
+        process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}goal: stopping after the epochs in progress (Ctrl-C again to quit at once)\n`);
         handler();
       };
       listening++;
