@@ -467,7 +467,7 @@ t.test('--replay FILE --json replays a reference run', async (t) => {
   }
 });
 
-t.test('Ctrl-C stops within an epoch, keeps the stats so far, exits 130', async (t) => {
+t.test('Ctrl-C stops after the epochs in progress, keeps the stats so far, exits 130', async (t) => {
   // A name with a newline is quoted: the closing line stays one line.
   for (const [name, shown] of [['out.pkl', 'out.pkl'], ['a\nb.pkl', '"a\\nb.pkl"']]) {
     const dir = tmpdir();
