@@ -317,25 +317,32 @@ void readout_forward(const NetView<F>& n, Rows rows) {
   }
 }
 
-// Σ_t Σ_o (y*_t,o − y_t,o)², grouped Σ_t (Σ_o), with y from readout_forward(n, rows). Its sums
-// add the zero terms a sparse one skips, which leave a finite sum's bits as they were (a sum
-// that starts at +0 never becomes −0) and which SPEC's dense arithmetic adds too: the same
-// numbers either way.
-template <typename F, typename Rows>
-double readout_se(const NetView<F>& n, Rows rows) {
+// n.err: y (from readout_forward) becomes y* − y, in place; returns Σ_t Σ_o (y*_t,o − y_t,o)²,
+// grouped Σ_t (Σ_o), the one sum of every mse (mse_out is one number whichever call measures
+// it). Its sums add the zero terms a sparse one skips, which leave a finite sum's bits as they
+// were (a sum that starts at +0 never becomes −0) and which SPEC's dense arithmetic adds too:
+// the same numbers either way.
+template <typename F>
+double readout_error(const NetView<F>& n) {
   const int64_t O = n.O, T = n.T;
-  readout_forward(n, rows);
-  const F* __restrict y = n.err;
+  F* __restrict err = n.err;
   double se = 0;
   for (int64_t t = 0; t < T; ++t) {
     double row = 0;
     for (int64_t o = 0; o < O; ++o) {
-      const double err = double(n.targ[t * O + o] - y[o * T + t]);
-      row += err * err;
+      const F diff = n.targ[t * O + o] - err[o * T + t];
+      err[o * T + t] = diff;
+      row += double(diff) * double(diff);
     }
     se += row;
   }
   return se;
+}
+
+template <typename F, typename Rows>
+double readout_se(const NetView<F>& n, Rows rows) {
+  readout_forward(n, rows);
+  return readout_error(n);
 }
 
 template <typename F>
@@ -360,18 +367,7 @@ void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
     readout_forward(n, [&](int64_t t0, int64_t len) {
       if (tile < T) transpose_rows(n, n.r_targ, t0, len);
     });
-    // The mse grouped Σ_t (Σ_o) as readout_se's: mse_out is one number whichever measures it.
-    double se = 0;
-    for (int64_t t = 0; t < T; ++t) {
-      double row = 0;
-      for (int64_t o = 0; o < O; ++o) {
-        const F diff = n.targ[t * O + o] - err[o * T + t];
-        err[o * T + t] = diff;
-        row += double(diff) * double(diff);
-      }
-      se += row;
-    }
-    mse[k] = se / double(T * O);
+    mse[k] = readout_error(n) / double(T * O);
     fill(grad, F(0), N * O);
     for (int64_t t = 0; t < T; ++t) {
       const F* __restrict r = n.r_targ + t * N;

@@ -431,7 +431,7 @@ __device__ __forceinline__ void step_unit(const DevNet<F>& n, F input, F& v, F& 
   margin = mg < margin ? mg : margin;
 }
 
-// mse numerator as the CPU's readout_se() and readout_epochs() group it: Σ_t (Σ_o err²).
+// mse numerator as the CPU's readout_error() groups it: Σ_t (Σ_o err²).
 template <typename F>
 __device__ double rows_se(const F* err, int T, int O) {
   double se = 0;
@@ -447,7 +447,7 @@ __device__ double rows_se(const F* err, int T, int O) {
 }
 
 // y_t = r_t@W_ho without silent units, err = y*_t − y_t for (t, o) = task (the CPU's
-// readout_forward, then y* − y).
+// readout_forward, then readout_error).
 template <typename F>
 __device__ __forceinline__ F readout_err(const F* r_row, const F* W_ho, F targ, int N, int O, int o) {
   F y = F(0);
