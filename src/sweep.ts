@@ -463,7 +463,16 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   }
   // Its own properties, as train() takes its params: what is checked is what is planned.
   const o = checkRunOptions(options, SWEEP_OPTIONS);
-  if (o.out !== undefined && typeof o.out !== 'string') throw new GoalError('GOAL_INVALID_OPTION', `sweep options.out must be a file name (got ${show(o.out)})`, 'out');
+  // Each names the option at fault (its library name) in the error's param. (Typed as a
+  // whole, so that code after a call knows it returned nothing.)
+  type Refusal = (option: keyof SweepOptions, message: string) => never;
+  const usage: Refusal = (option, message) => {
+    throw new GoalError('GOAL_USAGE', message, option);
+  };
+  const badOption: Refusal = (option, message) => {
+    throw new GoalError('GOAL_INVALID_OPTION', message, option);
+  };
+  if (o.out !== undefined && typeof o.out !== 'string') badOption('out', `sweep options.out must be a file name (got ${show(o.out)})`);
   // The shard, the lists and the base are copied too, each value read once (the lists by index:
   // no iterator of the caller's runs), so that every cell plans with what was checked.
   if (o.shard !== undefined) {
@@ -471,20 +480,20 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     const object = typeof shard === 'object' && shard !== null;
     const { k, n } = object ? (shard as { k?: unknown; n?: unknown }) : { k: undefined, n: undefined };
     if (!object || typeof k !== 'number' || typeof n !== 'number') {
-      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(shard)}${object ? ` with k ${show(k)}, n ${show(n)}` : ''})`, 'shard');
+      badOption('shard', `sweep options.shard must be { k, n }, two integers with 1 ≤ k ≤ n (got ${show(shard)}${object ? ` with k ${show(k)}, n ${show(n)}` : ''})`);
     }
     o.shard = { k, n };
   }
   for (const key of ['ranks', 'taus', 'seeds'] as const) {
     const list: unknown = o[key];
-    if (!Array.isArray(list)) throw new GoalError('GOAL_INVALID_OPTION', `sweep options.${key} must be an array (got ${show(list)})`, key);
+    if (!Array.isArray(list)) badOption(key, `sweep options.${key} must be an array (got ${show(list)})`);
     const length = list.length;
-    if (length > MAX_SWEEP_POINTS) throw new GoalError('GOAL_USAGE', `sweep options.${key} holds ${length} values, more than the points one sweep plans (${MAX_SWEEP_POINTS})`, key);
+    if (length > MAX_SWEEP_POINTS) usage(key, `sweep options.${key} holds ${length} values, more than the points one sweep plans (${MAX_SWEEP_POINTS})`);
     (o as unknown as Record<string, unknown>)[key] = Array.from({ length }, (_, i) => list[i]);
   }
   if (o.base !== undefined) {
     if (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base)) {
-      throw new GoalError('GOAL_INVALID_OPTION', `sweep options.base must be an object of params (got ${show(o.base)})`, 'base');
+      badOption('base', `sweep options.base must be an object of params (got ${show(o.base)})`);
     }
     const base: Record<string, unknown> = { ...o.base };
     if (base.epochs !== undefined) base.epochs = epochsOnce(base.epochs);
@@ -494,13 +503,6 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   // A grid's points say the same things (a readout that diverges at every seed): each once.
   const warn = onceEach(warnEach);
   const name = o.optionLabel ?? ((x: SweepOptionName) => x);
-  // Each names the option at fault (its library name) in the error's param.
-  const usage = (option: SweepOptionName, message: string): never => {
-    throw new GoalError('GOAL_USAGE', message, option);
-  };
-  const badOption = (option: SweepOptionName, message: string): never => {
-    throw new GoalError('GOAL_INVALID_OPTION', message, option);
-  };
   const conv = o.conv ?? DEFAULT_CONV;
   if (typeof conv !== 'number' || !(conv > 0) || !Number.isFinite(conv)) badOption('conv', `${name('conv')} must be ${SWEEP_ACCEPTS.conv} (got ${show(conv)})`);
   const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_THREADS);
