@@ -127,8 +127,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     info: info(), parity: previous?.parity ?? [], single: previous?.single ?? [], batch: previous?.batch ?? null,
     timingFailures: previous?.timingFailures ?? [], done: previous?.done ?? [],
   };
-  const done = new Set(report.done);
-  const toRun = (names: string[]) => names.some((n) => !done.has(n));
+  const toRun = (names: string[]) => names.some((n) => !report.done.includes(n));
   const trace = opts.trace ?? (() => {});
   const save = () => opts.save?.(report);
   // The case after which the GPU no longer runs anything: the later cases are not run.
@@ -163,7 +162,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   // One case: named in the trace as it starts; a throw is written by `failed`, and the run goes
   // on; a case that hangs is written as such, then onHung ends the process.
   const runCase = async (name: string, block: boolean, run: () => Promise<void>, failed: (err: unknown) => void) => {
-    if (done.has(name)) return;
+    if (report.done.includes(name)) return;
     trace(`running: ${name}`);
     let failure: unknown = null;
     try {
@@ -175,7 +174,6 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
       failed(err);
     }
     report.done.push(name);
-    done.add(name);
     save();
     if (failure instanceof Hung) opts.onHung?.(name);
     else if (failure) await afterFailure(name, failure); // after the row is written: the probe may hang
