@@ -4,7 +4,8 @@
 // whether spikes agree; a batch against its networks run alone; then the GPU and CPU timings of
 // the same run. Writes gpu-report.md and gpu-report.json into the folder given as argument; with
 // a second argument, parity or timing, that half only, into gpu-report-<half>.md and .json.
-// A case with no result in GOAL_CASE_LIMIT seconds (default 60; 600 in a rehearsal) is hung: its
+// A case with no result in GOAL_CASE_LIMIT seconds (default 60; 600 in a rehearsal; at most
+// GOAL_CASE_CAP, what the device check's half has left) is hung: its
 // row says so, <report>.hung names it, and the process ends itself (SIGKILL: a kernel that never
 // returns holds the process); GOAL_RESUME=1 then goes on after it, adding to the same report.
 // GOAL_SKIP_BLOCK=1 leaves out the block-path cases (the device check's first run hung there).
@@ -38,7 +39,7 @@ async function main() {
   const fixtures = fs.readdirSync(path.join(packageRoot(), 'test', 'fixtures', 'reference'))
     .filter((f) => f.endsWith('.json')).sort();
   const save = (report: GpuReport) => fs.writeFileSync(file('json'), `${JSON.stringify(report, null, 2)}\n`);
-  const caseLimitS = Number(process.env.GOAL_CASE_LIMIT) || (GPU === 'cuda' ? 60 : 600);
+  const caseLimitS = Math.min(Number(process.env.GOAL_CASE_LIMIT) || (GPU === 'cuda' ? 60 : 600), Number(process.env.GOAL_CASE_CAP) || Infinity);
   const onHung = (hung: string) => {
     fs.writeFileSync(file('hung'), hung);
     console.log(`gpu-check: "${hung}" hung (no result in ${caseLimitS} s); ending this process so that another goes on after it`);
