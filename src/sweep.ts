@@ -552,15 +552,25 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const gridOf = { id: gridId(ranks, o.taus, o.seeds), points: grid.size };
 
   // Room for a row at least (its curves, two numbers of up to ~24 characters per epoch).
-  if (o.out !== undefined) checkWritable(o.out, name('out'), 512 + JSON.stringify(fixed).length + (o.curves ? 48 * grid.cells[0].epochs[1] : 0));
+  // The path's own refusals (GOAL_BAD_PATH, GOAL_LOCKED) name the option too, as every other does.
+  const ofOut = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof GoalError && err.param === undefined) throw new GoalError(err.code, err.message, 'out');
+      throw err;
+    }
+  };
+  if (o.out !== undefined) ofOut(() => checkWritable(o.out!, name('out'), 512 + JSON.stringify(fixed).length + (o.curves ? 48 * grid.cells[0].epochs[1] : 0)));
   else if (o.resume) badOption('resume', `${name('resume')} needs an output file (${name('out')})`);
   // One writer per results file, from before it is read (--resume) to its last row.
-  const unlock = o.out !== undefined ? lockFile(o.out, name('out')) : () => {};
+  const unlock = o.out !== undefined ? ofOut(() => lockFile(o.out!, name('out'))) : () => {};
   try {
     let previous: SweepRow[] = [];
     let read: ReturnType<typeof readRows> | undefined;
     if (o.out !== undefined && fs.existsSync(o.out)) {
-      if (!o.resume) usage('out', `${name('out')} ${shownPath(o.out)} exists: add ${name('resume')} to finish it, or choose another file`);
+      // An empty file holds nothing to lose (a job script's mktemp): taken as it is.
+      if (!o.resume && fs.statSync(o.out).size > 0) usage('out', `${name('out')} ${shownPath(o.out)} exists: add ${name('resume')} to finish it, or choose another file`);
       read = readRows(o.out);
       const rows = read.rows;
       const other = rows.findIndex((r) => r.config !== config);

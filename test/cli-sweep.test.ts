@@ -28,6 +28,10 @@ t.test('tables laid out like Figure 2 D–F', async (t) => {
   const again = goal(['sweep', ...GRID, '--out', 'rows.jsonl'], dir);
   t.equal(again.code, 2, 'an existing file needs --resume');
   t.match(again.err, /--out rows.jsonl exists: add --resume to finish it/);
+  fs.writeFileSync(path.join(dir, 'empty.jsonl'), '');
+  const into = goal(['sweep', ...GRID, '--out', 'empty.jsonl'], dir);
+  t.equal(into.code, 0, `an empty file (mktemp's) is taken as new: ${into.err}`);
+  t.equal(readRows(path.join(dir, 'empty.jsonl')).rows.length, 8, 'and filled');
   const resumed = goal(['sweep', ...GRID, '--out', 'rows.jsonl', '--resume'], dir);
   t.equal(resumed.code, 0);
   t.match(resumed.err, /^resuming: 8 points are already in rows.jsonl; 0 to run\n/m);

@@ -692,8 +692,9 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   let seenLock = '';
   const first = sweep({ ...small, threads: 1, signal: ac.signal, onRow: () => { seenLock = fs.readFileSync(lock, 'utf8'); ac.abort(); } });
   await t.rejects(sweep({ ...small, resume: true }),
-    { code: 'GOAL_LOCKED', message: new RegExp(`rows\\.jsonl" is being written by process ${process.pid} on ${os.hostname()} \\(lock .*rows\\.jsonl\\.lock\\): wait for it to end, or delete the lock if it is not running$`) });
+    { code: 'GOAL_LOCKED', param: 'out', message: new RegExp(`rows\\.jsonl" is being written by process ${process.pid} on ${os.hostname()} \\(lock .*rows\\.jsonl\\.lock\\): wait for it to end, or delete the lock if it is not running$`) });
   t.equal((await first).completed, 1, 'the first sweep went on');
+  await t.rejects(sweep({ ...small, out: path.join(dir, 'missing', 'rows.jsonl') }), { code: 'GOAL_BAD_PATH', param: 'out', message: /folder .* does not exist/ }, 'a bad path names the option');
   t.match(seenLock, new RegExp(`^${os.hostname()} ${process.pid} (\\d+|-)\n$`), 'the lock names the writer (host, pid, start) while it runs');
   t.notOk(fs.existsSync(lock), 'and is gone when the sweep ends');
   // A process that has ended: its pid is free (a child's, reaped).
