@@ -637,6 +637,18 @@ t.test('a signal during a command\'s last synchronous stretch still ends the pro
   t.match(r.stdout, /^goal-snn /, 'after the output it was writing');
 });
 
+t.test('a signal after the output was written waits for a slow reader to take all of it', async (t) => {
+  // A long run's --json object (220 KB for 10000 epochs) is past a pipe's 64 KiB: libuv holds
+  // the rest while the reader is slow. The signal comes once no run listens; ended at once,
+  // the process would leave the reader a torn object.
+  const io = path.join(__dirname, '..', 'dist', 'src', 'cli', 'io.js');
+  const script = `for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.removeAllListeners(s);
+    const io = require(${JSON.stringify(io)}).processIo();
+    io.out('x'.repeat(300000) + '\\n'); process.kill(process.pid, 'SIGINT');`;
+  const r = spawnSync('bash', ['-c', 'env -u NODE_OPTIONS "$0" -e "$1" | (sleep 0.5; wc -c); echo "status ${PIPESTATUS[0]}"', process.execPath, script], { encoding: 'utf8' });
+  t.strictSame(r.stdout.trim().split(/\s+/), ['300001', 'status', '130'], 'every byte, then the end the signal asks for');
+});
+
 /** goal train --verbose, signalled once its first recurrent epoch is reported. */
 const afterFirstEpoch = (args: string[], dir: string, signals: [number, NodeJS.Signals, RegExp?][]) =>
   signalled([...args, '--verbose'], dir, /^recurrent 1\//m, signals);

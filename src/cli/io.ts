@@ -81,13 +81,43 @@ function writeNow(fd: number, text: string): boolean {
 /** Signals closer than this are one interrupt (no person presses Ctrl-C twice that fast). */
 const SAME_INTERRUPT_MS = 200;
 
-/** Ends the process as `signal` would, its file locks released, after `quit`'s last words. */
-function end(signal: EndSignal, quit?: (signal: EndSignal) => void): never {
+/** Bytes written to stdout and stderr that libuv still holds for a pipe's slow reader. */
+function queued(): number {
+  return [process.stdout, process.stderr].reduce((n, s) => n + (s.destroyed ? 0 : s.writableLength), 0);
+}
+
+/** Set while a signal's end waits for queued output: a second signal ends the process at once. */
+let draining = false;
+
+/**
+ * Ends the process as `signal` would, its file locks released, after `quit`'s last words. With
+ * no run to stop (its output written, e.g. a long --json object going to a slow pipe), output
+ * still queued is first let through, so that a reader gets the whole of it, unless the reader
+ * takes nothing for STALLED_MS or another signal comes.
+ */
+function end(signal: EndSignal, quit?: (signal: EndSignal) => void): void {
   // The locks first: last words may wait for a slow reader, and a supervisor's SIGKILL may come
   // meanwhile (nothing is appended now: this handler holds the only JavaScript thread).
   releaseLocks();
+  if (!quit && !draining && queued() > 0) {
+    draining = true;
+    let left = queued(), taken = Date.now();
+    const poll = setInterval(() => {
+      const now = queued();
+      if (now < left) [left, taken] = [now, Date.now()];
+      if (now === 0 || Date.now() - taken > STALLED_MS) {
+        clearInterval(poll);
+        die(signal);
+      }
+    }, 5);
+    return;
+  }
   ending = true;
   quit?.(signal);
+  die(signal);
+}
+
+function die(signal: EndSignal): never {
   // process.exit() would wait for the native call in progress (libuv joins its worker threads
   // on the way out): the signal's default action ends the process now. As PID 1 of a
   // container, the kernel ignores it; then exit the slow way.
