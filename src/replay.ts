@@ -428,7 +428,7 @@ export function compareReplay(fixture: Fixture, result: ReplayResult): FieldChec
   }
   const want = expected(fixture, params);
   const tol = REPLAY_TOLERANCE[dtype];
-  const got: Record<string, unknown> = expectFields(result);
+  const got: Record<string, unknown> = expectFields(result, result.params.feedback);
   // Anything but numbers and arrays of them is no match (check() reports it so).
   const flat = (v: unknown): ArrayLike<number> | null =>
     typeof v === 'number' ? [v] : Array.isArray(v) ? (v as unknown[]).flat() as number[] : ArrayBuffer.isView(v) && !(v instanceof DataView) ? (v as unknown as ArrayLike<number>) : null;
@@ -459,10 +459,13 @@ export function marginNote(fixture: Fixture, result: ReplayResult, checks: reado
 /** The parts of a replay's result that a fixture's `expect` names (a hard stop has only these). */
 type Outcomes = Pick<ReplayResult, 'zTarg' | 'zLast' | 'dz' | 'mseOut' | 'mseRec' | 'wHoTrained' | 'B' | 'D' | 'wHhFinal' | 'minMargin'>;
 
-/** What a replay computed, under the names of a fixture's `expect` (and in its order). */
-export function expectFields(r: Outcomes) {
+/**
+ * What a replay computed, under the names of a fixture's `expect` (and in its order). The
+ * feedback's matrix is named as `feedback` has it (B for out, else D), null when a stopped run has none.
+ */
+export function expectFields(r: Outcomes, feedback: Params['feedback']) {
   return {
     z_targ: r.zTarg, Z_last: r.zLast, dz: r.dz, mse_out: r.mseOut, mse_rec: r.mseRec, W_ho_trained: r.wHoTrained,
-    ...(r.B ? { B: r.B } : { D: r.D }), W_hh_final: r.wHhFinal, min_margin: r.minMargin,
+    ...(feedback === 'out' ? { B: r.B ?? null } : { D: r.D ?? null }), W_hh_final: r.wHhFinal, min_margin: r.minMargin,
   };
 }

@@ -737,7 +737,7 @@ t.test('a replay stopped by SIGTERM prints the object a stopped replay prints, i
   t.strictSame(soft.ended, { code: 130, signal: null });
   t.strictSame(hard.ended, { code: null, signal: 'SIGTERM' });
   t.strictSame(hard.keys, soft.keys, 'the same fields');
-  t.ok(['z_targ', 'Z_last', 'W_ho_trained', 'W_hh_final', 'min_margin'].every((k) => hard.keys.includes(k)), hard.keys.join(' '));
+  t.ok(['z_targ', 'Z_last', 'W_ho_trained', 'D', 'W_hh_final', 'min_margin'].every((k) => hard.keys.includes(k)), hard.keys.join(' '));
 });
 
 t.test('an address-space limit (ulimit -v) is counted before anything is drawn', { skip: fs.existsSync('/proc/self/limits') ? false : 'no /proc here' }, async (t) => {
@@ -912,6 +912,25 @@ t.test('a --replay file that is not JSON: one line, control characters escaped',
   const b = goal(['train', '--replay', 'bom.json'], dir);
   t.equal(b.code, 2);
   t.notMatch(b.err, /[\ufeff\u2028]/, 'no invisible character in the message');
+  fs.rmSync(dir, { recursive: true });
+});
+
+t.test('a --replay file whose JSON would not fit the heap left is refused in one line, not with V8\'s crash report', async (t) => {
+  const dir = tmpdir();
+  const fx = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'reference', 'rank3-n40.json'), 'utf8'));
+  // A generator's stray field: millions of short lists (about 72 bytes of heap each), in a
+  // 64 MiB heap; a tenth of it fits, and replays.
+  const run = (pairs: number) => {
+    fs.writeFileSync(path.join(dir, 'f.json'), JSON.stringify({ ...fx, junk: new Array(pairs).fill([1, 2]) }));
+    return spawnSync(process.execPath, [BIN, 'train', '--replay', 'f.json', '--json'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=64' } });
+  };
+  const big = run(2_000_000);
+  t.equal(big.status, 2, 'exit 2, not a crash');
+  t.match(big.stderr, /^goal train: --replay f\.json: too large to read: its JSON would take about 0\.\d\d GiB of memory, and Node's heap has 0\.\d\d GiB left \(NODE_OPTIONS=--max-old-space-size=MiB raises it\)\n$/);
+  t.equal(big.stdout, '');
+  const fits = run(200_000);
+  t.equal(fits.status, 0, fits.stderr);
+  t.equal(JSON.parse(fits.stdout).replay_match, true, 'what fits replays');
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -38,7 +38,7 @@ t.test('goal train --replay reads a fixture Python wrote with non-finite values'
   const r = await replay(fx as never, { onWarning: (m) => warnings.push(m) });
   t.equal(r.mseOut, Infinity, 'the readout MSE overflows');
   t.match(warnings, [/^the readout training diverged/], 'and says so (to the test, not as a stray process warning)');
-  fx.expect = expectFields(r);
+  fx.expect = expectFields(r, r.params.feedback);
   const worded = JSON.stringify(fx, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
   const src = path.join(dir, 'worded.json'), out = path.join(dir, 'fx.json');
   fs.writeFileSync(src, worded);

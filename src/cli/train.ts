@@ -3,12 +3,13 @@
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { isatty } from 'node:tty';
+import * as v8 from 'node:v8';
 import { Command, Option } from 'commander';
 import { chooseBackend, DEFAULT_BACKEND } from '../backend';
 import { GoalError } from '../errors';
 import { checkWritable, errnoCode, isDevice, isOpenStream, sameFile, shownPath, writeFileAtomic } from '../io/files';
 import { statsPickle, statsPickleBytes } from '../io/pickle';
-import { parsePythonJson } from '../io/pyjson';
+import { parsedBytes, parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, requireExpect, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
@@ -126,6 +127,15 @@ async function loadFixture(file: string): Promise<Fixture> {
   if (/[\x00\ufffd]/.test(text.slice(0, 256))) {
     throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: binary data, not UTF-8 JSON (the stats pickle that -savepath writes cannot be replayed: it holds no draws)`);
   }
+  // Past the heap V8 has left, JSON.parse would end the process with V8's own report: a list of
+  // millions of short lists (a generator's stray field) fits the longest text but not the heap.
+  const heap = v8.getHeapStatistics();
+  const need = parsedBytes(text), room = heap.heap_size_limit - heap.used_heap_size;
+  if (need > 0.9 * room) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1)} GiB`;
+    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: too large to read: its JSON would take about ${gib(need)} of memory, ` +
+      `and Node's heap has ${gib(room)} left (NODE_OPTIONS=--max-old-space-size=MiB raises it)`);
+  }
   try {
     // A byte-order mark (some editors on Windows write one) is no part of the JSON.
     return parsePythonJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as Fixture;
@@ -216,7 +226,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
     progress?.stop();
     const mseOut = readoutOver ? soFar.mseOut : NaN;
     // A replay's matrices are in the engine, busy: named, as a stopped replay names them, but empty.
-    const matrices = fixture && expectFields({ ...soFar, mseOut, zTarg: [], zLast: null, wHoTrained: [], wHhFinal: [], minMargin: NaN });
+    const matrices = fixture && expectFields({ ...soFar, mseOut, zTarg: [], zLast: null, wHoTrained: [], wHhFinal: [], minMargin: NaN }, params.feedback);
     const outcome = {
       ...soFar, mseOut, seed: fixture ? null : params.seed, backend, device: deviceName(backend), dtype: params.dtype,
       seconds: (performance.now() - t0) / 1000, params, aborted: true, stoppedEarly: stoppedEarly(), matrices,
@@ -250,7 +260,7 @@ async function runTrain(opts: Record<string, unknown>, io: Io): Promise<number> 
           throw err instanceof GoalError && err.code === 'GOAL_BAD_FIXTURE' ? fixtureError(opts.replay as string, err) : err;
         });
         const check = r.aborted ? undefined : compareReplay(fixture, r);
-        outcome = { ...r, seed: null, check, matrices: expectFields(r), note: check && marginNote(fixture, r, check) };
+        outcome = { ...r, seed: null, check, matrices: expectFields(r, r.params.feedback), note: check && marginNote(fixture, r, check) };
       } else {
         outcome = await train(params, { ...common, label: flagLabel });
       }
