@@ -35,3 +35,14 @@ export function asGoalError(err: unknown): unknown {
   }
   return err;
 }
+
+/**
+ * `text` with its control and invisible characters escaped (\n, \u0007, \u200b), so that a
+ * message quoting what the user gave stays one visible line.
+ */
+export function visible(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]/g, (c) => {
+    const json = JSON.stringify(c).slice(1, -1); // \n, \t, \u0001; invisible ones come back as they are
+    return json.length > 1 ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}

@@ -168,6 +168,9 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   t.match(run('-N -epochs 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects an integer in \[1, \d+\] \(got "-epochs"\)\n$/, 'in its own spelling');
   t.match(run('-N 10 -Tm -E 1 1 -E 2 2').err, /^goal train: -Tm\/--tau-m expects a finite number > 0 \(got "-E"\)\n$/);
   t.match(run('-N 10 -E 1 1 --epochs-before 5 5').err, /^goal train: unknown option '--epochs-before'\n\(see goal train --help\)\n$/, 'the hidden option is ours alone');
+  // What the message quotes of the command line keeps it on its lines: control characters escaped.
+  t.equal(goal(['train', '--bo\ngus\u0007']).err, "goal train: unknown option '--bo\\ngus\\u0007'\n(see goal train --help)\n");
+  t.equal(goal(['help', 'x\u200by']).err, "goal: unknown command 'x\\u200by'\n(see goal --help)\n");
   // Our own options take one value: a second is refused. The paper's -savepath repeats, each checked.
   for (const [args, message] of [
     ['-N 10 -E 1 1 --backend bogus --backend cpu', /^goal train: --backend is given twice \("bogus" and "cpu"\): give it once\n$/],

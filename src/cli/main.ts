@@ -1,7 +1,7 @@
 // The `goal` command: subcommands, the legacy-flag rewrite, and one policy for failures:
 // a short message on stderr, exit 2 for bad input, 1 for failures at run time, never a stack.
 import { Command, CommanderError } from 'commander';
-import { GoalError } from '../errors';
+import { GoalError, visible } from '../errors';
 import { version } from '../info';
 import { infoCommand } from './info';
 import { processIo, type Io } from './io';
@@ -63,7 +63,7 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
   // `goal help help`, as git and npm take it: the help of help, which is goal's own.
   if (argv[0] === 'help' && argv[1] === 'help') return command(['--help'], io);
   if (argv[0] === 'help' && argv.length > 1 && !root.commands.some((c) => c.name() === argv[1])) {
-    io.err(`goal: unknown command '${argv[1]}'\n(see goal --help)\n`);
+    io.err(`goal: unknown command '${visible(argv[1])}'\n(see goal --help)\n`);
     return 2;
   }
   const word = firstWord(argv.slice(1));
@@ -89,7 +89,7 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
   } catch (err) {
     // A flag we cannot read, as commander's own: with where to look.
     if (!(err instanceof GoalError)) throw err;
-    io.err(`${where}: ${err.message}\n(see ${where} --help)\n`);
+    io.err(`${where}: ${err.message.replace(/'[^']*'/g, visible)}\n(see ${where} --help)\n`);
     return 2;
   }
   try {
@@ -112,7 +112,8 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       }
       const owners = flag === undefined ? []
         : commandsOf(root).filter((c) => c !== here && c.options.some((o) => o.short === flag || o.long === name));
-      let said = asTyped(err.message.replace(/^error: /, ''));
+      // What commander quotes of the command line ('--bo\ngus') stays on the message's one line.
+      let said = asTyped(err.message.replace(/^error: /, '')).replace(/'[^']*'/g, visible);
       // A flag cut short (--resam) means the one it begins, not commander's nearest (--reset);
       // another command's whole flag (--out) is said to be that.
       const begun = name === undefined || owners.length ? [] : here.options.filter((o) => o.long?.startsWith(name) && !o.hidden);

@@ -6,7 +6,7 @@ import { isatty } from 'node:tty';
 import * as v8 from 'node:v8';
 import { Command, Option } from 'commander';
 import { chooseBackend, DEFAULT_BACKEND } from '../backend';
-import { GoalError } from '../errors';
+import { GoalError, visible } from '../errors';
 import { checkWritable, errnoCode, isDevice, isOpenStream, sameFile, shownPath, writeFileAtomic } from '../io/files';
 import { statsPickle, statsPickleBytes } from '../io/pickle';
 import { parsedBytes, parsePythonJson } from '../io/pyjson';
@@ -141,10 +141,7 @@ async function loadFixture(file: string): Promise<Fixture> {
     return parsePythonJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as Fixture;
   } catch (err) {
     // V8 quotes the text around the error: keep it to one line, control characters escaped.
-    const why = (err as Error).message.replace(/[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]/g, (c) => {
-      const json = JSON.stringify(c).slice(1, -1); // \n, \t, \u0001; invisible ones come back as they are
-      return json.length > 1 ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    });
+    const why = visible((err as Error).message);
     throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: not valid JSON (${why.length > 160 ? `${why.slice(0, 160)}…` : why})`);
   }
 }
