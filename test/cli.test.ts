@@ -168,6 +168,10 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   t.match(run('-N -epochs 1 1 -E 2 2').err, /^goal train: -N\/--n-rec expects an integer in \[1, \d+\] \(got "-epochs"\)\n$/, 'in its own spelling');
   t.match(run('-N 10 -Tm -E 1 1 -E 2 2').err, /^goal train: -Tm\/--tau-m expects a finite number > 0 \(got "-E"\)\n$/);
   t.match(run('-N 10 -E 1 1 --epochs-before 5 5').err, /^goal train: unknown option '--epochs-before'\n\(see goal train --help\)\n$/, 'the hidden option is ours alone');
+  // The paper's flags given a dash too many, or another case: named, with their long spelling.
+  for (const [flag, meant] of [['--Tm', '-Tm (--tau-m)'], ['--vo', '-Vo (--v-init)'], ['--St', '-St (--sigma-trg)'], ['--v', '--V (--verbose)']]) {
+    t.equal(run(`-N 10 ${flag} 3`).err, `goal train: unknown option '${flag}'\n(Did you mean ${meant}?)\n(see goal train --help)\n`, flag);
+  }
   // What the message quotes of the command line keeps it on its lines: control characters escaped.
   t.equal(goal(['train', '--bo\ngus\u0007']).err, "goal train: unknown option '--bo\\ngus\\u0007'\n(see goal train --help)\n");
   t.equal(goal(['help', 'x\u200by']).err, "goal: unknown command 'x\\u200by'\n(see goal --help)\n");

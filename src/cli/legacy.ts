@@ -55,6 +55,18 @@ const WORD_VALUES: ReadonlyMap<string, RegExp> = new Map([['-F', new RegExp(`^($
 const SINGLE_DASH = [...LEGACY.keys(), ...SHORT].filter((f) => !f.startsWith('--'));
 
 /**
+ * The paper's flag that `--Tm`, `--rlr`, `--vo` (a single-dash one given two dashes, any case)
+ * or `--v` (`--V` in another case) stands for, with its long option: `-Tm (--tau-m)`.
+ * Undefined for anything else.
+ */
+export function legacyMeant(flag: string): string | undefined {
+  if (!/^--[^-]/.test(flag)) return undefined;
+  const lower = flag.toLowerCase();
+  const found = [...LEGACY.keys(), ...SHORT].find((f) => f !== flag && (f.toLowerCase() === lower || f.toLowerCase() === lower.slice(1)));
+  return found && `${found} (${LEGACY.get(found) ?? paramDocs.find((d) => d.legacy.includes(found))?.long})`;
+}
+
+/**
  * Rewrites legacy tokens (also `-flag=value`, as argparse accepts) up to a `--` terminator.
  * A single-dash word that is no flag of ours (`-Tx`) is refused here: commander would read
  * it as `-T x`.

@@ -5,7 +5,7 @@ import { GoalError, visible } from '../errors';
 import { version } from '../info';
 import { infoCommand } from './info';
 import { processIo, type Io } from './io';
-import { firstWord, rewriteLegacy } from './legacy';
+import { firstWord, legacyMeant, rewriteLegacy } from './legacy';
 import { sweepCommand } from './sweep';
 import { trainCommand } from './train';
 
@@ -118,6 +118,10 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       // another command's whole flag (--out) is said to be that.
       const begun = name === undefined || owners.length ? [] : here.options.filter((o) => o.long?.startsWith(name) && !o.hidden);
       if (begun.length === 1) said = `${said.split('\n')[0]}\n(Did you mean ${begun[0].long}?)`;
+      // The paper's flag with a dash too many (--Tm, --St): commander guesses nothing, or a long
+      // option merely near it (--dt).
+      const meant = name === undefined || owners.length ? undefined : legacyMeant(name);
+      if (meant) said = `${said.split('\n')[0]}\n(Did you mean ${meant}?)`;
       if (owners.length) {
         const names = owners.map((c) => `goal ${c.parent !== root ? `${c.parent!.name()} ` : ''}${c.name()}`);
         const usage = here === root ? ` (${names[0]} ${/'([^']+)'/.exec(said)?.[1]} …)` : '';
