@@ -644,16 +644,24 @@ t.test('a signal during a command\'s last synchronous stretch still ends the pro
   t.match(r.stdout, /^goal-snn /, 'after the output it was writing');
 });
 
-t.test('a signal after the output was written waits for a slow reader to take all of it', async (t) => {
+t.test('a signal after the command returned waits for a slow reader to take all of its output', async (t) => {
   // A long run's --json object (220 KB for 10000 epochs) is past a pipe's 64 KiB: libuv holds
-  // the rest while the reader is slow. The signal comes once no run listens; ended at once,
-  // the process would leave the reader a torn object.
+  // the rest while the reader is slow. Ended at once, the process would leave a torn object.
   const io = path.join(__dirname, '..', 'dist', 'src', 'cli', 'io.js');
-  const script = `for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.removeAllListeners(s);
-    const io = require(${JSON.stringify(io)}).processIo();
-    io.out('x'.repeat(300000) + '\\n'); process.kill(process.pid, 'SIGINT');`;
-  const r = spawnSync('bash', ['-c', 'env -u NODE_OPTIONS "$0" -e "$1" | (sleep 0.5; wc -c); echo "status ${PIPESTATUS[0]}"', process.execPath, script], { encoding: 'utf8' });
-  t.strictSame(r.stdout.trim().split(/\s+/), ['300001', 'status', '130'], 'every byte, then the end the signal asks for');
+  const slowReader = (then: string) => {
+    const script = `const { commandDone, processIo } = require(${JSON.stringify(io)}); const io = processIo();
+      io.out('x'.repeat(300000) + '\\n'); commandDone(); process.kill(process.pid, 'SIGINT'); ${then}`;
+    // Without tap's coverage preload, which listens to signals itself.
+    const r = spawnSync('bash', ['-c', 'env -u NODE_OPTIONS "$0" -e "$1" | (sleep 1; wc -c); echo "status ${PIPESTATUS[0]}"', process.execPath, script], { encoding: 'utf8' });
+    const [bytes, , status] = r.stdout.trim().split(/\s+/);
+    return { bytes: Number(bytes), status: Number(status) };
+  };
+  t.strictSame(slowReader(''), { bytes: 300001, status: 130 }, 'every byte, then the end the signal asks for');
+  // The echo of the signal (timeout's to the process, then to its group) is the same one.
+  t.strictSame(slowReader("process.kill(process.pid, 'SIGINT');"), { bytes: 300001, status: 130 }, 'a signal right after it is its echo');
+  const hurried = slowReader("setTimeout(() => process.kill(process.pid, 'SIGTERM'), 300);");
+  t.equal(hurried.status, 143, 'another signal, later, ends the process at once');
+  t.ok(hurried.bytes < 300001, `before the reader took it all (${hurried.bytes} bytes)`);
 });
 
 /** goal train --verbose, signalled once its first recurrent epoch is reported. */

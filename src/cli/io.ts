@@ -86,21 +86,30 @@ function queued(): number {
   return [process.stdout, process.stderr].reduce((n, s) => n + (s.destroyed ? 0 : s.writableLength), 0);
 }
 
-/** Set while a signal's end waits for queued output: a second signal ends the process at once. */
-let draining = false;
+/** Set by commandDone(): the command has returned, its output written (if not yet read). */
+let done = false;
+/** When a signal's end began waiting for queued output (0: it is not waiting). */
+let drainingSince = 0;
+
+/** Tells the signal handlers that the command has returned: see end(). */
+export function commandDone(): void {
+  done = true;
+}
 
 /**
- * Ends the process as `signal` would, its file locks released, after `quit`'s last words. With
- * no run to stop (its output written, e.g. a long --json object going to a slow pipe), output
- * still queued is first let through, so that a reader gets the whole of it, unless the reader
- * takes nothing for STALLED_MS or another signal comes.
+ * Ends the process as `signal` would, its file locks released, after `quit`'s last words. Once
+ * the command has returned (its output written, e.g. a long --json object going to a slow pipe),
+ * output still queued is first let through, so that a reader gets the whole of it, unless the
+ * reader takes nothing for STALLED_MS or another signal comes (one not SAME_INTERRUPT_MS
+ * after the first: timeout signals the process and then its group).
  */
 function end(signal: EndSignal, quit?: (signal: EndSignal) => void): void {
   // The locks first: last words may wait for a slow reader, and a supervisor's SIGKILL may come
   // meanwhile (nothing is appended now: this handler holds the only JavaScript thread).
   releaseLocks();
-  if (!quit && !draining && queued() > 0) {
-    draining = true;
+  if (drainingSince && Date.now() - drainingSince < SAME_INTERRUPT_MS) return;
+  if (done && !drainingSince && queued() > 0) {
+    drainingSince = Date.now();
     let left = queued(), taken = Date.now();
     const poll = setInterval(() => {
       const now = queued();

@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { GoalError, visible } from '../errors';
 import { version } from '../info';
 import { infoCommand } from './info';
-import { processIo, type Io } from './io';
+import { commandDone, processIo, type Io } from './io';
 import { firstWord, legacyMeant, rewriteLegacy } from './legacy';
 import { sweepCommand } from './sweep';
 import { trainCommand } from './train';
@@ -45,6 +45,7 @@ function commandsOf(root: Command): Command[] {
 
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   const code = await command(argv, io);
+  commandDone();
   // A signal that came during the last synchronous stretch (a merge, a file written) waits in
   // the event loop's signal pipe, which a process that simply ends never reads: one more turn
   // of the loop hears it, and the process ends as the signal says, its work complete.
