@@ -9,7 +9,7 @@ import { chooseBackend, DEFAULT_BACKEND } from '../backend';
 import { GoalError, visible } from '../errors';
 import { checkWritable, errnoCode, isDevice, isOpenStream, sameFile, shownPath, writeFileAtomic } from '../io/files';
 import { statsPickle, statsPickleBytes } from '../io/pickle';
-import { parsedBytes, parsePythonJson } from '../io/pyjson';
+import { PARSED_BYTES_PER_CHAR, parsedBytes, parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
 import { checkFixtureShapes, compareReplay, expectFields, fixtureLabel, fixtureParams, marginNote, replay, requireExpect, type FieldCheck, type Fixture } from '../replay';
 import { randomSeed } from '../rng';
@@ -129,12 +129,14 @@ async function loadFixture(file: string): Promise<Fixture> {
   }
   // Past the heap V8 has left, JSON.parse would end the process with V8's own report: a list of
   // millions of short lists (a generator's stray field) fits the longest text but not the heap.
+  // The young generation (up to 3 × 16 MiB on 64-bit Node) holds no large object: not room.
   const heap = v8.getHeapStatistics();
-  const need = parsedBytes(text), room = heap.heap_size_limit - heap.used_heap_size;
+  const room = heap.heap_size_limit - heap.used_heap_size - 48 * 2 ** 20;
+  const need = PARSED_BYTES_PER_CHAR * text.length < 0.9 * room ? 0 : parsedBytes(text);
   if (need > 0.9 * room) {
-    const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1)} GiB`;
-    throw new GoalError('GOAL_BAD_FIXTURE', `--replay ${shownPath(file)}: too large to read: its JSON would take about ${gib(need)} of memory, ` +
-      `and Node's heap has ${gib(room)} left (NODE_OPTIONS=--max-old-space-size=MiB raises it)`);
+    const size = (b: number) => (b < 2 ** 30 ? `${Math.ceil(b / 2 ** 20)} MiB` : `${(b / 2 ** 30).toFixed(1)} GiB`);
+    throw new GoalError('GOAL_ENOMEM', `--replay ${shownPath(file)}: too large to read: its JSON would take about ${size(need)} of memory, ` +
+      `and Node's heap has ${size(Math.max(0, room))} left (NODE_OPTIONS=--max-old-space-size=MiB raises it)`);
   }
   try {
     // A byte-order mark (some editors on Windows write one) is no part of the JSON.
