@@ -36,13 +36,21 @@ export function asGoalError(err: unknown): unknown {
   return err;
 }
 
+/** Control, format (zero-width, bidirectional) and line-separating characters. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+
 /**
- * `text` with its control and invisible characters escaped (\n, \u0007, \u200b), so that a
- * message quoting what the user gave stays one visible line.
+ * `text` with its control and invisible characters escaped (\n, \u0007, \u200b, \u202e), so
+ * that a message quoting what the user gave stays one line and shows what it holds.
  */
 export function visible(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]/g, (c) => {
-    const json = JSON.stringify(c).slice(1, -1); // \n, \t, \u0001; invisible ones come back as they are
-    return json.length > 1 ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  return text.replace(INVISIBLE, (c) => {
+    const json = JSON.stringify(c).slice(1, -1); // \n, \t, \u0001; the others come back as they are
+    if (json.length > 1) return json;
+    const code = c.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
+
+/** Whether `text` holds a character visible() escapes. */
+export const hasInvisible = (text: string): boolean => new RegExp(INVISIBLE.source, 'u').test(text);

@@ -1,7 +1,7 @@
 // Parameters: the one place where defaults live (SPEC.md "Parameters and defaults"), their
 // documentation for the CLI and README, and validation with messages that name the
 // parameter, what it accepts and what it received.
-import { GoalError } from './errors';
+import { GoalError, visible } from './errors';
 import { MAX_NORMAL } from './rng';
 
 /** The accepted values of `dtype` and `feedback`. */
@@ -184,7 +184,7 @@ export type Labeller = (name: ParamName) => string;
 /** A received value as a message shows it (strings quoted, so `"2"` is not mistaken for 2). */
 export function show(value: unknown, depth = 0): string {
   // Bounded too: a megabyte of text passed by mistake is not repeated in full.
-  if (typeof value === 'string') return value.length > 100 ? `${JSON.stringify(value.slice(0, 100))}… (${value.length} characters)` : JSON.stringify(value);
+  if (typeof value === 'string') return visible(value.length > 100 ? `${JSON.stringify(value.slice(0, 100))}… (${value.length} characters)` : JSON.stringify(value));
   if (Array.isArray(value)) {
     // Bounded: a message stays one short line, even for a huge or self-containing array.
     if (depth >= 2) return 'an array';

@@ -175,6 +175,9 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   // What the message quotes of the command line keeps it on its lines: control characters escaped.
   t.equal(goal(['train', '--bo\ngus\u0007']).err, "goal train: unknown option '--bo\\ngus\\u0007'\n(see goal train --help)\n");
   t.equal(goal(['help', 'x\u200by']).err, "goal: unknown command 'x\\u200by'\n(see goal --help)\n");
+  t.equal(goal(['train', "--bo'g\nus"]).err, "goal train: unknown option '--bo'g\\nus'\n(see goal train --help)\n", 'a quote in it too');
+  t.equal(goal(['train', '-N', '1\u200b']).err, 'goal train: -N/--n-rec expects an integer in [1, 1048576] (got "1\\u200b")\n', 'a value that would look right');
+  t.match(goal(['train', '-N', '10', '-savepath', '/no\u202egoal/x']).err, /^goal train: -savepath "\/no\\u202egoal\/x": folder "\/no\\u202egoal" does not exist\n$/, 'a bidirectional override');
   // Our own options take one value: a second is refused. The paper's -savepath repeats, each checked.
   for (const [args, message] of [
     ['-N 10 -E 1 1 --backend bogus --backend cpu', /^goal train: --backend is given twice \("bogus" and "cpu"\): give it once\n$/],

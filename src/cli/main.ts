@@ -90,7 +90,7 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
   } catch (err) {
     // A flag we cannot read, as commander's own: with where to look.
     if (!(err instanceof GoalError)) throw err;
-    io.err(`${where}: ${err.message.replace(/'[^']*'/g, visible)}\n(see ${where} --help)\n`);
+    io.err(`${where}: ${visible(err.message)}\n(see ${where} --help)\n`);
     return 2;
   }
   try {
@@ -113,8 +113,9 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       }
       const owners = flag === undefined ? []
         : commandsOf(root).filter((c) => c !== here && c.options.some((o) => o.short === flag || o.long === name));
-      // What commander quotes of the command line ('--bo\ngus') stays on the message's one line.
-      let said = asTyped(err.message.replace(/^error: /, '')).replace(/'[^']*'/g, visible);
+      // What commander quotes of the command line ('--bo\ngus') stays on the message's one line;
+      // its own second line is a guess at what was meant.
+      let said = asTyped(err.message.replace(/^error: /, '')).split(/\n(?=\(Did you mean )/).map(visible).join('\n');
       // A flag cut short (--resam) means the one it begins, not commander's nearest (--reset);
       // another command's whole flag (--out) is said to be that.
       const begun = name === undefined || owners.length ? [] : here.options.filter((o) => o.long?.startsWith(name) && !o.hidden);
@@ -134,7 +135,8 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       return 2;
     }
     if (err instanceof GoalError) {
-      io.err(`${where}: ${asTyped(err.message)}\n`);
+      // Our messages are one line: what they quote of the user's stays so, and shows what it holds.
+      io.err(`${where}: ${visible(asTyped(err.message))}\n`);
       return USER_ERRORS.has(err.code) ? 2 : 1;
     }
     const e = err as Error;

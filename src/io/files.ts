@@ -3,7 +3,7 @@
 import * as buffer from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GoalError } from '../errors';
+import { GoalError, hasInvisible, visible } from '../errors';
 
 /** A failed file operation's errno name (ENOENT, EACCES, …) for a message. */
 export function errnoCode(err: unknown): string {
@@ -48,7 +48,7 @@ export function landing(file: string, fail: (why: string) => never): string {
 
 /** A path as messages show it: as it is, or JSON-quoted when it holds a control character (a newline would break the message in two). */
 export function shownPath(file: string): string {
-  return /[\x00-\x1f\x7f]/.test(file) ? JSON.stringify(file) : file;
+  return hasInvisible(file) ? visible(JSON.stringify(file)) : file;
 }
 
 /** Writes all of `data` (a write may take fewer bytes than asked, e.g. on a nearly full disk). */
