@@ -172,6 +172,7 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
   for (const [flag, meant] of [['--Tm', '-Tm (--tau-m)'], ['--vo', '-Vo (--v-init)'], ['--St', '-St (--sigma-trg)'], ['--v', '--V (--verbose)']]) {
     t.equal(run(`-N 10 ${flag} 3`).err, `goal train: unknown option '${flag}'\n(Did you mean ${meant}?)\n(see goal train --help)\n`, flag);
   }
+  t.equal(goal(['info', '--Tm']).err, "goal info: unknown option '--Tm'\n(see goal info --help)\n", 'not suggested where the command takes no such flag');
   // What the message quotes of the command line keeps it on its lines: control characters escaped.
   t.equal(goal(['train', '--bo\ngus\u0007']).err, "goal train: unknown option '--bo\\ngus\\u0007'\n(see goal train --help)\n");
   t.equal(goal(['help', 'x\u200by']).err, "goal: unknown command 'x\\u200by'\n(see goal --help)\n");

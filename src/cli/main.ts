@@ -123,7 +123,7 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       // The paper's flag with a dash too many (--Tm, --St): commander guesses nothing, or a long
       // option merely near it (--dt).
       const meant = name === undefined || owners.length ? undefined : legacyMeant(name);
-      if (meant) said = `${said.split('\n')[0]}\n(Did you mean ${meant}?)`;
+      if (meant && here.options.some((o) => o.long === meant.long && !o.hidden)) said = `${said.split('\n')[0]}\n(Did you mean ${meant.flag} (${meant.long})?)`;
       if (owners.length) {
         const names = owners.map((c) => `goal ${c.parent !== root ? `${c.parent!.name()} ` : ''}${c.name()}`);
         const usage = here === root ? ` (${names[0]} ${/'([^']+)'/.exec(said)?.[1]} …)` : '';
