@@ -356,7 +356,10 @@ export function requireExpect(fixture: Fixture, p: ResolvedParams): void {
   const feedback = p.feedback === 'out' ? 'B' : 'D';
   const fields = ['z_targ', 'W_ho_trained', 'mse_out', 'mse_rec', 'dz', ...(p.epochs[1] > 0 ? [feedback, 'W_hh_final', 'Z_last'] : ['W_hh_final'])];
   const lacking = fields.filter((f) => e[f] == null && !(f === 'D' && fellBack(fixture, p) && e.B != null));
-  if (lacking.length) bad(`fixture.expect lacks ${lacking.join(', ')}: --replay checks the run against every field SPEC.md lists (the library's replay() runs a fixture without them)`);
+  // Only the other feedback's matrix: most likely the params name the wrong feedback.
+  const other = feedback === 'B' ? 'D' : 'B';
+  const mislabelled = lacking.includes(feedback) && e[other] != null ? ` (it holds ${other}, feedback ${other === 'B' ? 'out' : 'spk'}'s matrix: is fixture.params.feedback right?)` : '';
+  if (lacking.length) bad(`fixture.expect lacks ${lacking.join(', ')}${mislabelled}: --replay checks the run against every field SPEC.md lists (the library's replay() runs a fixture without them)`);
 }
 
 /** The fixture's `expect` fields, each checked for shape and flattened; absent ones left out. */

@@ -350,6 +350,11 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
   delete fx8.expect.W_hh_final;
   fx8.expect.dz = null;
   fs.writeFileSync(partExpect, JSON.stringify(fx8));
+  const onlyB = path.join(dir, 'onlyb.json');
+  const fx9 = loadFixture('rank3-n40.json') as unknown as { expect: Record<string, unknown> };
+  fx9.expect.B = fx9.expect.D;
+  delete fx9.expect.D;
+  fs.writeFileSync(onlyB, JSON.stringify(fx9));
   const degenerateSeed = firstDegenerateSeed();
   const cases: [string, RegExp][] = [
     ['-N abc', /-N\/--n-rec expects an integer in \[1, \d+\] \(got "abc"\)/],
@@ -430,6 +435,7 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     [`--replay ${noTauO}`, /^goal train: --replay .*notauo.json: fixture.params lacks tau_o: a replay takes every model parameter from its fixture, none from the defaults\n$/],
     [`--replay ${noExpect}`, /^goal train: --replay .*noexpect.json: fixture.expect is missing: nothing to check the replay against/],
     [`--replay ${partExpect}`, /^goal train: --replay .*partexpect.json: fixture.expect lacks dz, W_hh_final: --replay checks the run against every field SPEC.md lists/],
+    [`--replay ${onlyB}`, /^goal train: --replay .*onlyb.json: fixture.expect lacks D \(it holds B, feedback out's matrix: is fixture.params.feedback right\?\): --replay checks/],
     [`--replay ${path.join(FIXTURE_DIR, 'rank3-n40.json')} -N 5`, /--replay takes every parameter from its file; drop -N\/--n-rec$/m],
   ];
   if (!gpu) {
