@@ -46,7 +46,7 @@ export function landing(file: string, fail: (why: string) => never): string {
   return fail('is a loop of symbolic links');
 }
 
-/** A path as messages show it: as it is, or JSON-quoted when it holds a control character (a newline would break the message in two). */
+/** A path as messages show it: as it is, or JSON-quoted, escaped, when it holds a control or invisible character (a newline would break the message in two). */
 export function shownPath(file: string): string {
   return hasInvisible(file) ? visible(JSON.stringify(file)) : file;
 }
