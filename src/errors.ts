@@ -51,6 +51,3 @@ export function visible(text: string): string {
     return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
-
-/** Whether `text` holds a character visible() escapes. */
-export const hasInvisible = (text: string): boolean => new RegExp(INVISIBLE.source, 'u').test(text);

@@ -552,19 +552,10 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const gridOf = { id: gridId(ranks, o.taus, o.seeds), points: grid.size };
 
   // Room for a row at least (its curves, two numbers of up to ~24 characters per epoch).
-  // The path's own refusals (GOAL_BAD_PATH, GOAL_LOCKED) name the option too, as every other does.
-  const ofOut = <T>(f: () => T): T => {
-    try {
-      return f();
-    } catch (err) {
-      if (err instanceof GoalError && err.param === undefined) throw new GoalError(err.code, err.message, 'out');
-      throw err;
-    }
-  };
-  if (o.out !== undefined) ofOut(() => checkWritable(o.out!, name('out'), 512 + JSON.stringify(fixed).length + (o.curves ? 48 * grid.cells[0].epochs[1] : 0)));
+  if (o.out !== undefined) checkWritable(o.out, name('out'), 512 + JSON.stringify(fixed).length + (o.curves ? 48 * grid.cells[0].epochs[1] : 0), 'out');
   else if (o.resume) badOption('resume', `${name('resume')} needs an output file (${name('out')})`);
   // One writer per results file, from before it is read (--resume) to its last row.
-  const unlock = o.out !== undefined ? ofOut(() => lockFile(o.out!, name('out'))) : () => {};
+  const unlock = o.out !== undefined ? lockFile(o.out, name('out'), 'out') : () => {};
   try {
     let previous: SweepRow[] = [];
     let read: ReturnType<typeof readRows> | undefined;

@@ -3,7 +3,7 @@
 import * as buffer from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GoalError, hasInvisible, visible } from '../errors';
+import { GoalError, visible } from '../errors';
 
 /** A failed file operation's errno name (ENOENT, EACCES, …) for a message. */
 export function errnoCode(err: unknown): string {
@@ -48,7 +48,7 @@ export function landing(file: string, fail: (why: string) => never): string {
 
 /** A path as messages show it: as it is, or JSON-quoted, escaped, when it holds a control or invisible character (a newline would break the message in two). */
 export function shownPath(file: string): string {
-  return hasInvisible(file) ? visible(JSON.stringify(file)) : file;
+  return visible(file) === file ? file : visible(JSON.stringify(file));
 }
 
 /** Writes all of `data` (a write may take fewer bytes than asked, e.g. on a nearly full disk). */
@@ -86,11 +86,12 @@ function removeTemp(file: string): void {
  * Checks, before any work, that `file` can be written: a non-empty path whose folder exists and
  * takes a new file (tried for real: a read-only or pseudo file system fails here, not after the
  * run), and that is absent or a writable regular file (a folder, a device, a pipe is refused:
- * the atomic rename would replace it). Throws GOAL_BAD_PATH naming `label`.
+ * the atomic rename would replace it). Throws GOAL_BAD_PATH naming `label` (and `param`, the
+ * library's option, in the error's param).
  */
-export function checkWritable(file: string, label: string, bytes = 0): void {
+export function checkWritable(file: string, label: string, bytes = 0, param?: string): void {
   const fail = (why: string): never => {
-    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`);
+    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`, param);
   };
   if (file === '') fail('needs a file name');
   if (/[/\\]$/.test(file)) fail('ends with a slash, so it names a folder; give a file name');

@@ -69,9 +69,9 @@ function ageSeconds(file: string): number {
 }
 
 /** The lock of `file`: beside where its data lands (a symbolic link's target). */
-function lockPath(file: string, label: string): string {
+function lockPath(file: string, label: string, param?: string): string {
   return `${landing(file, (why) => {
-    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`);
+    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`, param);
   })}.lock`;
 }
 
@@ -119,14 +119,14 @@ const held = new Map<string, () => void>();
  * gone is taken over. Two writers appending to one results file would each compute and write
  * every point. Throws GOAL_LOCKED naming `label`.
  */
-export function lockFile(file: string, label: string): () => void {
-  const lock = lockPath(file, label), breaker = `${lock}.break`;
+export function lockFile(file: string, label: string, param?: string): () => void {
+  const lock = lockPath(file, label, param), breaker = `${lock}.break`;
   const cannot = (err: unknown, what: string): never => {
-    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: cannot ${what} (${errnoCode(err)})`);
+    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: cannot ${what} (${errnoCode(err)})`, param);
   };
   const locked = (holder: string, why = ''): never => {
     throw new GoalError('GOAL_LOCKED', `${label} ${JSON.stringify(file)} is being written by ${describe(holder)}${why} (lock ${lock}): ` +
-      'wait for it to end, or delete the lock if it is not running');
+      'wait for it to end, or delete the lock if it is not running', param);
   };
   const read = (): string | null => {
     try {
