@@ -25,19 +25,19 @@ def sigma_prime(v):
     return s * (1.0 - s)
 
 
-def simulate(p, init, task, dt=np.float64):
-    """Runs SPEC.md "Training" steps 1-4 on the given draws in precision `dt` (NumPy keeps
+def simulate(p, init, task, real=np.float64):
+    """Runs SPEC.md "Training" steps 1-4 on the given draws in precision `real` (NumPy keeps
     float32 arrays float32 under Python scalars, as the reference's PyTorch does); returns
     the fixture `expect`."""
     N, O, T = p["n_rec"], p["n_out"], p["t_seq"]
-    a_m, a_s, a_o = (dt(math.exp(-1.0 / p[k])) for k in ("tau_m", "tau_s", "tau_o"))
-    W_ih = np.array(init["W_ih"], dtype=dt)
-    W_hh = np.array(init["W_hh"], dtype=dt)
-    W_ho = np.array(init["W_ho"], dtype=dt)
-    W_trg = np.array(init["W_trg"], dtype=dt)
-    noise = np.array(init["B_noise"], dtype=dt)
-    y_star = np.array(task["targ"], dtype=dt)
-    x = np.array(task["clock"], dtype=dt)
+    a_m, a_s, a_o = (real(math.exp(-1.0 / p[k])) for k in ("tau_m", "tau_s", "tau_o"))
+    W_ih = np.array(init["W_ih"], dtype=real)
+    W_hh = np.array(init["W_hh"], dtype=real)
+    W_ho = np.array(init["W_ho"], dtype=real)
+    W_trg = np.array(init["W_trg"], dtype=real)
+    noise = np.array(init["B_noise"], dtype=real)
+    y_star = np.array(task["targ"], dtype=real)
+    x = np.array(task["clock"], dtype=real)
     thr = p.get("thr", 0.0)
     margin = [math.inf]
 
@@ -48,10 +48,10 @@ def simulate(p, init, task, dt=np.float64):
         c = x_t @ W_ih + h @ W + p["bias"]
         v = a_m * v + (1 - a_m) * (c + d_t) + p["reset"] * z
         margin[0] = min(margin[0], float(np.min(np.abs(v - thr))))
-        return v, (v > thr).astype(dt), h, e
+        return v, (v > thr).astype(real), h, e
 
     def start():
-        return np.full(N, p["Vo"], dtype=dt), np.zeros(N, dt), np.zeros(N, dt), np.zeros(N, dt)
+        return np.full(N, p["Vo"], dtype=real), np.zeros(N, real), np.zeros(N, real), np.zeros(N, real)
 
     def filt(Z):
         r = np.zeros_like(Z)
@@ -62,7 +62,7 @@ def simulate(p, init, task, dt=np.float64):
 
     # 1. target spikes
     d = y_star @ W_trg
-    Z_star = np.zeros((T, N), dt)
+    Z_star = np.zeros((T, N), real)
     state = start()
     for t in range(T - 1):
         state = step(state, x[t], d[t], W_hh)
@@ -79,7 +79,7 @@ def simulate(p, init, task, dt=np.float64):
         mse_out = float(np.mean((y_star - r_star @ W_ho) ** 2))
 
     # 3. feedback
-    s = dt(2.0) * np.std(W_ho, ddof=1) if W_ho.size > 1 else dt(0.0)
+    s = real(2.0) * np.std(W_ho, ddof=1) if W_ho.size > 1 else real(0.0)
     B = s * noise
     B[:, :O] = W_ho
     out = p["feedback"] == "out" and p["rank"] is not None
@@ -89,13 +89,13 @@ def simulate(p, init, task, dt=np.float64):
     elif p["rank"] is not None:
         D = B[:, : p["rank"]] @ B[:, : p["rank"]].T
     else:
-        D = np.mean(np.sum(B ** 2, axis=1)) * np.eye(N, dtype=dt)
+        D = np.mean(np.sum(B ** 2, axis=1)) * np.eye(N, dtype=real)
 
     # 4. recurrent epochs
     mse_rec, dz, Z = [], [], None
     for _ in range(p["epochs"][1]):
-        Z = np.zeros((T, N), dt)
-        q = np.zeros(N, dt)
+        Z = np.zeros((T, N), real)
+        q = np.zeros(N, real)
         state = start()
         for t in range(T - 1):
             state = step(state, x[t], 0.0, W_hh)
