@@ -51,6 +51,11 @@ export function shownPath(file: string): string {
   return visible(file) === file ? file : visible(JSON.stringify(file));
 }
 
+/** GOAL_BAD_PATH about `file` as option `label` names it (`param`: the library's option). */
+export function badPath(label: string, file: string, why: string, param?: string): GoalError {
+  return new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`, param);
+}
+
 /** Writes all of `data` (a write may take fewer bytes than asked, e.g. on a nearly full disk). */
 export function writeAll(fd: number, data: Buffer): void {
   for (let done = 0; done < data.length;) {
@@ -91,7 +96,7 @@ function removeTemp(file: string): void {
  */
 export function checkWritable(file: string, label: string, bytes = 0, param?: string): void {
   const fail = (why: string): never => {
-    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`, param);
+    throw badPath(label, file, why, param);
   };
   if (file === '') fail('needs a file name');
   if (/[/\\]$/.test(file)) fail('ends with a slash, so it names a folder; give a file name');

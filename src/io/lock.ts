@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { GoalError } from '../errors';
-import { errnoCode, landing, writeAll } from './files';
+import { badPath, errnoCode, landing, writeAll } from './files';
 
 function alive(pid: number): boolean {
   try {
@@ -71,7 +71,7 @@ function ageSeconds(file: string): number {
 /** The lock of `file`: beside where its data lands (a symbolic link's target). */
 function lockPath(file: string, label: string, param?: string): string {
   return `${landing(file, (why) => {
-    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`, param);
+    throw badPath(label, file, why, param);
   })}.lock`;
 }
 
@@ -122,7 +122,7 @@ const held = new Map<string, () => void>();
 export function lockFile(file: string, label: string, param?: string): () => void {
   const lock = lockPath(file, label, param), breaker = `${lock}.break`;
   const cannot = (err: unknown, what: string): never => {
-    throw new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: cannot ${what} (${errnoCode(err)})`, param);
+    throw badPath(label, file, `cannot ${what} (${errnoCode(err)})`, param);
   };
   const locked = (holder: string, why = ''): never => {
     throw new GoalError('GOAL_LOCKED', `${label} ${JSON.stringify(file)} is being written by ${describe(holder)}${why} (lock ${lock}): ` +
