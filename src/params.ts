@@ -194,7 +194,7 @@ export function show(value: unknown, depth = 0): string {
   if (Object.is(value, -0)) return '-0'; // String(-0) is "0"
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
   if (typeof value === 'bigint') return `${value}n`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (ArrayBuffer.isView(value)) return `${/^[AEIO]/.test(value.constructor.name) ? 'an' : 'a'} ${value.constructor.name}`;
   return typeof value;
 }
 

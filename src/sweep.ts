@@ -575,6 +575,14 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
         usage('out', `${name('out')} ${shownPath(o.out!)} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
           `${name('curves')}, or choose another file`);
       }
+      // A row that names this grid is one of its points: another (rank, τ⋆, seed) was edited.
+      const ofGrid = (r: SweepRow) => ranks.includes(r.rank) && o.taus.includes(r.tau_o) && o.seeds.includes(r.seed);
+      const stray = rows.findIndex((r) => r.grid === gridOf.id && (r.grid_points !== gridOf.points || !ofGrid(r)));
+      if (stray >= 0) {
+        const r = rows[stray];
+        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(o.out!)}: row ${stray + 1} names this sweep's grid but is no point of it ` +
+          `(rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}, of ${r.grid_points ?? 'no count of'} points): edited by hand? Mend or remove the row, or choose another file`);
+      }
       previous = firstCopies(rows.map((row) => ({ row, file: o.out! })), later);
     }
     const have = new Set(previous.map(rowKey));

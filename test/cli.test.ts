@@ -899,6 +899,13 @@ t.test('a replay that differs from its reference exits 1 (--json: the object, an
   t.ok(Math.abs(off.max_abs - m / 2) <= 1e-9 * m && Math.abs(off.max_rel - 1 / 3) <= 1e-9, `and by how much (${off.max_abs}, ${off.max_rel})`);
   t.equal(JSON.parse(j.out).replay_check.dz.ok, true);
   t.equal(j.err, 'goal train: the replay differs from the reference in mse_out\n');
+  // A reference NaN against a finite run is no distance: said in words, null in --json.
+  fx.expect!.mse_out = NaN;
+  fs.writeFileSync(path.join(dir, 'nan.json'), JSON.stringify(fx).replace('"mse_out":null', '"mse_out":NaN'));
+  const nan = goal(['train', '--replay', 'nan.json'], dir);
+  t.equal(nan.code, 1, 'a NaN reference: exit 1');
+  t.match(nan.out, /Replay DIFFERS from the reference in mse_out \(NaN or ∞ where the other side is finite\)\n/);
+  t.equal(JSON.parse(goal(['train', '--replay', 'nan.json', '--json'], dir).out).replay_check.mse_out.max_rel, null);
   fs.rmSync(dir, { recursive: true });
 });
 

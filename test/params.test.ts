@@ -58,6 +58,7 @@ const bad: [Record<string, unknown>, RegExp][] = [
   [{ nRec: 10, resample: 'yes' }, /^resample must be true or false/],
   [{ nRec: 10n as never }, /^nRec must be an integer in \[1, 1048576\] \(got 10n\)$/],
   [{ nRec: 10, epochs: new Float64Array([1, 1]) as never }, /^epochs must be two integers: .* \(got a Float64Array\)$/],
+  [{ nRec: 10, epochs: new Int32Array([1, 1]) as never }, /^epochs must be two integers: .* \(got an Int32Array\)$/],
   [{ nRec: 10, n_rec: 10 }, /^unknown parameter n_rec \(did you mean nRec\?\)$/],
   [{ nRec: 10, tau_m: 8 }, /^unknown parameter tau_m \(did you mean tauM\?\)$/],
   // A message is one short line whatever was passed: a name with a newline is quoted, a long string cut.

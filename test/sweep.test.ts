@@ -200,6 +200,36 @@ t.test('a row whose fixed was edited, or whose point does not fit its fixed, is 
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test("a row that names this sweep's grid but is none of its points was edited: resume refuses it", async (t) => {
+  const dir = tmp();
+  const out = path.join(dir, 'rows.jsonl');
+  const small = { ...grid, ranks: [3], taus: [5], seeds: [1, 2] };
+  await sweep({ ...small, out });
+  // Rows are written as their points finish: seed 1's first here, whatever the order there.
+  const [row, second] = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).sort((a, b) => a.seed - b.seed);
+  // The grid is [3] × [5] × [1, 2]: each edit below leaves it, or miscounts it.
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['tau_o 5 → 3', { tau_o: 3 }, /row 2 names this sweep's grid but is no point of it \(rank 3, τ⋆ 3, seed 2, of 2 points\): edited by hand\?/],
+    ['seed 2 → 7', { seed: 7 }, /row 2 .* \(rank 3, τ⋆ 5, seed 7, of 2 points\)/],
+    ['rank 3 → 4', { rank: 4 }, /row 2 .* \(rank 4, τ⋆ 5, seed 2, of 2 points\)/],
+    ['rank 3 → ltts', { rank: 'ltts' }, /row 2 .* \(rank ltts, τ⋆ 5, seed 2, of 2 points\)/],
+    ['grid_points 2 → 3', { grid_points: 3 }, /row 2 .* \(rank 3, τ⋆ 5, seed 2, of 3 points\)/],
+  ];
+  for (const [what, change, message] of cases) {
+    const text = `${JSON.stringify(row)}\n${JSON.stringify({ ...second, ...change })}\n`;
+    fs.writeFileSync(out, text);
+    await t.rejects(sweep({ ...small, out, resume: true }), { code: 'GOAL_BAD_RESULTS', message }, what);
+    t.equal(fs.readFileSync(out, 'utf8'), text, 'left as it was');
+  }
+  // A point of another grid under its own name is kept, as before; the rows as written resume.
+  fs.writeFileSync(out, `${JSON.stringify(row)}\n${JSON.stringify({ ...second, tau_o: 3, grid: 'another-grid' })}\n`);
+  const other = await sweep({ ...small, out, resume: true });
+  t.match(other, { skipped: 1, outside: 1, completed: 1 });
+  fs.writeFileSync(out, `${JSON.stringify(row)}\n${JSON.stringify(second)}\n`);
+  t.equal((await sweep({ ...small, out, resume: true })).skipped, 2);
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('files that are not sweep results are refused, never rewritten', async (t) => {
   const dir = tmp();
   const cases: [string, RegExp][] = [

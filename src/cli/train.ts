@@ -346,6 +346,13 @@ function toJson(o: Outcome): Record<string, unknown> {
   return out;
 }
 
+/** How far a field of a replay is off, in words: ∞ (JSON's null) is no distance to print. */
+function howFar(c: FieldCheck): string {
+  if (Number.isFinite(c.maxRel)) return `max rel ${c.maxRel.toExponential(2)}`;
+  if (Number.isFinite(c.maxAbs)) return `max abs ${c.maxAbs.toExponential(2)}, where the reference is all zeros`;
+  return 'NaN or ∞ where the other side is finite';
+}
+
 function summary(o: Outcome, io: Io): void {
   // NaN is what a diverged run prints: a value that is missing is said in words.
   const none = o.aborted ? 'none (stopped before the recurrent phase)' : 'none (no recurrent epoch)';
@@ -359,6 +366,6 @@ function summary(o: Outcome, io: Io): void {
     const bad = o.check.filter((c) => !c.ok);
     io.out(bad.length === 0
       ? `Replay matches the reference (${o.check.map((c) => c.field).join(', ')})\n`
-      : `Replay DIFFERS from the reference in ${bad.map((c) => `${c.field} (max rel ${c.maxRel.toExponential(2)})`).join(', ')}\n`);
+      : `Replay DIFFERS from the reference in ${bad.map((c) => `${c.field} (${howFar(c)})`).join(', ')}\n`);
   }
 }
