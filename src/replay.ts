@@ -244,7 +244,7 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
     const resolved = resolveParams(input as Partial<Params>, fixtureLabel);
     resolved.params = Object.freeze({ ...resolved.params, ...scales });
     // Told, not refused: a generator may store more than SPEC's table (a misspelt name shows here).
-    if (unknown.length) resolved.warnings.push(`fixture.params ${unknown.map((k) => JSON.stringify(k)).join(', ')}: not among SPEC.md's parameters; ignored`);
+    if (unknown.length) resolved.warnings.push(`fixture.params ${unknown.map((k) => show(k)).join(', ')}: not among SPEC.md's parameters; ignored`);
     return resolved;
   } catch (err) {
     if (err instanceof GoalError) bad(err.message);

@@ -9,6 +9,12 @@ import { checkWritable, fileLines, writeFileAtomic } from '../src/io/files';
 
 const CHUNK = 1 << 20; // fileLines' read size
 
+t.test('a bad path is quoted whole and escaped in the library too, not only on the command line', async (t) => {
+  // JSON.stringify leaves U+202E (which reverses what follows on a terminal) as it is.
+  t.throws(() => checkWritable('/no\u202egoal/x', '-savepath'),
+    { code: 'GOAL_BAD_PATH', message: /^-savepath "\/no\\u202egoal\/x": folder "\/no\\u202egoal" does not exist$/ });
+});
+
 t.test('fileLines splits as String.split does, across chunk boundaries', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-files-'));
   const file = path.join(dir, 'x.txt');

@@ -48,12 +48,15 @@ export function landing(file: string, fail: (why: string) => never): string {
 
 /** A path as messages show it: as it is, or JSON-quoted, escaped, when it holds a control or invisible character (a newline would break the message in two). */
 export function shownPath(file: string): string {
-  return visible(file) === file ? file : visible(JSON.stringify(file));
+  return visible(file) === file ? file : quotedPath(file);
 }
+
+/** A path JSON-quoted, its control and invisible characters escaped too (JSON leaves U+202E as it is). */
+export const quotedPath = (file: string): string => visible(JSON.stringify(file));
 
 /** GOAL_BAD_PATH about `file` as option `label` names it (`param`: the library's option). */
 export function badPath(label: string, file: string, why: string, param?: string): GoalError {
-  return new GoalError('GOAL_BAD_PATH', `${label} ${JSON.stringify(file)}: ${why}`, param);
+  return new GoalError('GOAL_BAD_PATH', `${label} ${quotedPath(file)}: ${why}`, param);
 }
 
 /** Writes all of `data` (a write may take fewer bytes than asked, e.g. on a nearly full disk). */
@@ -168,7 +171,8 @@ export function checkWritable(file: string, label: string, bytes = 0, param?: st
 /** The most a write check writes for real. */
 const PROBE_BYTES = 8 << 20;
 
-function sizeText(bytes: number): string {
+/** A size as messages give it: three digits in binary units (187 MiB, 1.5 GiB). */
+export function sizeText(bytes: number): string {
   if (bytes < 1024) return `${bytes} bytes`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let v = bytes / 1024, u = 0;

@@ -3,8 +3,8 @@
 // from one that is alive, and taken over.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { GoalError } from '../errors';
-import { badPath, errnoCode, landing, writeAll } from './files';
+import { GoalError, visible } from '../errors';
+import { badPath, errnoCode, landing, quotedPath, shownPath, writeAll } from './files';
 
 function alive(pid: number): boolean {
   try {
@@ -89,7 +89,7 @@ function holderOf(lock: string): string | null {
 function describe(holder: string): string {
   const [host, pid] = holder.split(' ');
   // Not a lock of ours (edited, or another program's): who holds it is unknown.
-  return pid && /^\d+$/.test(pid) ? `process ${pid} on ${host}` : 'another process';
+  return pid && /^\d+$/.test(pid) ? `process ${pid} on ${visible(host)}` : 'another process';
 }
 
 /**
@@ -125,14 +125,14 @@ export function lockFile(file: string, label: string, param?: string): () => voi
     throw badPath(label, file, `cannot ${what} (${errnoCode(err)})`, param);
   };
   const locked = (holder: string, why = ''): never => {
-    throw new GoalError('GOAL_LOCKED', `${label} ${JSON.stringify(file)} is being written by ${describe(holder)}${why} (lock ${lock}): ` +
+    throw new GoalError('GOAL_LOCKED', `${label} ${quotedPath(file)} is being written by ${describe(holder)}${why} (lock ${shownPath(lock)}): ` +
       'wait for it to end, or delete the lock if it is not running', param);
   };
   const read = (): string | null => {
     try {
       return holderOf(lock);
     } catch (err) {
-      return cannot(err, `read its lock file ${lock}`);
+      return cannot(err, `read its lock file ${shownPath(lock)}`);
     }
   };
 
@@ -151,7 +151,7 @@ export function lockFile(file: string, label: string, param?: string): () => voi
         return release;
       }
     } catch (err) {
-      cannot(err, `create its lock file ${lock}`);
+      cannot(err, `create its lock file ${shownPath(lock)}`);
     }
     const holder = read();
     if (holder === null) continue; // released meanwhile
@@ -169,7 +169,7 @@ export function lockFile(file: string, label: string, param?: string): () => voi
     try {
       if (read() === holder) fs.rmSync(lock, { force: true });
     } catch (err) {
-      cannot(err, `remove the stale lock ${lock}`);
+      cannot(err, `remove the stale lock ${shownPath(lock)}`);
     } finally {
       fs.rmSync(breaker, { force: true });
     }
