@@ -173,6 +173,9 @@ t.test('any repeated flag: the last value counts (as with argparse), each checke
     t.equal(run(`-N 10 ${flag} 3`).err, `goal train: unknown option '${flag}'\n(Did you mean ${meant}?)\n(see goal train --help)\n`, flag);
   }
   t.equal(goal(['info', '--Tm']).err, "goal info: unknown option '--Tm'\n(see goal info --help)\n", 'not suggested where the command takes no such flag');
+  // A one-letter flag given two dashes, in its case; in another case it is as likely a long option's start.
+  t.equal(run('--N 10').err, "goal train: unknown option '--N'\n(Did you mean -N (--n-rec)?)\n(see goal train --help)\n", '--N');
+  t.equal(goal(['sweep', '--o', 'x']).err, "goal sweep: unknown option '--o'\n(see goal sweep --help)\n", '--o: not -O (--out is as likely)');
   // What the message quotes of the command line keeps it on its lines: control characters escaped.
   t.equal(goal(['train', '--bo\ngus\u0007']).err, "goal train: unknown option '--bo\\ngus\\u0007'\n(see goal train --help)\n");
   t.equal(goal(['help', 'x\u200by']).err, "goal: unknown command 'x\\u200by'\n(see goal --help)\n");
@@ -958,7 +961,7 @@ t.test('a --replay file whose JSON would not fit the heap left is refused in one
   };
   const big = run(2_000_000);
   t.equal(big.status, 2, 'exit 2, not a crash');
-  t.match(big.stderr, /^goal train: --replay f\.json: too large to read: its JSON would take about \d+ MiB of memory, and Node's heap has \d+ MiB left \(NODE_OPTIONS=--max-old-space-size=MiB raises it\)\n$/);
+  t.match(big.stderr, /^goal train: --replay f\.json: too large to read: its JSON would take about [\d.]+ MiB of memory, and Node's heap has [\d.]+ MiB left \(NODE_OPTIONS=--max-old-space-size=MiB raises it\)\n$/);
   t.equal(big.stdout, '');
   const fits = run(200_000);
   t.equal(fits.status, 0, fits.stderr);

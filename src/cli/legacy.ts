@@ -55,14 +55,16 @@ const WORD_VALUES: ReadonlyMap<string, RegExp> = new Map([['-F', new RegExp(`^($
 const SINGLE_DASH = [...LEGACY.keys(), ...SHORT].filter((f) => !f.startsWith('--'));
 
 /**
- * The paper's flag that `--Tm`, `--rlr`, `--vo` (a single-dash one given two dashes, any case)
- * or `--v` (`--V` in another case) stands for, and its long option (`-Tm`, `--tau-m`).
+ * The paper's flag that `--Tm`, `--rlr`, `--vo` (a single-dash one given two dashes, any case),
+ * `--N` (a one-letter one given two dashes, in its case: `--o` is as likely `--out`) or `--v`
+ * (`--V` in another case) stands for, and its long option (`-Tm`, `--tau-m`).
  * Undefined for anything else.
  */
 export function legacyMeant(flag: string): { flag: string; long: string } | undefined {
   if (!/^--[^-]/.test(flag)) return undefined;
   const lower = flag.toLowerCase();
-  const found = [...LEGACY.keys(), ...SHORT].find((f) => f !== flag && (f.toLowerCase() === lower || f.toLowerCase() === lower.slice(1)));
+  const found = [...LEGACY.keys()].find((f) => f !== flag && (f.toLowerCase() === lower || f.toLowerCase() === lower.slice(1))) ??
+    [...SHORT].find((f) => f === flag.slice(1));
   const long = found && (LEGACY.get(found) ?? paramDocs.find((d) => d.legacy.includes(found))?.long);
   return long ? { flag: found, long } : undefined;
 }

@@ -7,7 +7,7 @@ import * as v8 from 'node:v8';
 import { Command, Option } from 'commander';
 import { chooseBackend, DEFAULT_BACKEND } from '../backend';
 import { GoalError, visible } from '../errors';
-import { checkWritable, errnoCode, isDevice, isOpenStream, sameFile, shownPath, writeFileAtomic } from '../io/files';
+import { checkWritable, errnoCode, isDevice, isOpenStream, sameFile, shownPath, sizeText, writeFileAtomic } from '../io/files';
 import { statsPickle, statsPickleBytes } from '../io/pickle';
 import { PARSED_BYTES_PER_CHAR, parsedBytes, parsePythonJson } from '../io/pyjson';
 import { paramDocs, specParams, type ResolvedParams } from '../params';
@@ -134,9 +134,8 @@ async function loadFixture(file: string): Promise<Fixture> {
   const room = heap.heap_size_limit - heap.used_heap_size - 48 * 2 ** 20;
   const need = PARSED_BYTES_PER_CHAR * text.length < 0.9 * room ? 0 : parsedBytes(text);
   if (need > 0.9 * room) {
-    const size = (b: number) => (b < 2 ** 30 ? `${Math.ceil(b / 2 ** 20)} MiB` : `${(b / 2 ** 30).toFixed(1)} GiB`);
-    throw new GoalError('GOAL_ENOMEM', `--replay ${shownPath(file)}: too large to read: its JSON would take about ${size(need)} of memory, ` +
-      `and Node's heap has ${size(Math.max(0, room))} left (NODE_OPTIONS=--max-old-space-size=MiB raises it)`);
+    throw new GoalError('GOAL_ENOMEM', `--replay ${shownPath(file)}: too large to read: its JSON would take about ${sizeText(need)} of memory, ` +
+      `and Node's heap has ${sizeText(Math.max(0, room))} left (NODE_OPTIONS=--max-old-space-size=MiB raises it)`);
   }
   try {
     // A byte-order mark (some editors on Windows write one) is no part of the JSON.
