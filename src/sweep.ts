@@ -575,13 +575,15 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
         usage('out', `${name('out')} ${shownPath(o.out!)} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
           `${name('curves')}, or choose another file`);
       }
-      // A row that names this grid is one of its points: another (rank, τ⋆, seed) was edited.
-      const ofGrid = (r: SweepRow) => ranks.includes(r.rank) && o.taus.includes(r.tau_o) && o.seeds.includes(r.seed);
+      // A row that names this grid is one of its points: another (rank, τ⋆, seed) or count was edited.
+      const lists = [new Set<SweepRank>(ranks), new Set(o.taus), new Set(o.seeds)] as const;
+      const ofGrid = (r: SweepRow) => lists[0].has(r.rank) && lists[1].has(r.tau_o) && lists[2].has(r.seed);
       const stray = rows.findIndex((r) => r.grid === gridOf.id && (r.grid_points !== gridOf.points || !ofGrid(r)));
       if (stray >= 0) {
         const r = rows[stray];
-        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(o.out!)}: row ${stray + 1} names this sweep's grid but is no point of it ` +
-          `(rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}, of ${r.grid_points ?? 'no count of'} points): edited by hand? Mend or remove the row, or choose another file`);
+        const why = ofGrid(r) ? `counts ${r.grid_points ?? 'no'} points in it, not ${gridOf.points}` : `is no point of it (rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed})`;
+        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(o.out!)}: row ${stray + 1} names this sweep's grid but ${why}: edited by hand? ` +
+          'Mend or remove the row, or choose another file');
       }
       previous = firstCopies(rows.map((row) => ({ row, file: o.out! })), later);
     }
@@ -639,7 +641,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
         if (Math.min(threads, todo.length) > pool) {
           warn(`${name('threads')} ${threads}, but Node's worker pool has ${plural(pool, 'thread')}: ${pool === 1 ? 'one network runs' : `${pool} networks run`} at once (UV_THREADPOOL_SIZE=${threads} set before node starts raises that)`);
         }
-        // The first failure stops the other workers (their runs end within an epoch) before the
+        // The first failure stops the other workers (after the epochs in progress) before the
         // sweep rejects, so nothing runs or is written after the rejection.
         const stop = new AbortController();
         const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;

@@ -209,11 +209,11 @@ t.test("a row that names this sweep's grid but is none of its points was edited:
   const [row, second] = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).sort((a, b) => a.seed - b.seed);
   // The grid is [3] × [5] × [1, 2]: each edit below leaves it, or miscounts it.
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['tau_o 5 → 3', { tau_o: 3 }, /row 2 names this sweep's grid but is no point of it \(rank 3, τ⋆ 3, seed 2, of 2 points\): edited by hand\?/],
-    ['seed 2 → 7', { seed: 7 }, /row 2 .* \(rank 3, τ⋆ 5, seed 7, of 2 points\)/],
-    ['rank 3 → 4', { rank: 4 }, /row 2 .* \(rank 4, τ⋆ 5, seed 2, of 2 points\)/],
-    ['rank 3 → ltts', { rank: 'ltts' }, /row 2 .* \(rank ltts, τ⋆ 5, seed 2, of 2 points\)/],
-    ['grid_points 2 → 3', { grid_points: 3 }, /row 2 .* \(rank 3, τ⋆ 5, seed 2, of 3 points\)/],
+    ['tau_o 5 → 3', { tau_o: 3 }, /row 2 names this sweep's grid but is no point of it \(rank 3, τ⋆ 3, seed 2\): edited by hand\?/],
+    ['seed 2 → 7', { seed: 7 }, /row 2 .* \(rank 3, τ⋆ 5, seed 7\)/],
+    ['rank 3 → 4', { rank: 4 }, /row 2 .* \(rank 4, τ⋆ 5, seed 2\)/],
+    ['rank 3 → ltts', { rank: 'ltts' }, /row 2 .* \(rank ltts, τ⋆ 5, seed 2\)/],
+    ['grid_points 2 → 3', { grid_points: 3 }, /row 2 names this sweep's grid but counts 3 points in it, not 2: edited by hand\?/],
   ];
   for (const [what, change, message] of cases) {
     const text = `${JSON.stringify(row)}\n${JSON.stringify({ ...second, ...change })}\n`;
@@ -750,6 +750,9 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   fs.writeFileSync(lock, `another-host.example 12345\n`);
   await t.rejects(sweep({ ...small, resume: true }), { code: 'GOAL_LOCKED', message: /process 12345 on another-host\.example/ }, 'another host\'s lock is not judged from here');
   t.equal(fs.readFileSync(lock, 'utf8'), 'another-host.example 12345\n', 'and left alone');
+  // What the library says is one visible line, without the CLI's help: a lock's host escaped.
+  fs.writeFileSync(lock, `evil\u202ehost 12345\n`);
+  await t.rejects(sweep({ ...small, resume: true }), { code: 'GOAL_LOCKED', message: /process 12345 on evil\\u202ehost/ }, 'a host name with a bidirectional override');
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -16,7 +16,7 @@ export interface Io {
   /** For progress bars (they need to know whether it is a terminal). */
   stderr: NodeJS.WriteStream;
   /**
-   * Calls `handler` on the first Ctrl-C (the run then stops cleanly within one epoch). On a
+   * Calls `handler` on the first Ctrl-C (the run then stops after the epochs in progress). On a
    * second Ctrl-C (not the echo of the first, see SAME_INTERRUPT_MS), on SIGTERM (a batch
    * system's time limit) or SIGHUP (the terminal closed), releases the process's file locks,
    * calls `quit` (synchronous last words, see writeNow) and ends the process as soon as they are
