@@ -154,7 +154,7 @@ deadline=${GOAL_DEADLINE:-250}
 # A case that hangs ends its process (gpu-check writes gpu-report-<half>.hung first): another
 # process goes on after it (GOAL_RESUME=1), adding to the same report, while the half has time.
 # A case may take GOAL_CASE_LIMIT seconds (gpu-check's default), and never so long that the
-# half's own limit ends it first (GOAL_CASE_CAP: that would leave no row saying which case hung).
+# half's own limit ends it first (GOAL_CASE_DEADLINE: that would leave no row saying which case hung).
 half() {  # half <name> <seconds>
   local end=$((SECONDS + $2)) resume=0 rc left hung="$OUT/gpu-report-$1.hung"
   rm -f "$hung"
@@ -167,10 +167,10 @@ half() {  # half <name> <seconds>
       printf '\n**CUT SHORT: no time left after the hung case; any cases after it did not run**\n' >> "$OUT/gpu-report-$1.md"
       return 1
     fi
-    GOAL_RESUME=$resume GOAL_CASE_CAP=$((left - 15)) timeout -k 10 "$left" "$NODE" dist/bench/gpu-check.js "$OUT" "$1"
+    GOAL_RESUME=$resume GOAL_CASE_DEADLINE=$(($(date +%s) + left - 15)) timeout -k 10 "$left" "$NODE" dist/bench/gpu-check.js "$OUT" "$1"
     rc=$?
     [ -s "$hung" ] || break
-    echo "the $1: \"$(cat "$hung")\" hung; a new process goes on after it"
+    echo "the $1: $(cat "$hung") hung; a new process goes on after it"
     rm -f "$hung"
     resume=1
   done

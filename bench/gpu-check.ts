@@ -4,8 +4,8 @@
 // whether spikes agree; a batch against its networks run alone; then the GPU and CPU timings of
 // the same run. Writes gpu-report.md and gpu-report.json into the folder given as argument; with
 // a second argument, parity or timing, that half only, into gpu-report-<half>.md and .json.
-// A case with no result in GOAL_CASE_LIMIT seconds (default 60; 600 in a rehearsal; at most
-// GOAL_CASE_CAP, what the device check's half has left) is hung: its
+// A case with no result in GOAL_CASE_LIMIT seconds (default 60; 600 in a rehearsal), or by
+// GOAL_CASE_DEADLINE (Unix seconds: the device check's half ends soon after) is hung: its
 // row says so, <report>.hung names it, and the process ends itself (SIGKILL: a kernel that never
 // returns holds the process); GOAL_RESUME=1 then goes on after it, adding to the same report.
 // GOAL_SKIP_BLOCK=1 leaves out the block-path cases (the device check's first run hung there).
@@ -39,15 +39,16 @@ async function main() {
   const fixtures = fs.readdirSync(path.join(packageRoot(), 'test', 'fixtures', 'reference'))
     .filter((f) => f.endsWith('.json')).sort();
   const save = (report: GpuReport) => fs.writeFileSync(file('json'), `${JSON.stringify(report, null, 2)}\n`);
-  const caseLimitS = Math.min(Number(process.env.GOAL_CASE_LIMIT) || (GPU === 'cuda' ? 60 : 600), Number(process.env.GOAL_CASE_CAP) || Infinity);
+  const caseLimitS = Number(process.env.GOAL_CASE_LIMIT) || (GPU === 'cuda' ? 60 : 600);
+  const deadline = Number(process.env.GOAL_CASE_DEADLINE);
   const onHung = (hung: string) => {
     fs.writeFileSync(file('hung'), hung);
-    console.log(`gpu-check: "${hung}" hung (no result in ${caseLimitS} s); ending this process so that another goes on after it`);
+    console.log(`gpu-check: ${hung} hung (no result in time); ending this process so that another goes on after it`);
     process.kill(process.pid, 'SIGKILL');
   };
   const report = await gpuBench({
     fixtures, log, save, timeAnyway: true, only, trace: (l) => console.log(l),
-    previous, caseLimitS, onHung, skipBlock: process.env.GOAL_SKIP_BLOCK === '1',
+    previous, caseLimitS, caseDeadline: deadline > 0 ? deadline * 1000 : undefined, onHung, skipBlock: process.env.GOAL_SKIP_BLOCK === '1',
   });
   const bad = report.parity.filter((r) => !r.ok);
   log('');

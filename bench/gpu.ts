@@ -80,8 +80,10 @@ export interface BenchOptions {
    * stopped from the host): its row says so, and `onHung` is called. Without it, no limit.
    */
   caseLimitS?: number;
-  /** Called once a hung case's row is saved; ends the process (so that another goes on after it). */
-  onHung?: (name: string) => void;
+  /** When (Date.now()'s clock) every case must have ended: a case's limit is never later. */
+  caseDeadline?: number;
+  /** Called once a hung case's row is saved, with what hung; ends the process (so that another goes on after it). */
+  onHung?: (what: string) => void;
   /** Leave out the block-path cases (the first run, on that path, hung): their rows say so. */
   skipBlock?: boolean;
 }
@@ -133,13 +135,20 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   // The case after which the GPU no longer runs anything: the later cases are not run.
   let lostIn: string | null = null;
   const notRun = () => new Error(`not run: the GPU stopped working in "${lostIn}" (its row says why)`);
+  // Seconds the next case may take: its own limit, within the half's (a case the half's timeout
+  // ended would leave no row saying which one hung).
+  const limitS = () => {
+    const left = opts.caseDeadline === undefined ? Infinity : Math.max(1, Math.floor((opts.caseDeadline - Date.now()) / 1000));
+    const s = Math.min(opts.caseLimitS ?? Infinity, left);
+    return Number.isFinite(s) ? s : undefined;
+  };
   const afterFailure = async (name: string, err: unknown) => {
     if ((err as { code?: string })?.code !== 'GOAL_CUDA' || lostIn) return;
-    const state = await gpuAlive(opts.caseLimitS, opts.skipBlock === true);
+    const state = await gpuAlive(limitS(), opts.skipBlock === true);
     if (state === 'hung') {
       // A new process (a new CUDA context) goes on after this case, as after a hung case.
       log(`the probe after "${name}" hung: this process ends, and a new one goes on after it`);
-      opts.onHung?.(name);
+      opts.onHung?.(`the probe after "${name}"`);
     } else if (state === 'dead') {
       lostIn = name;
       log(`THE GPU NO LONGER RUNS ANYTHING after "${name}" (a kernel fault ends the process's CUDA context); the later cases are not run`);
@@ -147,7 +156,7 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
   };
   if (previous) {
     log('');
-    log(`(a new process, going on after the hung case "${previous.done.at(-1)}")`);
+    log(`(a new process, going on after "${previous.done.at(-1)}", which hung or left the GPU hung)`);
   } else {
     if (GPU !== 'cuda') log('REHEARSAL (GOAL_REHEARSE=1): the CPU stands in for the GPU; no figure below is a GPU figure');
     log(`goal-snn ${report.info.version} on ${deviceLine(report.info)}`);
@@ -168,14 +177,14 @@ export async function gpuBench(opts: BenchOptions): Promise<GpuReport> {
     try {
       if (lostIn) throw notRun();
       if (block && opts.skipBlock) throw new Error('not run: the first run, on the block path, hung');
-      await limited(hangs.has(name) ? new Promise<void>(() => {}) : run(), opts.caseLimitS, name);
+      await limited(hangs.has(name) ? new Promise<void>(() => {}) : run(), limitS(), name);
     } catch (err) {
       failure = err;
       failed(err);
     }
     report.done.push(name);
     save();
-    if (failure instanceof Hung) opts.onHung?.(name);
+    if (failure instanceof Hung) opts.onHung?.(`"${name}"`);
     else if (failure) await afterFailure(name, failure); // after the row is written: the probe may hang
   };
   const addRow = (r: ParityRow) => {
