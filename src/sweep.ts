@@ -146,9 +146,18 @@ export function rowKey(r: { rank: SweepRank; tau_o: number; seed: number }): str
 
 /** T_conv: the first recurrent epoch (1-based) whose mse_rec ≤ conv·mse_out, or null (a sweep's row: null too when the readout diverged). */
 export function convergenceEpoch(mseRec: readonly number[], mseOut: number, conv: number): number | null {
+  const fail = (why: string): never => {
+    throw new GoalError('GOAL_INVALID_OPTION', `convergenceEpoch(mseRec, mseOut, conv): ${why}`);
+  };
   if (!Array.isArray(mseRec) || typeof mseOut !== 'number' || typeof conv !== 'number') {
-    throw new GoalError('GOAL_INVALID_OPTION', `convergenceEpoch(mseRec, mseOut, conv): expects an array and two numbers (got ${show(mseRec)}, ${show(mseOut)}, ${show(conv)})`);
+    fail(`expects an array and two numbers (got ${show(mseRec)}, ${show(mseOut)}, ${show(conv)})`);
   }
+  // NaN is a diverged run's MSE (never converged); anything else that no run gives is a mistake.
+  const mse = (x: unknown) => typeof x === 'number' && !(x < 0);
+  if (!(conv > 0) || !Number.isFinite(conv)) fail(`conv must be ${SWEEP_ACCEPTS.conv} (got ${show(conv)})`);
+  if (!mse(mseOut)) fail(`mseOut must be an MSE, a number ≥ 0 or NaN (got ${show(mseOut)})`);
+  const bad = mseRec.findIndex((m) => !mse(m));
+  if (bad >= 0) fail(`mseRec[${bad}] must be an MSE, a number ≥ 0 or NaN (got ${show(mseRec[bad])})`);
   const k = mseRec.findIndex((m) => m <= conv * mseOut);
   return k < 0 ? null : k + 1;
 }
@@ -766,6 +775,9 @@ export function realPath(f: string): string {
   }
 }
 
+/** Whether two copies of a point hold the same results (a point appended twice), not another run's. */
+const sameNumbers = (a: SweepRow, b: SweepRow): boolean => (['mse_out', 'mse_final', 'dz_final'] as const).every((k) => Object.is(a[k], b[k]));
+
 /** A row and the file it was read from (mergeRows reads each file once). */
 interface Copy {
   row: SweepRow;
@@ -779,7 +791,6 @@ interface Copy {
 function firstCopies(rows: readonly Copy[], warn: (message: string) => void): SweepRow[] {
   const seen = new Map<string, Copy>();
   const twice = new Map<string, number>();
-  const same = (a: SweepRow, b: SweepRow) => ['mse_out', 'mse_final', 'dz_final'].every((k) => Object.is((a as never)[k], (b as never)[k]));
   // Disagreements are said in one line, however many (two backends' shards of a large grid).
   let differ: string | undefined;
   let others = 0;
@@ -787,7 +798,7 @@ function firstCopies(rows: readonly Copy[], warn: (message: string) => void): Sw
     const { row: r, file: f } = copy;
     const had = seen.get(rowKey(r));
     if (!had) seen.set(rowKey(r), copy);
-    else if (!same(had.row, r)) {
+    else if (!sameNumbers(had.row, r)) {
       if (differ === undefined) differ = `rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}: ${shownPath(f)} holds other numbers than ${had.file === f ? 'its earlier row' : shownPath(had.file)}`;
       else others++;
     } else if (had.file === f) twice.set(f, (twice.get(f) ?? 0) + 1);
@@ -818,12 +829,39 @@ function checkGrid(grid: unknown, fn: string, seeds: boolean): void {
 }
 
 /**
+ * The rows, each point once, as --resume and merge count them (a point appended twice is one
+ * seed, not two); rows of two configurations, or two copies of a point with other numbers,
+ * are no one sweep's and have no one median: refused, as mergeRows refuses the former and
+ * says the latter.
+ */
+function distinctPoints(rows: readonly SweepRow[], where: string): readonly SweepRow[] {
+  const fail = (why: string): never => {
+    throw new GoalError('GOAL_INVALID_OPTION', `${where}: ${why}`);
+  };
+  const seen = new Map<string, number>();
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (r.config !== rows[0].config) {
+      fail(`rows[${i}] is of another configuration than rows[0] (${configDifference(rows[0], r, ['in rows[0]', `in rows[${i}]`])}): not the rows of one sweep`);
+    }
+    const j = seen.get(rowKey(r));
+    if (j === undefined) seen.set(rowKey(r), i);
+    else if (!sameNumbers(rows[j], r)) {
+      fail(`rows[${j}] and rows[${i}] are one point (rank ${r.rank}, τ⋆ ${r.tau_o}, seed ${r.seed}) with other numbers: ` +
+        'mergeRows keeps the first copy of each point');
+    }
+  }
+  return seen.size === rows.length ? rows : [...seen.values()].map((i) => rows[i]);
+}
+
+/**
  * Medians over seeds per (rank, τ⋆), in the grid's order: by rank (LTTS last), then τ⋆. With
  * the grid that was planned, its cells without a point too (`seeds: 0`, NaN medians).
  */
 export function summarize(rows: readonly SweepRow[], grid?: { ranks: readonly SweepRank[]; taus: readonly number[] }): SummaryCell[] {
   checkRowsArg(rows, 'summarize(rows)');
   checkGrid(grid, 'summarize', false);
+  rows = distinctPoints(rows, 'summarize(rows)');
   const groups = new Map<string, { rank: SweepRank; tau_o: number; rows: SweepRow[] }>();
   const cell = (rank: SweepRank, tau_o: number) => {
     const key = `${rank}|${tau_o}`;
@@ -853,7 +891,7 @@ export function summarize(rows: readonly SweepRow[], grid?: { ranks: readonly Sw
 export function summaryTables(rows: readonly SweepRow[], grid?: { ranks: readonly SweepRank[]; taus: readonly number[]; seeds: number }): string {
   checkRowsArg(rows, 'summaryTables(rows)');
   checkGrid(grid, 'summaryTables', true);
-  const cells = summarize(rows);
+  const cells = summarize(distinctPoints(rows, 'summaryTables(rows)'));
   const ranks = [...new Set([...cells.map((c) => c.rank), ...(grid?.ranks ?? [])])].sort(byRank);
   const taus = [...new Set([...cells.map((c) => c.tau_o), ...(grid?.taus ?? [])])].sort(byNumber);
   const at = new Map(cells.map((c) => [`${c.rank}|${c.tau_o}`, c]));

@@ -272,6 +272,8 @@ t.test('files that are not sweep results are refused, never rewritten', async (t
 t.test('T_conv and the medians, by hand', async (t) => {
   t.equal(convergenceEpoch([0.5, 0.3, 0.2, 0.1], 0.1, 2), 3, 'first epoch with mse ≤ 2·mse_out (1-based)');
   t.equal(convergenceEpoch([0.5, 0.3], 0.1, 2), null);
+  t.equal(convergenceEpoch([NaN, 0.2], 0.1, 2), 2, 'a diverged epoch (NaN) is not converged');
+  t.equal(convergenceEpoch([0.5], NaN, 2), null, 'nor is anything against a diverged readout');
   const row = (seed: number, mse: number, dz: number, tc: number | null): SweepRow =>
     ({ rank: 3, tau_o: 5, seed, mse_out: 0.1, mse_final: mse, dz_final: dz, t_conv: tc, seconds: 0, device: 'x', config: 'c' });
   const [cell] = summarize([row(1, 0.3, 10, 5), row(2, 0.1, 30, null), row(3, 0.2, 20, 7)]);
@@ -310,6 +312,17 @@ t.test('the tables mark a cell of fewer seeds; merge names the points missing fr
   t.match(stopped, /median over 3 seeds; \(k\): a cell with only k\)\nrank \\ τ⋆ +1 +2\n3 +0\.250 \(2\) +\(0\)\nLTTS +\(0\) +\(0\)\n/);
   t.equal(gridGap(full), null);
   t.match(gridGap([...full.slice(1), full[1]]), /^1 of the 4 points/, 'a row given twice counts once');
+  // So do the summaries: a point appended twice is one seed, its median its own.
+  const twice = [full[0], { ...full[1], mse_final: 0.5 }, { ...full[1], mse_final: 0.5 }];
+  t.match(summarize(twice)[0], { seeds: 2, mse_final: 0.375 }, 'the median of 0.25 and 0.5, the copy counting once');
+  t.match(summaryTables(twice), /median over 2 seeds\)\nrank \\ τ⋆ +1\n3 +0\.375\n/);
+  t.throws(() => summarize([full[0], full[1], { ...full[1], mse_final: 0.5 }]), {
+    code: 'GOAL_INVALID_OPTION',
+    message: /^summarize\(rows\): rows\[1\] and rows\[2\] are one point \(rank 3, τ⋆ 1, seed 2\) with other numbers: mergeRows keeps the first copy of each point$/,
+  });
+  t.throws(() => summaryTables([full[0], { ...full[1], config: 'd' }]), {
+    code: 'GOAL_INVALID_OPTION', message: /^summaryTables\(rows\): rows\[1\] is of another configuration than rows\[0\] \(config c in rows\[0\], d in rows\[1\]\): not the rows of one sweep$/,
+  });
   t.equal(gridGap(full.slice(1)), '1 of the 4 points of the grid these rows span (1 rank × 2 τ⋆ × 2 seeds) is missing: a shard that did not finish, or a file left out?');
   const dir = tmp();
   const files = [0, 1].map((k) => path.join(dir, `s${k}.jsonl`));
@@ -464,6 +477,12 @@ t.test('the exported helpers check what they are given', async (t) => {
     ['summarize([{...row, mse_out: -1}])', () => summarize([{ ...row, mse_out: -1 }]), /rows\[0\] has a bad mse_out \(-1\)$/],
     ['gridGap(null)', () => gridGap(null as never), /^gridGap\(rows\): rows must be an array/],
     ['convergenceEpoch(null, 1, 2)', () => convergenceEpoch(null as never, 1, 2), /^convergenceEpoch\(mseRec, mseOut, conv\): expects an array and two numbers \(got null, 1, 2\)$/],
+    // The threshold as sweep's conv is checked; an MSE is ≥ 0, or NaN where a run diverged.
+    ...[0, -1, NaN, Infinity].map((conv): [string, () => unknown, RegExp] =>
+      [`convergenceEpoch([1, 2], 1, ${conv})`, () => convergenceEpoch([1, 2], 1, conv), new RegExp(`: conv must be a finite number > 0 \\(got ${conv}\\)$`)]),
+    ['convergenceEpoch([1, 2], -1, 2)', () => convergenceEpoch([1, 2], -1, 2), /: mseOut must be an MSE, a number ≥ 0 or NaN \(got -1\)$/],
+    ['convergenceEpoch(["0"], 1, 2)', () => convergenceEpoch(['0'] as never, 1, 2), /: mseRec\[0\] must be an MSE, a number ≥ 0 or NaN \(got "0"\)$/],
+    ['convergenceEpoch([1, null], 1, 2)', () => convergenceEpoch([1, null] as never, 1, 2), /: mseRec\[1\] must be an MSE/],
   ];
   for (const [what, call, message] of cases) t.throws(call, { code: 'GOAL_INVALID_OPTION', message }, what);
 });
