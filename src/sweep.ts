@@ -140,15 +140,18 @@ export const DEFAULT_GPU_BATCH = 1100;
 /** `1 seed`, `3 seeds`. */
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** An exported helper's refusal of what it was given, named by `where` ("summarize(rows)"). */
+function refuse(where: string, why: string): never {
+  throw new GoalError('GOAL_INVALID_OPTION', `${where}: ${why}`);
+}
+
 export function rowKey(r: { rank: SweepRank; tau_o: number; seed: number }): string {
   return `${r.rank}|${r.tau_o}|${r.seed}`;
 }
 
 /** T_conv: the first recurrent epoch (1-based) whose mse_rec ≤ conv·mse_out, or null (a sweep's row: null too when the readout diverged). */
 export function convergenceEpoch(mseRec: readonly number[], mseOut: number, conv: number): number | null {
-  const fail = (why: string): never => {
-    throw new GoalError('GOAL_INVALID_OPTION', `convergenceEpoch(mseRec, mseOut, conv): ${why}`);
-  };
+  const fail = (why: string) => refuse('convergenceEpoch(mseRec, mseOut, conv)', why);
   if (!Array.isArray(mseRec) || typeof mseOut !== 'number' || typeof conv !== 'number') {
     fail(`expects an array and two numbers (got ${show(mseRec)}, ${show(mseOut)}, ${show(conv)})`);
   }
@@ -238,9 +241,7 @@ function checkRow(value: unknown, file: string, line: number): SweepRow {
 
 /** Rows handed to an exported function: an array of sweep rows (as sweep() or readRows() give them). */
 function checkRowsArg(rows: unknown, where: string): asserts rows is readonly SweepRow[] {
-  const fail = (why: string): never => {
-    throw new GoalError('GOAL_INVALID_OPTION', `${where}: ${why}`);
-  };
+  const fail = (why: string) => refuse(where, why);
   if (!Array.isArray(rows)) fail(`rows must be an array of sweep rows (got ${show(rows)})`);
   const arr = rows as unknown[];
   for (let i = 0; i < arr.length; i++) {
@@ -835,9 +836,7 @@ function checkGrid(grid: unknown, fn: string, seeds: boolean): void {
  * says the latter.
  */
 function distinctPoints(rows: readonly SweepRow[], where: string): readonly SweepRow[] {
-  const fail = (why: string): never => {
-    throw new GoalError('GOAL_INVALID_OPTION', `${where}: ${why}`);
-  };
+  const fail = (why: string) => refuse(where, why);
   const seen = new Map<string, number>();
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
