@@ -860,7 +860,11 @@ function distinctPoints(rows: readonly SweepRow[], where: string): readonly Swee
 export function summarize(rows: readonly SweepRow[], grid?: { ranks: readonly SweepRank[]; taus: readonly number[] }): SummaryCell[] {
   checkRowsArg(rows, 'summarize(rows)');
   checkGrid(grid, 'summarize', false);
-  rows = distinctPoints(rows, 'summarize(rows)');
+  return cellsOf(distinctPoints(rows, 'summarize(rows)'), grid);
+}
+
+/** summarize's cells of rows already checked, each point once. */
+function cellsOf(rows: readonly SweepRow[], grid?: { ranks: readonly SweepRank[]; taus: readonly number[] }): SummaryCell[] {
   const groups = new Map<string, { rank: SweepRank; tau_o: number; rows: SweepRow[] }>();
   const cell = (rank: SweepRank, tau_o: number) => {
     const key = `${rank}|${tau_o}`;
@@ -890,7 +894,7 @@ export function summarize(rows: readonly SweepRow[], grid?: { ranks: readonly Sw
 export function summaryTables(rows: readonly SweepRow[], grid?: { ranks: readonly SweepRank[]; taus: readonly number[]; seeds: number }): string {
   checkRowsArg(rows, 'summaryTables(rows)');
   checkGrid(grid, 'summaryTables', true);
-  const cells = summarize(distinctPoints(rows, 'summaryTables(rows)'));
+  const cells = cellsOf(distinctPoints(rows, 'summaryTables(rows)'));
   const ranks = [...new Set([...cells.map((c) => c.rank), ...(grid?.ranks ?? [])])].sort(byRank);
   const taus = [...new Set([...cells.map((c) => c.tau_o), ...(grid?.taus ?? [])])].sort(byNumber);
   const at = new Map(cells.map((c) => [`${c.rank}|${c.tau_o}`, c]));
