@@ -4,8 +4,9 @@
 // one input, a single neuron, non-default constants and threshold, sizes that are not a
 // multiple of any vector width, empty phases, and readouts that diverge to NaN (SPEC's dense
 // arithmetic spreads it: 0·NaN is NaN); and, in float32 (NumPy keeps float32 arrays float32
-// as the reference's PyTorch does), output-level feedback, dense D and odd constants, which
-// the reference's float32 fixtures lack. The oracle earns its place by first reproducing
+// as the reference's PyTorch does), output-level feedback, dense D, odd constants and a
+// readout whose squared errors overflow a float32 sum (mse ∞ while W_ho is finite), which the
+// reference's float32 fixtures lack. The oracle earns its place by first reproducing
 // every reference fixture, float64 and float32.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';

@@ -347,7 +347,7 @@ double readout_se(const NetView<F>& n, Rows rows) {
 
 template <typename F>
 double readout_mse(const NetView<F>& n) {
-  return readout_se(n, [&](int64_t t0, int64_t len) { transpose_rows(n, n.r_targ, t0, len); }) / double(n.T * n.O);
+  return mean_square<F>(readout_se(n, [&](int64_t t0, int64_t len) { transpose_rows(n, n.r_targ, t0, len); }), n.T * n.O);
 }
 
 // SPEC "Training" 2: y = r*@W_ho; mse before the update; W_ho += out_lr · r*ᵀ@(y* − y).
@@ -367,7 +367,7 @@ void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
     readout_forward(n, [&](int64_t t0, int64_t len) {
       if (tile < T) transpose_rows(n, n.r_targ, t0, len);
     });
-    mse[k] = readout_error(n) / double(T * O);
+    mse[k] = mean_square<F>(readout_error(n), T * O);
     fill(grad, F(0), N * O);
     for (int64_t t = 0; t < T; ++t) {
       const F* __restrict r = n.r_targ + t * N;
@@ -564,7 +564,7 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
     if (dense && !st.nonfinite) st.nonfinite = !all_finite(W, N * N);
     if (!last) trace_all(n.e, n.a_m, n.b_m, n.h, N);  // e' of step t+1
   }
-  *mse_rec = epoch_error(n) / double(T * n.O);
+  *mse_rec = mean_square<F>(epoch_error(n), T * n.O);
   *dz = double(diff);
   return double(margin);
 }

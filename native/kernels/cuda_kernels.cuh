@@ -708,7 +708,7 @@ __global__ void __launch_bounds__(kBlockMaxThreads, 1)
     F unused;
     block_reduce(red, diff, F(INFINITY), total, unused);
     if (i == 0) {
-      mse_out[int64_t(k) * epochs + ep] = rows_se(n.err, T, O) / double(int64_t(T) * O);
+      mse_out[int64_t(k) * epochs + ep] = mean_square<F>(rows_se(n.err, T, O), int64_t(T) * O);
       dz_out[int64_t(k) * epochs + ep] = double(total);
     }
   }
@@ -1083,7 +1083,7 @@ __global__ void __launch_bounds__(kGridThreads, 2)
     for (int64_t ni = gtid; ni < nnets; ni += gstride) {
       const int k = ids[ni];
       const DevNet<F>& n = nets[k];
-      mse_out[int64_t(k) * epochs + ep] = rows_se(n.err, T, O) / double(int64_t(T) * O);
+      mse_out[int64_t(k) * epochs + ep] = mean_square<F>(rows_se(n.err, T, O), int64_t(T) * O);
       dz_out[int64_t(k) * epochs + ep] = double(n.dz[par]);
       n.dz[par] = 0;
     }
@@ -1121,11 +1121,11 @@ __global__ void __launch_bounds__(kAuxThreads)
     }
     __syncthreads();
     if (mse_only) {
-      if (tid == 0) mse_out[k] = rows_se(err, T, O) / double(TO);
+      if (tid == 0) mse_out[k] = mean_square<F>(rows_se(err, T, O), TO);
       return;
     }
     // mse before the update, grouped as every mse is (the CPU's readout_epochs too)
-    if (tid == 0) mse_out[int64_t(k) * epochs + ep] = rows_se(err, T, O) / double(TO);
+    if (tid == 0) mse_out[int64_t(k) * epochs + ep] = mean_square<F>(rows_se(err, T, O), TO);
     // W_ho += out_lr · r*ᵀ@(y* − y), each gradient entry summed over t in order.
     for (int64_t task = tid; task < NO; task += blockDim.x) {
       const int64_t i = task / O;

@@ -123,6 +123,15 @@ GOAL_HD F sigmoid_prime(F v) {
   return s * (F(1) - s);
 }
 
+// mse = se / count, se the squared errors summed in double. The float32 reference sums them in
+// float32, where a sum past the largest float is ∞ (a diverging readout's ~1e20 errors): so is
+// ours, though the double sum is still finite.
+template <typename F>
+GOAL_HD double mean_square(double se, int64_t count) {
+  constexpr double kMaxFloat = 3.4028234663852886e38;
+  return sizeof(F) == sizeof(float) && se > kMaxFloat ? double(INFINITY) : se / double(count);
+}
+
 // |v' − thr|: how near a unit came to flipping its spike (a replay's min_margin). The + 0 makes
 // thr − v = −0 (v = +0, thr = −0) a +0: the GPU merges minima as bit patterns, where −0 would
 // sort above every positive margin.

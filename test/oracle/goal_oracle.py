@@ -193,6 +193,9 @@ CASES_F32 = [
     ("f32-spk-rank-full", dict(n_rec=40, rank=40, t_seq=60, epochs=[50, 4])),
     ("f32-ltts-constants", dict(n_rec=33, tau_m=3.5, tau_s=1.25, tau_o=12, Vo=-1, bias=-2.5,
                                 reset=-7, thr=0.5, sigma_rec=0.5)),
+    # W_ho still finite (~1e20), but its squared errors summed in float32 pass the largest
+    # float: the reference's float32 mse_out is ∞, not the finite value a double sum gives.
+    ("f32-ltts-readout-diverging-mse-overflows", dict(n_rec=15, out_lr=20, epochs=[13, 2])),
 ]
 # How close to the threshold a membrane may pass in a case: float64 sums in another order
 # differ by ~1e-13 at |v| ~ 20, float32 ones by ~1e-5.
