@@ -214,9 +214,11 @@ t.test('a one-letter flag with a word stuck to it (-Fout, -Rltts) is taken, as a
   t.strictSame(rewriteLegacy(['-Fout=spk']), ['-F', 'out=spk'], 'with "=", the rest is one value (a bad one), as argparse has it');
   t.equal(goal(['train', '-N', '20', '-Fout=spk']).err, 'goal train: -F/--feedback must be one of spk, out (got "out=spk")\n');
   t.match(goal(['info', '-Fout']).err, /^goal info: unknown option '-Fout': an option of goal train and goal sweep\n/, 'named as typed where it is no flag');
-  t.match(goal(['train', '-N', '20', '-Rlr', '0.1', '--rec-lr']).err, /^goal train: option '--rec-lr <x>' argument missing\n/, 'the spelling that lacks its value');
-  t.match(goal(['train', '-n_rec']).err, /^goal train: option '-n_rec <n>' argument missing\n/, 'a legacy flag of an option with a short one, as typed');
-  t.match(goal(['train', '-N']).err, /^goal train: option '-N, --n-rec <n>' argument missing\n/, 'the short one itself: commander\'s words');
+  t.match(goal(['train', '-N', '20', '-Rlr', '0.1', '--rec-lr']).err, /^goal train: option '--rec-lr <x>' argument missing: recurrent learning rate \(default: 5\/√N\)\n/, 'the spelling that lacks its value, and what it takes');
+  t.match(goal(['train', '-n_rec']).err, /^goal train: option '-n_rec <n>' argument missing: recurrent units N \(default: required\)\n/, 'a legacy flag of an option with a short one, as typed');
+  t.match(goal(['train', '-N']).err, /^goal train: option '-N, --n-rec <n>' argument missing: recurrent units N/, 'the short one itself: commander\'s words');
+  t.match(goal(['sweep', '-N', '20', '--ranks']).err, /^goal sweep: option '--ranks <list>' argument missing: feedback ranks, e\.g\. 3,19,150,ltts/, 'a sweep flag: its help\'s words');
+  t.match(goal(['sweep', 'merge', '--out']).err, /^goal sweep merge: option '--out <file>' argument missing: merged JSON Lines file/, 'and merge\'s own');
   const glued = goal(['train', '-N', '20', '-T', '20', '-E', '2', '2', '-Fout', '-R3', '--seed', '1', '--json']);
   const spaced = goal(['train', '-N', '20', '-T', '20', '-E', '2', '2', '-F', 'out', '-R', '3', '--seed', '1', '--json']);
   t.equal(glued.code, 0, glued.err);
@@ -376,8 +378,8 @@ t.test('bad command lines: exit 2, a short message, no stack, no file', async (t
     ['-N 10 -F err', /-F\/--feedback must be one of spk, out \(got "err"\)/],
     ['-N 40 -Si 3e38', /^goal train: -Si\/--sigma-inp must be at most 2\.8333e\+37 with dtype float32, so that its normals \(\|g\| < 12\.01\) stay within float32's range \(got 3e\+38\)\n$/],
     ['-N 10 -R abc', /^goal train: -R\/--rank expects a number, or ltts \(or none\) for LTTS \(got "abc"\)\n$/],
-    [`-N 10 -E 1 1 -savepath ${dir}/r.pkl -Rlr`, /^goal train: option '-Rlr <x>' argument missing\n/], // as typed
-    ['-N 10 -E 1 1 -savepath', /^goal train: option '-savepath <file>' argument missing\n/],
+    [`-N 10 -E 1 1 -savepath ${dir}/r.pkl -Rlr`, /^goal train: option '-Rlr <x>' argument missing: recurrent learning rate \(default: 5\/√N\)\n/], // as typed
+    ['-N 10 -E 1 1 -savepath', /^goal train: option '-savepath <file>' argument missing: write the stats pickle \(mse_out, \[mse_rec\], \[dz\]\) at exactly this path \(default: none\)\n/],
     ['-N 10 -savepath /dev/stdout', /^goal train: -savepath "\/dev\/stdout": is an open stream of a process \(standard output or error\?\), not a file: give a file name\n$/],
     ['-N 10 -savepath /proc/self/fd/2', /is an open stream of a process/],
     [`-N 10 -savepath ${path.join(dir, 'to-stdout')}`, /to-stdout": is an open stream of a process/], // a link to /dev/stdout

@@ -116,6 +116,9 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       // What commander quotes of the command line ('--bo\ngus') stays on the message's one line;
       // its own second line is a guess at what was meant.
       let said = asTyped(err.message.replace(/^error: /, '')).split(/\n(?=\(Did you mean )/).map(visible).join('\n');
+      // `-E` as the last word: say what the flag takes, in its help's words.
+      const lacking = err.code === 'commander.optionMissingArgument' ? here.options.find((o) => err.message.includes(`'${o.flags}'`)) : undefined;
+      if (lacking?.description) said = `${said}: ${lacking.description.replace(/; also .*$/s, '')}`;
       // A flag cut short (--resam) means the one it begins, not commander's nearest (--reset);
       // another command's whole flag (--out) is said to be that.
       const begun = name === undefined || owners.length ? [] : here.options.filter((o) => o.long?.startsWith(name) && !o.hidden);
