@@ -366,7 +366,7 @@ export function requireExpect(fixture: Fixture, p: ResolvedParams): void {
 function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array> {
   const e = fixture.expect as unknown;
   const out = new Map<string, Float64Array>();
-  if (e === undefined) return out;
+  if (e == null) return out; // null as absent, as for every field in it
   if (!isObject(e)) bad('fixture.expect must be an object');
   const N = p.nRec, O = p.nOut, T = p.tSeq, R = p.epochs[1];
   const shapes: [string, number, number][] = [

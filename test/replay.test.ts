@@ -135,6 +135,10 @@ t.test('expect: null is an absent field; spikes may be true/false; an empty Z_la
   t.ok(checks.every((c) => c.ok), 'boolean spikes compare as 0/1');
   f.expect.z_targ[0][0] = !f.expect.z_targ[0][0];
   t.notOk(compareReplay(f as never, r).find((c) => c.field === 'z_targ')!.ok, 'and a flipped one is caught');
+  const nothing = { ...structuredClone(fx), expect: null };
+  const rn = await replay(nothing as never);
+  t.strictSame(compareReplay(nothing as never, rn), [], 'expect: null itself is absent: nothing compared');
+  t.equal(rn.dz.join(), fx.expect!.dz!.join(), 'and the run is the fixture\'s');
 
   const none = structuredClone(fx) as unknown as Record<string, any>;
   none.params.epochs = [none.params.epochs[0], 0];
