@@ -227,6 +227,21 @@ function fixedProblem(r: Record<string, unknown>): string | null {
   return null;
 }
 
+/**
+ * The first row without a `fixed` of its own (stripped by hand) that does not fit its
+ * configuration's, known from the sweep or from another row: held to it as a row that keeps
+ * its own is. Rows all of that configuration.
+ */
+function unfitRow(rows: readonly SweepRow[], fixed: Record<string, unknown> | undefined): { index: number; why: string } | null {
+  if (fixed === undefined) return null;
+  for (let i = 0; i < rows.length; i++) {
+    if (rows[i].fixed !== undefined) continue;
+    const why = fixedProblem({ ...rows[i], fixed });
+    if (why !== null) return { index: i, why: `(without a fixed of its own, held to its config's) ${why}` };
+  }
+  return null;
+}
+
 /** Checks that a parsed line is a row this program wrote, and gives back JSON's nulls as NaN. */
 function checkRow(value: unknown, file: string, line: number): SweepRow {
   const why = rowProblem(value);
@@ -573,6 +588,9 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
       // An empty file holds nothing to lose (a job script's mktemp): taken as it is.
       if (!o.resume && fs.statSync(o.out).size > 0) usage('out', `${name('out')} ${shownPath(o.out)} exists: add ${name('resume')} to finish it, or choose another file`);
       read = readRows(o.out);
+      // The lock is beside a name: a sweep writing another name of this file goes unseen.
+      const { nlink } = fs.statSync(o.out);
+      if (nlink > 1) later(`${name('out')} ${shownPath(o.out)} has ${nlink} names (hard links): its lock covers this one only, so a sweep writing the file under another would not be refused`);
       const rows = read.rows;
       const other = rows.findIndex((r) => r.config !== config);
       if (other >= 0) {
@@ -584,6 +602,10 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
         const has = hasCurves(rows[curved]);
         usage('out', `${name('out')} ${shownPath(o.out!)} holds rows ${has ? 'with' : 'without'} curves (row ${curved + 1}): resume ${has ? 'with' : 'without'} ` +
           `${name('curves')}, or choose another file`);
+      }
+      const unfit = unfitRow(rows, fixed);
+      if (unfit !== null) {
+        throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(o.out!)}: row ${unfit.index + 1} ${unfit.why}: edited by hand? Mend or remove the row, or choose another file`);
       }
       // A row that names this grid is one of its points: another (rank, τ⋆, seed) or count was edited.
       const lists = [new Set<SweepRank>(ranks), new Set(o.taus), new Set(o.seeds)] as const;
@@ -761,6 +783,12 @@ export function mergeRows(files: readonly string[], warn: (message: string) => v
       all.push({ row: r, file: f });
     }
   }
+  const unfit = unfitRow(all.map((c) => c.row), all.find((c) => c.row.fixed !== undefined)?.row.fixed);
+  if (unfit !== null) {
+    const { file } = all[unfit.index];
+    const row = all.slice(0, unfit.index).filter((c) => c.file === file).length + 1;
+    throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: row ${row} ${unfit.why}: edited by hand? Mend or remove the row`);
+  }
   const rows = firstCopies(all, warn);
   const gap = gridGap(all.map((c) => c.row)); // a later copy's grid counts too
   if (gap !== null) warn(gap);
@@ -827,6 +855,13 @@ function checkGrid(grid: unknown, fn: string, seeds: boolean): void {
     throw new GoalError('GOAL_INVALID_OPTION', `${fn}(rows, grid): grid must be { ranks, taus${seeds ? ', seeds' : ''} } ` +
       `(arrays${seeds ? ' and a count' : ''}) (got ${show(grid)})`);
   }
+  // What a row may hold (rowProblem's), so that no cell of the tables is of a point no sweep has.
+  const where = `${fn}(rows, grid)`;
+  const rank = p.ranks.findIndex((r) => r !== 'ltts' && !(Number.isSafeInteger(r) && (r as number) >= 1));
+  if (rank >= 0) refuse(where, `grid.ranks[${rank}] must be 'ltts' or a whole number ≥ 1 (got ${show(p.ranks[rank])})`);
+  const tau = p.taus.findIndex((t) => !(typeof t === 'number' && Number.isFinite(t) && t > 0));
+  if (tau >= 0) refuse(where, `grid.taus[${tau}] must be a number > 0 (got ${show(p.taus[tau])})`);
+  if (seeds && (p.seeds as number) < 0) refuse(where, `grid.seeds must be a count ≥ 0 (got ${show(p.seeds)})`);
 }
 
 /**

@@ -194,6 +194,20 @@ t.test('a row whose fixed was edited, or whose point does not fit its fixed, is 
     t.equal(fs.readFileSync(out, 'utf8'), text, 'left as it was');
     t.throws(() => mergeRows([out]), { code: 'GOAL_BAD_RESULTS', message }, `merge: ${what}`);
   }
+  // A row without its fixed (stripped by hand) is held to its config's: the sweep's on resume,
+  // another row's in a merge (a file of such rows alone has none to be held to).
+  const { fixed: _, ...bare } = row;
+  for (const [what, change, message] of cases.slice(3)) {
+    const edited = JSON.stringify({ ...bare, ...change, seed: 2 });
+    const held = `\\(without a fixed of its own, held to its config's\\) ${message.source.replace(/^line 1 /, '')}: edited by hand\\?`;
+    fs.writeFileSync(out, `${edited}\n`);
+    await t.rejects(sweep({ ...small, out, resume: true }), { code: 'GOAL_BAD_RESULTS', message: new RegExp(`rows\\.jsonl: row 1 ${held} Mend or remove the row, or choose another file$`) },
+      `resume, no fixed: ${what}`);
+    fs.writeFileSync(out, `${JSON.stringify(row)}\n${edited}\n`);
+    t.throws(() => mergeRows([out]), { code: 'GOAL_BAD_RESULTS', message: new RegExp(`rows\\.jsonl: row 2 ${held} Mend or remove the row$`) }, `merge, no fixed: ${what}`);
+  }
+  fs.writeFileSync(out, `${JSON.stringify({ ...bare, seed: 2 })}\n`);
+  t.equal(mergeRows([out]).length, 1, 'a bare row that fits is merged');
   // The row as written still resumes: the checks hold every row sweep() writes.
   fs.writeFileSync(out, `${JSON.stringify(row)}\n`);
   t.equal((await sweep({ ...small, out, resume: true })).skipped, 1);
@@ -296,6 +310,20 @@ t.test('T_conv and the medians, by hand', async (t) => {
   t.strictSame(cells.map((c) => [c.rank, c.tau_o, c.seeds]), [[3, 2.5, 0], [3, 5, 1], ['ltts', 2.5, 0], ['ltts', 5, 0]]);
   t.match(cells[0], { mse_final: NaN, dz_final: NaN, t_conv: null });
   t.throws(() => summarize([], { ranks: [3] } as never), { code: 'GOAL_INVALID_OPTION', message: /^summarize\(rows, grid\): grid must be \{ ranks, taus \}/ });
+  // A grid's lists hold what a row may: no cell of a point no sweep has.
+  const refused: [unknown, RegExp][] = [
+    [{ ranks: [{}], taus: [1] }, /^summarize\(rows, grid\): grid\.ranks\[0\] must be 'ltts' or a whole number ≥ 1 \(got object\)$/],
+    [{ ranks: [3, 0], taus: [1] }, /grid\.ranks\[1\] must be .* \(got 0\)$/],
+    [{ ranks: [null], taus: [1] }, /grid\.ranks\[0\] must be/],
+    [{ ranks: [3], taus: [null] }, /^summarize\(rows, grid\): grid\.taus\[0\] must be a number > 0 \(got null\)$/],
+    [{ ranks: [3], taus: [2, -1] }, /grid\.taus\[1\] must be a number > 0 \(got -1\)$/],
+    [{ ranks: [3], taus: [Infinity] }, /grid\.taus\[0\]/],
+  ];
+  for (const [grid, message] of refused) t.throws(() => summarize([], grid as never), { code: 'GOAL_INVALID_OPTION', message }, JSON.stringify(grid));
+  t.throws(() => summaryTables([], { ranks: [3], taus: [2], seeds: -5 }), {
+    code: 'GOAL_INVALID_OPTION', message: /^summaryTables\(rows, grid\): grid\.seeds must be a count ≥ 0 \(got -5\)$/,
+  });
+  t.throws(() => summaryTables([], { ranks: ['ltts', 0.5], taus: [2], seeds: 1 } as never), { code: 'GOAL_INVALID_OPTION', message: /grid\.ranks\[1\]/ });
 });
 
 t.test('the tables mark a cell of fewer seeds; merge names the points missing from the grid', async (t) => {
@@ -744,6 +772,12 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
     { code: 'GOAL_LOCKED', param: 'out', message: new RegExp(`rows\\.jsonl" is being written by process ${process.pid} on ${os.hostname()} \\(lock .*rows\\.jsonl\\.lock\\): wait for it to end, or delete the lock if it is not running$`) });
   t.equal((await first).completed, 1, 'the first sweep went on');
   await t.rejects(sweep({ ...small, out: path.join(dir, 'missing', 'rows.jsonl') }), { code: 'GOAL_BAD_PATH', param: 'out', message: /folder .* does not exist/ }, 'a bad path names the option');
+  // 252 bytes: a name the folder takes (up to 255), but not with ".lock" added.
+  const long = path.join(dir, `${'x'.repeat(250)}.j`);
+  await t.rejects(sweep({ ...small, out: long }), {
+    code: 'GOAL_BAD_PATH', param: 'out', message: /x\.j": cannot create its lock file \(ENAMETOOLONG\): the name is too long to add "\.lock" to; choose a shorter one$/,
+  }, 'a name too long for its lock says so');
+  t.notOk(fs.existsSync(long), 'and nothing is written');
   t.match(seenLock, new RegExp(`^${os.hostname()} ${process.pid} (\\d+|-)\n$`), 'the lock names the writer (host, pid, start) while it runs');
   t.notOk(fs.existsSync(lock), 'and is gone when the sweep ends');
   // A process that has ended: its pid is free (a child's, reaped).
@@ -772,6 +806,12 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   // What the library says is one visible line, without the CLI's help: a lock's host escaped.
   fs.writeFileSync(lock, `evil\u202ehost 12345\n`);
   await t.rejects(sweep({ ...small, resume: true }), { code: 'GOAL_LOCKED', message: /process 12345 on evil\\u202ehost/ }, 'a host name with a bidirectional override');
+  // The lock is beside the name: a hard link is another name, unseen by it, and said.
+  fs.rmSync(lock);
+  fs.linkSync(out, path.join(dir, 'another-name.jsonl'));
+  const warnings: string[] = [];
+  t.equal((await sweep({ ...small, resume: true, onWarning: (m) => void warnings.push(m) })).skipped, 2);
+  t.match(warnings, [/rows\.jsonl"? has 2 names \(hard links\): its lock covers this one only, so a sweep writing the file under another would not be refused$/]);
   fs.rmSync(dir, { recursive: true });
 });
 

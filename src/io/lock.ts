@@ -151,6 +151,10 @@ export function lockFile(file: string, label: string, param?: string): () => voi
         return release;
       }
     } catch (err) {
+      // A name the folder takes may be too long once `.lock` is added to it.
+      if (errnoCode(err) === 'ENAMETOOLONG') {
+        throw badPath(label, file, `cannot create its lock file (ENAMETOOLONG): the name is too long to add ".lock" to; choose a shorter one`, param);
+      }
       cannot(err, `create its lock file ${shownPath(lock)}`);
     }
     const holder = read();
