@@ -242,6 +242,23 @@ export function nearest(name: string, names: readonly string[]): string {
   return d <= 2 && scored.filter(([, e]) => e === d).length === 1 ? ` (did you mean ${hit}?)` : '';
 }
 
+/**
+ * The properties a call takes from `input`, each read once, so that what is checked is what is
+ * used: its own enumerable ones (an unknown one among them is refused by the caller), and, as
+ * a Web API reads its options, those of `known` names that it has otherwise (a class's getter
+ * or method, a prototype's, a hidden one): ignored, a signal given so would not stop the run.
+ * A function is called with `input` as `this`, as `input.onEpoch(…)` would be (a method).
+ */
+export function takeProperties(input: object, known: readonly string[]): Record<string, unknown> {
+  const taken: Record<string, unknown> = { ...input };
+  for (const key of known) if (!Object.hasOwn(taken, key) && key in input) taken[key] = (input as Record<string, unknown>)[key];
+  for (const key of Object.keys(taken)) {
+    const value = taken[key];
+    if (typeof value === 'function') taken[key] = Function.prototype.bind.call(value, input);
+  }
+  return taken;
+}
+
 function suggest(key: string): string {
   const lower = key.toLowerCase().replace(/[_-]/g, '');
   const hit = paramDocs.find((d) => d.name.toLowerCase() === lower || d.spec.toLowerCase().replace(/_/g, '') === lower);
@@ -261,9 +278,7 @@ export function resolveParams(
     throw new GoalError('GOAL_INVALID_PARAM', `params must be an object (got ${show(input)})`);
   }
   if (typeof label !== 'function') throw new GoalError('GOAL_INVALID_OPTION', `resolveParams(params, label): label must be a function (got ${show(label)})`);
-  // Its own enumerable properties, each read once: what is checked is what is used, and an
-  // inherited or hidden key is not given (nor is a misspelt one hidden from the check below).
-  const own: Record<string, unknown> = { ...input };
+  const own = takeProperties(input, Object.keys(defaults));
   for (const key of Object.keys(own)) {
     if (!Object.hasOwn(defaults, key)) throw new GoalError('GOAL_INVALID_PARAM', `unknown parameter ${showName(key)}${suggest(key)}`, key);
   }

@@ -1,15 +1,15 @@
 // The phases of SPEC.md "Training", one native call per chunk of epochs: target run →
 // readout epochs → feedback → recurrent epochs. Shared by train(), replay() and sweep().
 import { constants as bufferConstants } from 'node:buffer';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { BACKENDS, type Backend } from './backend';
 import { readoutLambda } from './bound';
 import { asGoalError, GoalError } from './errors';
+import { GiB, heldBytes, hold, memoryLimit } from './memory';
 import { addon, nativeInfo } from './native';
-import { defaults, nearest, notOneOf, show, showName, type Labeller, type ParamName, type ResolvedParams } from './params';
+import { defaults, nearest, notOneOf, show, showName, takeProperties, type Labeller, type ParamName, type ResolvedParams } from './params';
 
 /** Progress of one epoch, reported after it ran. */
 export interface EpochInfo {
@@ -121,7 +121,6 @@ export function noiseCount(p: ResolvedParams): number {
   return p.nRec * (p.feedback === 'out' ? (p.rank as number) : p.nRec);
 }
 
-const GiB = 1024 ** 3;
 /**
  * Most entries of one Float64Array: Node's limit is 2³² elements up to Node 21, and from Node 22
  * on 64-bit machines a byte length of 2⁵³ − 1.
@@ -139,47 +138,11 @@ export function networkBytes(p: ResolvedParams): number {
 }
 
 /**
- * Memory this process may use: the machine's, or less under a container's (cgroup) limit or an
- * address-space limit (what it leaves, plus the runs in progress, whose memory it already counts).
- */
-function memoryLimit(): number {
-  const total = os.totalmem();
-  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
-  const limit = constrained > 0 && constrained < total ? constrained : total;
-  return Math.min(limit, heldBytes + addressSpaceLeft());
-}
-
-/**
- * What an address-space limit (ulimit -v) leaves this process, read from /proc (Linux):
- * without this, such a limit stops a large network only once its arrays fail to allocate,
- * after the draw. Infinity without a limit or without /proc.
- */
-function addressSpaceLeft(): number {
-  try {
-    const limit = /^Max address space\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
-    if (!limit) return Infinity; // unlimited
-    const size = /^VmSize:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    return Number(limit[1]) - (size ? Number(size[1]) * 1024 : 0);
-  } catch {
-    return Infinity;
-  }
-}
-
-/** Bytes of the networks of this process's runs in progress (see reserveMemory). */
-let heldBytes = 0;
-
-/**
  * checkMemory, then holds the memory checked until the returned release is called, so that
  * runs started together (several train() calls at once) are checked against each other.
  */
 export function reserveMemory(p: ResolvedParams, label?: Labeller, networks = 1, fewer?: string): () => void {
-  const bytes = checkMemory(p, label, networks, fewer);
-  heldBytes += bytes;
-  let held = true;
-  return () => {
-    if (held) heldBytes -= bytes;
-    held = false;
-  };
+  return hold(checkMemory(p, label, networks, fewer));
 }
 
 /**
@@ -202,12 +165,12 @@ export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, netwo
       `entries; a JavaScript typed array holds at most ${MAX_ARRAY} in this Node.js (${process.version})`, sizes[0]);
   }
   const one = networkBytes(p), need = networks * one, have = memoryLimit();
-  if (need + heldBytes <= 0.9 * have) return need;
+  if (need + heldBytes() <= 0.9 * have) return need;
   const what = networks === 1 ? 'the network needs' : `${networks} networks at once need`;
   if (need <= 0.9 * have) {
     // It would fit alone: the runs of this process already in progress hold the rest.
     throw new GoalError('GOAL_ENOMEM', `${what} ${(need / GiB).toFixed(1)} GiB of memory, and the runs in progress in this ` +
-      `process hold ${(heldBytes / GiB).toFixed(1)} GiB of the ${(have / GiB).toFixed(1)} GiB it may use: wait for them to end`);
+      `process hold ${(heldBytes() / GiB).toFixed(1)} GiB of the ${(have / GiB).toFixed(1)} GiB it may use: wait for them to end`);
   }
   // Name the sizes behind the largest share: N alone (N×N), N with I (N×I), or T with N or I.
   const byN = networkBytes({ ...p, tSeq: 2, nInp: 1 });
@@ -227,7 +190,7 @@ export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, netwo
 
 /**
  * Checks the callbacks and signal of run options (a wrong type would fail mid-run), and returns
- * the copy the run uses: their own properties, each read once, so that what is checked is used.
+ * the copy the run uses (takeProperties'), so that what is checked is what is used.
  */
 export function checkRunOptions<T extends object>(options: T | undefined, known: readonly string[]): T {
   const fail = (message: string, option?: string): never => {
@@ -235,7 +198,7 @@ export function checkRunOptions<T extends object>(options: T | undefined, known:
   };
   if (options === undefined) return {} as T;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(`options must be an object (got ${show(options)})`);
-  const o = { ...options } as Record<string, unknown>;
+  const o = takeProperties(options, known);
   // A misspelt option would be ignored: a misspelt signal, a run that cannot be stopped.
   const unknown = Object.keys(o).find((k) => o[k] !== undefined && !known.includes(k));
   if (unknown !== undefined) fail(`unknown option ${showName(unknown)}${nearest(unknown, known)}; the options are ${known.join(', ')}`, unknown);

@@ -486,7 +486,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new GoalError('GOAL_INVALID_OPTION', `sweep(options): options must be an object with ranks, taus and seeds (got ${show(options)})`);
   }
-  // Its own properties, as train() takes its params: what is checked is what is planned.
+  // As train() takes its params (takeProperties): what is checked is what is planned.
   const o = checkRunOptions(options, SWEEP_OPTIONS);
   // Each names the option at fault (its library name) in the error's param. (Typed as a
   // whole, so that code after a call knows it returned nothing.)

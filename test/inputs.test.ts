@@ -1,5 +1,6 @@
-// What the library reads of its caller's objects: their own enumerable properties, each read
-// once (what is checked is what is used), lists by index (no iterator of the caller's runs).
+// What the library reads of its caller's objects: their own enumerable properties and the known
+// names they have otherwise (inherited, hidden), each read once (what is checked is what is
+// used), lists by index (no iterator of the caller's runs).
 import t from 'tap';
 import { defaults, resolveParams, sweep, train } from '../src/index';
 
@@ -34,7 +35,10 @@ t.test('params: each value read once, the epochs by index', async (t) => {
     'one claiming 2³² − 1 items is refused, not copied');
   const hidden = { nRec: 20 };
   Object.defineProperty(hidden, 'tauO', { value: 99, enumerable: false });
-  t.equal(resolveParams(hidden).params.tauO, defaults.tauO, 'a non-enumerable key is not given, as Object.keys (the unknown-name check) has it');
+  t.equal(resolveParams(hidden).params.tauO, 99, 'a non-enumerable known key is given too, as a Web API reads its options');
+  const unknown = { nRec: 20 };
+  Object.defineProperty(unknown, 'tauQ', { value: 99, enumerable: false });
+  t.equal(resolveParams(unknown).params.nRec, 20, 'a non-enumerable unknown one is not refused (nor read)');
 });
 
 t.test('train options: each read once', async (t) => {
@@ -48,6 +52,33 @@ t.test('train options: each read once', async (t) => {
   t.equal(calls, 3, 'and the onEpoch read called after every epoch');
   await t.rejects(train(tiny, { signal: Object.create(AbortSignal.prototype) }), { code: 'GOAL_INVALID_OPTION', message: /^options.signal must be an AbortSignal/ },
     'an object of AbortSignal\'s prototype that is none is refused up front');
+});
+
+t.test("train options of a class: its getters are read (once) and its methods called on it", async (t) => {
+  // Its state in private fields: an own enumerable one would be an unknown option.
+  class Progress {
+    #epochs = 0;
+    #signalReads = 0;
+    readonly #controller = new AbortController();
+    get signal() {
+      this.#signalReads++;
+      return this.#controller.signal;
+    }
+    onEpoch() {
+      if (++this.#epochs === 2) this.#controller.abort();
+    }
+    get counts() {
+      return { epochs: this.#epochs, signalReads: this.#signalReads };
+    }
+  }
+  const progress = new Progress();
+  const r = await train({ ...tiny, seed: 1 }, progress); // a TrainOptions as TypeScript has it
+  t.equal(progress.counts.signalReads, 1, 'the signal getter read once');
+  t.equal(progress.counts.epochs, 2, 'onEpoch called with the instance as this');
+  t.equal(r.aborted, true, 'and the signal it gave stopped the run');
+  const stopped = await train({ ...tiny, seed: 1 }, Object.create({ signal: AbortSignal.abort() }));
+  t.equal(stopped.aborted, true, 'an inherited signal already aborted stops the run before its first epoch');
+  t.equal(stopped.mseRec.length, 0);
 });
 
 t.test('sweep: the lists by index, the base and the shard read once', async (t) => {

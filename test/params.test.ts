@@ -80,10 +80,16 @@ t.test('resolveParams checks its label', async (t) => {
   t.throws(() => resolveParams({ nRec: -1 }, 'x' as never), { code: 'GOAL_INVALID_OPTION', message: /label must be a function \(got "x"\)/ });
 });
 
-t.test('only own properties are params: an inherited one is not given (nor checked as a name)', async (t) => {
-  t.throws(() => resolveParams(Object.create({ nRec: 20 })), { code: 'GOAL_INVALID_PARAM', param: 'nRec', message: /nRec is required/ });
-  const own = Object.assign(Object.create({ tauM: 'bogus' }), { nRec: 20 });
-  t.equal(resolveParams(own).params.tauM, defaults.tauM, 'the inherited tauM is not read');
+t.test('params are read as a Web API reads its options: a known name own or inherited, an unknown one refused only among the own', async (t) => {
+  t.equal(resolveParams(Object.create({ nRec: 20 })).params.nRec, 20, 'an inherited nRec is given');
+  class Sized {
+    get nRec() { return 20; }
+    get tauM() { return 'bogus'; }
+  }
+  t.throws(() => resolveParams(new Sized() as never), { code: 'GOAL_INVALID_PARAM', param: 'tauM', message: /^tauM must be a finite number > 0 \(got "bogus"\)$/ },
+    "a class's getters are read, and checked");
+  t.equal(resolveParams(Object.assign(Object.create({ nRecc: 1 }), { nRec: 20 })).params.nRec, 20, 'an inherited unknown name (a class\'s method) is not refused');
+  t.throws(() => resolveParams({ nRec: 20, nRecc: 1 } as never), { code: 'GOAL_INVALID_PARAM', param: 'nRecc' }, 'an own one is');
   t.ok(Object.is(resolveParams({ nRec: 20, epochs: [-0, 3] }).params.epochs[0], 0), '-0 epochs are 0');
 });
 
@@ -282,6 +288,16 @@ t.test('the task builders and Rng check their arguments as the params are checke
   t.throws(() => buildClock(10, 0), { code: 'GOAL_INVALID_PARAM', param: 'nInp' });
   t.throws(() => new Rng('1' as never), { code: 'GOAL_INVALID_PARAM', param: 'seed', message: 'seed must be an integer in [0, 9007199254740991] (got "1")' });
 });
+
+// 95% of the memory this process may use, in rows of 2²⁰ clock units: a clock of fewer rows than
+// units has no 1 to write (span 0), so were it granted, it would touch no page of it.
+const limit = Math.min(os.totalmem(), process.constrainedMemory?.() || Infinity);
+const rows = Math.ceil((0.95 * limit) / 8 / 2 ** 20);
+t.test('an array that memory could hold only in part is refused before it is granted (and filled, and the OOM killer called)',
+  { skip: rows * 2 ** 20 <= MAX_ARRAY ? false : 'this machine has more memory than a typed array holds' }, async (t) => {
+    t.throws(() => buildClock(rows + 1, 2 ** 20), { code: 'GOAL_ENOMEM', message: new RegExp(`^not enough memory for an array of ${rows * 2 ** 20} numbers \\(.* GiB; this (machine has|process may use) .* GiB, of which an array may take 90%\\); try a smaller N or T$`) });
+    t.equal(buildClock(2, 2 ** 20).data.length, 2 ** 20, 'a clock that fits is built');
+  });
 
 t.test('an unknown option is refused, with the nearest name: a misspelt signal would make a run that cannot be stopped', async (t) => {
   const signal = new AbortController().signal;
