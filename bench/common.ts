@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Batch, NativeBackend, NetConfig } from '../binding';
-import { compareReplay, replay, resolveParams, type Fixture, type TrainParams } from '../src/index';
+import { compareReplay, replay, resolveParams, type JsonFixture, type TrainParams } from '../src/index';
 import { addon, packageRoot } from '../src/native';
 import { netConfig } from '../src/run';
 import { drawInput } from '../src/train';
@@ -11,7 +11,7 @@ import { drawInput } from '../src/train';
 /** Replays a reference fixture on `backend` and exits non-zero if it does not match. */
 export async function checkReplay(backend: NativeBackend, name = 'ltts-n40.json'): Promise<void> {
   const file = path.join(packageRoot(), 'test', 'fixtures', 'reference', name);
-  const fx = JSON.parse(fs.readFileSync(file, 'utf8')) as Fixture;
+  const fx = JSON.parse(fs.readFileSync(file, 'utf8')) as JsonFixture;
   const checks = compareReplay(fx, await replay(fx, { backend }));
   const bad = checks.filter((c) => !c.ok);
   if (bad.length) {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { NativeBackend } from '../binding';
-import { REPLAY_TOLERANCE, replay, train, type Fixture, type TrainParams } from '../src/index';
+import { REPLAY_TOLERANCE, replay, train, type JsonFixture, type TrainParams } from '../src/index';
 import { packageRoot } from '../src/native';
 import { drawMember, readyBatch, readyNet, scaledOutLr, timeRecurrent } from './common';
 
@@ -89,7 +89,7 @@ export async function fixtureParity(names: string[]): Promise<ParityRow[]> {
   const dir = path.join(packageRoot(), 'test', 'fixtures', 'reference');
   const rows: ParityRow[] = [];
   for (const name of names) {
-    const fx = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Fixture;
+    const fx = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as JsonFixture;
     const quiet = { onWarning: () => {} };
     const g = await replay(fx, { ...quiet, backend: GPU }), c = await replay(fx, { ...quiet, backend: 'cpu' });
     const spikes = same(g.zTarg.flat(), c.zTarg.flat()) && same((g.zLast ?? []).flat(), (c.zLast ?? []).flat()) &&

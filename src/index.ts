@@ -12,7 +12,7 @@ export type { EpochInfo } from './run';
 export { sweep, summarize, summaryTables, mergeRows, gridGap, readRows, convergenceEpoch, DEFAULT_CONV, MAX_THREADS, MAX_SWEEP_POINTS } from './sweep';
 export type { SweepOptions, SweepOptionName, SweepPlan, SweepResult, SweepRow, SweepRank, SummaryCell } from './sweep';
 export { replay, compareReplay, REPLAY_TOLERANCE } from './replay';
-export type { Fixture, ReplayOptions, ReplayResult, FieldCheck } from './replay';
+export type { Fixture, JsonFixture, ReplayOptions, ReplayResult, FieldCheck } from './replay';
 export { BACKENDS } from './backend';
 export type { Backend } from './backend';
 export { info, version } from './info';

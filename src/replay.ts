@@ -7,26 +7,36 @@ import { checkRunOptions, reserveMemory, runPhases, warnVia, type RunOptions, ty
 
 type Nested = number[][];
 
-/** A fixture as SPEC.md "Fixtures" defines it; `expect` is optional for replay. */
-export interface Fixture {
+/** A matrix given in a fixture: rows of numbers, each a list or a typed array. */
+type Rows = readonly ArrayLike<number>[];
+
+/**
+ * A fixture (SPEC.md "Fixtures"; `expect` is optional for replay). `M` is how its matrices are held: any rows replay() takes;
+ * `JsonFixture` is one as a fixture file parses.
+ */
+export interface Fixture<M extends Rows = Rows> {
   name?: string;
-  dtype: 'float32' | 'float64';
+  /** Required here or as params.dtype (the two agreeing when both are given). */
+  dtype?: 'float32' | 'float64';
   params: Record<string, unknown>;
-  init: { W_ih: Nested; W_hh: Nested; W_ho: Nested; W_trg: Nested; B_noise: Nested };
-  task: { targ: Nested; clock: Nested };
+  init: { W_ih: M; W_hh: M; W_ho: M; W_trg: M; B_noise: M };
+  task: { targ: M; clock: M };
   expect?: {
-    z_targ?: Nested;
-    W_ho_trained?: Nested;
+    z_targ?: M;
+    W_ho_trained?: M;
     mse_out?: number;
-    D?: Nested;
-    B?: Nested;
+    D?: M;
+    B?: M;
     mse_rec?: number[];
     dz?: number[];
-    W_hh_final?: Nested;
-    Z_last?: Nested;
+    W_hh_final?: M;
+    Z_last?: M;
     min_margin?: number;
   };
 }
+
+/** A fixture as a fixture file parses: lists of lists, its dtype at the top. */
+export type JsonFixture = Fixture<number[][]> & { dtype: 'float32' | 'float64' };
 
 export interface ReplayOptions extends RunOptions {
   backend?: Backend;

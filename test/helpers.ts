@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildTarget, Rng, type Fixture } from '../src/index';
+import { buildTarget, Rng, type JsonFixture } from '../src/index';
 
 export const FIXTURE_DIR = path.join(__dirname, 'fixtures', 'reference');
 
@@ -52,8 +52,8 @@ export function fixtureNames(): string[] {
   return fs.readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.json')).sort();
 }
 
-export function loadFixture(name: string): Fixture {
-  return JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, name), 'utf8')) as Fixture;
+export function loadFixture(name: string): JsonFixture {
+  return JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, name), 'utf8')) as JsonFixture;
 }
 
 /**

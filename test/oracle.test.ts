@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compareReplay, replay, REPLAY_TOLERANCE, type Fixture } from '../src/index';
+import { compareReplay, replay, REPLAY_TOLERANCE, type JsonFixture } from '../src/index';
 import { parsePythonJson } from '../src/io/pyjson';
 import { FIXTURE_DIR, fixtureNames } from './helpers';
 
@@ -42,7 +42,7 @@ t.test('the engine replays the oracle\'s cases: float64 exactly, float32 within 
   t.ok(cases.length >= 21, `${cases.length} cases`);
   t.ok(cases.filter((c) => c.includes('diverged')).length >= 4, 'diverged readouts among them');
   // Python's json writes NaN for a diverged run's values.
-  const fixtures = new Map(cases.map((c) => [c, parsePythonJson(fs.readFileSync(path.join(dir, c), 'utf8')) as Fixture]));
+  const fixtures = new Map(cases.map((c) => [c, parsePythonJson(fs.readFileSync(path.join(dir, c), 'utf8')) as JsonFixture]));
   t.ok([...fixtures.values()].filter((f) => f.dtype === 'float32').length >= 8, 'float32 cases among them');
   for (const [name, fixture] of fixtures) {
     if (name.includes('diverged')) {

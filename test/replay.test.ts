@@ -1,6 +1,6 @@
 // Every reference run replays: float64 to 1e-9 relative, float32 to 1e-4, spikes exact.
 import t from 'tap';
-import { compareReplay, replay } from '../src/index';
+import { compareReplay, replay, type Fixture } from '../src/index';
 import { fixtureNames, loadFixture, mismatches, relDiff } from './helpers';
 
 const TOL = { float64: 1e-9, float32: 1e-4 } as const;
@@ -106,9 +106,16 @@ t.test('a float32 fixture: a matrix entry past float32\'s range is refused, not 
 
 t.test('a library caller may give rows as typed arrays: the same run as nested lists', async (t) => {
   const fx = loadFixture('rank3-n40.json');
-  const f = structuredClone(fx) as unknown as Record<string, any>;
-  for (const k of Object.keys(f.init)) f.init[k] = f.init[k].map((row: number[]) => Float64Array.from(row));
-  const r = await replay(f as never);
+  // Typed as the library publishes it (Fixture): rows typed arrays, the dtype in params alone.
+  const typed = (m: number[][]) => m.map((row) => Float64Array.from(row));
+  const { W_ih, W_hh, W_ho, W_trg, B_noise } = fx.init;
+  const f: Fixture<Float64Array[]> = {
+    params: { ...fx.params, dtype: fx.dtype },
+    init: { W_ih: typed(W_ih), W_hh: typed(W_hh), W_ho: typed(W_ho), W_trg: typed(W_trg), B_noise: typed(B_noise) },
+    task: { targ: typed(fx.task.targ), clock: typed(fx.task.clock) },
+  };
+  const r = await replay(f);
+  t.equal(r.dtype, fx.dtype, 'the dtype read from params');
   t.ok(compareReplay(fx, r).every((c) => c.ok), 'every field matches the reference');
 });
 
