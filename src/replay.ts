@@ -11,8 +11,8 @@ type Nested = number[][];
 type Rows = readonly ArrayLike<number>[];
 
 /**
- * A fixture (SPEC.md "Fixtures"; `expect` is optional for replay). `M` is how its matrices are held: any rows replay() takes;
- * `JsonFixture` is one as a fixture file parses.
+ * A fixture (SPEC.md "Fixtures"; `expect` is optional for replay). `M` is how its matrices
+ * are held: any rows replay() takes; `JsonFixture` is one as a fixture file parses.
  */
 export interface Fixture<M extends Rows = Rows> {
   name?: string;
