@@ -119,7 +119,7 @@ export function sweepCommand(io: Io): Command {
     .addOption(once(new Option('--conv <x>', `T_conv: first recurrent epoch with mse ≤ x·mse_out (default: ${DEFAULT_CONV})`)))
     .addOption(new Option('--curves', 'keep the mse_rec and dz curves in each row (default: off)'))
     .addOption(new Option('--json', 'print one JSON object (the summary cells) instead of the tables (default: off)'))
-    .addOption(new Option('--verbose', 'progress of GPU batches on stderr (default: off)'));
+    .addOption(new Option('--verbose', 'progress of lockstep batches (the GPU\'s, or the CPU\'s with --batch) on stderr (default: off)'));
   addParamOptions(cmd, GRID_PARAMS.map(([name]) => name));
   // Accepted only to be refused with a pointer to the grid's option (not "unknown option").
   for (const [name] of GRID_PARAMS) cmd.addOption(new Option(paramFlags(name)).hideHelp());
