@@ -44,6 +44,23 @@ function settings(root, env, configure) {
 
 const stampOf = (root) => path.join(root, 'build', 'goal-build.json');
 
+/** The tools the build needs that `env`'s PATH lacks (CXX, when set, names the compiler). */
+function missingTools(env) {
+  const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  const found = (name) => dirs.some((d) => fs.existsSync(path.join(d, name)));
+  const missing = [];
+  if (!found('cmake')) missing.push('cmake');
+  if (!(env.CXX || ['c++', 'g++', 'clang++'].some(found))) missing.push('a C++ compiler (c++, g++ or clang++)');
+  return missing;
+}
+
+/** The line a failed build ends with: what it needs, and what of it is not in sight. */
+function failed(env) {
+  const missing = missingTools(env);
+  return `goal-snn: the native addon was not built${missing.length ? ` (not found on PATH: ${missing.join(', ')})` : ''}; ` +
+    'it needs CMake ≥ 3.18 and a C++17 compiler (README.md, Quick start)';
+}
+
 /**
  * 'build' (incremental) when build/ under `root` was last built, completely, with these
  * settings, and no rebuild was asked for; else 'rebuild'.
@@ -69,8 +86,12 @@ function main() {
     }
     return r;
   };
+  const fail = (status) => {
+    console.error(failed(process.env));
+    process.exit(status ?? 1);
+  };
   const printed = cmake('print-configure', ['ignore', 'pipe', 'inherit']);
-  if (printed.status !== 0) process.exit(printed.status ?? 1);
+  if (printed.status !== 0) fail(printed.status);
   const configure = printed.stdout.trim();
   let run = cmake(plan(root, process.env, configure, process.argv.slice(2)));
   if (run.status !== 0 && fs.existsSync(stampOf(root))) {
@@ -78,7 +99,7 @@ function main() {
     console.error('goal-snn: the incremental build failed; building afresh');
     run = cmake('rebuild');
   }
-  if (run.status !== 0) process.exit(run.status ?? 1);
+  if (run.status !== 0) fail(run.status);
   // Written only after a build that finished: a rebuild starts by deleting build/, so one cut
   // short leaves no stamp and the next install rebuilds again (an incremental build cut short
   // keeps the stamp and is simply resumed).
@@ -86,4 +107,4 @@ function main() {
 }
 
 if (require.main === module) main();
-module.exports = { plan, settings };
+module.exports = { plan, settings, failed };

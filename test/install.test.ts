@@ -8,9 +8,10 @@ import * as path from 'node:path';
 import t from 'tap';
 
 type Env = Record<string, string | undefined>;
-const { plan, settings } = require('../native/install.js') as {
+const { plan, settings, failed } = require('../native/install.js') as {
   plan: (root: string, env: Env, configure: string, argv?: string[]) => 'build' | 'rebuild';
   settings: (root: string, env: Env, configure: string) => string;
+  failed: (env: Env) => string;
 };
 
 /** cmake-js's configure command, as `cmake-js print-configure` prints it (abridged). */
@@ -112,4 +113,16 @@ t.test('without a built addon, or one that does not load: one GOAL_NO_ADDON line
   t.not(brokenCli.status, 0, 'goal train fails');
   t.match(brokenCli.stderr, /^goal train: the native addon .* cannot be loaded/);
   t.equal(brokenCli.stderr.trim().split('\n').length, 1, `one line: ${brokenCli.stderr}`);
+});
+
+t.test('a failed build says what it needs, and which of it is not on PATH', async (t) => {
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-tools-'));
+  t.teardown(() => fs.rmSync(bin, { recursive: true }));
+  const needs = 'it needs CMake ≥ 3.18 and a C++17 compiler (README.md, Quick start)';
+  t.equal(failed({ PATH: bin }), `goal-snn: the native addon was not built (not found on PATH: cmake, a C++ compiler (c++, g++ or clang++)); ${needs}`);
+  fs.writeFileSync(path.join(bin, 'cmake'), '');
+  t.equal(failed({ PATH: bin }), `goal-snn: the native addon was not built (not found on PATH: a C++ compiler (c++, g++ or clang++)); ${needs}`);
+  t.equal(failed({ PATH: bin, CXX: '/opt/gcc/bin/g++' }), `goal-snn: the native addon was not built; ${needs}`, 'CXX names the compiler');
+  fs.writeFileSync(path.join(bin, 'clang++'), '');
+  t.equal(failed({ PATH: `/nonexistent${path.delimiter}${bin}` }), `goal-snn: the native addon was not built; ${needs}`, 'both found: the build failed for another reason');
 });
