@@ -47,7 +47,8 @@ const stampOf = (root) => path.join(root, 'build', 'goal-build.json');
 /** The tools the build needs that `env`'s PATH lacks (CXX, when set, names the compiler). */
 function missingTools(env) {
   const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  const found = (name) => dirs.some((d) => fs.existsSync(path.join(d, name)));
+  const exts = process.platform === 'win32' ? ['.exe', ''] : [''];
+  const found = (name) => dirs.some((d) => exts.some((ext) => fs.existsSync(path.join(d, name + ext))));
   const missing = [];
   if (!found('cmake')) missing.push('cmake');
   if (!(env.CXX || ['c++', 'g++', 'clang++'].some(found))) missing.push('a C++ compiler (c++, g++ or clang++)');

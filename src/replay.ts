@@ -7,14 +7,15 @@ import { checkRunOptions, reserveMemory, runPhases, warnVia, type RunOptions, ty
 
 type Nested = number[][];
 
-/** A matrix given in a fixture: rows of numbers, each a list or a typed array. */
-type Rows = readonly ArrayLike<number>[];
+/** A matrix given to replay(): rows of numbers, each a list or a typed array. */
+type Rows = readonly (readonly number[] | Float64Array | Float32Array)[];
 
 /**
  * A fixture (SPEC.md "Fixtures"; `expect` is optional for replay). `M` is how its matrices
- * are held: any rows replay() takes; `JsonFixture` is one as a fixture file parses.
+ * are held: lists of lists, as a fixture file parses, by default; replay() takes any Rows
+ * (`Fixture<Rows>`), and its dtype here or as params.dtype (JsonFixture: here).
  */
-export interface Fixture<M extends Rows = Rows> {
+export interface Fixture<M extends Rows = number[][]> {
   name?: string;
   /** Required here or as params.dtype (the two agreeing when both are given). */
   dtype?: 'float32' | 'float64';
@@ -89,7 +90,7 @@ const REQUIRED_PARAMS = paramDocs.map((d) => d.spec).filter((k) => !OPTIONAL_PAR
  * The sizes a fixture's params leave out, read off its matrices. Unchecked here: the
  * matrices' own checks come later.
  */
-function sizesFromMatrices(fixture: Fixture): Record<string, [number | undefined, string]> {
+function sizesFromMatrices(fixture: Fixture<Rows>): Record<string, [number | undefined, string]> {
   const rows = (m: unknown) => (Array.isArray(m) ? m.length : undefined);
   const cols = (m: unknown) => (Array.isArray(m) && Array.isArray(m[0]) ? m[0].length : undefined);
   const init: Record<string, unknown> = isObject(fixture.init) ? fixture.init : {};
@@ -164,7 +165,7 @@ function checkRows(value: unknown, rows: number, cols: number, where: string, ki
 }
 
 /** The fixture's initial matrices and task, as its params size them. */
-function inputs(fixture: Fixture, p: ResolvedParams): [unknown, number, number, string][] {
+function inputs(fixture: Fixture<Rows>, p: ResolvedParams): [unknown, number, number, string][] {
   const init = fixture.init as Record<string, unknown>, task = fixture.task as Record<string, unknown>;
   const N = p.nRec, I = p.nInp, O = p.nOut, T = p.tSeq;
   return [
@@ -183,7 +184,7 @@ function inputs(fixture: Fixture, p: ResolvedParams): [unknown, number, number, 
  * Checks that the fixture's matrices have the sizes its params give, before any memory is
  * counted or taken: a fixture whose n_rec contradicts its W_hh says so, not that N is too large.
  */
-export function checkFixtureShapes(fixture: Fixture, p: ResolvedParams): void {
+export function checkFixtureShapes(fixture: Fixture<Rows>, p: ResolvedParams): void {
   for (const part of ['init', 'task'] as const) {
     if (!isObject(fixture[part])) bad(`fixture.${part} ${fixture[part] === undefined ? 'is missing' : `must be an object of matrices (got ${show(fixture[part])})`}`);
   }
@@ -197,7 +198,7 @@ function nested(data: ArrayLike<number>, rows: number, cols: number): Nested {
 }
 
 /** SPEC's top-level `dtype`; one given among the params instead is taken too, if they agree. */
-function fixtureDtype(fixture: Fixture): 'float32' | 'float64' {
+function fixtureDtype(fixture: Fixture<Rows>): 'float32' | 'float64' {
   const inParams = isObject(fixture.params) ? fixture.params.dtype : undefined;
   const dtype = fixture.dtype ?? inParams;
   if (dtype === undefined) bad('fixture.dtype is missing (float32 or float64: the precision the reference ran in)');
@@ -214,7 +215,7 @@ type Scale = (typeof SCALE_PARAMS)[number];
 const SCALES: readonly string[] = SCALE_PARAMS;
 
 /** The fixture's params as library params (SPEC names → camelCase), checked. */
-export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warnings: string[] } {
+export function fixtureParams(fixture: Fixture<Rows>): { params: ResolvedParams; warnings: string[] } {
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
   if (!isObject(fixture.params)) bad(fixture.params === undefined ? 'fixture.params is missing' : `fixture.params must be an object (got ${show(fixture.params)})`);
   const dtype = fixtureDtype(fixture);
@@ -266,7 +267,7 @@ export function fixtureParams(fixture: Fixture): { params: ResolvedParams; warni
  * Replays a fixture: its params, initial matrices, feedback noise, task and dtype. Resolves
  * to the run's statistics plus its final matrices and rasters.
  */
-export async function replay(fixture: Fixture, options: ReplayOptions = {}): Promise<ReplayResult> {
+export async function replay(fixture: Fixture<Rows>, options: ReplayOptions = {}): Promise<ReplayResult> {
   const o = checkRunOptions(options, REPLAY_OPTIONS);
   const { warn, settle } = warnVia(o.onWarning);
   const { params: p, warnings } = fixtureParams(fixture);
@@ -350,7 +351,7 @@ function vector(value: unknown, length: number, where: string, why = ''): Float6
  * Whether the fixture asked for feedback out without a rank, which ran as spk (SPEC's soft
  * case): its N×N matrix may be filed under the feedback the params name, expect.B.
  */
-function fellBack(fixture: Fixture, p: ResolvedParams): boolean {
+function fellBack(fixture: Fixture<Rows>, p: ResolvedParams): boolean {
   return p.feedback === 'spk' && isObject(fixture.params) && fixture.params.feedback === 'out';
 }
 
@@ -359,7 +360,7 @@ function fellBack(fixture: Fixture, p: ResolvedParams): boolean {
  * that a check which passes has compared everything; `goal train --replay` asks it. Without
  * recurrent epochs there is no last raster, and the feedback may not have been kept.
  */
-export function requireExpect(fixture: Fixture, p: ResolvedParams): void {
+export function requireExpect(fixture: Fixture<Rows>, p: ResolvedParams): void {
   const e = fixture.expect as unknown;
   if (e == null) bad("fixture.expect is missing: nothing to check the replay against (the library's replay() runs such a fixture)");
   if (!isObject(e)) bad('fixture.expect must be an object');
@@ -373,7 +374,7 @@ export function requireExpect(fixture: Fixture, p: ResolvedParams): void {
 }
 
 /** The fixture's `expect` fields, each checked for shape and flattened; absent ones left out. */
-function expected(fixture: Fixture, p: ResolvedParams): Map<string, Float64Array> {
+function expected(fixture: Fixture<Rows>, p: ResolvedParams): Map<string, Float64Array> {
   const e = fixture.expect as unknown;
   const out = new Map<string, Float64Array>();
   if (e == null) return out; // null as absent, as for every field in it
@@ -426,7 +427,7 @@ function check(field: string, got: ArrayLike<number> | null | undefined, want: A
  * Compares a replay with every field of the fixture's `expect` it holds (none: an empty list).
  * Throws GOAL_BAD_FIXTURE when a field has the wrong shape.
  */
-export function compareReplay(fixture: Fixture, result: ReplayResult): FieldCheck[] {
+export function compareReplay(fixture: Fixture<Rows>, result: ReplayResult): FieldCheck[] {
   if (!isObject(fixture)) bad('a fixture must be a JSON object');
   const dtype = fixtureDtype(fixture);
   const notOurs = (why: string): never => {
@@ -461,7 +462,7 @@ const FLOAT32_SAFE_MARGIN = 1e-3;
  * reproduces spikes exactly only where the reference's smallest margin to the threshold is well
  * above rounding. Undefined when that does not explain the checks.
  */
-export function marginNote(fixture: Fixture, result: ReplayResult, checks: readonly FieldCheck[]): string | undefined {
+export function marginNote(fixture: Fixture<Rows>, result: ReplayResult, checks: readonly FieldCheck[]): string | undefined {
   const margin = isObject(fixture.expect) ? fixture.expect.min_margin : undefined;
   const spikes = checks.some((c) => !c.ok && EXACT_FIELDS.includes(c.field));
   if (result.dtype !== 'float32' || !spikes || typeof margin !== 'number' || !(margin < FLOAT32_SAFE_MARGIN)) return undefined;

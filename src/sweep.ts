@@ -10,7 +10,7 @@ import { chooseBackend, DEFAULT_BACKEND, type Backend } from './backend';
 import { GoalError } from './errors';
 import { appendLine, checkWritable, errnoCode, fileLines, isOpenStream, shownPath, writeFileAtomic } from './io/files';
 import { lockFile, writerOf } from './io/lock';
-import { checkInteger, defaultRecLr, defaults, epochsOnce, MAX_SEED, paramBySpec, resolveParams, show, showName, specParams, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
+import { checkInteger, defaultRecLr, defaults, epochsOnce, MAX_SEED, paramBySpec, resolveParams, show, showName, specParams, takeProperties, type Labeller, type ParamName, type Params, type ResolvedParams } from './params';
 import { checkRunOptions, median, networkBytes, onceEach, reserveMemory, runPhases, warnVia, type RunOptions, type RunOutput } from './run';
 import { checkTarget, drawInput, type SeededParams } from './train';
 
@@ -520,7 +520,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     if (typeof o.base !== 'object' || o.base === null || Array.isArray(o.base)) {
       badOption('base', `sweep options.base must be an object of params (got ${show(o.base)})`);
     }
-    const base: Record<string, unknown> = { ...o.base };
+    const base = takeProperties(o.base, Object.keys(defaults));
     if (base.epochs !== undefined) base.epochs = epochsOnce(base.epochs);
     o.base = base;
   }

@@ -739,6 +739,12 @@ t.test('sweep options of the wrong kind are GoalErrors that say what is expected
   await t.rejects(sweep({ ...grid, label: 5 as never }), { code: 'GOAL_INVALID_OPTION', message: /options.label must be a function/ });
   // Inherited options are taken, as train()'s params are (a class's getters): not ignored.
   t.match(await sweep(Object.create({ ...grid, ranks: [3], taus: [5], seeds: [1] })), { completed: 1, rows: [{ rank: 3, tau_o: 5, seed: 1 }] });
+  class Base {
+    get nRec() { return 30; }
+    get epochs(): [number, number] { return [2, 3]; }
+  }
+  const { rows: [row] } = await sweep({ ...grid, ranks: [3], taus: [5], seeds: [1], base: new Base() });
+  t.match(row.fixed, { n_rec: 30, epochs: [2, 3] }, 'and so are the params of base');
   t.throws(() => mergeRows([__filename], 5 as never), { code: 'GOAL_INVALID_OPTION', message: /warn must be a function \(got 5\)/ }, 'before any file is read');
 });
 
@@ -775,7 +781,7 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   // 252 bytes: a name the folder takes (up to 255), but not with ".lock" added.
   const long = path.join(dir, `${'x'.repeat(250)}.j`);
   await t.rejects(sweep({ ...small, out: long }), {
-    code: 'GOAL_BAD_PATH', param: 'out', message: /x\.j": cannot create its lock file \(ENAMETOOLONG\): the name is too long to add "\.lock" to; choose a shorter one$/,
+    code: 'GOAL_BAD_PATH', param: 'out', message: /x\.j": cannot create its lock file .*x\.j\.lock \(ENAMETOOLONG\): the name is too long for it; choose a shorter one$/,
   }, 'a name too long for its lock says so');
   t.notOk(fs.existsSync(long), 'and nothing is written');
   t.match(seenLock, new RegExp(`^${os.hostname()} ${process.pid} (\\d+|-)\n$`), 'the lock names the writer (host, pid, start) while it runs');
@@ -783,6 +789,13 @@ t.test('one writer per results file: a second sweep on it is refused; a dead wri
   // A process that has ended: its pid is free (a child's, reaped).
   const { spawnSync } = await import('node:child_process');
   const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  // 247 bytes: its .lock (252) fits, not the .lock.break (258) that takes a stale lock over.
+  const middling = path.join(dir, `${'y'.repeat(245)}.j`);
+  fs.writeFileSync(`${middling}.lock`, `${os.hostname()} ${gone}\n`);
+  await t.rejects(sweep({ ...small, out: middling }), {
+    code: 'GOAL_BAD_PATH', param: 'out', message: /y\.j": cannot create .*y\.j\.lock\.break \(ENAMETOOLONG\): the name is too long for it; choose a shorter one$/,
+  });
+  fs.rmSync(`${middling}.lock`);
   fs.writeFileSync(lock, `${os.hostname()} ${gone}\n`);
   const resumed = await sweep({ ...small, resume: true });
   t.equal(resumed.rows.length, 2, 'a stale lock is taken over');

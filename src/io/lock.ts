@@ -122,7 +122,9 @@ const held = new Map<string, () => void>();
 export function lockFile(file: string, label: string, param?: string): () => void {
   const lock = lockPath(file, label, param), breaker = `${lock}.break`;
   const cannot = (err: unknown, what: string): never => {
-    throw badPath(label, file, `cannot ${what} (${errnoCode(err)})`, param);
+    // A name the folder takes may be too long once `.lock` (or `.lock.break`) is added to it.
+    const long = errnoCode(err) === 'ENAMETOOLONG' ? ': the name is too long for it; choose a shorter one' : '';
+    throw badPath(label, file, `cannot ${what} (${errnoCode(err)})${long}`, param);
   };
   const locked = (holder: string, why = ''): never => {
     throw new GoalError('GOAL_LOCKED', `${label} ${quotedPath(file)} is being written by ${describe(holder)}${why} (lock ${shownPath(lock)}): ` +
@@ -151,10 +153,6 @@ export function lockFile(file: string, label: string, param?: string): () => voi
         return release;
       }
     } catch (err) {
-      // A name the folder takes may be too long once `.lock` is added to it.
-      if (errnoCode(err) === 'ENAMETOOLONG') {
-        throw badPath(label, file, `cannot create its lock file (ENAMETOOLONG): the name is too long to add ".lock" to; choose a shorter one`, param);
-      }
       cannot(err, `create its lock file ${shownPath(lock)}`);
     }
     const holder = read();
@@ -167,7 +165,7 @@ export function lockFile(file: string, label: string, param?: string): () => voi
       if (ageSeconds(breaker) > ABANDONED_S) fs.rmSync(breaker, { force: true }); // its breaker died
       breaking = createExclusive(breaker, `${SELF}\n`);
     } catch (err) {
-      return cannot(err, `create ${breaker}`);
+      return cannot(err, `create ${shownPath(breaker)}`);
     }
     if (!breaking) locked(holder, ', or another process is taking its lock over');
     try {
