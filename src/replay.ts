@@ -92,7 +92,7 @@ const REQUIRED_PARAMS = paramDocs.map((d) => d.spec).filter((k) => !OPTIONAL_PAR
  */
 function sizesFromMatrices(fixture: Fixture<Rows>): Record<string, [number | undefined, string]> {
   const rows = (m: unknown) => (Array.isArray(m) ? m.length : undefined);
-  const cols = (m: unknown) => (Array.isArray(m) && Array.isArray(m[0]) ? m[0].length : undefined);
+  const cols = (m: unknown) => (Array.isArray(m) && isRow(m[0]) ? m[0].length : undefined);
   const init: Record<string, unknown> = isObject(fixture.init) ? fixture.init : {};
   const task: Record<string, unknown> = isObject(fixture.task) ? fixture.task : {};
   return {

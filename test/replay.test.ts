@@ -117,6 +117,14 @@ t.test('a library caller may give rows as typed arrays: the same run as nested l
   const r = await replay(f);
   t.equal(r.dtype, fx.dtype, 'the dtype read from params');
   t.ok(compareReplay(fx, r).every((c) => c.ok), 'every field matches the reference');
+  // The sizes a fixture may leave out are read off typed rows too (n_out: W_ho's row length,
+  // 2 here, not the default 3).
+  const o2 = loadFixture('rank8-n32-o2-i4.json');
+  const { n_rec: _n, n_inp: _i, n_out: _o, t_seq: _t, ...unsized } = o2.params;
+  const rowsOf = (m: Record<string, number[][]>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typed(v)]));
+  const sized = await replay({ ...o2, params: unsized, init: rowsOf(o2.init) as never, task: rowsOf(o2.task) as never });
+  t.equal(sized.params.nOut, 2);
+  t.ok(compareReplay(o2, sized).every((c) => c.ok), 'the sizes read off the matrices: the reference run');
 });
 
 t.test('LTTS with resample: drawn once, as the reference does, so the fixture replays', async (t) => {
