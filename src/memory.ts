@@ -21,6 +21,14 @@ export function hold(bytes: number): () => void {
 }
 
 /**
+ * Memory available now: free, and what the system can reclaim (MemAvailable), within a
+ * container's limit where Node can tell.
+ */
+export function availableMemory(): number {
+  return typeof process.availableMemory === 'function' ? process.availableMemory() : os.freemem();
+}
+
+/**
  * Memory this process may use: the machine's, or less under a container's (cgroup) limit or an
  * address-space limit (what it leaves, plus the runs in progress, whose memory it already counts).
  */

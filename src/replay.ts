@@ -272,7 +272,7 @@ export async function replay(fixture: Fixture<Rows>, options: ReplayOptions = {}
   const { warn, settle } = warnVia(o.onWarning);
   const { params: p, warnings } = fixtureParams(fixture);
   checkFixtureShapes(fixture, p);
-  const release = reserveMemory(p, fixtureLabel);
+  const release = reserveMemory(p, fixtureLabel, (m) => warnings.push(m));
   let out: RunOutput, backend: ReplayResult['backend'];
   try {
     const [W_hh, W_ih, W_ho, W_trg, noise, targ, clock] = inputs(fixture, p).map(([value, rows, cols, where]) => matrix(value, rows, cols, where, 'finite', p.dtype));

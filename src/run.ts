@@ -7,7 +7,7 @@ import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { BACKENDS, type Backend } from './backend';
 import { readoutLambda } from './bound';
 import { asGoalError, GoalError } from './errors';
-import { GiB, heldBytes, hold, memoryLimit } from './memory';
+import { availableMemory, GiB, heldBytes, hold, memoryLimit } from './memory';
 import { addon, nativeInfo } from './native';
 import { defaults, nearest, notOneOf, show, showName, takeProperties, type Labeller, type ParamName, type ResolvedParams } from './params';
 
@@ -140,9 +140,17 @@ export function networkBytes(p: ResolvedParams): number {
 /**
  * checkMemory, then holds the memory checked until the returned release is called, so that
  * runs started together (several train() calls at once) are checked against each other.
+ * Networks this process may hold, but not in the memory available now (other programs hold
+ * the rest), are warned of: the system may then swap, or end the process.
  */
-export function reserveMemory(p: ResolvedParams, label?: Labeller, networks = 1, fewer?: string): () => void {
-  return hold(checkMemory(p, label, networks, fewer));
+export function reserveMemory(p: ResolvedParams, label: Labeller | undefined, warn: (message: string) => void, networks = 1, fewer?: string): () => void {
+  const need = checkMemory(p, label, networks, fewer), available = availableMemory();
+  if (need > available) {
+    const size = (bytes: number) => (bytes < GiB ? `${Math.ceil(bytes / 2 ** 20)} MiB` : `${(bytes / GiB).toFixed(1)} GiB`);
+    warn(`${networks === 1 ? 'the network needs' : `${networks} networks at once need`} ${size(need)} of memory, and ${size(available)} ` +
+      'are available now: the system may swap, or end this process for want of memory');
+  }
+  return hold(need);
 }
 
 /**

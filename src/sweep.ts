@@ -629,7 +629,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
     const inFlight = Math.max(1, Math.min(todo.length, lockstep ? (o.batch ?? DEFAULT_GPU_BATCH) : Math.min(threads, pool)));
     const largest = grid.cells.reduce((a, b) => (networkBytes(b) > networkBytes(a) ? b : a));
-    const release = reserveMemory(largest, label, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
+    const release = reserveMemory(largest, label, later, inFlight, lockstep ? `use a smaller ${name('batch')}` : `use fewer ${name('threads')}`);
     try {
       held.forEach(warn);
       if (read && (read.torn || read.unterminated)) { // only now, when everything has been checked, is the file touched

@@ -146,7 +146,7 @@ export async function train(params: TrainParams, options: TrainOptions = {}): Pr
   const backend = chooseBackend(o.backend ?? DEFAULT_BACKEND.train, (m) => warnings.push(m));
   const seed = p.seed ?? randomSeed();
   const resolved = { ...p, seed };
-  const release = reserveMemory(p, o.label);
+  const release = reserveMemory(p, o.label, (m) => warnings.push(m));
   let out: RunOutput;
   try {
     const net = await drawInput(resolved, o.label, o.signal); // a degenerate target fails here

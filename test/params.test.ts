@@ -242,6 +242,26 @@ t.test('runs started together are checked against each other: the second that wo
   t.equal((await first).aborted, true);
 });
 
+t.test('a run this process may hold, but not in the memory available now, is warned of (other programs hold the rest)', async (t) => {
+  const params = { nRec: 50, tSeq: 20, epochs: [1, 1] as [number, number], seed: 1 };
+  const need = networkBytes(resolveParams(params).params);
+  const real = process.availableMemory;
+  t.teardown(() => void (process.availableMemory = real));
+  const warned = async (available: number) => {
+    process.availableMemory = () => available;
+    const warnings: string[] = [];
+    await train(params, { onWarning: (m) => void warnings.push(m) });
+    return warnings;
+  };
+  t.strictSame(await warned(need), [], 'as much as it needs: no warning');
+  t.strictSame(await warned(need - 1), [`the network needs ${Math.ceil(need / 2 ** 20)} MiB of memory, and ${Math.ceil((need - 1) / 2 ** 20)} MiB are available now: ` +
+    'the system may swap, or end this process for want of memory']);
+  const sweepWarnings: string[] = [];
+  process.availableMemory = () => 1;
+  await sweep({ ranks: [3], taus: [5], seeds: [1, 2], base: { nRec: 50, tSeq: 20, epochs: [1, 1] }, threads: 2, backend: 'cpu', onWarning: (m) => void sweepWarnings.push(m) });
+  t.match(sweepWarnings, [/^2 networks at once need \d+ MiB of memory, and 1 MiB are available now/], 'a sweep: its networks in flight, once');
+});
+
 t.test('float32 runs take only values float32 holds: past ±3.4e38 the engine would compute with infinities', async (t) => {
   for (const [name, value] of [['reset', -1e39], ['bias', 4e38], ['recLr', 1e39], ['sigmaRec', 1e300]] as const) {
     t.throws(() => resolveParams({ nRec: 10, [name]: value }), { code: 'GOAL_INVALID_PARAM', param: name, message: `${name} must be a number of float32's range, |x| ≤ 3.4028e+38 (with dtype float32) (got ${value})` });
