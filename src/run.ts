@@ -146,8 +146,10 @@ export function networkBytes(p: ResolvedParams): number {
 export function reserveMemory(p: ResolvedParams, label: Labeller | undefined, warn: (message: string) => void, networks = 1, fewer?: string): () => void {
   const need = checkMemory(p, label, networks, fewer), available = availableMemory();
   if (need > available) {
-    const size = (bytes: number) => (bytes < GiB ? `${Math.ceil(bytes / 2 ** 20)} MiB` : `${(bytes / GiB).toFixed(1)} GiB`);
-    warn(`${networks === 1 ? 'the network needs' : `${networks} networks at once need`} ${size(need)} of memory, and ${size(available)} ` +
+    // Rounded so that what is needed never looks like what is there.
+    const size = (bytes: number, round: (x: number) => number) =>
+      bytes < GiB ? `${round(bytes / 2 ** 20)} MiB` : `${(round((bytes / GiB) * 10) / 10).toFixed(1)} GiB`;
+    warn(`${networks === 1 ? 'the network needs' : `${networks} networks at once need`} ${size(need, Math.ceil)} of memory, and ${size(available, Math.floor)} ` +
       'are available now: the system may swap, or end this process for want of memory');
   }
   return hold(need);
