@@ -20,6 +20,11 @@ export function hold(bytes: number): () => void {
   };
 }
 
+/** `have` bytes as the ENOMEM messages say it: the machine's, or what this process may use. */
+export function limitText(have: number): string {
+  return `this ${have < os.totalmem() ? 'process may use' : 'machine has'} ${(have / GiB).toFixed(1)} GiB`;
+}
+
 /**
  * Memory available now: free, and what the system can reclaim (MemAvailable), within a
  * container's limit where Node can tell.

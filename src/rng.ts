@@ -3,9 +3,8 @@
 // standard normals by Marsaglia's polar method. Pure integer arithmetic plus Math.log and
 // Math.sqrt, so a seed gives the same stream on every machine running the same Node.js.
 import { randomInt } from 'node:crypto';
-import * as os from 'node:os';
 import { GoalError } from './errors';
-import { GiB, memoryLimit } from './memory';
+import { GiB, limitText, memoryLimit } from './memory';
 import { checkInteger, MAX_SEED, show } from './params';
 
 /**
@@ -113,8 +112,8 @@ export function allocate(count: number): Float64Array {
   // each a part of what was checked for it.
   const bytes = 8 * count, have = memoryLimit();
   if (bytes > 0.9 * have) {
-    throw new GoalError('GOAL_ENOMEM', `not enough memory for an array of ${count} numbers (${(bytes / GiB).toFixed(1)} GiB; this ` +
-      `${have < os.totalmem() ? 'process may use' : 'machine has'} ${(have / GiB).toFixed(1)} GiB, of which an array may take 90%); try a smaller N or T`);
+    throw new GoalError('GOAL_ENOMEM', `not enough memory for an array of ${count} numbers (${(bytes / GiB).toFixed(1)} GiB; ` +
+      `${limitText(have)}, of which an array may take 90%); try a smaller N or T`);
   }
   try {
     return new Float64Array(count);

@@ -1,13 +1,12 @@
 // The phases of SPEC.md "Training", one native call per chunk of epochs: target run →
 // readout epochs → feedback → recurrent epochs. Shared by train(), replay() and sweep().
 import { constants as bufferConstants } from 'node:buffer';
-import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Batch, NetConfig, NetSizes, NativeBackend } from '../binding';
 import { BACKENDS, type Backend } from './backend';
 import { readoutLambda } from './bound';
 import { asGoalError, GoalError } from './errors';
-import { availableMemory, GiB, heldBytes, hold, memoryLimit } from './memory';
+import { availableMemory, GiB, heldBytes, hold, limitText, memoryLimit } from './memory';
 import { addon, nativeInfo } from './native';
 import { defaults, nearest, notOneOf, show, showName, takeProperties, type Labeller, type ParamName, type ResolvedParams } from './params';
 
@@ -191,7 +190,7 @@ export function checkMemory(p: ResolvedParams, label: Labeller = (n) => n, netwo
   throw new GoalError(
     'GOAL_ENOMEM',
     `${culprits.map((n) => `${label(n)}=${p[n]}`).join(', ')}: ${what} ${(need / GiB).toFixed(1)} GiB of memory; ` +
-      `this ${have < os.totalmem() ? 'process may use' : 'machine has'} ${(have / GiB).toFixed(1)} GiB` +
+      `${limitText(have)}` +
       `${need <= have ? `, of which a run may take 90%` : ''}` +
       `${networks > 1 && one <= 0.9 * have ? ` (${fewer})` : ''}`,
     culprits[0],

@@ -174,6 +174,11 @@ function badRow(file: string, line: number, why: string): never {
  * summary reads, with values a run can give (NaN, or the null JSON writes for it, where a run
  * diverged).
  */
+/** A rank a row may hold: 'ltts' or a whole number ≥ 1 (rowProblem's, and a summary grid's). */
+const isRank = (x: unknown): boolean => x === 'ltts' || (Number.isSafeInteger(x) && (x as number) >= 1);
+/** A τ⋆ a row may hold: a finite number > 0. */
+const isTau = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x > 0;
+
 function rowProblem(value: unknown, object = 'a JSON object'): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return `is not ${object}`;
   const r = value as Record<string, unknown>;
@@ -182,8 +187,8 @@ function rowProblem(value: unknown, object = 'a JSON object'): string | null {
   const nan = (x: unknown) => x === null || Number.isNaN(x);
   const mse = (x: unknown) => nan(x) || (typeof x === 'number' && x >= 0);
   const fields: [string, (x: unknown) => boolean][] = [
-    ['rank', (x) => x === 'ltts' || count(1)(x)],
-    ['tau_o', (x) => typeof x === 'number' && Number.isFinite(x) && x > 0],
+    ['rank', isRank],
+    ['tau_o', isTau],
     ['seed', count(0)],
     ['config', (x) => typeof x === 'string'],
     ['mse_out', mse], ['mse_final', mse], ['dz_final', (x) => nan(x) || count(0)(x)], ['t_conv', (x) => x === null || count(1)(x)],
@@ -857,9 +862,9 @@ function checkGrid(grid: unknown, fn: string, seeds: boolean): void {
   }
   // What a row may hold (rowProblem's), so that no cell of the tables is of a point no sweep has.
   const where = `${fn}(rows, grid)`;
-  const rank = p.ranks.findIndex((r) => r !== 'ltts' && !(Number.isSafeInteger(r) && (r as number) >= 1));
+  const rank = p.ranks.findIndex((r) => !isRank(r));
   if (rank >= 0) refuse(where, `grid.ranks[${rank}] must be 'ltts' or a whole number ≥ 1 (got ${show(p.ranks[rank])})`);
-  const tau = p.taus.findIndex((t) => !(typeof t === 'number' && Number.isFinite(t) && t > 0));
+  const tau = p.taus.findIndex((t) => !isTau(t));
   if (tau >= 0) refuse(where, `grid.taus[${tau}] must be a number > 0 (got ${show(p.taus[tau])})`);
   if (seeds && (p.seeds as number) < 0) refuse(where, `grid.seeds must be a count ≥ 0 (got ${show(p.seeds)})`);
 }
