@@ -247,10 +247,20 @@ def overflow_case():
 
 
 def rel(got, want):
+    # Largest |got − want| over largest |want|; inf when the shapes differ or a NaN or an
+    # infinity stands where the other side does not hold the same (NaN > tol is False: a NaN
+    # returned here would pass any check).
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    scale = np.max(np.abs(want)) if want.size else 0.0
-    diff = np.max(np.abs(got - want)) if want.size else 0.0
-    return 0.0 if diff == 0 else diff / scale
+    if got.shape != want.shape:
+        return np.inf
+    finite = np.isfinite(got) & np.isfinite(want)
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    if not np.all(finite | same):
+        return np.inf
+    if not np.any(finite):
+        return 0.0
+    diff = np.max(np.abs(got[finite] - want[finite]))
+    return 0.0 if diff == 0 else diff / np.max(np.abs(want[finite]))
 
 
 def check(paths):
