@@ -157,6 +157,13 @@ t.test('an abort while a large network is being drawn stops the draw: nothing ru
   t.equal(r.aborted, true);
   t.strictSame(r.mseRec, []);
   t.ok(Number.isNaN(r.mseOut), 'no readout epoch ran');
+  // The draw itself stops (a 4-million-normal draw takes tens of ms on any host): what it
+  // leaves is empty, where a draw run to its end holds N² weights.
+  const p = { ...resolveParams({ nRec: 2000, tSeq: 20 }).params, seed: 1 };
+  const stopped = new AbortController();
+  setTimeout(() => stopped.abort(), 5);
+  t.equal((await drawInput(p, undefined, stopped.signal)).W_hh.length, 0, 'the draw stopped part way');
+  t.equal((await drawInput(p)).W_hh.length, 2000 * 2000, 'unlike one left to run');
 });
 
 t.test('onReadout tells mse_out once the readout phase is over, with or without readout epochs', async (t) => {

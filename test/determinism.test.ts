@@ -1,6 +1,7 @@
 // The same seed, backend and dtype give bit-identical results; so does every CPU variant.
 import t from 'tap';
-import { buildTarget, info, resolveParams, Rng, sweep, train } from '../src/index';
+import { buildTarget, info, replay, resolveParams, Rng, sweep, train } from '../src/index';
+import { loadFixture } from './helpers';
 import { drawInput, drawNetwork } from '../src/train';
 import { netConfig } from '../src/run';
 import { addon } from '../src/native';
@@ -61,8 +62,25 @@ t.test('every instruction-set variant gives the same bits', async (t) => {
           t.equal(runs[k].device, `cpu:${isas[k]}`);
           t.strictSame(runs[k].mseRec, runs[0].mseRec, `${dtype} rank ${rank}: ${isas[k]} = ${isas[0]}`);
           t.strictSame(runs[k].dz, runs[0].dz);
+          t.equal(runs[k].mseOut, runs[0].mseOut);
         }
       }
+      // The trained matrices too, which the statistics only sum up.
+      const fx = loadFixture(dtype === 'float32' ? 'rank12-n40-f32.json' : 'rank20-n40.json');
+      const replays = [];
+      for (const isa of isas) {
+        process.env.GOAL_CPU_ISA = isa;
+        replays.push(await replay(fx));
+      }
+      for (let k = 1; k < replays.length; k++) {
+        t.strictSame([replays[k].wHhFinal, replays[k].wHoTrained], [replays[0].wHhFinal, replays[0].wHoTrained], `${dtype}: ${isas[k]}'s W_hh and W_ho = ${isas[0]}'s`);
+      }
+    }
+    // What this host cannot run is said, not passed over.
+    for (const isa of ['avx2', 'avx512'].filter((v) => !isas.includes(v))) {
+      process.env.GOAL_CPU_ISA = isa;
+      await t.rejects(train({ ...small, seed: 5 }), { code: 'GOAL_INVALID', message: `GOAL_CPU_ISA=${isa}: this processor does not support it` }, `${isa} forced on a CPU without it is refused`);
+      t.test(`${isa} gives the bits the other variants give`, { skip: `this CPU does not run ${isa}` }, async () => {});
     }
     process.env.GOAL_CPU_ISA = 'sse9';
     await t.rejects(train({ ...small, seed: 5 }), { code: 'GOAL_INVALID' }, 'an unknown variant is refused');

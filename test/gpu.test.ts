@@ -15,6 +15,8 @@
 // 1e-2 once dz differs (CLOSE in bench/gpu-cases.ts, with what one flipped spike was measured
 // to move).
 // A batch row and the same network alone on CUDA run the same kernels: equal bit for bit.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import t from 'tap';
 import type { NetConfig } from '../binding';
 import { compareReplay, REPLAY_TOLERANCE, replay, resolveParams, train, type TrainParams } from '../src/index';
@@ -29,7 +31,28 @@ const cuda = addon().info().cuda;
 const skip = cuda.available ? false : `no usable GPU: ${cuda.reason ?? 'unknown reason'}`;
 const quiet = { onWarning: () => {} };
 
-t.test('CUDA is compiled into this build', async (t) => {
+// What the build found, read off its own records: CMake's cache keeps the CUDA compiler that
+// check_language found (it looks only when GOAL_CUDA is on), the install's stamp the
+// environment it configured in (GOAL_NO_CUDA turns CUDA off without touching the cache).
+function builtWithCuda(): boolean | string {
+  const build = path.join(__dirname, '..', 'build');
+  let cache: string, stamp: { env?: Record<string, string>; configure?: string };
+  try {
+    cache = fs.readFileSync(path.join(build, 'CMakeCache.txt'), 'utf8');
+    stamp = JSON.parse(fs.readFileSync(path.join(build, 'goal-build.json'), 'utf8'));
+  } catch {
+    return 'no build/CMakeCache.txt and build/goal-build.json here (not built by npm install)';
+  }
+  const off = stamp.env?.GOAL_NO_CUDA;
+  if ((off && off !== '0') || /GOAL_CUDA=(OFF|0|FALSE|NO)\b/i.test(stamp.configure ?? '')) return false;
+  const compiler = /^CMAKE_CUDA_COMPILER:[A-Z]+=(.*)$/m.exec(cache)?.[1] ?? '';
+  return compiler !== '' && !compiler.endsWith('NOTFOUND');
+}
+
+t.test('CUDA is compiled exactly when the build found nvcc; a usable GPU needs it', async (t) => {
+  const found = builtWithCuda();
+  if (typeof found === 'string') t.comment(`whether the build found nvcc is unknown: ${found}`);
+  else t.equal(cuda.compiled, found, `the build ${found ? 'found' : 'did not find (or was told to skip)'} a CUDA compiler`);
   t.ok(cuda.compiled || !cuda.available, 'a usable GPU implies a compiled backend');
   if (!cuda.available) t.match(cuda.reason, /\S/, `the reason is stated: ${cuda.reason}`);
 });

@@ -75,6 +75,19 @@ export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d === 0 ? 0 : d / s;
 }
 
+/**
+ * Whether a replay's field checks (compareReplay's list, or the CLI's `replay_check` object)
+ * cover every field SPEC.md's "Fixtures" has a replay reproduce (`expect` but its min_margin,
+ * with D or B) and all of them match: an empty list, which `every` would pass, is no match.
+ */
+export function replayMatches(checks: readonly { field: string; ok: boolean }[] | Record<string, { ok: boolean }>): boolean {
+  const list = Array.isArray(checks) ? checks : Object.entries(checks).map(([field, c]) => ({ field, ok: c.ok }));
+  const fields = new Set(list.map((c) => c.field));
+  const feedback = fields.has('D') !== fields.has('B');
+  return feedback && REPLAY_FIELDS.every((f) => fields.has(f)) && list.length === REPLAY_FIELDS.length + 1 && list.every((c) => c.ok);
+}
+const REPLAY_FIELDS = ['z_targ', 'Z_last', 'dz', 'mse_out', 'mse_rec', 'W_ho_trained', 'W_hh_final'];
+
 /** Number of positions where two equally long arrays differ (Infinity when lengths differ). */
 export function mismatches(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Infinity;

@@ -106,18 +106,36 @@ t.test('clock: unit k is on for steps [k·span, (k+1)·span)', async (t) => {
   t.equal(x.data.reduce((a, b) => a + b, 0), 5 * span, 'each unit on for span steps');
 });
 
-t.test('target: zero for 8 steps, signed maximum 1, sum of four sines', async (t) => {
+t.test('target: zero for 8 steps, four sines per output, divided by the signed maximum', async (t) => {
   const T = 150, O = 3;
-  const y = buildTarget(T, O, new Rng(3));
+  // Re-derived from SPEC.md with the same draws: output by output, A_1..4 ~ U(0,1) then
+  // P_1..4 ~ U(0,2π); the first 8 steps zeroed; the whole array divided by its largest value.
+  const derive = (seed: number) => {
+    const rng = new Rng(seed);
+    const raw = new Float64Array(T * O);
+    for (let o = 0; o < O; o++) {
+      const A = [1, 2, 3, 5].map(() => rng.uniform());
+      const P = [1, 2, 3, 5].map(() => 2 * Math.PI * rng.uniform());
+      for (let n = 8; n < T; n++) {
+        const tn = (2 * Math.PI * n) / (T - 1);
+        raw[n * O + o] = [1, 2, 3, 5].reduce((acc, f, q) => acc + A[q] * Math.sin(f * tn + P[q]), 0);
+      }
+    }
+    return raw;
+  };
+  // A draw whose most negative entry outweighs its largest: there the signed maximum and the
+  // largest magnitude give different arrays, so the test tells them apart.
+  let seed = 1, raw = derive(seed);
+  while (-Math.min(...raw) <= 1.2 * Math.max(...raw)) raw = derive(++seed);
+  const top = Math.max(...raw);
+  const y = buildTarget(T, O, new Rng(seed));
   t.equal(y.rows, T);
-  t.equal(Math.max(...y.data), 1, 'divided by its largest value');
+  t.equal(y.cols, O);
+  t.equal(Math.max(...y.data), 1, 'its largest entry is 1');
+  t.ok(Math.min(...y.data) < -1.2, `its most negative entry (${Math.min(...y.data)}) is not rescaled to -1`);
   t.ok(y.data.slice(0, 8 * O).every((v) => v === 0), 'first 8 steps zeroed');
-  // Re-derive output 0 from the same draws: A_1..4 then P_1..4.
-  const rng = new Rng(3);
-  const A = [rng.uniform(), rng.uniform(), rng.uniform(), rng.uniform()];
-  const P = [0, 0, 0, 0].map(() => 2 * Math.PI * rng.uniform());
-  const raw = (n: number) => [1, 2, 3, 5].reduce((acc, f, q) => acc + A[q] * Math.sin(f * ((2 * Math.PI * n) / (T - 1)) + P[q]), 0);
-  const ratio = raw(100) / y.data[100 * O];
-  t.ok(Math.abs(raw(40) / y.data[40 * O] - ratio) < 1e-9 * Math.abs(ratio), 'output 0 is the sine sum up to one scale');
+  let worst = 0;
+  for (let k = 0; k < T * O; k++) worst = Math.max(worst, Math.abs(y.data[k] - raw[k] / top));
+  t.ok(worst < 1e-12, `every entry of every output is its sine sum over the signed maximum (max |Δ| ${worst})`);
   t.throws(() => buildTarget(8, 3, new Rng(1)), { code: 'GOAL_DEGENERATE_TASK' }, 'T ≤ 8 is degenerate');
 });

@@ -126,7 +126,6 @@ t.test('one typed array holds at most 2³² entries (Node ≤ 21): one more row 
 t.test('train rejects before doing any work', async (t) => {
   await t.rejects(train({ nRec: 10, rank: 1 }), { code: 'GOAL_INVALID_PARAM', param: 'rank' });
   await t.rejects(train({ nRec: 10, tSeq: 8, epochs: [1, 1] }), { code: 'GOAL_DEGENERATE_TASK' }, 'a target too short for any seed');
-  await t.rejects(train({ nRec: 10, tSeq: 8, epochs: [1, 1] }), { code: 'GOAL_DEGENERATE_TASK' });
   const said: string[] = [];
   await t.rejects(train({ nRec: 10, tSeq: 5, nInp: 40, epochs: [1, 1] }, { onWarning: (m) => said.push(m) }),
     { code: 'GOAL_DEGENERATE_TASK', message: /^tSeq=5: the target is degenerate: .*every step is zeroed when tSeq ≤ 8\); use tSeq ≥ 9$/ });
