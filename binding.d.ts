@@ -53,6 +53,18 @@ export interface BatchConfig {
 }
 
 /**
+ * The environment variables the engines heed, as the caller read them (the addon never calls
+ * getenv: in C++ that races with a change of process.env on another thread). Absent, the
+ * defaults. src/native.ts passes process.env's.
+ */
+export interface NativeSettings {
+  /** base, avx2 or avx512 forces that CPU variant (one the CPU lacks is GOAL_INVALID); '' the widest. */
+  GOAL_CPU_ISA?: string;
+  /** '1': a thread waiting for the GPU spins (the CUDA runtime's default) rather than sleeps. */
+  GOAL_CUDA_SPIN?: string;
+}
+
+/**
  * K ≥ 1 networks trained in lockstep: one native call per phase for all of them (a lone network
  * is a batch of one). The asynchronous methods run on the libuv pool; a second call while one
  * runs throws GOAL_BUSY; an input array passed to one must not be modified until its promise
@@ -60,7 +72,7 @@ export interface BatchConfig {
  * numbers alone or in any batch on the same backend.
  */
 export declare class Batch {
-  constructor(config: BatchConfig);
+  constructor(config: BatchConfig, settings?: NativeSettings);
   readonly size: number;
   /** The most epochs one readout() or recurrent() call takes: its outputs hold ≤ 2^26 values. */
   readonly maxEpochs: number;
@@ -84,9 +96,11 @@ export declare class Batch {
   /** Smallest |v' − thr| network k met so far. */
   minMargin(k: number): number;
   /**
-   * Callable while a call runs: on the CPU the target run and the feedback construction (its D
-   * product costs N²·R) stop at their next check and reject with GOAL_ABORTED, as does any later
-   * one; the GPU's run to their end. A stopped batch is only good for dispose().
+   * Callable while a call runs: on the CPU every call (the target run, the feedback construction,
+   * whose D product costs N²·R, readout and recurrent epochs) stops at its next check, between
+   * steps, epochs or rows, and rejects with GOAL_ABORTED, as does any later one; the GPU's run to
+   * their end. A stopped batch is only good for dispose(). src/native.ts stops every live batch
+   * when the process (or worker) exits, which would otherwise wait for the call to end.
    */
   stop(): void;
   /** Frees the memory now rather than at garbage collection. */
@@ -112,6 +126,6 @@ export interface NativeInfo {
   };
 }
 
-export declare function info(): NativeInfo;
+export declare function info(settings?: NativeSettings): NativeInfo;
 /** Bytes the engine allocates for a network of these sizes (checks the sizes first). */
 export declare function bytesNeeded(sizes: NetSizes): number;

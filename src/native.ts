@@ -26,13 +26,47 @@ export function addon(): typeof Binding {
     throw new GoalError('GOAL_NO_ADDON', `the native addon is not built (${file} is missing): run npm install in a clone of goal-snn, or npm rebuild goal-snn where it is a dependency (after npm install-scripts approve goal-snn, where npm skipped its install script)`);
   }
   try {
-    cached = require(file) as typeof Binding;
+    cached = withSettings(require(file) as typeof Binding);
   } catch (err) {
     // A file the loader refuses: corrupt, or built for another machine, Node or C library.
     const why = String((err as Error | null)?.message ?? err).split('\n')[0].replace(`${file}: `, '');
     throw new GoalError('GOAL_NO_ADDON', `the native addon ${file} cannot be loaded (${why}): rebuild it, with npm run build:native in a clone of goal-snn, or npm rebuild goal-snn where it is a dependency`);
   }
   return cached;
+}
+
+/** GOAL_CPU_ISA and GOAL_CUDA_SPIN as process.env holds them now (read under Node's lock). */
+function settings(): Binding.NativeSettings {
+  return { GOAL_CPU_ISA: process.env.GOAL_CPU_ISA ?? '', GOAL_CUDA_SPIN: process.env.GOAL_CUDA_SPIN ?? '' };
+}
+
+/**
+ * The addon with the environment's settings passed at each new batch and each info(), when
+ * not given: read here at that moment, as the engines once read them (tests switch
+ * GOAL_CPU_ISA between runs), never by getenv in C++. Its batches are stopped when the
+ * process (or this worker) exits: the exit would otherwise wait for a native call to end,
+ * which at large N is an epoch of seconds.
+ */
+function withSettings(raw: typeof Binding): typeof Binding {
+  const live = new Set<WeakRef<Binding.Batch>>();
+  const forget = new FinalizationRegistry<WeakRef<Binding.Batch>>((ref) => live.delete(ref));
+  process.once('exit', () => live.forEach((ref) => ref.deref()?.stop()));
+  class Batch extends raw.Batch {
+    readonly #ref: WeakRef<Binding.Batch>;
+    constructor(config: Binding.BatchConfig, given?: Binding.NativeSettings) {
+      super(config, given ?? settings());
+      this.#ref = new WeakRef(this);
+      live.add(this.#ref);
+      forget.register(this, this.#ref, this.#ref);
+    }
+
+    override dispose(): void {
+      super.dispose();
+      live.delete(this.#ref);
+      forget.unregister(this.#ref);
+    }
+  }
+  return { Batch, info: (given?: Binding.NativeSettings) => raw.info(given ?? settings()), bytesNeeded: raw.bytesNeeded };
 }
 
 /** What the addon was built with and finds here; its errors (a GOAL_CPU_ISA naming no variant) ours. */

@@ -1,6 +1,9 @@
 // The addon checks what protects memory, refuses overlapping and out-of-order calls, and
 // turns every failure into a coded JS error (never a crash).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import t from 'tap';
 import type { NetConfig } from '../binding';
 import { addon } from '../src/native';
@@ -228,4 +231,134 @@ t.test('a worker thread stopped during a run ends alone; the process goes on', a
   t.equal(r.status, 0);
   t.equal(r.stdout, 'alive\n');
   require('node:fs').rmSync(dir, { recursive: true });
+});
+
+/** Runs `script` (CommonJS, with `addon` the raw binding's path) in a child Node; how it ended. */
+function child(script: string, options: { shell?: string; timeout?: number } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-binding-'));
+  const file = path.join(dir, 'c.js');
+  fs.writeFileSync(file, `const addon = ${JSON.stringify(path.join(__dirname, '..', 'build', 'Release', 'goal_snn.node'))};\n` +
+    `const native = ${JSON.stringify(require.resolve('../dist/src/native.js'))};\n${script}`);
+  const started = Date.now();
+  const r = options.shell
+    ? spawnSync('bash', ['-c', `${options.shell} && exec "$0" "$1"`, process.execPath, file], { encoding: 'utf8', timeout: options.timeout ?? 60_000 })
+    : spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: options.timeout ?? 60_000 });
+  fs.rmSync(dir, { recursive: true });
+  return { ...r, seconds: (Date.now() - started) / 1000 };
+}
+const NET = `{ N: 64, I: 2, O: 1, T: 2000, R: 0, feedback: 'spk', dtype: 'float64', tau_m: 20, tau_s: 2, tau_o: 5,
+  v_init: -4, bias: 0, reset: -20, thr: 0, rec_lr: 0.1, out_lr: 0.01, W_ih: f(128), W_hh: f(4096), W_ho: f(64),
+  W_trg: f(64), targ: f(2000), clock: f(3998) }`;
+const F = 'const f = (n) => Float64Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) * 0.5);';
+
+t.test('the environment\'s settings come from the caller, never from getenv (which races with process.env on another thread)', async (t) => {
+  // A getenv in C++ while a worker thread sets process.env reads freed memory: the sources of the
+  // addon (all of native/ but the host emulation of CUDA, which is no part of it) call none.
+  const sources = ['binding', 'kernels'].flatMap((d) => fs.readdirSync(path.join(__dirname, '..', 'native', d)).map((f) => path.join('native', d, f)))
+    .filter((f) => /\.(cpp|cu|cuh|h)$/.test(f) && !/cuda_emu/.test(f));
+  t.ok(sources.length >= 10, `${sources.length} sources`);
+  const calling = sources.filter((f) => /\bgetenv\s*\(|\bsecure_getenv\s*\(|\benviron\b/.test(fs.readFileSync(path.join(__dirname, '..', f), 'utf8')));
+  t.strictSame(calling, [], 'none reads the environment');
+  // What the caller passes rules, whatever the environment says.
+  const raw = require(path.join(__dirname, '..', 'build', 'Release', 'goal_snn.node')) as typeof import('../binding');
+  t.equal(raw.info({ GOAL_CPU_ISA: 'base' }).cpu.isa, 'base');
+  t.equal(new raw.Batch({ backend: 'cpu', nets: [base()] }, { GOAL_CPU_ISA: 'base' }).device, 'cpu:base');
+  t.equal(raw.info().cpu.isa, raw.info({}).cpu.isas.at(-1), 'none given: the widest variant');
+  t.throws(() => raw.info({ GOAL_CPU_ISA: 'sse9' }), { code: 'GOAL_INVALID', message: /GOAL_CPU_ISA must be base, avx2 or avx512 \(got sse9\)/ });
+  t.throws(() => raw.info({ GOAL_CPU_ISA: 5 } as never), { code: 'GOAL_INVALID', message: 'settings.GOAL_CPU_ISA must be a string' });
+  t.throws(() => raw.info('base' as never), { code: 'GOAL_INVALID', message: /settings must be an object/ });
+  // The library passes process.env's, read when each batch is made.
+  const saved = process.env.GOAL_CPU_ISA;
+  try {
+    process.env.GOAL_CPU_ISA = 'base';
+    t.equal(one(base()).device, 'cpu:base', 'GOAL_CPU_ISA through process.env');
+  } finally {
+    if (saved === undefined) delete process.env.GOAL_CPU_ISA;
+    else process.env.GOAL_CPU_ISA = saved;
+  }
+});
+
+t.test('a getter called on an object another addon wrapped: a coded error, not a read of that addon\'s memory', { skip: spawnSync('cc', ['--version']).status === 0 ? false : 'no C compiler (cc) to build a second addon' }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-other-'));
+  // The smallest addon that wraps its objects (napi_wrap), as many do.
+  fs.writeFileSync(path.join(dir, 'other.c'), `#include <node_api.h>
+static char payload[64];
+static napi_value wrapped(napi_env env, napi_callback_info info) {
+  napi_value o;
+  napi_create_object(env, &o);
+  napi_wrap(env, o, payload, NULL, NULL, NULL);
+  return o;
+}
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "wrapped", NAPI_AUTO_LENGTH, wrapped, NULL, &fn);
+  napi_set_named_property(env, exports, "wrapped", fn);
+  return exports;
+}
+`);
+  const headers = path.dirname(require.resolve('node-api-headers/include/node_api.h'));
+  const cc = spawnSync('cc', ['-shared', '-fPIC', `-I${headers}`, '-o', path.join(dir, 'other.node'), path.join(dir, 'other.c')], { encoding: 'utf8' });
+  t.equal(cc.status, 0, `the other addon builds ${cc.stderr}`);
+  const r = child(`const foreign = require(${JSON.stringify(path.join(dir, 'other.node'))}).wrapped();
+    const proto = require(addon).Batch.prototype;
+    for (const name of ['size', 'maxEpochs', 'device']) {
+      try { Object.getOwnPropertyDescriptor(proto, name).get.call(foreign); console.log(name, 'returned'); }
+      catch (e) { console.log(name, e.code, e.message); }
+    }
+    try { proto.stop.call(foreign); } catch (e) { console.log('stop', e.constructor.name); }`);
+  fs.rmSync(dir, { recursive: true });
+  t.equal(r.signal, null, 'no crash');
+  t.equal(r.stdout, ['size', 'maxEpochs', 'device'].map((n) => `${n} GOAL_INVALID a Batch getter called on an object that is no Batch\n`).join('') + 'stop TypeError\n', r.stderr);
+});
+
+t.test('stop() ends readout and recurrent calls too, between epochs or steps; a feedback cut short leaves none to use', async (t) => {
+  const net = one({ ...base(), T: 2000, targ: new Float64Array(2000 * O).fill(0.2), clock: new Float64Array(1999 * I).fill(1) });
+  await net.targetRun();
+  await net.feedback([new Float64Array(N * N).fill(0.1)]);
+  const readout = net.readout(net.maxEpochs); // 2^26 epochs: many minutes
+  setTimeout(() => net.stop(), 20);
+  const started = Date.now();
+  await t.rejects(readout, { code: 'GOAL_ABORTED', message: 'the readout epochs were stopped' });
+  t.ok(Date.now() - started < 10_000, `ended at once (${Date.now() - started} ms)`);
+  await t.rejects(net.recurrent(1), { code: 'GOAL_ABORTED', message: 'the recurrent epochs were stopped' }, 'and every later call');
+  await t.rejects(net.feedback([new Float64Array(N * N).fill(0.1)]), { code: 'GOAL_ABORTED' });
+  t.throws(() => net.read(0, 'D'), { code: 'GOAL_STATE', message: 'D needs the feedback first' }, 'the stopped feedback is not half used');
+  net.dispose();
+});
+
+t.test('the process exits at once while a long native call runs: its batches are stopped', async (t) => {
+  for (const call of ['b.readout(b.maxEpochs)', 'b.feedback([new Float64Array(64 * 64)]).then(() => b.recurrent(1e6))']) {
+    const r = child(`${F}
+      const b = new (require(native).addon().Batch)({ backend: 'cpu', nets: [${NET}] });
+      b.targetRun().then(() => { ${call}; setTimeout(() => process.exit(0), 100); });`);
+    t.equal(r.status, 0, `${call}: exit status 0 ${r.stderr}`);
+    t.ok(r.seconds < 15, `${call}: ended after ${r.seconds} s, not minutes`);
+  }
+});
+
+t.test('a result too large for memory is GOAL_ENOMEM, not V8\'s fatal out-of-memory abort', { skip: fs.existsSync('/proc/self/limits') ? false : 'needs ulimit -v (Linux)' }, async (t) => {
+  // N = 4096: W_hh is 128 MiB as a Float64Array. The address space is then filled in 32 MiB
+  // buffers, less 96 MiB given back: too little for it, whoever allocates it.
+  const r = child(`const f = (n) => new Float64Array(n);
+    const b = new (require(addon).Batch)({ backend: 'cpu', nets: [{ N: 4096, I: 1, O: 1, T: 2, R: 0, feedback: 'spk', dtype: 'float32',
+      tau_m: 20, tau_s: 2, tau_o: 5, v_init: 0, bias: 0, reset: -1, thr: 1, rec_lr: 0.1, out_lr: 0.01,
+      W_ih: f(4096), W_hh: f(4096 * 4096), W_ho: f(4096), W_trg: f(4096), targ: f(2), clock: f(1) }] });
+    const hold = [];
+    for (;;) { try { hold.push(new ArrayBuffer(32 << 20)); } catch { break; } }
+    hold.splice(0, 3);
+    try { b.read(0, 'W_hh'); console.log('read'); } catch (e) { console.log(e.code, e.message); }`, { shell: 'ulimit -v 3000000' });
+  t.equal(r.signal, null, `no abort ${r.stderr.split('\n').slice(0, 2).join(' ')}`);
+  t.equal(r.stdout, "GOAL_ENOMEM out of memory for read('W_hh') (128 MiB)\n");
+});
+
+t.test('a setter on Error.prototype or Object.prototype (another library\'s) neither hides a code nor leaves a promise unsettled', async (t) => {
+  const r = child(`${F}
+    Object.defineProperty(Error.prototype, 'code', { set() { throw new Error('setter ran'); }, configurable: true });
+    Object.defineProperty(Object.prototype, 'mseRec', { set() { throw new Error('setter ran'); }, configurable: true });
+    const b = new (require(addon).Batch)({ backend: 'cpu', nets: [${NET}] });
+    const timer = setTimeout(() => { console.log('unsettled'); process.exit(3); }, 20000);
+    b.readout(1).then(() => console.log('resolved'), (e) => console.log('rejected', e.code))
+      .then(() => b.targetRun()).then(() => b.feedback([new Float64Array(64 * 64)])).then(() => b.recurrent(1))
+      .then((r) => { console.log('recurrent', r.mseRec.length, r.dz.length); clearTimeout(timer); });`);
+  t.equal(r.stdout, 'rejected GOAL_STATE\nrecurrent 1 1\n', r.stderr);
 });

@@ -19,9 +19,17 @@ namespace {
 
 using goal::Config;
 
+// A property of a new object, defined rather than assigned: an assignment would run a setter
+// that other code put on Error.prototype or Object.prototype.
+constexpr auto kOwn = static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
+
+void own(Napi::Object o, const char* name, Napi::Value v) {
+  o.DefineProperty(Napi::PropertyDescriptor::Value(name, v, kOwn));
+}
+
 Napi::Error coded(Napi::Env env, const char* code, const std::string& message, bool type = false) {
   Napi::Error err = type ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
-  err.Set("code", Napi::String::New(env, code));
+  own(err.Value(), "code", Napi::String::New(env, code));
   return err;
 }
 
@@ -131,6 +139,24 @@ Config parse_config(const Napi::Object& o) {
   return c;
 }
 
+// The environment's settings, as the caller read them (goal::Settings: never getenv here):
+// absent, the defaults; else an object of strings, each optional.
+goal::Settings settings_of(Napi::Env env, Napi::Value v) {
+  goal::Settings s;
+  if (v.IsUndefined()) return s;
+  if (!v.IsObject()) invalid(env, "settings must be an object of environment variables");
+  const Napi::Object o = v.As<Napi::Object>();
+  const auto read = [&](const char* name) -> std::string {
+    const Napi::Value x = o.Get(name);
+    if (x.IsUndefined()) return "";
+    if (!x.IsString()) invalid(env, std::string("settings.") + name + " must be a string");
+    return x.As<Napi::String>().Utf8Value();
+  };
+  s.cpu_isa = read("GOAL_CPU_ISA");
+  s.cuda_spin = read("GOAL_CUDA_SPIN") == "1";
+  return s;
+}
+
 // A network's input arrays, fetched but not yet checked: fetching can run user JavaScript (a
 // getter), which could detach an array fetched before, so pointers are taken only once every
 // property has been read (inputs_of), when no more JavaScript runs until the engine copies them.
@@ -163,6 +189,36 @@ const std::pair<const char*, goal::Field> kFields[] = {
     {"W_trg", goal::Field::W_trg}, {"D", goal::Field::D},     {"B", goal::Field::B},
     {"r_targ", goal::Field::r_targ}};
 
+// A typed array over `v`'s memory, which V8 frees with it: the values are not copied, and
+// nothing large is allocated by V8, whose failure to allocate an ArrayBuffer ends the process
+// (a fatal "process out of memory") where ours, made in a std::vector, is a coded JS error.
+template <typename T>
+Napi::TypedArrayOf<T> adopt(Napi::Env env, std::vector<T>&& v) {
+  if (v.empty()) return Napi::TypedArrayOf<T>::New(env, 0);
+  auto* owned = new (std::nothrow) std::vector<T>(std::move(v));  // moves the buffer: no allocation of it
+  if (!owned) throw coded(env, "GOAL_ENOMEM", "out of memory");
+  const size_t n = owned->size();
+  Napi::ArrayBuffer buffer;
+  try {
+    buffer = Napi::ArrayBuffer::New(env, owned->data(), n * sizeof(T),
+                                    [](Napi::Env, void*, std::vector<T>* p) { delete p; }, owned);
+  } catch (...) {
+    delete owned;
+    throw;
+  }
+  return Napi::TypedArrayOf<T>::New(env, n, buffer, 0);
+}
+
+// `count` zeroed values, for a result the engine fills; too many for memory is GOAL_ENOMEM.
+template <typename T>
+std::vector<T> zeros(Napi::Env env, int64_t count, const std::string& what) {
+  try {
+    return std::vector<T>(size_t(count));
+  } catch (const std::bad_alloc&) {
+    throw coded(env, "GOAL_ENOMEM", "out of memory for " + what + " (" + goal::memory_text(double(count) * sizeof(T)) + ")");
+  }
+}
+
 // read(name) of a network with config c: a Float64Array for a matrix, a Uint8Array for a
 // raster, filled by the given readers.
 template <typename ReadField, typename ReadRaster>
@@ -171,23 +227,17 @@ Napi::Value read_named(Napi::Env env, Napi::Value nameArg, const Config& c, Read
   if (!nameArg.IsString()) invalid(env, "read(name): name must be a string");
   const std::string name = nameArg.As<Napi::String>().Utf8Value();
   if (name == "Z_targ" || name == "Z_last") {
-    Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(c.T * c.N));
-    guarded(env, [&] { readRaster(name == "Z_targ" ? goal::Raster::Z_targ : goal::Raster::Z_last, out.Data()); });
-    return out;
+    std::vector<uint8_t> out = zeros<uint8_t>(env, c.T * c.N, "read('" + name + "')");
+    guarded(env, [&] { readRaster(name == "Z_targ" ? goal::Raster::Z_targ : goal::Raster::Z_last, out.data()); });
+    return adopt(env, std::move(out));
   }
   for (const auto& [key, field] : kFields) {
     if (name != key) continue;
-    Napi::Float64Array out = Napi::Float64Array::New(env, size_t(goal::field_size(c, field)));
-    guarded(env, [&] { readField(field, out.Data()); });
-    return out;
+    std::vector<double> out = zeros<double>(env, goal::field_size(c, field), "read('" + name + "')");
+    guarded(env, [&] { readField(field, out.data()); });
+    return adopt(env, std::move(out));
   }
   invalid(env, "read(name): unknown field '" + name + "'");
-}
-
-Napi::Float64Array to_array(Napi::Env env, const std::vector<double>& v) {
-  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), a.Data());
-  return a;
 }
 
 int64_t epochs_arg(const Napi::CallbackInfo& info) {
@@ -254,7 +304,7 @@ class Job : public Napi::AsyncWorker {
 class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Batch",
+    Napi::Function cls = DefineClass(env, "Batch",
                        {InstanceMethod<&BatchWrap::TargetRun>("targetRun"),
                         InstanceMethod<&BatchWrap::Readout>("readout"),
                         InstanceMethod<&BatchWrap::Feedback>("feedback"),
@@ -263,10 +313,15 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
                         InstanceMethod<&BatchWrap::Read>("read"),
                         InstanceMethod<&BatchWrap::MinMargin>("minMargin"),
                         InstanceMethod<&BatchWrap::Stop>("stop"),
-                        InstanceMethod<&BatchWrap::Dispose>("dispose"),
-                        InstanceAccessor<&BatchWrap::Size>("size"),
-                        InstanceAccessor<&BatchWrap::MaxEpochs>("maxEpochs"),
-                        InstanceAccessor<&BatchWrap::Device>("device")});
+                        InstanceMethod<&BatchWrap::Dispose>("dispose")});
+    // The getters are plain functions that check their receiver first: V8 checks a method's
+    // (another object is an "Illegal invocation") but not an accessor's, and Node-API's
+    // unwrap hands back whatever any addon wrapped in an object, read as ours.
+    cls.Get("prototype").As<Napi::Object>().DefineProperties(
+        {Napi::PropertyDescriptor::Accessor<&BatchWrap::Size>("size", napi_configurable),
+         Napi::PropertyDescriptor::Accessor<&BatchWrap::MaxEpochs>("maxEpochs", napi_configurable),
+         Napi::PropertyDescriptor::Accessor<&BatchWrap::Device>("device", napi_configurable)});
+    return cls;
   }
 
   explicit BatchWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchWrap>(info) {
@@ -291,13 +346,15 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     int threads = 1;
     const Napi::Value threadsValue = o.Get("threads");
     if (!threadsValue.IsUndefined()) threads = int(integer(env, threadsValue, "config.threads", 1, 4096));
+    const goal::Settings settings = settings_of(env, info.Length() > 1 ? info[1] : env.Undefined());
     // From here on no JavaScript runs until the engine has copied the arrays.
     std::vector<goal::Inputs> ins;
     for (uint32_t k = 0; k < K; ++k)
       ins.push_back(inputs_of(env, fetched[k], cfgs[k], "config.nets[" + std::to_string(k) + "]."));
+    Value().TypeTag(&kTag);
     batch_ = guarded(env, [&]() -> std::unique_ptr<goal::Batch> {
-      if (backend == "cpu") return goal::make_cpu_batch(cfgs, ins, threads);
-      if (backend == "cuda") return goal::make_cuda_batch(cfgs, ins);
+      if (backend == "cpu") return goal::make_cpu_batch(cfgs, ins, threads, settings);
+      if (backend == "cuda") return goal::make_cuda_batch(cfgs, ins, settings);
       throw goal::Error("GOAL_INVALID", "config.backend must be 'cpu' or 'cuda'");
     });
   }
@@ -331,7 +388,7 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     const int64_t n = epochs_arg(info);
     auto mse = outputs(info.Env(), n * b.size());
     return start(info.Env(), [&b, n, mse] { b.readout_epochs(n, mse->data()); },
-                 [mse](Napi::Env env) { return to_array(env, *mse); });
+                 [mse](Napi::Env env) { return adopt(env, std::move(*mse)); });
   }
 
   Napi::Value Feedback(const Napi::CallbackInfo& info) {
@@ -370,8 +427,8 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     return start(info.Env(), [&b, n, mse, dz] { b.recurrent_epochs(n, mse->data(), dz->data()); },
                  [mse, dz](Napi::Env env) {
                    Napi::Object r = Napi::Object::New(env);
-                   r.Set("mseRec", to_array(env, *mse));
-                   r.Set("dz", to_array(env, *dz));
+                   own(r, "mseRec", adopt(env, std::move(*mse)));
+                   own(r, "dz", adopt(env, std::move(*dz)));
                    return r;
                  });
   }
@@ -407,23 +464,31 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     batch_.reset();
   }
 
-  // Constant for the batch's life: readable while a call runs.
-  goal::Batch& alive(Napi::Env env) {
-    if (!batch_) throw coded(env, "GOAL_STATE", "this batch has been disposed");
-    return *batch_;
+  // The batch of a getter's receiver, which must be one of ours; constant for the batch's life:
+  // readable while a call runs.
+  static goal::Batch& alive(const Napi::CallbackInfo& info) {
+    const Napi::Value self = info.This();
+    if (!self.IsObject() || !self.As<Napi::Object>().CheckTypeTag(&kTag))
+      throw coded(info.Env(), "GOAL_INVALID", "a Batch getter called on an object that is no Batch", true);
+    BatchWrap* wrap = Unwrap(self.As<Napi::Object>());
+    if (!wrap || !wrap->batch_) throw coded(info.Env(), "GOAL_STATE", "this batch has been disposed");
+    return *wrap->batch_;
   }
 
-  Napi::Value Size(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), double(alive(info.Env()).size()));
+  static Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(alive(info).size()));
   }
 
-  Napi::Value MaxEpochs(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), double(std::max<int64_t>(1, kMaxCallValues / alive(info.Env()).size())));
+  static Napi::Value MaxEpochs(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(std::max<int64_t>(1, kMaxCallValues / alive(info).size())));
   }
 
-  Napi::Value Device(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), alive(info.Env()).device());
+  static Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), alive(info).device());
   }
+
+  // Marks the objects this class wraps (napi_type_tag_object): a random 128-bit value.
+  static constexpr napi_type_tag kTag = {0x6f1c2a9d4e7b3f05ULL, 0xb84d19e2c07a5e63ULL};
 
   std::unique_ptr<goal::Batch> batch_;
   bool busy_ = false;
@@ -449,7 +514,12 @@ void Job::OnOK() {
 void Job::OnError(const Napi::Error& e) {
   *busy_ = false;
   try {
-    deferred_.Reject(coded(Env(), code_, e.Message()).Value());
+    Napi::Env env = Env();
+    try {
+      deferred_.Reject(coded(env, code_, e.Message()).Value());
+    } catch (const Napi::Error& thrown) {
+      deferred_.Reject(thrown.Value());  // what building the error threw: the promise settles still
+    }
   } catch (...) {
   }
 }
@@ -462,34 +532,35 @@ Napi::Value BytesNeeded(const Napi::CallbackInfo& info) {
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const goal::Settings settings = settings_of(env, info.Length() > 0 ? info[0] : env.Undefined());
   Napi::Object o = Napi::Object::New(env);
   Napi::Object cpu = Napi::Object::New(env);
   Napi::Array isas = Napi::Array::New(env);
   uint32_t k = 0;
   for (const char* isa : {"base", "avx2", "avx512"})
     if (goal::cpu_isa_supported(isa)) isas.Set(k++, Napi::String::New(env, isa));
-  const char* isa = guarded(env, [] { return goal::cpu_isa(); });
-  cpu.Set("isa", Napi::String::New(env, isa));
-  cpu.Set("device", Napi::String::New(env, goal::cpu_device(isa)));
-  cpu.Set("isas", isas);
-  cpu.Set("threads", Napi::Number::New(env, std::thread::hardware_concurrency()));
-  o.Set("cpu", cpu);
-  const goal::CudaInfo ci = goal::cuda_info();
+  const char* isa = guarded(env, [&] { return goal::cpu_isa(settings); });
+  own(cpu, "isa", Napi::String::New(env, isa));
+  own(cpu, "device", Napi::String::New(env, goal::cpu_device(isa)));
+  own(cpu, "isas", isas);
+  own(cpu, "threads", Napi::Number::New(env, std::thread::hardware_concurrency()));
+  own(o, "cpu", cpu);
+  const goal::CudaInfo ci = goal::cuda_info(settings);
   Napi::Object cuda = Napi::Object::New(env);
-  cuda.Set("compiled", Napi::Boolean::New(env, ci.compiled));
-  cuda.Set("available", Napi::Boolean::New(env, ci.available));
-  if (!ci.available) cuda.Set("reason", Napi::String::New(env, ci.reason));
+  own(cuda, "compiled", Napi::Boolean::New(env, ci.compiled));
+  own(cuda, "available", Napi::Boolean::New(env, ci.available));
+  if (!ci.available) own(cuda, "reason", Napi::String::New(env, ci.reason));
   if (ci.available) {
-    cuda.Set("devices", Napi::Number::New(env, ci.count));
-    cuda.Set("name", Napi::String::New(env, ci.name));
-    cuda.Set("device", Napi::String::New(env, goal::cuda_device(ci.name)));
-    cuda.Set("computeCapability", Napi::String::New(env, std::to_string(ci.major) + "." + std::to_string(ci.minor)));
-    cuda.Set("multiprocessors", Napi::Number::New(env, ci.sms));
-    cuda.Set("memoryBytes", Napi::Number::New(env, ci.memory));
+    own(cuda, "devices", Napi::Number::New(env, ci.count));
+    own(cuda, "name", Napi::String::New(env, ci.name));
+    own(cuda, "device", Napi::String::New(env, goal::cuda_device(ci.name)));
+    own(cuda, "computeCapability", Napi::String::New(env, std::to_string(ci.major) + "." + std::to_string(ci.minor)));
+    own(cuda, "multiprocessors", Napi::Number::New(env, ci.sms));
+    own(cuda, "memoryBytes", Napi::Number::New(env, ci.memory));
   }
-  if (ci.runtime) cuda.Set("runtimeVersion", Napi::Number::New(env, ci.runtime));
-  if (ci.driver) cuda.Set("driverVersion", Napi::Number::New(env, ci.driver));
-  o.Set("cuda", cuda);
+  if (ci.runtime) own(cuda, "runtimeVersion", Napi::Number::New(env, ci.runtime));
+  if (ci.driver) own(cuda, "driverVersion", Napi::Number::New(env, ci.driver));
+  own(o, "cuda", cuda);
   return o;
 }
 

@@ -25,7 +25,7 @@ namespace {
 
 class CpuBatch final : public Batch {
  public:
-  CpuBatch(const std::vector<Config>& c, const std::vector<Inputs>& in, int threads) : threads_(threads) {
+  CpuBatch(const std::vector<Config>& c, const std::vector<Inputs>& in, int threads, const Settings& s) : threads_(threads) {
     check_batch(c);
     if (in.size() != c.size()) throw Error("GOAL_INVALID", "one set of inputs per network");
     if (threads < 1) throw Error("GOAL_INVALID", "threads must be >= 1");
@@ -35,7 +35,7 @@ class CpuBatch final : public Batch {
     for (const Config& x : c) need += bytes_needed(x);
     if (c.size() > 1) check_host_memory(need, "a batch of " + std::to_string(c.size()) + " networks of N=" + std::to_string(c[0].N));
     nets_.reserve(c.size());
-    for (size_t k = 0; k < c.size(); ++k) nets_.push_back(make_cpu_engine(c[k], in[k], &stop_));
+    for (size_t k = 0; k < c.size(); ++k) nets_.push_back(make_cpu_engine(c[k], in[k], &stop_, s));
     device_ = nets_[0]->device();
   }
 
@@ -103,8 +103,9 @@ class CpuBatch final : public Batch {
 
 }  // namespace
 
-std::unique_ptr<Batch> make_cpu_batch(const std::vector<Config>& c, const std::vector<Inputs>& in, int threads) {
-  return std::make_unique<CpuBatch>(c, in, threads);
+std::unique_ptr<Batch> make_cpu_batch(const std::vector<Config>& c, const std::vector<Inputs>& in, int threads,
+                                      const Settings& s) {
+  return std::make_unique<CpuBatch>(c, in, threads, s);
 }
 
 }  // namespace goal

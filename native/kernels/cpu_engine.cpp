@@ -96,9 +96,9 @@ bool isa_supported(const char* isa) {
 
 // The widest variant this processor runs; GOAL_CPU_ISA=base|avx2|avx512 forces one
 // (tests use it to check that every variant gives the same bits).
-const char* choose_isa() {
-  const char* forced = getenv("GOAL_CPU_ISA");
-  if (forced && *forced) {
+const char* choose_isa(const std::string& forced_isa) {
+  const char* forced = forced_isa.c_str();
+  if (*forced) {
     for (const char* isa : {"base", "avx2", "avx512"})
       if (!strcmp(forced, isa)) {
         if (!isa_supported(isa))
@@ -117,8 +117,8 @@ const char* choose_isa() {
 template <typename F>
 class CpuNet final : public Engine {
  public:
-  CpuNet(const Config& c, const Inputs& in, const std::atomic<bool>* stop)
-      : cfg_(c), isa_(choose_isa()), k_(kernels_for<F>(isa_)), stop_(stop) {
+  CpuNet(const Config& c, const Inputs& in, const std::atomic<bool>* stop, const char* isa)
+      : cfg_(c), isa_(isa), k_(kernels_for<F>(isa_)), stop_(stop) {
     device_ = cpu_device(isa_);
     const double need = layout_bytes(c);
     check_host_memory(need, "a network of N=" + std::to_string(c.N));
@@ -161,6 +161,7 @@ class CpuNet final : public Engine {
   void readout_epochs(int64_t n, double* mse) override {
     require(targeted_, "readout epochs need the target run first");
     k_->readout_epochs(n_, n, mse);
+    stopped("the readout epochs", "were");
   }
 
   double readout_mse() override {
@@ -170,6 +171,7 @@ class CpuNet final : public Engine {
 
   void build_feedback(const double* noise) override {
     require(targeted_, "the feedback needs the target run first");
+    has_feedback_ = false;  // until this one is built whole: a stopped build leaves none to use
     if (n_.D == lazy_D_) n_.D = nullptr;  // a new draw (resample) decides afresh
     k_->build_feedback(n_, noise);
     if (n_.wants_D) {
@@ -188,8 +190,9 @@ class CpuNet final : public Engine {
 
   void recurrent_epochs(int64_t n, double* mse_rec, double* dz) override {
     require(has_feedback_, "recurrent epochs need the feedback first");
-    for (int64_t k = 0; k < n; ++k)
+    for (int64_t k = 0; k < n && !stopping(n_); ++k)
       margin_ = std::min(margin_, k_->recurrent_epoch(n_, mse_rec + k, dz + k));
+    stopped("the recurrent epochs", "were");
     epochs_run_ += n;
   }
 
@@ -229,8 +232,8 @@ class CpuNet final : public Engine {
 
  private:
   // After a call the stop flag may have cut short: its partial result is never used.
-  void stopped(const char* what) const {
-    if (stopping(n_)) throw Error("GOAL_ABORTED", std::string(what) + " was stopped");
+  void stopped(const char* what, const char* was = "was") const {
+    if (stopping(n_)) throw Error("GOAL_ABORTED", std::string(what) + " " + was + " stopped");
   }
 
   static void require(bool ok, const char* what) {
@@ -347,13 +350,15 @@ void check_host_memory(double need, const std::string& what) {
     throw Error("GOAL_ENOMEM", what + " needs " + memory_text(need) + ", more than this machine's " + memory_text(have) + " of memory");
 }
 
-std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop) {
+std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop,
+                                        const Settings& s) {
   check_config(c);
-  if (c.dtype == DType::f32) return std::make_unique<CpuNet<float>>(c, in, stop);
-  return std::make_unique<CpuNet<double>>(c, in, stop);
+  const char* isa = choose_isa(s.cpu_isa);
+  if (c.dtype == DType::f32) return std::make_unique<CpuNet<float>>(c, in, stop, isa);
+  return std::make_unique<CpuNet<double>>(c, in, stop, isa);
 }
 
-const char* cpu_isa() { return choose_isa(); }
+const char* cpu_isa(const Settings& s) { return choose_isa(s.cpu_isa); }
 bool cpu_isa_supported(const char* isa) { return isa_supported(isa); }
 
 }  // namespace goal

@@ -363,7 +363,7 @@ void readout_epochs(const NetView<F>& n, int64_t epochs, double* mse) {
   F* __restrict err = n.err;    // O×T: y, then y* − y
   F* __restrict grad = n.grad;  // O×N
   if (tile == T) transpose_rows(n, n.r_targ, 0, T);  // one tile: once for all epochs
-  for (int64_t k = 0; k < epochs; ++k) {
+  for (int64_t k = 0; k < epochs && !stopping(n); ++k) {
     readout_forward(n, [&](int64_t t0, int64_t len) {
       if (tile < T) transpose_rows(n, n.r_targ, t0, len);
     });
@@ -543,7 +543,9 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
   trace_all(n.e, n.a_m, n.b_m, n.h, N);
   project(n.c, n.h, W, N, st.nonfinite);
   F margin = F(INFINITY);
-  for (int64_t t = 0; t + 1 < T; ++t) {
+  // A stop (Batch.stop: the process exits, say) is heard between steps: an epoch of a large
+  // network takes seconds. The epoch it cuts short is never reported.
+  for (int64_t t = 0; t + 1 < T && !stopping(n); ++t) {
     const F m = integrate(n, t, n.c, static_cast<const F*>(nullptr));
     margin = m < margin ? m : margin;
     uint8_t* __restrict Zrow = n.Z + (t + 1) * N;

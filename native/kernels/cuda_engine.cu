@@ -73,7 +73,7 @@ std::string context_lost() {
 
 }  // namespace
 
-CudaInfo cuda_info() {
+CudaInfo cuda_info(const Settings& s) {
   CudaInfo info;
   info.compiled = true;
   cudaRuntimeGetVersion(&info.runtime);
@@ -113,8 +113,7 @@ CudaInfo cuda_info() {
   // context; where a context exists already, a refusal is harmless and ignored. GOAL_CUDA_SPIN=1
   // keeps the runtime's default instead, for a platform whose interrupt-driven waits misbehave
   // (the device check falls back to it when a first tiny run does not return).
-  const char* spin = std::getenv("GOAL_CUDA_SPIN");
-  if (!(spin && std::string(spin) == "1") && cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) != cudaSuccess)
+  if (!s.cuda_spin && cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) != cudaSuccess)
     cudaGetLastError();
   cudaFuncAttributes attr;
   const cudaError_t image = cudaFuncGetAttributes(&attr, gpu::readout_kernel<float>);
@@ -986,17 +985,17 @@ class CudaNet final : public Engine {
   std::unique_ptr<Batch> b_;
 };
 
-void require_device() {
-  const CudaInfo info = cuda_info();
+void require_device(const Settings& s) {
+  const CudaInfo info = cuda_info(s);
   if (!info.available) throw Error("GOAL_NO_CUDA", info.reason);
 }
 
 }  // namespace
 
-std::unique_ptr<Batch> make_cuda_batch(const std::vector<Config>& c, const std::vector<Inputs>& in) {
+std::unique_ptr<Batch> make_cuda_batch(const std::vector<Config>& c, const std::vector<Inputs>& in, const Settings& s) {
   check_batch(c);
   if (in.size() != c.size()) throw Error("GOAL_INVALID", "one set of inputs per network");
-  require_device();
+  require_device(s);
   if (c[0].dtype == DType::f32) return std::make_unique<CudaBatch<float>>(c, in);
   return std::make_unique<CudaBatch<double>>(c, in);
 }

@@ -3,7 +3,7 @@
 
 namespace goal {
 
-CudaInfo cuda_info() {
+CudaInfo cuda_info(const Settings&) {
   CudaInfo info;
 #if defined(GOAL_CUDA_OFF)
   info.reason = "this build has no CUDA backend: it was skipped (GOAL_NO_CUDA=1 or GOAL_CUDA=OFF when goal-snn was built)";
@@ -13,7 +13,7 @@ CudaInfo cuda_info() {
   return info;
 }
 
-std::unique_ptr<Batch> make_cuda_batch(const std::vector<Config>&, const std::vector<Inputs>&) {
+std::unique_ptr<Batch> make_cuda_batch(const std::vector<Config>&, const std::vector<Inputs>&, const Settings&) {
   throw Error("GOAL_NO_CUDA", cuda_info().reason);
 }
 

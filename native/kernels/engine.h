@@ -95,9 +95,10 @@ class Batch {
   virtual double min_margin(int64_t k) const = 0;
   virtual const Config& config(int64_t k) const = 0;
   virtual const char* device() const = 0;
-  // From any thread, while a call runs or before one: the CPU's target run and feedback
-  // construction (the D product is N²R) stop at their next check and fail with GOAL_ABORTED.
-  // The GPU's run to their end (short there). A stopped batch is only good for disposal.
+  // From any thread, while a call runs or before one: the CPU's calls stop at their next check
+  // (between steps of the target run and of a recurrent epoch, between epochs, between rows of
+  // the N²R product D) and fail with GOAL_ABORTED, as does any later one. The GPU's run to
+  // their end (short there). A stopped batch is only good for disposal.
   void stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
 
  protected:
@@ -107,9 +108,18 @@ class Batch {
 // Checks that the configs may share a batch (same N, I, O, T, dtype; each valid).
 void check_batch(const std::vector<Config>& c);
 
+// The settings the environment gives (GOAL_CPU_ISA, GOAL_CUDA_SPIN), read by the caller: the
+// engines never call getenv, which races with a setenv on another thread (a worker's
+// process.env) and may then read freed memory.
+struct Settings {
+  std::string cpu_isa;     // GOAL_CPU_ISA: base, avx2 or avx512 forces that variant; "" the widest
+  bool cuda_spin = false;  // GOAL_CUDA_SPIN=1: waits for the GPU spin (the runtime's default)
+};
+
 // CPU: each network is a CPU engine; every call spreads the networks over `threads` threads.
-std::unique_ptr<Batch> make_cpu_batch(const std::vector<Config>& c, const std::vector<Inputs>& in, int threads);
-std::unique_ptr<Batch> make_cuda_batch(const std::vector<Config>& c, const std::vector<Inputs>& in);
+std::unique_ptr<Batch> make_cpu_batch(const std::vector<Config>& c, const std::vector<Inputs>& in, int threads,
+                                      const Settings& s = {});
+std::unique_ptr<Batch> make_cuda_batch(const std::vector<Config>& c, const std::vector<Inputs>& in, const Settings& s = {});
 
 int64_t field_size(const Config& c, Field f);
 int64_t noise_size(const Config& c);
@@ -124,8 +134,9 @@ double bytes_needed(const Config& c);
 void check_host_memory(double need, const std::string& what);
 
 // `stop`, when given, ends a long target run or feedback construction early (GOAL_ABORTED).
-std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop = nullptr);
-const char* cpu_isa();  // instruction-set variant the CPU engine runs: base, avx2, avx512
+std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop = nullptr,
+                                        const Settings& s = {});
+const char* cpu_isa(const Settings& s = {});  // instruction-set variant the CPU engine runs: base, avx2, avx512
 bool cpu_isa_supported(const char* isa);
 
 // What the CUDA backend can do here. Without nvcc at build time, compiled is false and
@@ -138,7 +149,7 @@ struct CudaInfo {
   double memory = 0;   // bytes
   int runtime = 0, driver = 0;  // versions, e.g. 13000
 };
-CudaInfo cuda_info();
+CudaInfo cuda_info(const Settings& s = {});
 
 // How a result names the device it ran on (an engine's device()), also before any engine exists.
 inline std::string cpu_device(const char* isa) { return std::string("cpu:") + isa; }
