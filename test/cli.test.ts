@@ -807,6 +807,19 @@ t.test('-savepath through a symbolic link writes its target and keeps the link',
   fs.rmSync(dir, { recursive: true });
 });
 
+t.test('-savepath over a file with another name (a hard link): FILE is a new file, the other name keeps the old contents', async (t) => {
+  const dir = tmpdir();
+  fs.writeFileSync(path.join(dir, 'old.pkl'), 'old');
+  fs.linkSync(path.join(dir, 'old.pkl'), path.join(dir, 'other.pkl'));
+  const r = goal(['train', '-N', '20', '-T', '30', '-E', '5', '3', '--seed', '1', '-savepath', 'old.pkl'], dir);
+  t.equal(r.code, 0, r.err);
+  const stats = new Parser().parse(fs.readFileSync(path.join(dir, 'old.pkl'))) as [number, number[], number[]];
+  t.equal(stats[1].length, 3, 'FILE holds the stats');
+  t.equal(fs.readFileSync(path.join(dir, 'other.pkl'), 'utf8'), 'old', 'the other name, the old contents');
+  t.equal(fs.statSync(path.join(dir, 'other.pkl')).nlink, 1, 'no longer linked');
+  fs.rmSync(dir, { recursive: true });
+});
+
 t.test('-savepath on a disk without room for the stats is refused before the run', { skip: process.platform === 'win32' ? 'needs ulimit -f' : false }, async (t) => {
   // A file-size limit (ulimit -f: 512-byte blocks in sh) fails writes past it as a full disk
   // or a quota would; an empty file, all an earlier check wrote, still fits.
