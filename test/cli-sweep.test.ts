@@ -183,7 +183,7 @@ t.test('shards and merge', async (t) => {
   t.equal(device.err, 'goal sweep merge: /dev/zero: is a device, a pipe or a socket, not a results file\n');
   // A shell's pipe (bash's <(…), /dev/fd/N) is read; a named pipe, which may have no writer, is not.
   const bash = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" sweep merge <(cat s1.jsonl) --out piped.jsonl`], { cwd: dir, encoding: 'utf8' });
-  if (bash.error) t.comment('bash not found: process substitution is not tried');
+  if (bash.error) t.test('merge <(cat s1.jsonl)', { skip: 'bash not found' }, async () => {});
   else {
     t.equal(bash.status, 0, `merge <(cat s1.jsonl) ${bash.stderr}`);
     t.equal(fs.readFileSync(path.join(dir, 'piped.jsonl'), 'utf8'), fs.readFileSync(path.join(dir, 's1.jsonl'), 'utf8'), 'the shard, as it was');
