@@ -305,15 +305,15 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
     Napi::Function cls = DefineClass(env, "Batch",
-                       {InstanceMethod<&BatchWrap::TargetRun>("targetRun"),
-                        InstanceMethod<&BatchWrap::Readout>("readout"),
-                        InstanceMethod<&BatchWrap::Feedback>("feedback"),
-                        InstanceMethod<&BatchWrap::Recurrent>("recurrent"),
-                        InstanceMethod<&BatchWrap::ReadoutMse>("readoutMse"),
-                        InstanceMethod<&BatchWrap::Read>("read"),
-                        InstanceMethod<&BatchWrap::MinMargin>("minMargin"),
-                        InstanceMethod<&BatchWrap::Stop>("stop"),
-                        InstanceMethod<&BatchWrap::Dispose>("dispose")});
+                                     {InstanceMethod<&BatchWrap::TargetRun>("targetRun"),
+                                      InstanceMethod<&BatchWrap::Readout>("readout"),
+                                      InstanceMethod<&BatchWrap::Feedback>("feedback"),
+                                      InstanceMethod<&BatchWrap::Recurrent>("recurrent"),
+                                      InstanceMethod<&BatchWrap::ReadoutMse>("readoutMse"),
+                                      InstanceMethod<&BatchWrap::Read>("read"),
+                                      InstanceMethod<&BatchWrap::MinMargin>("minMargin"),
+                                      InstanceMethod<&BatchWrap::Stop>("stop"),
+                                      InstanceMethod<&BatchWrap::Dispose>("dispose")});
     // The getters are plain functions that check their receiver first: V8 checks a method's
     // (another object is an "Illegal invocation") but not an accessor's, and Node-API's
     // unwrap hands back whatever any addon wrapped in an object, read as ours.
