@@ -53,9 +53,10 @@ export interface BatchConfig {
 }
 
 /**
- * The environment variables the engines heed, as the caller read them (the addon never calls
- * getenv: in C++ that races with a change of process.env on another thread). Absent, the
- * defaults. src/native.ts passes process.env's.
+ * The environment variables the engines heed, as the caller read them (the addon's code never
+ * calls getenv: in C++ that races with a change of process.env on another thread; the CUDA
+ * runtime reads its own variables as it starts). Absent, the defaults. src/native.ts passes
+ * process.env's.
  */
 export interface NativeSettings {
   /** base, avx2 or avx512 forces that CPU variant (one the CPU lacks is GOAL_INVALID); '' the widest. */
@@ -100,7 +101,8 @@ export declare class Batch {
    * whose D product costs N²·R, readout and recurrent epochs) stops at its next check, between
    * steps, epochs or rows, and rejects with GOAL_ABORTED, as does any later one; the GPU's run to
    * their end. A stopped batch is only good for dispose(). src/native.ts stops every live batch
-   * when the process (or worker) exits, which would otherwise wait for the call to end.
+   * on the 'exit' event of the process (or of a worker, by its process.exit() or its end; not
+   * at Worker.terminate()), whose exit would otherwise wait for the call to end.
    */
   stop(): void;
   /** Frees the memory now rather than at garbage collection. */

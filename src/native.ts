@@ -43,14 +43,22 @@ function settings(): Binding.NativeSettings {
 /**
  * The addon with the environment's settings passed at each new batch and each info(), when
  * not given: read here at that moment, as the engines once read them (tests switch
- * GOAL_CPU_ISA between runs), never by getenv in C++. Its batches are stopped when the
- * process (or this worker) exits: the exit would otherwise wait for a native call to end,
- * which at large N is an epoch of seconds.
+ * GOAL_CPU_ISA between runs), never by getenv in C++. Its batches are stopped as the process
+ * (or this worker, by process.exit() or its end) exits: the exit would otherwise wait for a
+ * native call to end, on the CPU an epoch of seconds at large N. (Worker.terminate() emits no
+ * 'exit' in the worker: it waits for the call.)
  */
 function withSettings(raw: typeof Binding): typeof Binding {
   const live = new Set<WeakRef<Binding.Batch>>();
   const forget = new FinalizationRegistry<WeakRef<Binding.Batch>>((ref) => live.delete(ref));
-  process.once('exit', () => live.forEach((ref) => ref.deref()?.stop()));
+  process.once('exit', () => live.forEach((ref) => {
+    const batch = ref.deref();
+    try {
+      if (batch) raw.Batch.prototype.stop.call(batch); // the addon's own, whatever a subclass made of stop()
+    } catch {
+      // disposed already: nothing runs
+    }
+  }));
   class Batch extends raw.Batch {
     readonly #ref: WeakRef<Binding.Batch>;
     constructor(config: Binding.BatchConfig, given?: Binding.NativeSettings) {

@@ -4,12 +4,14 @@
 #include <array>
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <memory>
 #include <new>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "../kernels/engine.h"
@@ -189,33 +191,25 @@ const std::pair<const char*, goal::Field> kFields[] = {
     {"W_trg", goal::Field::W_trg}, {"D", goal::Field::D},     {"B", goal::Field::B},
     {"r_targ", goal::Field::r_targ}};
 
-// A typed array over `v`'s memory, which V8 frees with it: the values are not copied, and
-// nothing large is allocated by V8, whose failure to allocate an ArrayBuffer ends the process
-// (a fatal "process out of memory") where ours, made in a std::vector, is a coded JS error.
-template <typename T>
-Napi::TypedArrayOf<T> adopt(Napi::Env env, std::vector<T>&& v) {
-  if (v.empty()) return Napi::TypedArrayOf<T>::New(env, 0);
-  auto* owned = new (std::nothrow) std::vector<T>(std::move(v));  // moves the buffer: no allocation of it
-  if (!owned) throw coded(env, "GOAL_ENOMEM", "out of memory");
-  const size_t n = owned->size();
-  Napi::ArrayBuffer buffer;
-  try {
-    buffer = Napi::ArrayBuffer::New(env, owned->data(), n * sizeof(T),
-                                    [](Napi::Env, void*, std::vector<T>* p) { delete p; }, owned);
-  } catch (...) {
-    delete owned;
-    throw;
-  }
-  return Napi::TypedArrayOf<T>::New(env, n, buffer, 0);
-}
+// The typed-array constructors, taken from the global object when the addon loads. A result
+// array is made with them, as JavaScript's `new Float64Array(n)` is: where memory is short, V8
+// collects garbage and tries again, and then throws a RangeError, which becomes GOAL_ENOMEM.
+// (Node-API's own napi_create_arraybuffer ends the process instead, with a fatal "process out
+// of memory"; an external buffer of ours would be freed only after the task that dropped it,
+// could not be transferred, and past Node's Buffer limit is freed twice.)
+struct Constructors {
+  Napi::FunctionReference f64, u8;
+};
 
-// `count` zeroed values, for a result the engine fills; too many for memory is GOAL_ENOMEM.
 template <typename T>
-std::vector<T> zeros(Napi::Env env, int64_t count, const std::string& what) {
+Napi::TypedArrayOf<T> fresh(Napi::Env env, int64_t count, const std::string& what) {
+  Constructors* c = env.GetInstanceData<Constructors>();
+  Napi::FunctionReference& ctor = std::is_same_v<T, double> ? c->f64 : c->u8;
   try {
-    return std::vector<T>(size_t(count));
-  } catch (const std::bad_alloc&) {
-    throw coded(env, "GOAL_ENOMEM", "out of memory for " + what + " (" + goal::memory_text(double(count) * sizeof(T)) + ")");
+    return ctor.New({Napi::Number::New(env, double(count))}).template As<Napi::TypedArrayOf<T>>();
+  } catch (const Napi::Error& e) {
+    throw coded(env, "GOAL_ENOMEM", "out of memory for " + what + " (" + goal::memory_text(double(count) * sizeof(T)) +
+                                        ": " + e.Message() + ")");
   }
 }
 
@@ -227,17 +221,24 @@ Napi::Value read_named(Napi::Env env, Napi::Value nameArg, const Config& c, Read
   if (!nameArg.IsString()) invalid(env, "read(name): name must be a string");
   const std::string name = nameArg.As<Napi::String>().Utf8Value();
   if (name == "Z_targ" || name == "Z_last") {
-    std::vector<uint8_t> out = zeros<uint8_t>(env, c.T * c.N, "read('" + name + "')");
-    guarded(env, [&] { readRaster(name == "Z_targ" ? goal::Raster::Z_targ : goal::Raster::Z_last, out.data()); });
-    return adopt(env, std::move(out));
+    Napi::Uint8Array out = fresh<uint8_t>(env, c.T * c.N, "read('" + name + "')");
+    guarded(env, [&] { readRaster(name == "Z_targ" ? goal::Raster::Z_targ : goal::Raster::Z_last, out.Data()); });
+    return out;
   }
   for (const auto& [key, field] : kFields) {
     if (name != key) continue;
-    std::vector<double> out = zeros<double>(env, goal::field_size(c, field), "read('" + name + "')");
-    guarded(env, [&] { readField(field, out.data()); });
-    return adopt(env, std::move(out));
+    Napi::Float64Array out = fresh<double>(env, goal::field_size(c, field), "read('" + name + "')");
+    guarded(env, [&] { readField(field, out.Data()); });
+    return out;
   }
   invalid(env, "read(name): unknown field '" + name + "'");
+}
+
+// A call's per-epoch outputs, as a Float64Array.
+Napi::Float64Array to_array(Napi::Env env, const std::vector<double>& v, const char* what) {
+  Napi::Float64Array a = fresh<double>(env, int64_t(v.size()), what);
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
 }
 
 int64_t epochs_arg(const Napi::CallbackInfo& info) {
@@ -388,7 +389,7 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     const int64_t n = epochs_arg(info);
     auto mse = outputs(info.Env(), n * b.size());
     return start(info.Env(), [&b, n, mse] { b.readout_epochs(n, mse->data()); },
-                 [mse](Napi::Env env) { return adopt(env, std::move(*mse)); });
+                 [mse](Napi::Env env) { return to_array(env, *mse, "the readout MSEs"); });
   }
 
   Napi::Value Feedback(const Napi::CallbackInfo& info) {
@@ -427,8 +428,8 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
     return start(info.Env(), [&b, n, mse, dz] { b.recurrent_epochs(n, mse->data(), dz->data()); },
                  [mse, dz](Napi::Env env) {
                    Napi::Object r = Napi::Object::New(env);
-                   own(r, "mseRec", adopt(env, std::move(*mse)));
-                   own(r, "dz", adopt(env, std::move(*dz)));
+                   own(r, "mseRec", to_array(env, *mse, "the recurrent MSEs"));
+                   own(r, "dz", to_array(env, *dz, "the spike errors"));
                    return r;
                  });
   }
@@ -506,6 +507,9 @@ void Job::OnOK() {
       deferred_.Resolve(done_(env));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
+    } catch (...) {
+      const Failure f = current_failure();
+      deferred_.Reject(coded(env, f.code, f.message).Value());
     }
   } catch (...) {
   }
@@ -538,7 +542,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Array isas = Napi::Array::New(env);
   uint32_t k = 0;
   for (const char* isa : {"base", "avx2", "avx512"})
-    if (goal::cpu_isa_supported(isa)) isas.Set(k++, Napi::String::New(env, isa));
+    if (goal::cpu_isa_supported(isa)) own(isas, std::to_string(k++).c_str(), Napi::String::New(env, isa));
   const char* isa = guarded(env, [&] { return goal::cpu_isa(settings); });
   own(cpu, "isa", Napi::String::New(env, isa));
   own(cpu, "device", Napi::String::New(env, goal::cpu_device(isa)));
@@ -565,6 +569,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  const Napi::Object global = env.Global();
+  env.SetInstanceData(new Constructors{Napi::Persistent(global.Get("Float64Array").As<Napi::Function>()),
+                                       Napi::Persistent(global.Get("Uint8Array").As<Napi::Function>())});
   exports.Set("Batch", BatchWrap::Define(env));
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("bytesNeeded", Napi::Function::New<BytesNeeded>(env, "bytesNeeded"));

@@ -133,7 +133,7 @@ double bytes_needed(const Config& c);
 // GOAL_ENOMEM, naming `what`, when `need` bytes pass 90% of this machine's physical memory.
 void check_host_memory(double need, const std::string& what);
 
-// `stop`, when given, ends a long target run or feedback construction early (GOAL_ABORTED).
+// `stop`, when given, ends a call early (GOAL_ABORTED): see Batch::stop.
 std::unique_ptr<Engine> make_cpu_engine(const Config& c, const Inputs& in, const std::atomic<bool>* stop = nullptr,
                                         const Settings& s = {});
 const char* cpu_isa(const Settings& s = {});  // instruction-set variant the CPU engine runs: base, avx2, avx512
