@@ -1103,3 +1103,18 @@ t.test('-dt only labels: time constants are in units of dt (SPEC.md), so a run\'
   t.equal(other.params.dt, 0.0005, 'the dt given is recorded');
   t.strictSame([other.mse_out, other.mse_rec, other.dz], [base.mse_out, base.mse_rec, base.dz]);
 });
+
+const scriptCmd = process.platform === 'linux' && spawnSync('script', ['--version']).status === 0;
+t.test('--verbose on a terminal draws a bar per phase, ends at its total, and shows the cursor again', { skip: scriptCmd ? false : 'needs util-linux script (a terminal for the child)' }, async (t) => {
+  // script(1) gives the child a pseudo-terminal: stderr is a TTY there; stdout goes to a file.
+  const dir = tmpdir();
+  const r = spawnSync('script', ['-qec', `"${process.execPath}" "${BIN}" train -N 20 -T 30 -E 5 10 --seed 1 --verbose >out.txt`, '/dev/null'], { cwd: dir, encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const screen = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '');
+  t.match(screen, /readout +\|=+\| 5\/5 \| [\d.]+ ep\/s \| ETA 0\.0 s \| mse \d/, 'the readout bar, full');
+  t.match(screen, /recurrent \|=+\| 10\/10 \| [\d.]+ ep\/s \| ETA 0\.0 s \| mse \d[^|]*\| ΔZ \d+/, 'the recurrent bar, full, with ΔZ');
+  t.notMatch(screen, /recurrent \d+\/10 \(\d+%\)/, 'no plain lines, which are for logs');
+  t.match(r.stdout, /\x1b\[\?25h[^]*$/, 'the cursor shown again');
+  t.match(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8'), /^Training time: [^\n]*\nTarget readout MSE: [^\n]*\nModel readout MSE: [^\n]*\nModel spike error: \d+\n$/, 'the summary on stdout');
+  fs.rmSync(dir, { recursive: true });
+});
