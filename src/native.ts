@@ -25,13 +25,15 @@ export function addon(): typeof Binding {
   if (!fs.existsSync(file)) {
     throw new GoalError('GOAL_NO_ADDON', `the native addon is not built (${file} is missing): run npm install in a clone of goal-snn, or npm rebuild goal-snn where it is a dependency (after npm install-scripts approve goal-snn, where npm skipped its install script)`);
   }
+  let raw: typeof Binding;
   try {
-    cached = withSettings(require(file) as typeof Binding);
+    raw = require(file) as typeof Binding;
   } catch (err) {
     // A file the loader refuses: corrupt, or built for another machine, Node or C library.
     const why = String((err as Error | null)?.message ?? err).split('\n')[0].replace(`${file}: `, '');
     throw new GoalError('GOAL_NO_ADDON', `the native addon ${file} cannot be loaded (${why}): rebuild it, with npm run build:native in a clone of goal-snn, or npm rebuild goal-snn where it is a dependency`);
   }
+  cached = withSettings(raw);
   return cached;
 }
 

@@ -96,18 +96,15 @@ bool isa_supported(const char* isa) {
 
 // The widest variant this processor runs; GOAL_CPU_ISA=base|avx2|avx512 forces one
 // (tests use it to check that every variant gives the same bits).
-const char* choose_isa(const std::string& forced_isa) {
-  const char* forced = forced_isa.c_str();
-  if (*forced) {
+const char* choose_isa(const std::string& forced) {
+  if (!forced.empty()) {
     for (const char* isa : {"base", "avx2", "avx512"})
-      if (!strcmp(forced, isa)) {
+      if (forced == isa) {
         if (!isa_supported(isa))
-          throw Error("GOAL_INVALID", std::string("GOAL_CPU_ISA=") + forced +
-                                          ": this processor does not support it");
+          throw Error("GOAL_INVALID", "GOAL_CPU_ISA=" + forced + ": this processor does not support it");
         return isa;
       }
-    throw Error("GOAL_INVALID", std::string("GOAL_CPU_ISA must be base, avx2 or avx512 (got ") +
-                                    forced + ")");
+    throw Error("GOAL_INVALID", "GOAL_CPU_ISA must be base, avx2 or avx512 (got " + forced + ")");
   }
   for (const char* isa : {"avx512", "avx2"})
     if (isa_supported(isa)) return isa;
