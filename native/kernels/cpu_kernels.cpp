@@ -543,9 +543,11 @@ double recurrent_epoch(const NetView<F>& n, double* mse_rec, double* dz) {
   trace_all(n.e, n.a_m, n.b_m, n.h, N);
   project(n.c, n.h, W, N, st.nonfinite);
   F margin = F(INFINITY);
-  // A stop (Batch.stop: the process exits, say) is heard between steps: an epoch of a large
-  // network takes seconds. The epoch it cuts short is never reported.
-  for (int64_t t = 0; t + 1 < T && !stopping(n); ++t) {
+  // A stop (Batch.stop: the process exits, say) is heard every 64 steps: an epoch of a large
+  // network takes seconds. The epoch it cuts short is never reported. (Heard at every step, the
+  // flag's load costs a small network's epoch 4%.)
+  for (int64_t t = 0; t + 1 < T; ++t) {
+    if (t % 64 == 63 && stopping(n)) break;
     const F m = integrate(n, t, n.c, static_cast<const F*>(nullptr));
     margin = m < margin ? m : margin;
     uint8_t* __restrict Zrow = n.Z + (t + 1) * N;
