@@ -53,13 +53,10 @@ function settings(): Binding.NativeSettings {
 function withSettings(raw: typeof Binding): typeof Binding {
   const live = new Set<WeakRef<Binding.Batch>>();
   const forget = new FinalizationRegistry<WeakRef<Binding.Batch>>((ref) => live.delete(ref));
+  // The addon's own stop (a no-op once disposed), whatever a subclass made of stop().
   process.once('exit', () => live.forEach((ref) => {
     const batch = ref.deref();
-    try {
-      if (batch) raw.Batch.prototype.stop.call(batch); // the addon's own, whatever a subclass made of stop()
-    } catch {
-      // disposed already: nothing runs
-    }
+    if (batch) raw.Batch.prototype.stop.call(batch);
   }));
   class Batch extends raw.Batch {
     readonly #ref: WeakRef<Binding.Batch>;

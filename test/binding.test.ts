@@ -8,6 +8,7 @@ import t from 'tap';
 import type { NetConfig } from '../binding';
 import { addon } from '../src/native';
 import { MAX_SIZE } from '../src/params';
+import { scratchDir } from './helpers';
 
 const N = 4, I = 2, O = 1, T = 5;
 const base = (): NetConfig => ({
@@ -211,6 +212,19 @@ t.test('a CPU batch equals its networks run one at a time, bit for bit', async (
   }
 });
 
+/** Runs `script` (CommonJS, with `addon` the raw binding's path) in a child Node; how it ended. */
+function child(script: string, options: { shell?: string; timeout?: number } = {}) {
+  const file = path.join(scratchDir('goal-binding-'), 'c.js');
+  fs.writeFileSync(file, `const addon = ${JSON.stringify(ADDON)};\n` +
+    `const native = ${JSON.stringify(require.resolve('../dist/src/native.js'))};\n${script}`);
+  const started = Date.now();
+  const r = options.shell
+    ? spawnSync('sh', ['-c', `${options.shell} && exec "$0" "$1"`, process.execPath, file], { encoding: 'utf8', timeout: options.timeout ?? 60_000 })
+    : spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: options.timeout ?? 60_000 });
+  return { ...r, seconds: (Date.now() - started) / 1000 };
+}
+const ADDON = path.join(__dirname, '..', 'build', 'Release', 'goal_snn.node');
+
 t.test('a worker thread stopped during a run ends alone; the process goes on', async (t) => {
   const index = require.resolve('../dist/src/index.js');
   const script = `
@@ -223,29 +237,12 @@ t.test('a worker thread stopped during a run ends alone; the process goes on', a
       require('node:worker_threads').parentPort.postMessage('started');
       require(${JSON.stringify(index)}).train({ nRec: 400, epochs: [1000000, 0], seed: 1 });
     }`;
-  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'goal-worker-'));
-  const file = require('node:path').join(dir, 'w.js');
-  require('node:fs').writeFileSync(file, script);
-  const r = require('node:child_process').spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
+  const r = child(script);
   t.equal(r.signal, null, `no abort (${r.stderr.trim().split('\n').slice(-2).join(' ')})`);
   t.equal(r.status, 0);
   t.equal(r.stdout, 'alive\n');
-  require('node:fs').rmSync(dir, { recursive: true });
 });
 
-/** Runs `script` (CommonJS, with `addon` the raw binding's path) in a child Node; how it ended. */
-function child(script: string, options: { shell?: string; timeout?: number } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goal-binding-'));
-  const file = path.join(dir, 'c.js');
-  fs.writeFileSync(file, `const addon = ${JSON.stringify(path.join(__dirname, '..', 'build', 'Release', 'goal_snn.node'))};\n` +
-    `const native = ${JSON.stringify(require.resolve('../dist/src/native.js'))};\n${script}`);
-  const started = Date.now();
-  const r = options.shell
-    ? spawnSync('sh', ['-c', `${options.shell} && exec "$0" "$1"`, process.execPath, file], { encoding: 'utf8', timeout: options.timeout ?? 60_000 })
-    : spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: options.timeout ?? 60_000 });
-  fs.rmSync(dir, { recursive: true });
-  return { ...r, seconds: (Date.now() - started) / 1000 };
-}
 const NET = `{ N: 64, I: 2, O: 1, T: 2000, R: 0, feedback: 'spk', dtype: 'float64', tau_m: 20, tau_s: 2, tau_o: 5,
   v_init: -4, bias: 0, reset: -20, thr: 0, rec_lr: 0.1, out_lr: 0.01, W_ih: f(128), W_hh: f(4096), W_ho: f(64),
   W_trg: f(64), targ: f(2000), clock: f(3998) }`;
@@ -260,7 +257,7 @@ t.test('the environment\'s settings come from the caller, never from getenv (whi
   const calling = sources.filter((f) => /\bgetenv\s*\(|\bsecure_getenv\s*\(|\benviron\b/.test(fs.readFileSync(path.join(__dirname, '..', f), 'utf8')));
   t.strictSame(calling, [], 'none reads the environment');
   // What the caller passes rules, whatever the environment says.
-  const raw = require(path.join(__dirname, '..', 'build', 'Release', 'goal_snn.node')) as typeof import('../binding');
+  const raw = require(ADDON) as typeof import('../binding');
   t.equal(raw.info({ GOAL_CPU_ISA: 'base' }).cpu.isa, 'base');
   t.equal(new raw.Batch({ backend: 'cpu', nets: [base()] }, { GOAL_CPU_ISA: 'base' }).device, 'cpu:base');
   t.equal(raw.info().cpu.isa, raw.info({}).cpu.isas.at(-1), 'none given: the widest variant');
