@@ -169,16 +169,16 @@ function badRow(file: string, line: number, why: string): never {
   throw new GoalError('GOAL_BAD_RESULTS', `${shownPath(file)}: line ${line} ${why}; not a goal sweep results file?`);
 }
 
-/**
- * What makes `value` no sweep row, or null: the fields that identify a point and that the
- * summary reads, with values a run can give (NaN, or the null JSON writes for it, where a run
- * diverged).
- */
 /** A rank a row may hold: 'ltts' or a whole number ≥ 1 (rowProblem's, and a summary grid's). */
 const isRank = (x: unknown): boolean => x === 'ltts' || (Number.isSafeInteger(x) && (x as number) >= 1);
 /** A τ⋆ a row may hold: a finite number > 0. */
 const isTau = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x > 0;
 
+/**
+ * What makes `value` no sweep row, or null: the fields that identify a point and that the
+ * summary reads, with values a run can give (NaN, or the null JSON writes for it, where a run
+ * diverged).
+ */
 function rowProblem(value: unknown, object = 'a JSON object'): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return `is not ${object}`;
   const r = value as Record<string, unknown>;
