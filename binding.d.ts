@@ -99,10 +99,11 @@ export declare class Batch {
   /**
    * Callable while a call runs: on the CPU every call (the target run, the feedback construction,
    * whose D product costs N²·R, readout and recurrent epochs) stops at its next check (between
-   * steps, every 64 steps of a recurrent epoch, between epochs or rows of D) and rejects with GOAL_ABORTED, as does any later one; the GPU's run to
-   * their end. A stopped batch is only good for dispose(). src/native.ts stops every live batch
-   * on the 'exit' event of the process (or of a worker, by its process.exit() or its end; not
-   * at Worker.terminate()), whose exit would otherwise wait for the call to end.
+   * steps, every 64 steps of a recurrent epoch, between epochs or rows of D) and rejects with
+   * GOAL_ABORTED, as does any later one; the GPU's calls run to their end. A stopped batch is
+   * only good for dispose(). src/native.ts stops every live batch on the 'exit' event of the
+   * process (or of a worker, by its process.exit() or its end; not at Worker.terminate()), whose
+   * exit would otherwise wait for the call to end.
    */
   stop(): void;
   /** Frees the memory now rather than at garbage collection. */

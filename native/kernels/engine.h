@@ -97,8 +97,8 @@ class Batch {
   virtual const char* device() const = 0;
   // From any thread, while a call runs or before one: the CPU's calls stop at their next check
   // (between steps of the target run, every 64 steps of a recurrent epoch, between epochs,
-  // between rows of the N²R product D) and fail with GOAL_ABORTED, as does any later one. The GPU's run to
-  // their end (short there). A stopped batch is only good for disposal.
+  // between rows of the N²R product D) and fail with GOAL_ABORTED, as does any later one.
+  // The GPU's calls run to their end (short there). A stopped batch is only good for disposal.
   void stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
 
  protected:
